@@ -1,0 +1,45 @@
+# revproxy.tls: one entry point for people and CI. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup demo demo-clean test lint sanity unit integration bench constraints docs
+
+help:
+	@echo "make demo        run the role on localhost against a local demo HTTPS backend (root, Debian 12)"
+	@echo "make demo-clean  stop and remove what the demo started"
+	@echo "make test        set up and run lint, sanity, unit and integration tests"
+	@echo "make bench       benchmarks (not part of make test)"
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	@bash scripts/demo.sh up
+
+demo-clean: setup
+	@bash scripts/demo.sh clean
+
+test: setup
+	@bash scripts/test.sh
+
+lint: setup
+	@bash scripts/test.sh lint
+
+sanity: setup
+	@bash scripts/test.sh sanity
+
+unit: setup
+	@bash scripts/test.sh unit
+
+integration: setup
+	@bash scripts/test.sh integration
+
+bench: setup
+	@bash scripts/bench.sh
+
+constraints:
+	@bash scripts/bootstrap.sh && $(VENV)/bin/pip freeze --exclude-editable | sed '1i # Pinned versions of everything requirements/dev.txt pulls in. Regenerate with: make constraints' > requirements/constraints.txt

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Set up everything `make demo` and `make test` need on a fresh Debian 12 machine (run as root):
+#   - Apache httpd (apt) and the tools the tests use (openssl, curl, iproute2),
+#   - a venv in .venv on a Python >= 3.12 (ansible-core 2.21 needs it), with pinned requirements,
+#   - .build/collections/ansible_collections/revproxy/tls -> the repository (so Ansible and pytest find the collection).
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+need_apt=()
+command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || need_apt+=(apache2)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "bootstrap: need root to install: ${need_apt[*]}" >&2
+        exit 1
+    fi
+    echo "bootstrap: installing ${need_apt[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+find_python() {
+    local c v
+    for c in python3.13 python3.12 python3; do
+        if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            command -v "$c"; return 0
+        fi
+    done
+    if command -v pyenv >/dev/null 2>&1; then
+        for v in $(ls -1 "$(pyenv root)/versions" 2>/dev/null | sort -rV); do
+            c="$(pyenv root)/versions/$v/bin/python3"
+            if [ -x "$c" ] && "$c" -c 'import sys; sys.exit(not ((3, 12) <= sys.version_info < (3, 14)))' 2>/dev/null; then
+                echo "$c"; return 0
+            fi
+        done
+    fi
+    return 1
+}
+
+stamp=.venv/.requirements-stamp
+want="$(cat requirements/dev.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    if [ ! -x .venv/bin/python ]; then
+        PY=$(find_python) || { echo "bootstrap: no Python >= 3.12 found (PATH or pyenv); ansible-core 2.21 needs one" >&2; exit 1; }
+        echo "bootstrap: creating .venv with $PY"
+        "$PY" -m venv .venv
+    fi
+    .venv/bin/pip install -q --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+    echo "$want" > "$stamp"
+fi
+
+mkdir -p .build/collections/ansible_collections/revproxy
+ln -sfn "$ROOT" .build/collections/ansible_collections/revproxy/tls
