@@ -66,7 +66,8 @@ LOCATION_SPEC = dict(
         "backend": {"type": "str", "required": True},
         "probe_status": {"type": "list", "elements": "int"},
     },
-    **dict((k, {"type": _WORKER_SPEC_TYPES[v]}) for k, v in WORKER_PARAMS.items())
+    **dict((k, dict({"type": _WORKER_SPEC_TYPES[v]}, **({"choices": ["on", "off", "auto"]} if v == "onoffauto" else {})))
+           for k, v in WORKER_PARAMS.items())
 )
 
 SITE_SPEC = {
@@ -173,6 +174,11 @@ def _effective_tls(raw, name, field, tls_dir):
         if raw.get("client_cert_file") or raw.get("client_key_file"):
             raise ConfigError("%s: client_cert_content/client_key_content and client_cert_file/client_key_file "
                               "are mutually exclusive" % field)
+        if "-----BEGIN CERTIFICATE-----" not in str(cert_content):
+            raise ConfigError("%s.client_cert_content: is not a PEM certificate" % field)
+        if "PRIVATE KEY-----" not in str(key_content) or "ENCRYPTED" in str(key_content):
+            raise ConfigError("%s.client_key_content: must be an unencrypted PEM private key (mod_ssl cannot use an "
+                              "encrypted key for SSLProxyMachineCertificateFile: AH02252 at startup)" % field)
         contents["client_cert_file"] = cert_content.rstrip("\n") + "\n" + key_content.rstrip("\n") + "\n"
     if chain_content is not None:
         if raw.get("client_chain_file"):

@@ -1,0 +1,332 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""Plan, config-test in context, then apply the managed Apache files of revproxy.tls (Debian layout).
+
+Plan first, apply once: desired_state() says what the files and links should be, plan() compares that with the disk,
+candidate_config_test() runs `apache2 -t` on a copy of the main config whose sites/conf/mods includes point at the
+candidate set, and apply() writes each file atomically (temp file + rename) keeping the previous version until the
+caller calls cleanup_backups().
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils._render import (
+    MANAGED_MARKER,
+    needed_modules,
+    parse_listens,
+    render_listen_conf,
+    render_site,
+)
+
+LISTEN_CONF_NAME = "revproxy-tls-listen.conf"
+BACKUP_SUFFIX = ".revproxy-prev"
+
+
+class Layout:
+    """Where the Debian family keeps things (role vars pass these; RHEL would add its own layout)."""
+
+    def __init__(self, config_root="/etc/apache2", main_config="apache2.conf", ports_config="ports.conf",
+                 envvars="/etc/apache2/envvars", binary="apache2", tls_dir="/etc/apache2/revproxy-tls"):
+        self.config_root = config_root.rstrip("/")
+        self.main_config = os.path.join(self.config_root, main_config)
+        self.ports_config = os.path.join(self.config_root, ports_config)
+        self.envvars = envvars
+        self.binary = binary
+        self.tls_dir = tls_dir.rstrip("/")
+
+    def d(self, name):
+        return os.path.join(self.config_root, name)
+
+
+class Entry:
+    """One desired file or symlink."""
+
+    def __init__(self, path, content=None, link_to=None, mode=0o644, secret=False, site=None):
+        self.path = path
+        self.content = content
+        self.link_to = link_to
+        self.mode = mode
+        self.secret = secret
+        self.site = site
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+    except IOError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
+def is_managed(path):
+    text = _read(path)
+    return text is not None and text.startswith(MANAGED_MARKER)
+
+
+def desired_state(sites, layout, log_level, read_file=_read):
+    """All managed files and links for the effective sites. Reads the client cert/key files that must be combined."""
+    entries = []
+    for site in sites:
+        name = site["name"]
+        conf = os.path.join(layout.d("sites-available"), name + ".conf")
+        entries.append(Entry(conf, render_site(site, log_level, layout.tls_dir), site=name))
+        entries.append(Entry(os.path.join(layout.d("sites-enabled"), name + ".conf"),
+                             link_to="../sites-available/%s.conf" % name, site=name))
+        site_dir = os.path.join(layout.tls_dir, name)
+        for key, content in sorted(site["contents"].items()):
+            path = site["backend_tls"][key]
+            secret = key == "client_cert_file"
+            entries.append(Entry(path, content, mode=0o600 if secret else 0o644, secret=secret, site=name))
+        if site["combined_client_cert"]:
+            cert_path, key_path = site["combined_client_cert"]
+            parts = []
+            for label, path in (("client_cert_file", cert_path), ("client_key_file", key_path)):
+                text = read_file(path)
+                if text is None:
+                    raise ConfigError("site %r: backend_tls.%s: %s does not exist on the proxy" % (name, label, path))
+                parts.append(text.rstrip("\n") + "\n")
+            entries.append(Entry(os.path.join(site_dir, "proxy-client.pem"), "".join(parts), mode=0o600, secret=True,
+                                 site=name))
+    existing = parse_listens(read_file(layout.ports_config) or "")
+    entries.append(Entry(os.path.join(layout.d("conf-available"), LISTEN_CONF_NAME),
+                         render_listen_conf(sites, existing)))
+    entries.append(Entry(os.path.join(layout.d("conf-enabled"), LISTEN_CONF_NAME),
+                         link_to="../conf-available/%s" % LISTEN_CONF_NAME))
+    for mod in needed_modules(sites) if sites else []:
+        for ext in ("load", "conf"):
+            src = os.path.join(layout.d("mods-available"), "%s.%s" % (mod, ext))
+            if ext == "load" or os.path.exists(src):
+                entries.append(Entry(os.path.join(layout.d("mods-enabled"), "%s.%s" % (mod, ext)),
+                                     link_to="../mods-available/%s.%s" % (mod, ext)))
+    return entries
+
+
+def _current_link(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def plan(entries, layout, prune=True):
+    """Compare desired entries with the disk. Returns a list of actions (dicts) and raises ConfigError when a
+    desired path holds a file this collection does not manage."""
+    actions = []
+    wanted = set(e.path for e in entries)
+    for entry in entries:
+        if entry.link_to is not None:
+            if os.path.islink(entry.path) and _current_link(entry.path) == entry.link_to:
+                continue
+            if os.path.exists(entry.path) and not os.path.islink(entry.path):
+                raise ConfigError("%s exists and is not a symlink managed by revproxy.tls; refusing to replace it"
+                                  % entry.path)
+            if os.path.islink(entry.path) and "/mods-enabled/" in entry.path:
+                continue  # a module already enabled some other way
+            actions.append({"action": "link", "entry": entry, "before": _current_link(entry.path)})
+            continue
+        before = _read(entry.path)
+        if entry.path.endswith(".conf") and before is not None and not before.startswith(MANAGED_MARKER):
+            raise ConfigError("%s exists and is not managed by revproxy.tls (no managed header); refusing to "
+                              "overwrite it. Rename the site or remove the file" % entry.path)
+        mode_ok = before is None or (os.stat(entry.path).st_mode & 0o7777) == entry.mode
+        if before == entry.content and mode_ok:
+            continue
+        actions.append({"action": "write", "entry": entry, "before": before})
+    if prune:
+        avail = layout.d("sites-available")
+        for fname in sorted(os.listdir(avail)) if os.path.isdir(avail) else []:
+            path = os.path.join(avail, fname)
+            if path in wanted or not fname.endswith(".conf") or not is_managed(path):
+                continue
+            name = fname[:-len(".conf")]
+            link = os.path.join(layout.d("sites-enabled"), fname)
+            if os.path.islink(link):
+                actions.append({"action": "remove", "entry": Entry(link, site=name), "before": _current_link(link)})
+            actions.append({"action": "remove", "entry": Entry(path, site=name), "before": _read(path)})
+            site_dir = os.path.join(layout.tls_dir, name)
+            if os.path.isdir(site_dir):
+                actions.append({"action": "remove_dir", "entry": Entry(site_dir, site=name), "before": None})
+    return actions
+
+
+def diff(actions):
+    out = []
+    for act in actions:
+        entry = act["entry"]
+        if act["action"] == "link":
+            before = "symlink -> %s\n" % act["before"] if act["before"] else ""
+            after = "symlink -> %s\n" % entry.link_to
+        elif act["action"] == "write":
+            before, after = act["before"] or "", entry.content
+            if entry.secret:
+                before = "(content hidden: private key)\n" if act["before"] else ""
+                after = "(content hidden: private key)\n"
+        elif act["action"] == "remove_dir":
+            before, after = "directory\n", ""
+        else:
+            before, after = act["before"] or "", ""
+            if entry.path.startswith(os.sep) and os.path.islink(entry.path):
+                before = "symlink -> %s\n" % act["before"]
+        out.append({"before_header": entry.path, "after_header": entry.path, "before": before, "after": after})
+    return out
+
+
+def _build_candidate_tree(actions, layout, workdir):
+    """A copy of the main config whose *-enabled includes point at candidate dirs: the live links minus removed ones,
+    plus the new ones, with candidate contents for files being written."""
+    written = dict((a["entry"].path, a["entry"]) for a in actions if a["action"] == "write")
+    linked = dict((a["entry"].path, a["entry"]) for a in actions if a["action"] == "link")
+    removed = set(a["entry"].path for a in actions if a["action"] == "remove")
+    cand_files = os.path.join(workdir, "files")
+    os.makedirs(cand_files)
+    # CA and client certificate files being deployed are staged in the work dir, and the candidate vhosts point at
+    # the staged copies: the test sees the new contents, the live paths are not touched (check mode included).
+    staged = {}
+    for index, (path, entry) in enumerate(sorted(written.items())):
+        if not path.endswith(".conf"):
+            staged[path] = os.path.join(cand_files, "content-%d.pem" % index)
+            _atomic_write(staged[path], entry.content, entry.mode)
+    for sub in ("mods-enabled", "conf-enabled", "sites-enabled"):
+        live = layout.d(sub)
+        cand = os.path.join(workdir, sub)
+        os.makedirs(cand)
+        names = set(os.listdir(live)) if os.path.isdir(live) else set()
+        names.update(os.path.basename(p) for p in linked if os.path.dirname(p) == live)
+        for fname in sorted(names):
+            path = os.path.join(live, fname)
+            if path in removed:
+                continue
+            if path in linked:
+                target = os.path.normpath(os.path.join(live, linked[path].link_to))
+            else:
+                target = os.path.realpath(path)
+            if target in written:
+                copy = os.path.join(cand_files, "%s-%s" % (sub, fname))
+                text = written[target].content
+                for live_path, staged_path in staged.items():
+                    text = text.replace('"%s"' % live_path, '"%s"' % staged_path)
+                with open(copy, "w") as handle:
+                    handle.write(text)
+                target = copy
+            os.symlink(target, os.path.join(cand, fname))
+    main = _read(layout.main_config) or ""
+    for sub in ("mods-enabled", "conf-enabled", "sites-enabled"):
+        main = re.sub(r"(?m)^(\s*Include(?:Optional)?\s+)%s/" % re.escape(sub),
+                      lambda m, s=sub: m.group(1) + os.path.join(workdir, s) + "/", main)
+    cand_main = os.path.join(workdir, "apache2.conf")
+    with open(cand_main, "w") as handle:
+        handle.write(main)
+    return cand_main
+
+
+def candidate_config_test(actions, layout, run_command):
+    """Config-test the candidate set inside the real server config, writing nothing outside a temp dir.
+    Returns (ok, output)."""
+    workdir = tempfile.mkdtemp(prefix="revproxy-tls-candidate-")
+    try:
+        cand_main = _build_candidate_tree(actions, layout, workdir)
+        cmd = [
+            "/bin/sh", "-c",
+            # Debian's envvars names the runtime dir the config refers to; apache2ctl creates it the same way.
+            '[ -r "$1" ] && . "$1"; [ -z "${APACHE_RUN_DIR:-}" ] || mkdir -p "$APACHE_RUN_DIR"; exec "$2" -t -f "$3"',
+            "sh", layout.envvars, layout.binary, cand_main,
+        ]
+        rc, out, err = run_command(cmd)
+        return rc == 0, (out + err).strip()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+def _atomic_write(path, content, mode):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".revproxy-", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except Exception:
+        _unlink(tmp)
+        raise
+
+
+def _atomic_symlink(path, target):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    tmp = os.path.join(directory, ".revproxy-link-%s" % os.path.basename(path))
+    _unlink(tmp)
+    os.symlink(target, tmp)
+    os.rename(tmp, path)
+
+
+def apply(actions):
+    """Carry the actions out. Every replaced or removed file keeps its previous version next to it (BACKUP_SUFFIX)
+    until cleanup_backups(); returns the list of backups for restore()."""
+    backups = []
+    for act in actions:
+        entry = act["entry"]
+        path = entry.path
+        if act["action"] in ("write", "remove") and os.path.lexists(path) and not os.path.isdir(path):
+            backup = path + BACKUP_SUFFIX
+            if os.path.islink(path):
+                _unlink(backup)
+                os.symlink(os.readlink(path), backup)
+            else:
+                shutil.copy2(path, backup)
+            backups.append((path, backup))
+        elif act["action"] in ("write", "link"):
+            backups.append((path, None))
+        if act["action"] == "write":
+            _atomic_write(path, entry.content, entry.mode)
+        elif act["action"] == "link":
+            _atomic_symlink(path, entry.link_to)
+        elif act["action"] == "remove":
+            _unlink(path)
+        elif act["action"] == "remove_dir":
+            shutil.rmtree(path, ignore_errors=True)
+    return backups
+
+
+def restore(backups):
+    """Undo apply(): put every previous version back, remove files that did not exist before."""
+    for path, backup in reversed(backups):
+        if backup is None:
+            _unlink(path)
+        elif os.path.islink(backup):
+            _atomic_symlink(path, os.readlink(backup))
+            _unlink(backup)
+        else:
+            os.rename(backup, path)
+
+
+def cleanup_backups(backups):
+    for _path, backup in backups:
+        if backup:
+            _unlink(backup)

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Copy the documentation of apache_proxy_sites from the role's argument spec into the apache_proxy_sites module.
+
+roles/apache_proxy/meta/argument_specs.yml is the one place where site options are documented; the module's
+DOCUMENTATION holds a generated copy between the BEGIN/END GENERATED markers (validate-modules needs a literal).
+The backend_tls defaults are left out of the module's copy: there they come from the role's layered defaults.
+
+Usage: sync_docs.py [--check]   (--check exits 1 when the module is out of date)
+"""
+import copy
+import os
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARGSPEC = os.path.join(ROOT, "roles", "apache_proxy", "meta", "argument_specs.yml")
+MODULE = os.path.join(ROOT, "plugins", "modules", "apache_proxy_sites.py")
+BEGIN = "    # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py\n"
+END = "    # END GENERATED\n"
+
+
+def site_options():
+    with open(ARGSPEC) as handle:
+        spec = yaml.safe_load(handle)
+    options = copy.deepcopy(spec["argument_specs"]["main"]["options"]["apache_proxy_sites"]["options"])
+    for opt in options["backend_tls"]["options"].values():
+        if "default" in opt:
+            default = opt.pop("default")
+            desc = opt["description"] if isinstance(opt["description"], list) else [opt["description"]]
+            shown = " ".join(default) if isinstance(default, list) else str(default).lower() if isinstance(default, bool) else default
+            opt["description"] = desc + ["Default V(%s), unless O(backend_tls_defaults) sets it." % shown]
+    return options
+
+
+def render():
+    text = yaml.safe_dump({"options": site_options()}, sort_keys=False, width=110, default_flow_style=False)
+    text = text.replace("O(apache_proxy_sites[].", "O(sites[].").replace("O(apache_proxy_backend_tls_defaults)",
+                                                                             "O(backend_tls_defaults)")
+    body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
+    return BEGIN + body + END
+
+
+def main():
+    with open(MODULE) as handle:
+        source = handle.read()
+    start, end = source.index(BEGIN), source.index(END) + len(END)
+    updated = source[:start] + render() + source[end:]
+    if "--check" in sys.argv:
+        if updated != source:
+            print("%s is out of date: run scripts/sync_docs.py" % MODULE)
+            return 1
+        return 0
+    with open(MODULE, "w") as handle:
+        handle.write(updated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
