@@ -18,8 +18,8 @@ SUPPORT = os.path.join(os.path.dirname(HERE), "support")
 HAVE_APACHE = os.path.exists(apache.HTTPD) and os.path.isdir(apache.MODULES_DIR)
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory):
+@pytest.fixture(scope="module", name="ca")
+def ca_fixture(tmp_path_factory):
     """root -> intermediate -> leaves for localhost."""
     factory = pki.PKI(tmp_path_factory.mktemp("pki"))
     root = factory.ca("Kit Root CA")
@@ -48,6 +48,7 @@ def https_get(port, server_hostname, cafile, cert=None, timeout=5):
 
 
 def test_pki_files(ca, tmp_path):
+    """Chain/key files, CN-only and encrypted-key leaves, CRL, and the idempotent demo CLI."""
     server, root = ca["server"], ca["root"]
     with open(server.chain_path, encoding="ascii") as handle:
         assert handle.read().count("BEGIN CERTIFICATE") == 2
@@ -73,6 +74,7 @@ def test_pki_files(ca, tmp_path):
 
 
 def test_tls_backend_enforces_sni(ca):
+    """Missing or unknown SNI gets an unrecognized_name alert; the right one is served and recorded."""
     with backends.TLSBackend(ca["server"].chain_path, ca["server"].key_path, sni_names={"backend.test"}) as be:
         body = https_get(be.port, "backend.test", ca["root"].cert_path)
         assert body.startswith(b"HTTP/1.1 200 ") and b"X-Seen-SNI: backend.test" in body and b"backend ok" in body
@@ -84,6 +86,7 @@ def test_tls_backend_enforces_sni(ca):
 
 
 def test_tls_backend_requires_client_cert(ca):
+    """client_ca_path makes the client certificate mandatory (TLS 1.3: certificate_required alert)."""
     with backends.TLSBackend(ca["server"].chain_path, ca["server"].key_path, client_ca_path=ca["root"].cert_path,
                              client_ca_names_path=ca["root"].cert_path) as be:
         assert b"backend ok" in https_get(be.port, "localhost", ca["root"].cert_path, cert=ca["client"])
@@ -93,6 +96,7 @@ def test_tls_backend_requires_client_cert(ca):
 
 
 def test_blackhole_times_out():
+    """connect() to the blackhole port times out instead of being refused."""
     with backends.BlackholeBackend() as hole:
         start = time.monotonic()
         with pytest.raises((TimeoutError, socket.timeout)):
@@ -101,6 +105,7 @@ def test_blackhole_times_out():
 
 
 def test_hostile_and_multi_backends(ca):
+    """Each hostile backend fails a TLS client the expected way; huge chains and multi-port backends serve."""
     root = ca["root"].cert_path
     with backends.GarbageBackend() as be, pytest.raises(ssl.SSLError, match="WRONG_VERSION_NUMBER"):
         https_get(be.port, "localhost", root)
@@ -118,6 +123,7 @@ def test_hostile_and_multi_backends(ca):
 
 
 def test_serve_cli(ca, tmp_path):
+    """The foreground serve CLI writes its pidfile, serves, logs, and exits cleanly on SIGTERM."""
     pidfile, logfile = tmp_path / "be.pid", tmp_path / "be.log"
     port = backends.free_port()
     cmd = [sys.executable, os.path.join(SUPPORT, "backends.py"), "serve", "--chain", ca["server"].chain_path, "--key",
@@ -138,6 +144,7 @@ def test_serve_cli(ca, tmp_path):
 @pytest.mark.apache
 @pytest.mark.skipif(not HAVE_APACHE, reason="Apache httpd not installed")
 def test_private_apache_proxies_with_verification(ca, tmp_path):
+    """Apache verifies the backend chain with depth 4 (200) and fails with depth 1 (500, AH02040)."""
     with backends.TLSBackend(ca["server"].chain_path, ca["server"].key_path, sni_names={"localhost"}) as be, \
             apache.PrivateApache(tmp_path / "httpd") as httpd:
 

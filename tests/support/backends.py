@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Real TLS backends and hostile servers on 127.0.0.1 for tests, benchmarks and the demo.
 
 Every backend listens as soon as it is constructed (port chosen by the OS unless given), serves from a background
@@ -282,7 +282,7 @@ class _TLSConnection:
                 await self._flush()
                 data = await self._raw_reader.read(65536)
                 if not data:
-                    raise ConnectionResetError("peer closed during the TLS handshake")
+                    raise ConnectionResetError("peer closed during the TLS handshake") from None
                 self._in.write(data)
             except ssl.SSLError:
                 try:

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Certificate factory for tests and the demo, built on ``cryptography``.
 
 Example::
