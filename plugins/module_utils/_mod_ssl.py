@@ -1,0 +1,410 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""mod_ssl's decisions on a backend connection, as pure functions (no I/O, no TLS library).
+
+Each function mirrors one piece of httpd 2.4.x:
+- cert_ids / match_name: ssl_util_ssl.c getIDs() + modssl_X509_match_name() (dNSName SANs + every CN,
+  case-insensitive, '*.' as the whole left-most label covering exactly one label, no iPAddress SANs);
+- verify_decision: ssl_engine_kernel.c ssl_callback_SSLVerify() for a proxy connection (verify modes, the
+  optional_no_ca exemptions, the depth rule errdepth > SSLProxyVerifyDepth -> AH02040);
+- expiry_state: ssl_engine_io.c, SSLProxyCheckPeerExpire (notBefore and notAfter of the leaf);
+- choose_client_cert: ssl_engine_kernel.c ssl_callback_proxy_cert() (the server's acceptable-CA list against each
+  certificate's issuer, then the issuers of its chain built from SSLProxyMachineCertificateChainFile);
+- host_header: mod_proxy_http's Host header (ProxyPreserveHost Off: URL host, plus the port when one is written in
+  the URL and it is not 80).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# OpenSSL X509_V_ERR_* codes used below (stable across OpenSSL 1.1 - 4.x).
+X509_V_OK = 0
+X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = 2
+X509_V_ERR_UNABLE_TO_GET_CRL = 3
+X509_V_ERR_CRL_SIGNATURE_FAILURE = 8
+X509_V_ERR_CERT_NOT_YET_VALID = 9
+X509_V_ERR_CERT_HAS_EXPIRED = 10
+X509_V_ERR_CRL_NOT_YET_VALID = 11
+X509_V_ERR_CRL_HAS_EXPIRED = 12
+X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18
+X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19
+X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
+X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
+X509_V_ERR_CERT_CHAIN_TOO_LONG = 22
+X509_V_ERR_CERT_REVOKED = 23
+X509_V_ERR_CERT_UNTRUSTED = 27
+
+# ssl_engine_kernel.c ssl_verify_error_is_optional(): the errors SSLProxyVerify optional_no_ca accepts.
+OPTIONAL_NO_CA_ERRORS = frozenset((
+    X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+    X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+    X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+    X509_V_ERR_CERT_UNTRUSTED,
+))
+
+# X509_verify_cert_error_string() texts as OpenSSL 3.x prints them (what Apache on Debian 12 logs).
+X509_ERROR_STRINGS = {
+    2: "unable to get issuer certificate",
+    3: "unable to get certificate CRL",
+    4: "unable to decrypt certificate's signature",
+    7: "certificate signature failure",
+    8: "CRL signature failure",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    11: "CRL is not yet valid",
+    12: "CRL has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+    22: "certificate chain too long",
+    23: "certificate revoked",
+    24: "invalid CA certificate",
+    26: "unsupported certificate purpose",
+    27: "certificate not trusted",
+    28: "certificate rejected",
+}
+
+
+def x509_error_string(errnum, fallback=None):
+    return X509_ERROR_STRINGS.get(errnum) or fallback or ("X509 verify error %d" % errnum)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Peer name
+
+
+def match_name(name, ids):
+    """modssl_X509_match_name(): True when `name` matches one of `ids` (the certificate's dNSName SANs and CNs)."""
+    if not name:
+        return False
+    lname = name.lower()
+    dot = lname.find(".")
+    for ident in ids:
+        if not ident:
+            continue
+        lid = ident.lower()
+        if lid == lname:
+            return True
+        # '*.' wildcard: the rest of the id must equal everything from the first '.' of the name, so the '*'
+        # covers exactly the first label (strchr(name, '.') in the C code).
+        if lid.startswith("*.") and dot >= 0 and lid[1:] == lname[dot:]:
+            return True
+    return False
+
+
+def cert_ids(cert):
+    """getIDs(): dNSName SANs (GEN_DNS only, never iPAddress), then every CN of the subject.
+
+    `cert` is a cryptography x509.Certificate."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    ids = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        ids.extend(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        pass
+    except ValueError:  # pragma: no cover - malformed extension
+        pass
+    for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = attr.value
+        if isinstance(value, bytes):  # pragma: no cover
+            value = value.decode("utf-8", "replace")
+        ids.append(value)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Verification
+
+
+def depth_exceeded(errdepth, verify_depth):
+    """mod_ssl's depth rule: a certificate at depth errdepth (leaf = 0, in the built chain) fails when
+    errdepth > SSLProxyVerifyDepth (AH02040). The root of leaf -> intermediate -> root is at depth 2."""
+    return errdepth > verify_depth
+
+
+def verify_decision(verify, verify_depth, errnum, errdepth, preverify_ok):
+    """ssl_callback_SSLVerify() for a proxy connection, called for each certificate of the chain.
+
+    Returns (ok, event): ok is what the callback returns to OpenSSL (False aborts the handshake); event is None or a
+    dict describing what mod_ssl logs: {"kind": "verify_error"|"chain_too_long", "errnum", "errdepth"}.
+    """
+    if verify == "none":
+        return True, None
+    ok = bool(preverify_ok)
+    if not ok and verify == "optional_no_ca" and errnum in OPTIONAL_NO_CA_ERRORS:
+        ok = True  # AH02037: "Verifiable Issuer is configured as optional, therefore we're accepting"
+    event = None
+    if not ok:
+        event = {"kind": "verify_error", "errnum": errnum, "errdepth": errdepth}
+    if depth_exceeded(errdepth, verify_depth):
+        event = {"kind": "chain_too_long", "errnum": X509_V_ERR_CERT_CHAIN_TOO_LONG, "errdepth": errdepth}
+        ok = False
+    return ok, event
+
+
+def expiry_state(not_before, not_after, now):
+    """SSLProxyCheckPeerExpire: 'not_yet_valid', 'expired' or None (datetimes, all timezone-aware UTC).
+
+    mod_ssl fails when X509_cmp_current_time(notBefore) >= 0 or X509_cmp_current_time(notAfter) <= 0."""
+    if not_before >= now:
+        return "not_yet_valid"
+    if not_after <= now:
+        return "expired"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Client certificate selection
+
+
+def choose_client_cert(ca_names, client_certs):
+    """ssl_callback_proxy_cert(): which configured client certificate mod_ssl sends.
+
+    ca_names: the server's acceptable-CA list (list of names; any comparable type, e.g. cryptography x509.Name).
+    client_certs: list of dicts {"issuer": name, "chain_issuers": [issuer names of chain[1:]]} in file order.
+    Returns (index or None, ah_code): AH02268 no certificates configured; AH02270 empty CA list -> the first one;
+    AH02271 matched by issuer; AH02272 matched through the chain file; AH02269 nothing matches -> none sent.
+    """
+    if not client_certs:
+        return None, "AH02268"
+    if not ca_names:
+        return 0, "AH02270"
+    for ca_name in ca_names:
+        for index, cert in enumerate(client_certs):
+            if cert["issuer"] == ca_name:
+                return index, "AH02271"
+            for issuer in cert.get("chain_issuers") or ():
+                if issuer == ca_name:
+                    return index, "AH02272"
+    return None, "AH02269"
+
+
+def build_chain_issuers(cert, pool):
+    """The issuers of cert's chain beyond the leaf (chain[1:]), walking `pool` (chain-file certificates) by
+    issuer DN == subject DN, as X509_verify_cert() on the chain-file store would build it (loop-safe)."""
+    issuers = []
+    current = cert
+    seen = set()
+    while True:
+        if current.issuer == current.subject and current is not cert:
+            break
+        parent = None
+        for candidate in pool:
+            if candidate.subject == current.issuer and id(candidate) not in seen:
+                parent = candidate
+                break
+        if parent is None:
+            break
+        seen.add(id(parent))
+        issuers.append(parent.issuer)
+        if parent.issuer == parent.subject:
+            break
+        current = parent
+    return issuers
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Protocols and the Host header
+
+PROTOCOL_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def protocol_range(protocols):
+    """SSLProxyProtocol as a (min, max) pair of names: mod_ssl sets the lowest and highest enabled protocol."""
+    enabled = [p for p in PROTOCOL_ORDER if p in protocols]
+    if not enabled:
+        raise ValueError("no protocol enabled")
+    return enabled[0], enabled[-1]
+
+
+def host_header(url_host, explicit_port, preserve_host=False, client_host=None):
+    """The Host header mod_proxy_http sends: the client's Host with ProxyPreserveHost On; otherwise the URL host
+    (IPv6 in brackets) plus ':port' when the URL spells a port other than 80 (DEFAULT_HTTP_PORT)."""
+    if preserve_host:
+        return client_host
+    host = "[%s]" % url_host if ":" in url_host else url_host
+    if explicit_port is not None and explicit_port != 80:
+        return "%s:%d" % (host, explicit_port)
+    return host
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Reason mapping
+
+_CRL_ERRORS = frozenset((3, 8, 11, 12, 13, 14, 15, 16, 33, 35, 36, 44))
+_PROTOCOL_TEXTS = ("unsupported protocol", "no protocols available", "wrong ssl version", "protocol version",
+                   "version too low", "version too high")
+_CIPHER_TEXTS = ("no ciphers available", "no shared cipher", "no cipher match")
+_CLIENT_CERT_ALERTS = frozenset((42, 43, 44, 45, 46, 48, 49, 116))
+
+
+def _looks_like_http(head):
+    head = head or b""
+    return head[:5] in (b"HTTP/", b"http/") or b"<html" in head.lower() or b"<!doctype" in head.lower()
+
+
+def _is_tls_record(head):
+    return bool(head) and head[0:1] in (b"\x14", b"\x15", b"\x16", b"\x17") and head[1:2] == b"\x03"
+
+
+def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip=False):
+    """Map probe facts to (reason, variant, fields) as mod_ssl would decide.
+
+    facts: what _tls_probe.probe() observed (plain data, so this is testable without sockets).
+    Order follows Apache: DNS, TCP connect, TLS handshake (verify callback), SSLProxyCheckPeerExpire,
+    SSLProxyCheckPeerName, then the HTTP response.
+    """
+    fields = {}
+    if facts.get("dns_error"):
+        fields["detail"] = facts["dns_error"]
+        return "dns_failure", "default", fields
+    if facts.get("connect_error"):
+        kind, detail = facts["connect_error"]
+        fields["detail"] = detail
+        return {"refused": "connect_refused", "timeout": "connect_timeout"}.get(kind, "connect_failed"), \
+            "default", fields
+    if not facts.get("tls"):
+        resp = facts.get("response") or {}
+        head = resp.get("rx_head") or b""
+        if _is_tls_record(head) or "plain HTTP" in (resp.get("head") or "") and resp.get("status") == 400:
+            fields["detail"] = resp.get("status_line") or "it answered with a TLS record"
+            return "tls_backend_on_http_url", "default", fields
+        return _response_reason(resp, {}, fields)
+
+    hs = facts.get("handshake") or {}
+    fields["ca_list"] = ", ".join(hs.get("ca_list") or []) or "(no list)"
+    fields["client_subject"] = hs.get("client_cert_sent") or ""
+    tls12 = "tls12"
+    if not hs.get("ok"):
+        event = hs.get("verify_event")
+        if event:
+            return _verify_reason(event, facts, tls, fields)
+        err = hs.get("ssl_error") or ""
+        fields["ssl_error"] = err or "unexpected eof while reading"
+        alert = hs.get("alert")
+        head = hs.get("rx_head") or b""
+        if hs.get("timeout"):
+            fields["detail"] = "received %d bytes" % hs.get("rx_total", 0) if hs.get("rx_total") else \
+                "the backend sent nothing"
+            return "timeout", "default", fields
+        if head and not _is_tls_record(head):
+            fields["detail"] = "first bytes: %r" % bytes(head[:32])
+            return ("plain_http_backend" if _looks_like_http(head) else "not_tls"), "default", fields
+        if hs.get("cert_requested") and alert is not None and alert != 70:
+            fields["detail"] = "TLS 1.2: the handshake fails with alert %d (%s)" % (alert, err)
+            if not hs.get("client_cert_sent"):
+                reason = "client_cert_not_chosen" if hs.get("choice_code") == "AH02269" else "client_cert_required"
+                return reason, tls12, fields
+            return "client_cert_rejected", tls12, fields
+        if alert == 70 or any(t in err.lower() for t in _PROTOCOL_TEXTS):
+            fields["detail"] = err
+            return "tls_protocol_mismatch", "default", fields
+        if any(t in err.lower() for t in _CIPHER_TEXTS) or (alert == 40 and not hs.get("cert_requested")):
+            fields["detail"] = err
+            return "tls_cipher_mismatch", "default", fields
+        if hs.get("eof") and alert is None:
+            fields["detail"] = "after %d bytes" % hs.get("rx_total", 0) if hs.get("rx_total") else \
+                "before it sent anything"
+            return "connection_closed", "default", fields
+        fields["detail"] = err or "unknown error"
+        return "tls_handshake_failed", "default", fields
+
+    leaf = facts.get("leaf")
+    if leaf is not None:
+        fields.update(_cert_fields(leaf, "err_"))
+    if tls.get("check_peer_expire", True):
+        if leaf is None:
+            return "expired", "default", fields  # mod_ssl: !cert counts as expired
+        state = expiry_state(leaf.not_valid_before_utc, leaf.not_valid_after_utc, now)
+        if state:
+            return state, "default", fields
+    if tls.get("check_peer_name", True):
+        ids = cert_ids(leaf) if leaf is not None else []
+        fields["ids"] = ", ".join(ids) or "(none)"
+        if not match_name(checked_name, ids):
+            if is_ip:
+                return "ip_literal_name", "default", fields
+            if preserve_host:
+                return "preserve_host_name_mismatch", "default", fields
+            return "name_mismatch", "default", fields
+    if "response" not in facts:
+        return "ok", "default", fields
+    return _response_reason(facts["response"], hs, fields)
+
+
+def _response_reason(resp, hs, fields):
+    alert = resp.get("alert")
+    err = resp.get("ssl_error") or ""
+    fields["ssl_error"] = err
+    if alert == 116 or (resp.get("status") is None and hs.get("cert_requested") and not hs.get("client_cert_sent")
+                        and (alert is not None or resp.get("eof"))):
+        fields["detail"] = "TLS 1.3: the backend rejects the missing certificate after the handshake (%s)" % (
+            err or "connection closed")
+        reason = "client_cert_not_chosen" if hs.get("choice_code") == "AH02269" else "client_cert_required"
+        return reason, "default", fields
+    if alert in _CLIENT_CERT_ALERTS and hs.get("client_cert_sent"):
+        fields["detail"] = err
+        return "client_cert_rejected", "default", fields
+    status = resp.get("status")
+    if status is None:
+        if resp.get("timeout"):
+            return "response_timeout", "default", fields
+        fields["detail"] = err or ("answer: %r" % resp.get("status_line") if resp.get("status_line") else
+                                   "connection closed")
+        return "no_http_response", "default", fields
+    fields["backend_status"] = status
+    if status == 421:
+        return "misdirected_request", "default", fields
+    return "ok", "default", fields
+
+
+def _cert_fields(cert, prefix):
+    return {
+        prefix + "subject": cert.subject.rfc4514_string(),
+        prefix + "issuer": cert.issuer.rfc4514_string(),
+        prefix + "not_before": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        prefix + "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _verify_reason(event, facts, tls, fields):
+    errnum = event["errnum"]
+    depth = event["errdepth"]
+    cert = event.get("cert")
+    fields.update({"errnum": errnum, "errstr": x509_error_string(errnum), "errdepth": depth,
+                   "verify_depth": tls.get("verify_depth"), "crl_check": tls.get("crl_check")})
+    if cert is not None:
+        fields.update(_cert_fields(cert, "err_"))
+    served = facts.get("served_chain") or []
+    fields["served"] = len(served)
+    if event["kind"] == "chain_too_long":
+        return "chain_too_long", "default", fields
+    if errnum == X509_V_ERR_CERT_HAS_EXPIRED:
+        return "expired", "verify", fields
+    if errnum == X509_V_ERR_CERT_NOT_YET_VALID:
+        return "not_yet_valid", "verify", fields
+    if errnum == X509_V_ERR_CERT_REVOKED:
+        return "revoked", "default", fields
+    if errnum in _CRL_ERRORS:
+        return "crl_error", "default", fields
+    if not (tls.get("ca_file") or tls.get("ca_path")) and errnum in OPTIONAL_NO_CA_ERRORS | {2}:
+        return "no_ca_configured", "default", fields
+    if errnum == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        return "ca_file_missing_root", "default", fields
+    if errnum == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        return "incomplete_chain", "default", fields
+    if errnum == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY and cert is not None and \
+            cert.issuer != cert.subject and len(served) == 1:
+        return "incomplete_chain", "default", fields
+    if errnum in OPTIONAL_NO_CA_ERRORS:
+        return "untrusted_ca", "default", fields
+    return "verify_failed", "default", fields

@@ -1,0 +1,626 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""The I/O of the backend check: resolve, connect, TLS handshake as mod_ssl does it, one HTTP request.
+
+Everything runs against one deadline per backend (DNS included: the lookup runs in a daemon thread that is abandoned
+when the deadline passes). Sockets are non-blocking and driven with poll(); TLS runs over memory BIOs (pyOpenSSL),
+so the probe sees the raw bytes the backend sends and never blocks beyond its deadline. The standard library's ssl
+module is not enough here: it has no per-certificate verify callback (needed for mod_ssl's depth rule and
+optional_no_ca) and does not expose the server's acceptable client-CA list (needed to choose the client certificate
+as ssl_callback_proxy_cert does).
+
+probe() gathers facts; _mod_ssl.classify() turns them into a reason. run_all() runs many probes concurrently.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import errno
+import os
+import select
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+try:
+    from OpenSSL import SSL
+    from OpenSSL import crypto as _crypto
+    from OpenSSL._util import ffi as _ffi, lib as _lib
+    HAS_PYOPENSSL = True
+    PYOPENSSL_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the host
+    HAS_PYOPENSSL = False
+    PYOPENSSL_IMPORT_ERROR = exc
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the host
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = exc
+
+from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import (
+    build_chain_issuers,
+    cert_ids,
+    choose_client_cert,
+    protocol_range,
+    verify_decision,
+)
+
+_PROTO_CONST = {}
+if HAS_PYOPENSSL:
+    _PROTO_CONST = {"TLSv1": SSL.TLS1_VERSION, "TLSv1.1": SSL.TLS1_1_VERSION, "TLSv1.2": SSL.TLS1_2_VERSION,
+                    "TLSv1.3": SSL.TLS1_3_VERSION}
+
+# mod_ssl's default SSLProxyCipherSuite: OpenSSL's default list minus aNULL, eNULL, EXP (ssl_engine_init.c).
+DEFAULT_CIPHERS = b"DEFAULT:!aNULL:!eNULL:!EXP"
+
+# TLS alert descriptions as OpenSSL names them in its error reasons.
+_ALERTS = (
+    ("certificate required", 116), ("protocol version", 70), ("handshake failure", 40), ("bad certificate", 42),
+    ("unsupported certificate", 43), ("certificate revoked", 44), ("certificate expired", 45),
+    ("certificate unknown", 46), ("illegal parameter", 47), ("unknown ca", 48), ("access denied", 49),
+    ("decode error", 50), ("decrypt error", 51), ("internal error", 80), ("unrecognized name", 112),
+    ("insufficient security", 71), ("no application protocol", 120),
+)
+
+
+def openssl_version():
+    if not HAS_PYOPENSSL:
+        return None
+    return SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode("ascii", "replace")
+
+
+class ProbeConfigError(Exception):
+    """A backend's TLS files cannot be used; the message names the field."""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Context (one per distinct set of TLS settings; shared by the backends that use it)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _pem_blocks(data, kind):
+    out = []
+    begin = b"-----BEGIN " + kind
+    pos = 0
+    while True:
+        start = data.find(begin, pos)
+        if start < 0:
+            return out
+        end = data.find(b"-----END ", start)
+        stop = data.find(b"-----", end + 9)
+        if end < 0 or stop < 0:
+            return out
+        out.append(data[start:stop + 5] + b"\n")
+        pos = stop + 5
+
+
+def load_client_certs(tls):
+    """Load SSLProxyMachineCertificateFile (+ a separate key, + the chain file) as mod_ssl would.
+
+    Returns (list of {x509, pkey, issuer, chain_issuers, subject}, error message or None). An error means httpd
+    refuses to start (AH02252 / AH02326)."""
+    cert_file = tls.get("client_cert_file")
+    if not cert_file:
+        return [], None
+    data = _read(cert_file)
+    key_file = tls.get("client_key_file")
+    key_data = _read(key_file) if key_file and key_file != cert_file else data
+    certs = [x509.load_pem_x509_certificate(b) for b in _pem_blocks(data, b"CERTIFICATE")]
+    keys = []
+    for marker in (b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"):
+        for block in _pem_blocks(key_data, marker):
+            if b"ENCRYPTED" in block.split(b"\n", 1)[0] or b"Proc-Type: 4,ENCRYPTED" in block:
+                return [], "the private key in %s is encrypted (mod_ssl cannot use encrypted keys)" % (
+                    key_file or cert_file)
+            try:
+                keys.append(serialization.load_pem_private_key(block, password=None))
+            except (TypeError, ValueError) as exc:
+                return [], "cannot load the private key in %s: %s" % (key_file or cert_file, exc)
+    leaves = [c for c in certs if not _is_ca(c)]
+    if not leaves:
+        return [], "no client certificate in %s (only CA certificates: AH02206)" % cert_file
+    if not keys:
+        return [], "no private key for the client certificate in %s (AH02252)" % (key_file or cert_file)
+    pool = [c for c in certs if _is_ca(c)]
+    if tls.get("client_chain_file"):
+        pool.extend(x509.load_pem_x509_certificate(b)
+                    for b in _pem_blocks(_read(tls["client_chain_file"]), b"CERTIFICATE"))
+    out = []
+    for cert in leaves:
+        pub = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+        key = None
+        for k in keys:
+            if k.public_key().public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo) == pub:
+                key = k
+        if key is None:
+            return [], "the client certificate %s and the private key do not match (AH02326)" % (
+                cert.subject.rfc4514_string())
+        out.append({"x509": cert, "pkey": key, "issuer": cert.issuer, "subject": cert.subject.rfc4514_string(),
+                    "chain_issuers": build_chain_issuers(cert, pool)})
+    return out, None
+
+
+def _is_ca(cert):
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+class TLSContext:
+    """A pyOpenSSL context configured as mod_ssl configures its proxy SSL_CTX."""
+
+    def __init__(self, tls):
+        self.tls = tls
+        self.client_certs, self.client_cert_error = load_client_certs(tls)
+        low, high = protocol_range(tls["protocols"])
+        ctx = SSL.Context(SSL.TLS_METHOD)
+        ctx.set_min_proto_version(_PROTO_CONST[low])
+        ctx.set_max_proto_version(_PROTO_CONST[high])
+        try:
+            ctx.set_cipher_list(tls["ciphers"].encode("ascii") if tls.get("ciphers") else DEFAULT_CIPHERS)
+        except SSL.Error as exc:
+            raise ProbeConfigError("ciphers: %r selects no cipher (httpd would not start: AH01898): %s"
+                                   % (tls.get("ciphers"), _ssl_error_text(exc)))
+        # Trust: only SSLProxyCACertificateFile/Path (never the system store), plus the certificates of
+        # SSLProxyMachineCertificateChainFile (the manual warns they are trusted too). Default OpenSSL flags.
+        try:
+            if tls.get("ca_file") or tls.get("ca_path"):
+                ctx.load_verify_locations(tls.get("ca_file"), tls.get("ca_path"))
+        except SSL.Error as exc:
+            raise ProbeConfigError("ca_file: cannot load %s: %s" % (tls.get("ca_file") or tls.get("ca_path"),
+                                                                 _ssl_error_text(exc)))
+        if tls.get("client_chain_file"):
+            try:
+                ctx.load_verify_locations(tls["client_chain_file"])
+            except SSL.Error as exc:
+                raise ProbeConfigError("client_chain_file: cannot load %s: %s" % (tls["client_chain_file"],
+                                                                                   _ssl_error_text(exc)))
+        if tls.get("crl_check", "none") != "none":
+            try:
+                if tls.get("crl_file") or tls.get("crl_path"):
+                    ctx.load_verify_locations(tls.get("crl_file"), tls.get("crl_path"))
+            except SSL.Error as exc:
+                raise ProbeConfigError("crl_file: cannot load %s: %s" % (tls.get("crl_file") or tls.get("crl_path"),
+                                                                      _ssl_error_text(exc)))
+            flags = _crypto.X509StoreFlags.CRL_CHECK
+            if tls["crl_check"] == "chain":
+                flags |= _crypto.X509StoreFlags.CRL_CHECK_ALL
+            ctx.get_cert_store().set_flags(flags)
+        ctx.set_verify(SSL.VERIFY_PEER, self._verify_cb)
+        # ssl_callback_proxy_cert is installed for every proxy context; SSL_CTX_set_cert_cb runs at the same point
+        # of the handshake (when the server sends CertificateRequest).
+        self._cert_cb = _ffi.callback("int (*)(SSL *, void *)", self._cert_callback)
+        _lib.SSL_CTX_set_cert_cb(ctx._context, self._cert_cb, _ffi.NULL)
+        self.ctx = ctx
+
+    def _verify_cb(self, conn, cert, errnum, errdepth, ok):
+        state = conn.get_app_data()
+        try:
+            crt = cert.to_cryptography()
+            result, event = verify_decision(self.tls["verify"], self.tls["verify_depth"], errnum, errdepth, ok)
+            state.verify_calls.append((errdepth, errnum, bool(ok)))
+            if event is not None and state.verify_event is None:
+                event = dict(event)
+                event["cert"] = crt
+                state.verify_event = event
+            if not result:
+                state.verify_rejected = True
+            return result
+        except Exception as exc:  # pragma: no cover - never let an exception escape into OpenSSL
+            state.internal_error = "verify callback: %s" % exc
+            return False
+
+    def _cert_callback(self, ssl, _arg):
+        try:
+            conn = SSL.Connection._reverse_mapping[ssl]
+            state = conn.get_app_data()
+            state.cert_requested = True
+            names = conn.get_client_ca_list(as_cryptography=True) or []
+            state.ca_list = [n.rfc4514_string() for n in names]
+            index, code = choose_client_cert(names, self.client_certs)
+            state.choice_code = code
+            if index is not None:
+                chosen = self.client_certs[index]
+                conn.use_certificate(chosen["x509"])
+                conn.use_privatekey(chosen["pkey"])
+                state.client_cert_sent = chosen["subject"]
+            return 1
+        except Exception as exc:  # pragma: no cover
+            try:
+                state.internal_error = "client certificate callback: %s" % exc
+            except Exception:
+                pass
+            return 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Probe
+
+
+class _State:
+    def __init__(self):
+        self.verify_calls = []
+        self.verify_event = None
+        self.verify_rejected = False
+        self.cert_requested = False
+        self.ca_list = []
+        self.choice_code = None
+        self.client_cert_sent = None
+        self.internal_error = None
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _EOF(Exception):
+    pass
+
+
+def _ssl_error_text(exc):
+    parts = []
+    try:
+        for item in exc.args[0]:
+            if isinstance(item, tuple) and len(item) >= 3:
+                parts.append(str(item[2]))
+            else:
+                parts.append(str(item))
+    except (IndexError, TypeError):
+        parts.append(str(exc))
+    return "; ".join(p for p in parts if p) or exc.__class__.__name__
+
+
+def _alert_of(text):
+    low = (text or "").lower()
+    if "alert" not in low:
+        return None
+    for name, number in _ALERTS:
+        if name in low:
+            return number
+    return None
+
+
+def _resolve(host, port, deadline):
+    """getaddrinfo bounded by the deadline (daemon thread, abandoned on timeout)."""
+    box = {}
+
+    def work():
+        try:
+            box["addrs"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except Exception as exc:  # socket.gaierror, UnicodeError
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="dns-%s" % host)
+    thread.daemon = True
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        raise _Deadline()
+    if "error" in box:
+        raise box["error"]
+    return box["addrs"]
+
+
+def _wait(sock, events, deadline):
+    poller = select.poll()
+    poller.register(sock.fileno(), events)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Deadline()
+        try:
+            ready = poller.poll(max(1, int(remaining * 1000)))
+        except InterruptedError:  # pragma: no cover
+            continue
+        if ready:
+            return ready[0][1]
+
+
+def _connect(family, sockaddr, deadline):
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        err = sock.connect_ex(sockaddr)
+        if err not in (0, errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+            raise OSError(err, os.strerror(err))
+        if err != 0:
+            _wait(sock, select.POLLOUT, deadline)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+class _Pipe:
+    """Memory-BIO TLS over a non-blocking socket with a deadline."""
+
+    def __init__(self, sock, conn, deadline):
+        self.sock = sock
+        self.conn = conn
+        self.deadline = deadline
+        self.rx_head = b""
+        self.rx_total = 0
+        self.eof = False
+
+    def flush(self):
+        while True:
+            try:
+                data = self.conn.bio_read(65536)
+            except SSL.WantReadError:
+                return
+            view = memoryview(data)
+            while view:
+                try:
+                    sent = self.sock.send(view)
+                    view = view[sent:]
+                except (BlockingIOError, InterruptedError):
+                    _wait(self.sock, select.POLLOUT, self.deadline)
+                except OSError:
+                    return  # peer gone: the read side reports it
+
+    def fill(self):
+        _wait(self.sock, select.POLLIN, self.deadline)
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""  # connection reset: same as EOF for the handshake
+        if not data:
+            self.eof = True
+            self.conn.bio_shutdown()
+            raise _EOF()
+        if len(self.rx_head) < 64:
+            self.rx_head += data[:64 - len(self.rx_head)]
+        self.rx_total += len(data)
+        self.conn.bio_write(data)
+
+    def run(self, op):
+        while True:
+            try:
+                result = op()
+                self.flush()
+                return result
+            except SSL.WantReadError:
+                self.flush()
+                self.fill()
+
+
+def _name(n):
+    return n.rfc4514_string()
+
+
+def cert_summary(cert, now, return_pem=False):
+    from cryptography.x509.oid import ExtensionOID  # noqa: F401  (keeps the import local and explicit)
+    sans = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans.extend("DNS:%s" % v for v in san.get_values_for_type(x509.DNSName))
+        sans.extend("IP:%s" % v for v in san.get_values_for_type(x509.IPAddress))
+    except (x509.ExtensionNotFound, ValueError):
+        pass
+    nb = cert.not_valid_before_utc
+    na = cert.not_valid_after_utc
+    out = {
+        "subject": _name(cert.subject),
+        "issuer": _name(cert.issuer),
+        "sans": sans,
+        "not_before": nb.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": na.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "days_left": int((na - now).total_seconds() // 86400),
+        "fingerprint_sha256": binascii.hexlify(cert.fingerprint(hashes.SHA256())).decode("ascii").upper(),
+    }
+    if return_pem:
+        out["pem"] = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return out
+
+
+def probe(spec, context, timeout, http_request=True):
+    """Run one backend check. `spec`: dict with url (BackendURL), sni, request_host (Host header), path, tls.
+    Returns the facts dict that _mod_ssl.classify() consumes."""
+    start = time.monotonic()
+    deadline = start + timeout
+    url = spec["url"]
+    facts = {"stage": "dns", "address": None, "tls": url.is_tls}
+    sock = None
+    try:
+        # DNS
+        if url.is_ip:
+            host = url.host.strip("[]")
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            addrs = [(fam, socket.SOCK_STREAM, 0, "", (host, url.port))]
+        else:
+            try:
+                addrs = _resolve(url.host, url.port, deadline)
+            except _Deadline:
+                facts["dns_error"] = "no answer within %s s" % timeout
+                return facts
+            except Exception as exc:
+                facts["dns_error"] = str(exc)
+                return facts
+        # TCP: each address in order, as ap_proxy_connect_backend does.
+        facts["stage"] = "connect"
+        last = None
+        for fam, _type, _proto, _cn, sockaddr in addrs:
+            address = "[%s]:%d" % sockaddr[:2] if fam == socket.AF_INET6 else "%s:%d" % sockaddr[:2]
+            facts["address"] = address
+            try:
+                sock = _connect(fam, sockaddr, deadline)
+                break
+            except _Deadline:
+                last = ("timeout", "no answer within %s s" % timeout)
+                break
+            except OSError as exc:
+                kind = "refused" if exc.errno == errno.ECONNREFUSED else "other"
+                last = (kind, "(%s)%s" % (exc.errno, exc.strerror or errno.errorcode.get(exc.errno, "")))
+        if sock is None:
+            facts["connect_error"] = last
+            return facts
+        if not url.is_tls:
+            facts["stage"] = "request"
+            facts["response"] = _plain_request(sock, spec, deadline)
+            return facts
+        # TLS
+        facts["stage"] = "handshake"
+        state = _State()
+        conn = SSL.Connection(context.ctx, None)
+        conn.set_app_data(state)
+        conn.set_connect_state()
+        if spec.get("sni"):
+            conn.set_tlsext_host_name(spec["sni"].encode("idna"))
+        pipe = _Pipe(sock, conn, deadline)
+        hs = {}
+        facts["handshake"] = hs
+        try:
+            pipe.run(conn.do_handshake)
+            hs["ok"] = True
+        except _Deadline:
+            hs["ok"] = False
+            hs["timeout"] = True
+        except _EOF:
+            hs["ok"] = False
+            hs["eof"] = True
+        except SSL.Error as exc:
+            hs["ok"] = False
+            hs["ssl_error"] = _ssl_error_text(exc)
+            hs["eof"] = pipe.eof
+        hs["alert"] = _alert_of(hs.get("ssl_error"))
+        hs["rx_head"] = pipe.rx_head
+        hs["rx_total"] = pipe.rx_total
+        hs["verify_event"] = state.verify_event
+        hs["verify_calls"] = state.verify_calls
+        hs["cert_requested"] = state.cert_requested
+        hs["ca_list"] = state.ca_list
+        hs["choice_code"] = state.choice_code
+        hs["client_cert_sent"] = state.client_cert_sent
+        hs["internal_error"] = state.internal_error
+        try:
+            chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+        except Exception:  # pragma: no cover
+            chain = []
+        facts["served_chain"] = chain
+        facts["leaf"] = chain[0] if chain else None
+        if not hs["ok"]:
+            return facts
+        facts["tls_version"] = conn.get_protocol_version_name()
+        facts["cipher"] = conn.get_cipher_name()
+        leaf = conn.get_peer_certificate(as_cryptography=True)
+        if leaf is not None:
+            facts["leaf"] = leaf
+        if not http_request:
+            facts["stage"] = "done"
+            return facts
+        facts["stage"] = "request"
+        facts["response"] = _tls_request(pipe, conn, spec)
+        facts["stage"] = "done"
+        return facts
+    finally:
+        facts["elapsed_ms"] = int((time.monotonic() - start) * 1000)
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:  # pragma: no cover
+                pass
+
+
+def _request_bytes(spec):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: revproxy.tls.backend_handshake\r\nAccept: */*\r\n"
+            "Connection: close\r\n\r\n" % (spec["path"], spec["request_host"])).encode("latin-1")
+
+
+def _parse_status(buf):
+    line = buf.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+    parts = line.split(None, 2)
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
+        return int(parts[1]), line.decode("latin-1", "replace")
+    return None, line[:80].decode("latin-1", "replace")
+
+
+def _tls_request(pipe, conn, spec):
+    resp = {"status": None}
+    buf = b""
+    try:
+        pipe.run(lambda: conn.sendall(_request_bytes(spec)))
+        while b"\n" not in buf and len(buf) < 8192:
+            buf += pipe.run(lambda: conn.recv(8192))
+    except _Deadline:
+        resp["timeout"] = True
+    except (_EOF, SSL.ZeroReturnError):
+        resp["eof"] = True
+    except SSL.SysCallError as exc:
+        resp["eof"] = True
+        resp["ssl_error"] = _ssl_error_text(exc)
+    except SSL.Error as exc:
+        resp["ssl_error"] = _ssl_error_text(exc)
+        resp["alert"] = _alert_of(resp["ssl_error"])
+    if buf:
+        resp["status"], resp["status_line"] = _parse_status(buf)
+        resp["head"] = buf[:512].decode("latin-1", "replace")
+    return resp
+
+
+def _plain_request(sock, spec, deadline):
+    resp = {"status": None}
+    data = _request_bytes(spec)
+    buf = b""
+    try:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view):]
+            except (BlockingIOError, InterruptedError):
+                _wait(sock, select.POLLOUT, deadline)
+        while len(buf) < 8192 and b"\r\n\r\n" not in buf:
+            _wait(sock, select.POLLIN, deadline)
+            try:
+                chunk = sock.recv(8192)
+            except (BlockingIOError, InterruptedError):
+                continue
+            if not chunk:
+                break
+            buf += chunk
+        if not buf:
+            resp["eof"] = True
+    except _Deadline:
+        resp["timeout"] = True
+    except OSError as exc:
+        resp["eof"] = True
+        resp["ssl_error"] = str(exc)
+    resp["rx_head"] = buf[:64]
+    if buf:
+        resp["status"], resp["status_line"] = _parse_status(buf)
+        resp["head"] = buf[:2048].decode("latin-1", "replace")
+    return resp
+
+
+def run_all(jobs, concurrency):
+    """Run fn() for each job concurrently (bounded pool); results in input order."""
+    if not jobs:
+        return []
+    workers = max(1, min(concurrency, len(jobs)))
+    if workers == 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result() for f in futures]

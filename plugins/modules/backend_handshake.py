@@ -1,0 +1,665 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: backend_handshake
+short_description: Check HTTPS backends exactly as Apache mod_ssl would, and name the cause and the fix
+version_added: 1.0.0
+description:
+  - For each backend, answers whether Apache's proxied request to it succeeds with the given C(SSLProxy*) settings,
+    and if not, why, which C(AH) lines Apache writes (and at which C(LogLevel)), which HTTP status the client gets,
+    and which directive fixes it.
+  - "Semantics are mod_ssl's (httpd 2.4.x), not a generic TLS client's: the name used for SNI and for the peer-name
+    check is the URL host, or the client's Host with O(backends[].preserve_host); no SNI is sent for IP literals;
+    only the configured CA file/path is trusted, with OpenSSL's default verification flags; the chain depth is
+    counted as mod_ssl counts it (a certificate at depth N of the built chain, leaf = 0, fails when
+    N > O(backends[].verify_depth)); peer names are the dNSName SANs plus every CN, case-insensitive, with C(*.) only
+    as the whole left-most label covering exactly one label, never iPAddress SANs; the leaf's notBefore and notAfter
+    are checked even with O(backends[].verify=none) unless O(backends[].check_peer_expire=false); the client
+    certificate is chosen as C(ssl_callback_proxy_cert) chooses it, from the server's acceptable-CA list."
+  - After the handshake a C(GET) request with the Host Apache would send is made (see O(http_request)), which detects
+    a TLS 1.3 backend that rejects a missing client certificate, a C(421) and a plain-HTTP C(400).
+  - Run it on the proxy host, so DNS, routes and CA files are the ones Apache sees. Backends are checked concurrently
+    within one task; each one is bounded by O(timeout), DNS included.
+  - "Stable reason codes: C(ok), C(dns_failure), C(connect_refused), C(connect_timeout), C(connect_failed),
+    C(timeout), C(connection_closed), C(plain_http_backend), C(not_tls), C(tls_protocol_mismatch),
+    C(tls_cipher_mismatch), C(tls_handshake_failed), C(untrusted_ca), C(no_ca_configured), C(ca_file_missing_root),
+    C(incomplete_chain), C(chain_too_long), C(name_mismatch), C(preserve_host_name_mismatch), C(ip_literal_name),
+    C(expired), C(not_yet_valid), C(revoked), C(crl_error), C(verify_failed), C(client_cert_required),
+    C(client_cert_not_chosen), C(client_cert_rejected), C(client_cert_invalid), C(misdirected_request),
+    C(no_http_response), C(response_timeout), C(tls_backend_on_http_url). Each is described, with its log lines, status,
+    fix and insecure workaround, in C(docs/troubleshooting-ah00898.md) of the collection."
+author:
+  - revproxy.tls contributors
+requirements:
+  - pyOpenSSL >= 23.2 on the host the module runs on (the verify callback, the server's acceptable client-CA list and
+    memory BIOs; Python's C(ssl) module has neither a per-certificate verify callback nor the acceptable-CA list).
+  - cryptography (certificate parsing).
+notes:
+  - The check uses the OpenSSL that pyOpenSSL/cryptography bring (see RV(openssl_version)), which may differ from the
+    OpenSSL Apache is linked with; protocol and cipher defaults can differ between OpenSSL builds.
+  - Apache's C(SSL Library Error) strings in RV(backends[].apache_log) are OpenSSL 3.0's (Debian 12).
+  - C(SSLProxyCheckPeerCN) is not modelled (the collection never renders it).
+seealso:
+  - name: mod_ssl SSLProxy directives
+    description: The Apache httpd 2.4 manual.
+    link: https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#sslproxyverify
+extends_documentation_fragment:
+  - revproxy.tls._attributes
+  - revproxy.tls._attributes.INFO_MODULE
+options:
+  backends:
+    description:
+      - The backends to check, each as a C(ProxyPass) target plus the backend TLS settings, with the same key names and
+        defaults as the C(apache_proxy) role's C(backend_tls).
+      - Mutually exclusive with O(sites); one of the two is required.
+    type: list
+    elements: dict
+    suboptions:
+      url:
+        description:
+          - The C(ProxyPass) target, for example C(https://backend.example:8443/app/). C(http://) URLs are checked with a
+            plain request (to detect a TLS port behind an C(http://) URL).
+        type: str
+        required: true
+      preserve_host:
+        description:
+          - C(ProxyPreserveHost On). Apache then sends O(backends[].host) as SNI and checks the certificate against it.
+        type: bool
+        default: false
+      host:
+        description:
+          - The Host header clients send (required with O(backends[].preserve_host=true)).
+        type: str
+      verify:
+        description: C(SSLProxyVerify).
+        type: str
+        choices: [none, optional, require, optional_no_ca]
+        default: require
+      verify_depth:
+        description: C(SSLProxyVerifyDepth) (mod_ssl's counting; leaf -> intermediate -> root needs 2).
+        type: int
+        default: 4
+      ca_file:
+        description: C(SSLProxyCACertificateFile).
+        type: path
+      ca_path:
+        description: C(SSLProxyCACertificatePath) (a directory with C(c_rehash) links).
+        type: path
+      crl_file:
+        description: C(SSLProxyCARevocationFile).
+        type: path
+      crl_path:
+        description: C(SSLProxyCARevocationPath).
+        type: path
+      crl_check:
+        description: C(SSLProxyCARevocationCheck).
+        type: str
+        choices: [none, leaf, chain]
+        default: none
+      check_peer_name:
+        description: C(SSLProxyCheckPeerName).
+        type: bool
+        default: true
+      check_peer_expire:
+        description: C(SSLProxyCheckPeerExpire).
+        type: bool
+        default: true
+      client_cert_file:
+        description: C(SSLProxyMachineCertificateFile) (certificate, and its key unless O(backends[].client_key_file)).
+        type: path
+      client_key_file:
+        description: The client certificate's unencrypted key, when it is not in O(backends[].client_cert_file).
+        type: path
+      client_chain_file:
+        description: C(SSLProxyMachineCertificateChainFile).
+        type: path
+      protocols:
+        description: C(SSLProxyProtocol) (the enabled protocols).
+        type: list
+        elements: str
+        choices: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]
+        default: [TLSv1.2, TLSv1.3]
+      ciphers:
+        description: C(SSLProxyCipherSuite) for TLS 1.2 and below (default OpenSSL's, minus aNULL, eNULL, EXP).
+        type: str
+  sites:
+    description:
+      - The C(apache_proxy) role's C(apache_proxy_sites), as is. Every TLS backend in it is checked with the settings
+        the role renders; with C(preserve_host) once per public name (C(server_name) and each alias).
+      - C(*_content) keys are written to a private temporary directory for the check.
+    type: list
+    elements: dict
+  backend_tls_defaults:
+    description: The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).
+    type: dict
+    default: {}
+  tls_dir:
+    description: The role's C(apache_proxy_tls_dir) (used with O(sites)).
+    type: path
+    default: /etc/apache2/revproxy-tls
+  timeout:
+    description: Seconds per backend for everything (DNS, TCP, TLS, HTTP response).
+    type: float
+    default: 5
+  concurrency:
+    description: How many backends are checked at the same time.
+    type: int
+    default: 64
+  fail_on:
+    description:
+      - V(failure) fails the task (after all backends are checked) when a backend would fail; V(never) only reports.
+    type: str
+    choices: [never, failure]
+    default: failure
+  http_request:
+    description:
+      - Send C(GET <url path> HTTP/1.1) with the Host Apache would send after the handshake, and read the status line.
+    type: bool
+    default: true
+  return_pem:
+    description: Add the PEM of the backend certificate to RV(backends[].certificate).
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Check the backends of the proxy as Apache would
+  revproxy.tls.backend_handshake:
+    backends:
+      - url: https://app.internal.example:8443/
+        ca_file: /etc/apache2/revproxy-tls/backend-ca.pem
+      - url: https://10.0.0.5/
+        verify: none
+  register: check
+
+- name: Check every TLS backend of the role's sites, exactly as rendered, without failing the play
+  revproxy.tls.backend_handshake:
+    sites: "{{ apache_proxy_sites }}"
+    backend_tls_defaults: "{{ apache_proxy_backend_tls_defaults }}"
+    tls_dir: "{{ apache_proxy_tls_dir }}"
+    fail_on: never
+    timeout: 3
+  register: check
+
+- name: Show the fix of each failing backend
+  ansible.builtin.debug:
+    msg: "{{ item.url }}: {{ item.message }} -- fix: {{ item.fix }}"
+  loop: "{{ check.backends | rejectattr('ok') }}"
+  loop_control:
+    label: "{{ item.url }}"
+"""
+
+RETURN = r"""
+msg:
+  description: One line summary.
+  returned: always
+  type: str
+  sample: "3 backends checked: 2 ok, 1 failed (shop https://b:8443/: name_mismatch)"
+summary:
+  description: Number of backends per reason code.
+  returned: always
+  type: dict
+  sample: {"ok": 2, "name_mismatch": 1}
+failed_backends:
+  description: The failing backends, as C(<label>: <reason>) strings.
+  returned: always
+  type: list
+  elements: str
+openssl_version:
+  description: The OpenSSL the checker used.
+  returned: always
+  type: str
+  sample: OpenSSL 3.0.19 27 Jan 2026
+backends:
+  description: One result per check, in input order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The backend URL.
+      type: str
+      returned: always
+    site:
+      description: The site name (with O(sites)).
+      type: str
+      returned: with O(sites)
+    path:
+      description: The location path (with O(sites)); for O(backends) the URL path.
+      type: str
+      returned: always
+    host:
+      description: The client Host this check stands for (with C(preserve_host)).
+      type: str
+      returned: always
+    ok:
+      description: Whether Apache's request to this backend succeeds.
+      type: bool
+      returned: always
+    reason:
+      description: A stable reason code (see the module description).
+      type: str
+      returned: always
+      sample: name_mismatch
+    message:
+      description: One line a person reads.
+      type: str
+      returned: always
+    apache_log:
+      description:
+        - The lines Apache writes for this request (timestamp, pid and client stripped), each with the C(LogLevel) at
+          which it first shows (C(warn), C(ssl:info), C(ssl:debug)) or C(startup).
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        level:
+          description: The LogLevel at which the line shows.
+          type: str
+        line:
+          description: The log line.
+          type: str
+    http_status:
+      description: The status the client gets from Apache (for C(ok), the backend's own status, which Apache relays).
+      type: int
+      returned: always
+      sample: 500
+    fix:
+      description: The secure fix, in directive terms.
+      type: str
+      returned: always
+    insecure_workaround:
+      description: Where one exists, the insecure workaround, prefixed with C(INSECURE:).
+      type: str
+      returned: always
+    catalogue:
+      description: The failure-catalogue entries (F-numbers) this reason corresponds to.
+      type: list
+      elements: str
+      returned: always
+    sni:
+      description: The SNI sent (null for IP literals).
+      type: str
+      returned: always
+    checked_name:
+      description: The name the certificate is checked against.
+      type: str
+      returned: always
+    host_header:
+      description: The Host header Apache sends to the backend.
+      type: str
+      returned: always
+    address:
+      description: The address connected to.
+      type: str
+      returned: always
+    tls_version:
+      description: The negotiated protocol.
+      type: str
+      returned: always
+    cipher:
+      description: The negotiated cipher.
+      type: str
+      returned: always
+    certificate:
+      description: Summary of the backend's certificate (when one was received).
+      type: dict
+      returned: always
+      contains:
+        subject:
+          description: Subject DN.
+          type: str
+        issuer:
+          description: Issuer DN.
+          type: str
+        sans:
+          description: Subject alternative names (C(DNS:) and C(IP:)).
+          type: list
+          elements: str
+        not_before:
+          description: notBefore (ISO 8601, UTC).
+          type: str
+        not_after:
+          description: notAfter (ISO 8601, UTC).
+          type: str
+        days_left:
+          description: Whole days until notAfter.
+          type: int
+        fingerprint_sha256:
+          description: SHA-256 fingerprint (hex).
+          type: str
+        pem:
+          description: The PEM (only with O(return_pem)).
+          type: str
+    chain:
+      description: The certificates the backend sent, leaf first.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        subject:
+          description: Subject DN.
+          type: str
+        issuer:
+          description: Issuer DN.
+          type: str
+    elapsed_ms:
+      description: Time spent on this backend.
+      type: int
+      returned: always
+"""
+
+import copy
+import datetime
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+    BACKEND_TLS_DEFAULTS,
+    BACKEND_TLS_SPEC,
+    ConfigError,
+    PATH_KEYS,
+    insecure_settings,
+    parse_backend_url,
+    tls_names,
+    validate_backend_tls,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import entry_result
+from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import classify, host_header
+from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover
+    from urlparse import urlsplit  # type: ignore
+
+BACKEND_OPTIONS = dict(
+    {
+        "url": {"type": "str", "required": True},
+        "preserve_host": {"type": "bool", "default": False},
+        "host": {"type": "str"},
+    },
+    **copy.deepcopy(BACKEND_TLS_SPEC)
+)
+
+ARGUMENT_SPEC = {
+    "backends": {"type": "list", "elements": "dict", "options": BACKEND_OPTIONS},
+    "sites": {"type": "list", "elements": "dict"},
+    "backend_tls_defaults": {"type": "dict", "default": {}},
+    "tls_dir": {"type": "path", "default": "/etc/apache2/revproxy-tls"},
+    "timeout": {"type": "float", "default": 5},
+    "concurrency": {"type": "int", "default": 64},
+    "fail_on": {"type": "str", "choices": ["never", "failure"], "default": "failure"},
+    "http_request": {"type": "bool", "default": True},
+    "return_pem": {"type": "bool", "default": False},
+}
+
+_DIR_KEYS = ("ca_path", "crl_path")
+
+
+def _check_files(tls):
+    for key in PATH_KEYS:
+        path = tls.get(key)
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise ConfigError("%s: %s does not exist" % (key, path))
+        if key in _DIR_KEYS:
+            if not os.path.isdir(path):
+                raise ConfigError("%s: %s is not a directory" % (key, path))
+        elif not os.path.isfile(path):
+            raise ConfigError("%s: %s is not a file" % (key, path))
+        if not os.access(path, os.R_OK):
+            raise ConfigError("%s: %s is not readable" % (key, path))
+
+
+def _validate_tls(tls):
+    """validate_backend_tls, except the two settings mod_ssl accepts at startup and fails at request time (verify
+    without a CA, CRL checking without CRLs): the check reports those per backend instead of refusing them."""
+    relaxed = dict(tls)
+    if relaxed["verify"] in ("require", "optional") and not (relaxed["ca_file"] or relaxed["ca_path"]):
+        relaxed["verify"] = "none"
+    if relaxed["crl_check"] != "none" and not (relaxed["crl_file"] or relaxed["crl_path"]):
+        relaxed["crl_check"] = "none"
+    try:
+        validate_backend_tls(relaxed, field="tls")
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ConfigError(msg[4:] if msg.startswith("tls.") else msg)
+
+
+def build_checks_from_backends(backends):
+    checks = []
+    for index, item in enumerate(backends):
+        label = "backends[%d] (%s)" % (index, item.get("url"))
+        try:
+            url = parse_backend_url(item["url"], "url")
+            tls = dict((k, item.get(k, BACKEND_TLS_DEFAULTS[k])) for k in BACKEND_TLS_DEFAULTS)
+            if url.is_tls:
+                _validate_tls(tls)
+                _check_files(tls)
+            if item.get("host") is not None and not item.get("preserve_host"):
+                pass  # host only matters with preserve_host
+            sni, checked = tls_names(url, item.get("preserve_host"), item.get("host"))
+        except ConfigError as exc:
+            raise ConfigError("%s: %s" % (label, exc))
+        checks.append({
+            "label": label, "url": url, "preserve_host": bool(item.get("preserve_host")), "host": item.get("host"),
+            "sni": sni, "checked_name": checked, "tls": tls, "path": url.path, "request_path": url.path,
+            "result_keys": {"url": item["url"], "path": url.path, "host": item.get("host")},
+        })
+    return checks
+
+
+def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
+    from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites, site_backend_checks
+    effective = normalize_sites(sites, defaults, tls_dir)
+    checks = []
+    written = {}
+    for eff in effective:
+        for warning in eff["warnings"]:
+            module.warn("site %s: %s" % (eff["name"], warning))
+        for check in site_backend_checks(eff):
+            tls = dict(check["backend_tls"])
+            for key, content in check["contents"].items():
+                deployed = tls[key]
+                if deployed not in written:
+                    path = os.path.join(tmpdir, "%d.pem" % len(written))
+                    with open(path, "w") as f:
+                        f.write(content)
+                    written[deployed] = path
+                tls[key] = written[deployed]
+            url = parse_backend_url(check["url"], "url")
+            label = "%s %s%s" % (check["site"], check["url"], " (Host %s)" % check["host"] if check["host"] else "")
+            try:
+                _check_files(tls)
+            except ConfigError as exc:
+                raise ConfigError("site %r: locations path %s: backend_tls: %s" % (check["site"], check["path"],
+                                                                                    exc))
+            checks.append({
+                "label": label, "url": url, "preserve_host": check["preserve_host"], "host": check["host"],
+                "sni": check["sni"], "checked_name": check["checked_name"], "tls": tls, "path": check["path"],
+                "request_path": url.path,
+                "result_keys": {"site": check["site"], "url": check["url"], "path": check["path"],
+                                "host": check["host"]},
+            })
+    return checks
+
+
+def _settings_key(tls):
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(tls.items()))
+
+
+def _secret_values(value):
+    """client_key_content values anywhere in the sites/defaults input (masked in all output)."""
+    found = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "client_key_content" and isinstance(v, str) and v:
+                found.append(v)
+            else:
+                found.extend(_secret_values(v))
+    elif isinstance(value, list):
+        for v in value:
+            found.extend(_secret_values(v))
+    return found
+
+
+def check_one(check, context, timeout, http_request, return_pem, now=None):
+    url = check["url"]
+    tls = check["tls"]
+    spec = {
+        "url": url, "sni": check["sni"], "path": check["request_path"],
+        "request_host": host_header(url.host, urlsplit(url.url).port, check["preserve_host"], check["host"]),
+    }
+    if url.is_tls and context.client_cert_error:
+        facts = {"tls": True, "elapsed_ms": 0, "address": None}
+        reason, variant, fields = "client_cert_invalid", "default", {"detail": context.client_cert_error}
+    else:
+        facts = _tls_probe.probe(spec, context, timeout, http_request)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        reason, variant, fields = classify(facts, tls, check["preserve_host"], check["checked_name"], now, url.is_ip)
+    result = dict(check["result_keys"])
+    fields.update({
+        "address": facts.get("address") or url.authority, "host": url.host, "port": url.port, "scheme": url.scheme,
+        "path": check["path"], "checked_name": check["checked_name"],
+        "sni_label": check["sni"] or "(none: IP literal)", "timeout": timeout, "verify": tls["verify"],
+        "verify_depth": tls["verify_depth"], "protocols": " ".join(tls["protocols"]),
+        "host_header": spec["request_host"], "tls_version": facts.get("tls_version") or "plain HTTP",
+        "cipher": facts.get("cipher") or "",
+    })
+    leaf = facts.get("leaf")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    cert = _tls_probe.cert_summary(leaf, now, return_pem) if leaf is not None else None
+    if cert:
+        fields.setdefault("subject", cert["subject"])
+        fields.setdefault("issuer", cert["issuer"])
+        fields.setdefault("not_after", cert["not_after"])
+    entry = entry_result(reason, fields, variant)
+    if reason == "ok":
+        status = (facts.get("response") or {}).get("status")
+        entry["http_status"] = status
+        entry["message"] = "ok: %s%s" % (
+            "%s %s, certificate %s valid until %s" % (fields["tls_version"], fields["cipher"], cert["subject"],
+                                                      cert["not_after"]) if cert else fields["tls_version"],
+            ", backend answered %d" % status if status else "")
+    result.update({
+        "ok": reason == "ok",
+        "reason": reason,
+        "sni": check["sni"],
+        "checked_name": check["checked_name"],
+        "host_header": spec["request_host"],
+        "address": facts.get("address"),
+        "tls_version": facts.get("tls_version"),
+        "cipher": facts.get("cipher"),
+        "certificate": cert,
+        "chain": [{"subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string()}
+                  for c in facts.get("served_chain") or []],
+        "elapsed_ms": facts.get("elapsed_ms", 0),
+    })
+    result.update(entry)
+    if url.is_tls:
+        insecure = insecure_settings(tls)
+        if insecure:
+            result["insecure_settings"] = insecure
+    return result
+
+
+def run(params, module=None):
+    """Validate, build contexts, probe concurrently. Returns (results, openssl_version). Raises ConfigError."""
+    tmpdir = None
+    try:
+        if params.get("sites") is not None:
+            tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
+            os.chmod(tmpdir, 0o700)
+            try:
+                checks = build_checks_from_sites(params["sites"], params.get("backend_tls_defaults") or {},
+                                                 params["tls_dir"], tmpdir, module)
+            except ConfigError as exc:
+                raise ConfigError("sites: %s" % exc)
+        else:
+            checks = build_checks_from_backends(params["backends"])
+        contexts = {}
+        for check in checks:
+            key = _settings_key(check["tls"])
+            if key not in contexts:
+                try:
+                    contexts[key] = _tls_probe.TLSContext(check["tls"]) if check["url"].is_tls else None
+                except (_tls_probe.ProbeConfigError, OSError, ValueError) as exc:
+                    raise ConfigError("%s: %s" % (check["label"], exc))
+            check["context"] = contexts[key]
+        timeout = params["timeout"]
+        jobs = [(lambda c=c: check_one(c, c["context"], timeout, params["http_request"], params["return_pem"]))
+                for c in checks]
+        results = _tls_probe.run_all(jobs, params["concurrency"])
+        return checks, results
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def summarize(checks, results):
+    summary = {}
+    failed = []
+    for check, res in zip(checks, results):
+        summary[res["reason"]] = summary.get(res["reason"], 0) + 1
+        if not res["ok"]:
+            failed.append("%s: %s" % (check["label"], res["reason"]))
+    n_ok = len(results) - len(failed)
+    msg = "%d backend%s checked: %d ok, %d failed" % (len(results), "" if len(results) == 1 else "s", n_ok,
+                                                    len(failed))
+    if failed:
+        shown = failed[:5]
+        msg += " (%s%s)" % ("; ".join(shown), "; and %d more" % (len(failed) - 5) if len(failed) > 5 else "")
+    return msg, summary, failed
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("backends", "sites")],
+        required_one_of=[("backends", "sites")],
+        supports_check_mode=True,
+    )
+    for secret in _secret_values([module.params.get("sites"), module.params.get("backend_tls_defaults")]):
+        module.no_log_values.add(secret)
+    if not _tls_probe.HAS_PYOPENSSL:
+        module.fail_json(msg=missing_required_lib("pyOpenSSL"), exception=str(_tls_probe.PYOPENSSL_IMPORT_ERROR))
+    if not _tls_probe.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"),
+                         exception=str(_tls_probe.CRYPTOGRAPHY_IMPORT_ERROR))
+    params = module.params
+    if params["timeout"] <= 0:
+        module.fail_json(msg="timeout: must be greater than 0, got %s" % params["timeout"])
+    if params["concurrency"] < 1:
+        module.fail_json(msg="concurrency: must be at least 1, got %d" % params["concurrency"])
+    try:
+        checks, results = run(params, module)
+    except ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    msg, summary, failed = summarize(checks, results)
+    out = {
+        "changed": False,
+        "msg": msg,
+        "summary": summary,
+        "failed_backends": failed,
+        "backends": results,
+        "openssl_version": _tls_probe.openssl_version(),
+    }
+    if failed and params["fail_on"] == "failure":
+        module.fail_json(**out)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()
