@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Copy the documentation of apache_proxy_sites from the role's argument spec into the apache_proxy_sites module.
 
 roles/apache_proxy/meta/argument_specs.yml is the one place where site options are documented; the module's
@@ -20,21 +19,39 @@ BEGIN = "    # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml b
 END = "    # END GENERATED\n"
 
 
+def _strip(options, key):
+    for opt in options.values():
+        opt.pop(key, None)
+        _strip(opt.get("options", {}), key)
+
+
+def _suboptions(options):
+    """Role argument specs nest with 'options', module documentation with 'suboptions'."""
+    for opt in options.values():
+        if "options" in opt:
+            opt["suboptions"] = _suboptions(opt.pop("options"))
+    return options
+
+
 def site_options():
     with open(ARGSPEC) as handle:
         spec = yaml.safe_load(handle)
     options = copy.deepcopy(spec["argument_specs"]["main"]["options"]["apache_proxy_sites"]["options"])
+    _strip(options, "no_log")  # role argument specs take no_log; module documentation does not
     for opt in options["backend_tls"]["options"].values():
         if "default" in opt:
             default = opt.pop("default")
             desc = opt["description"] if isinstance(opt["description"], list) else [opt["description"]]
-            shown = " ".join(default) if isinstance(default, list) else str(default).lower() if isinstance(default, bool) else default
+            if isinstance(default, list):
+                shown = " ".join(default)
+            else:
+                shown = str(default).lower() if isinstance(default, bool) else default
             opt["description"] = desc + ["Default V(%s), unless O(backend_tls_defaults) sets it." % shown]
     return options
 
 
 def render():
-    text = yaml.safe_dump({"options": site_options()}, sort_keys=False, width=110, default_flow_style=False)
+    text = yaml.safe_dump({"suboptions": _suboptions(site_options())}, sort_keys=False, width=110, default_flow_style=False)
     text = text.replace("O(apache_proxy_sites[].", "O(sites[].").replace("O(apache_proxy_backend_tls_defaults)",
                                                                              "O(backend_tls_defaults)")
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())

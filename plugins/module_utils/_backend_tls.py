@@ -218,8 +218,9 @@ def merge_backend_tls(*layers):
     return merged
 
 
-def validate_backend_tls(tls, field="backend_tls"):
-    """Lexical and type checks of effective backend TLS settings (after merge). Raises ConfigError."""
+def validate_backend_tls(tls, field="backend_tls", used=True):
+    """Lexical and type checks of effective backend TLS settings (after merge). Raises ConfigError.
+    With used=False (no TLS backend uses them), the cross-field rules that only matter for a handshake are skipped."""
     unknown = sorted(set(tls) - set(BACKEND_TLS_DEFAULTS))
     if unknown:
         raise ConfigError("%s: unknown key(s) %s" % (field, ", ".join(unknown)))
@@ -247,6 +248,8 @@ def validate_backend_tls(tls, field="backend_tls"):
         check_directive_string(tls["ciphers"], field + ".ciphers")
         if not re.match(r"^[A-Za-z0-9_:+!@=.-]+$", tls["ciphers"]):
             raise ConfigError("%s.ciphers: %r is not an OpenSSL cipher string" % (field, tls["ciphers"]))
+    if not used:
+        return tls
     if tls["verify"] in ("require", "optional") and not (tls["ca_file"] or tls["ca_path"]):
         raise ConfigError("%s.verify: %r needs a CA (ca_file, ca_content or ca_path): mod_ssl never uses the "
                           "system trust store for backends, so every backend would fail with AH02039 (error 20)"
@@ -276,4 +279,3 @@ def insecure_settings(tls):
     if weak:
         found.append("protocols: %s (below TLS 1.2)" % " ".join(weak))
     return found
-

@@ -152,7 +152,7 @@ def parse_listens(text):
         if not match:
             continue
         token = match.group(1)
-        host, _, port = token.rpartition(":")
+        host, _sep, port = token.rpartition(":")
         if not port.isdigit():
             continue
         host = host.strip("[]") or None

@@ -155,7 +155,7 @@ def _normalize_location(loc, field):
     return {"path": path, "backend": url.url, "url": url, "params": params, "probe_status": probe_status}
 
 
-def _effective_tls(raw, name, field, tls_dir):
+def _effective_tls(raw, name, field, tls_dir, used):
     """Merge defaults and the site's backend_tls; give *_content keys the path they are deployed to."""
     raw = dict(raw or {})
     contents = {}
@@ -196,7 +196,7 @@ def _effective_tls(raw, name, field, tls_dir):
     combined_from = None
     if tls["client_key_file"] and tls["client_key_file"] != tls["client_cert_file"]:
         combined_from = (tls["client_cert_file"], tls["client_key_file"])
-    validate_backend_tls(tls, field)
+    validate_backend_tls(tls, field, used)
     return tls, contents, combined_from
 
 
@@ -266,8 +266,8 @@ def _normalize_site(site, defaults, tls_dir):
     if not isinstance(backend_tls, dict):
         raise ConfigError("backend_tls: must be a mapping")
     layered.update((k, v) for k, v in backend_tls.items() if v is not None)
-    tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir)
     uses_tls = any(loc["url"].is_tls for loc in locs)
+    tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, uses_tls)
     warnings = []
     insecure = insecure_settings(tls) if uses_tls else []
     if insecure and not allow_insecure:

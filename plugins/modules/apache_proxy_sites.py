@@ -21,10 +21,10 @@ description:
     the main config whose C(*-enabled) includes point at the candidate set) before any live file changes. A failing
     test changes nothing and fails with Apache's message.
   - Live files are replaced atomically. The module does not reload Apache; the C(revproxy.tls.apache_proxy) role
-    reloads it when RV(changed) is true.
+    reloads it when the task reports a change.
   - This is the engine of the C(revproxy.tls.apache_proxy) role; use the role rather than this module directly.
 author:
-  - revproxy.tls contributors
+  - revproxy.tls contributors (@revproxy)
 extends_documentation_fragment:
   - revproxy.tls._attributes
 attributes:
@@ -44,7 +44,7 @@ options:
     elements: dict
     required: true
     # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py
-    options:
+    suboptions:
       name:
         description:
         - The site's file name (C(<name>.conf)); must match C(^[a-z0-9][a-z0-9_.-]*$).
@@ -66,7 +66,7 @@ options:
         description:
         - Where the vhost listens. A C(Listen) directive is added for ports that C(ports.conf) does not open.
         type: dict
-        options:
+        suboptions:
           port:
             description:
             - TCP port; 443 when O(sites[].tls) is set, otherwise 80.
@@ -79,7 +79,7 @@ options:
         description:
         - Frontend TLS (C(SSLEngine on)). Omit for a plain HTTP vhost.
         type: dict
-        options:
+        suboptions:
           certificate_file:
             description: C(SSLCertificateFile), an absolute path on the proxy.
             type: path
@@ -104,7 +104,7 @@ options:
         type: list
         elements: dict
         required: true
-        options:
+        suboptions:
           path:
             description: URL path on the proxy, for example C(/) or C(/api/).
             type: str
@@ -186,7 +186,7 @@ options:
           takes. Unset keys come from O(backend_tls_defaults), then from the collection defaults shown
           here.
         type: dict
-        options:
+        suboptions:
           verify:
             description:
             - C(SSLProxyVerify). V(none) and V(optional_no_ca) need O(sites[].allow_insecure_backend_tls).
@@ -248,7 +248,6 @@ options:
           client_key_file:
             description: Unencrypted private key of C(client_cert_file), when it is a separate file.
             type: path
-            no_log: false
           client_chain_file:
             description:
             - C(SSLProxyMachineCertificateChainFile). mod_ssl also trusts every certificate in it as a CA.
@@ -260,7 +259,6 @@ options:
           client_key_content:
             description: PEM unencrypted private key of C(client_cert_content); never logged.
             type: str
-            no_log: true
           client_chain_content:
             description: PEM chain for the client certificate; deployed as C(<tls_dir>/<name>/proxy-client-chain.pem).
             type: str
@@ -399,24 +397,13 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     plan,
     restore,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_CONTENT_SPEC, ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._render import check_log_level
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import SITE_SPEC, normalize_sites
 
 
-def _secrets(sites):
-    for site in sites or []:
-        tls = site.get("backend_tls") if isinstance(site, dict) else None
-        if isinstance(tls, dict):
-            for key, spec in BACKEND_TLS_CONTENT_SPEC.items():
-                if spec.get("no_log") and isinstance(tls.get(key), str):
-                    yield tls[key]
-
-
 def run(module):
     params = module.params
-    for secret in _secrets(params["sites"]):
-        module.no_log_values.add(secret)
     layout = Layout(config_root=params["config_root"], envvars=params["envvars"], binary=params["binary"],
                     tls_dir=params["tls_dir"])
     log_level = check_log_level(params["log_level"])
