@@ -61,8 +61,9 @@ CATALOGUE = {
     "dns_failure": {
         "f": ["F-22"], "title": "The backend's name does not resolve on the proxy",
         "message": "DNS lookup of {host} failed on the proxy host: {detail}",
-        "logs": {"default": [("warn", "[proxy:error] AH00898: DNS lookup failure for: {host} returned by {path}")]},
-        "http_status": 502,
+        "logs": {"default": [("warn", "[proxy:error] {detail}: AH00898: DNS lookup failure for: {host} returned by "
+                                      "{path}")]},
+        "http_status": 500,
         "fix": "Make {host} resolvable on the proxy host (DNS or /etc/hosts), or use a name that resolves in "
                "ProxyPass.",
         "insecure_workaround": None,

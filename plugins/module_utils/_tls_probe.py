@@ -456,7 +456,10 @@ def probe(spec, context, timeout, http_request=True):
             except _Deadline:
                 facts["dns_error"] = "no answer within %s s" % timeout
                 return facts
-            except Exception as exc:
+            except socket.gaierror as exc:
+                facts["dns_error"] = "(EAI %d)%s" % (abs(exc.errno or 0), exc.strerror or exc)
+                return facts
+            except Exception as exc:  # UnicodeError and the like
                 facts["dns_error"] = str(exc)
                 return facts
         # TCP: each address in order, as ap_proxy_connect_backend does.

@@ -1,0 +1,232 @@
+"""backend_handshake against real TLS backends, with real Apache as the oracle.
+
+One private CA hierarchy, one backend per case, one private Apache with one vhost per case (each vhost has the same
+SSLProxy settings as the module's backend entry and its own ErrorLog at `LogLevel warn ssl:info`). Apache is asked
+for every case (concurrently), the module checks every case in one run; each test then asserts that the module's
+verdict (ok, http_status) equals Apache's actual response and that the AH codes the module predicts at warn/ssl:info
+are in that vhost's error log.
+"""
+import datetime
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from support import apache, backends, pki
+
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_DEFAULTS
+from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
+
+HAVE_APACHE = os.path.exists(apache.HTTPD) and os.path.isdir(apache.MODULES_DIR)
+pytestmark = [pytest.mark.apache, pytest.mark.skipif(not HAVE_APACHE, reason="Apache httpd not installed")]
+
+DAY = datetime.timedelta(days=1)
+TIMEOUT = 2.0  # module timeout per backend, and Apache's connectiontimeout/timeout for the hostile cases
+
+
+def _directives(tls):
+    """SSLProxy* directives for the effective settings (what the role renders)."""
+    out = ["SSLProxyEngine on", "SSLProxyVerify %s" % tls["verify"], "SSLProxyVerifyDepth %d" % tls["verify_depth"],
+           "SSLProxyCheckPeerName %s" % ("on" if tls["check_peer_name"] else "off"),
+           "SSLProxyCheckPeerExpire %s" % ("on" if tls["check_peer_expire"] else "off"),
+           "SSLProxyProtocol -all %s" % " ".join("+" + p for p in tls["protocols"])]
+    if tls["ca_file"]:
+        out.append("SSLProxyCACertificateFile %s" % tls["ca_file"])
+    if tls["crl_file"]:
+        out.append("SSLProxyCARevocationFile %s" % tls["crl_file"])
+        out.append("SSLProxyCARevocationCheck %s" % tls["crl_check"])
+    if tls["client_cert_file"]:
+        out.append("SSLProxyMachineCertificateFile %s" % tls["client_cert_file"])
+    if tls["client_chain_file"]:
+        out.append("SSLProxyMachineCertificateChainFile %s" % tls["client_chain_file"])
+    if tls["ciphers"]:
+        out.append("SSLProxyCipherSuite %s" % tls["ciphers"])
+    return out
+
+
+class World:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.cases = {}
+        self.stack = []
+
+    def add(self, name, backend, url, reason, preserve_host=False, host=None, ah=(), **tls):
+        if backend is not None:
+            self.stack.append(backend)
+        entry = dict(BACKEND_TLS_DEFAULTS)
+        entry.update(tls)
+        entry.update(url=url, preserve_host=preserve_host, host=host)
+        self.cases[name] = {"entry": entry, "reason": reason, "ah": ah, "front": "%s.front.test" % name}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("oracle")
+    f = pki.PKI(tmp / "pki")
+    root = f.ca("Oracle Root CA")
+    inter = f.ca("Oracle Intermediate CA", issuer=root)
+    other_root = f.ca("Other Root CA")
+    good = f.leaf("good", dns=["localhost"], issuer=inter)
+    selfsigned = f.self_signed("selfsigned", dns=["localhost"])
+    expired = f.leaf("expired", dns=["localhost"], issuer=inter, not_before=-10 * DAY, not_after=-DAY)
+    future = f.leaf("future", dns=["localhost"], issuer=inter, not_before=5 * DAY, not_after=50 * DAY)
+    wrong = f.leaf("wrong", dns=["other.test"], issuer=inter)
+    wildcard = f.leaf("wildcard", dns=["*.wild.test"], issuer=inter)
+    cn_only = f.leaf("cnonly", cn="localhost", issuer=inter)
+    ip_san = f.leaf("ipsan", dns=["ip.test"], ips=["127.0.0.1"], issuer=inter)
+    revoked = f.leaf("revoked", dns=["localhost"], issuer=inter)
+    crl = f.crl(inter, revoked=[revoked])
+    client = f.leaf("client", cn="proxy-client", issuer=inter, client=True)
+    untrusted_client = f.leaf("badclient", cn="bad-client", issuer=other_root, client=True)
+    ca_bundle = f.concat("ca-bundle.pem", root)
+
+    w = World(tmp)
+    T = backends.TLSBackend
+    ok_be = T(good.chain_path, good.key_path)
+    w.add("ok", ok_be, "https://localhost:%d/" % ok_be.port, "ok", ca_file=root.cert_path)
+    w.add("depth1", None, "https://localhost:%d/" % ok_be.port, "chain_too_long", ah=("AH02040",),
+          ca_file=root.cert_path, verify_depth=1)
+    w.add("depth2", None, "https://localhost:%d/" % ok_be.port, "ok", ca_file=root.cert_path, verify_depth=2)
+    w.add("untrusted", None, "https://localhost:%d/" % ok_be.port, "untrusted_ca", ah=("AH02276",),
+          ca_file=other_root.cert_path)
+    w.add("verifynone", None, "https://localhost:%d/" % ok_be.port, "ok", verify="none")
+    w.add("ipliteral", None, "https://127.0.0.1:%d/" % ok_be.port, "ip_literal_name", ah=("AH02411",),
+          ca_file=root.cert_path)
+    b = T(selfsigned.cert_path, selfsigned.key_path)
+    w.add("selfsigned", b, "https://localhost:%d/" % b.port, "untrusted_ca", ah=("AH02276",), ca_file=root.cert_path)
+    w.add("pinned", None, "https://localhost:%d/" % b.port, "ok", ca_file=selfsigned.cert_path, verify_depth=1)
+    b = T(expired.chain_path, expired.key_path)
+    w.add("expired", b, "https://localhost:%d/" % b.port, "expired", ah=("AH02276",), ca_file=root.cert_path)
+    w.add("expired_noverify", None, "https://localhost:%d/" % b.port, "expired", ah=("AH02004",), verify="none")
+    b = T(future.chain_path, future.key_path)
+    w.add("future", b, "https://localhost:%d/" % b.port, "not_yet_valid", ah=("AH02276",), ca_file=root.cert_path)
+    b = T(wrong.chain_path, wrong.key_path)
+    w.add("wrongname", b, "https://localhost:%d/" % b.port, "name_mismatch", ah=("AH02411",), ca_file=root.cert_path)
+    b = T(wildcard.chain_path, wildcard.key_path)
+    w.add("wildcard", b, "https://localhost:%d/" % b.port, "ok", preserve_host=True, host="a.wild.test",
+          ca_file=root.cert_path)
+    w.add("wildcard2", None, "https://localhost:%d/" % b.port, "preserve_host_name_mismatch", ah=("AH02411",),
+          preserve_host=True, host="a.b.wild.test", ca_file=root.cert_path)
+    b = T(cn_only.chain_path, cn_only.key_path)
+    w.add("cnonly", b, "https://localhost:%d/" % b.port, "ok", ca_file=root.cert_path)
+    b = T(ip_san.chain_path, ip_san.key_path)
+    w.add("ipsan", b, "https://127.0.0.1:%d/" % b.port, "ip_literal_name", ah=("AH02411",), ca_file=root.cert_path)
+    b = T(good.cert_path, good.key_path)  # leaf only: the intermediate is missing
+    w.add("incomplete", b, "https://localhost:%d/" % b.port, "incomplete_chain", ah=("AH02276",),
+          ca_file=root.cert_path)
+    b = T(revoked.chain_path, revoked.key_path)
+    w.add("revoked", b, "https://localhost:%d/" % b.port, "revoked", ah=("AH02276",), ca_file=root.cert_path,
+          crl_file=crl, crl_check="leaf")
+    b = T(good.chain_path, good.key_path, min_version="TLSv1.3")
+    w.add("tls13only", b, "https://localhost:%d/" % b.port, "tls_protocol_mismatch", ah=("AH02003",),
+          ca_file=root.cert_path, protocols=["TLSv1.2"])
+    for ver in ("1.2", "1.3"):
+        b = T(good.chain_path, good.key_path, client_ca_path=root.cert_path, client_ca_names_path=inter.cert_path,
+              max_version="TLSv" + ver, min_version="TLSv" + ver)
+        tag = ver.replace(".", "")
+        w.add("mtls%s_none" % tag, b, "https://localhost:%d/" % b.port, "client_cert_required", ah=("AH02268",),
+              ca_file=root.cert_path)
+        w.add("mtls%s_ok" % tag, None, "https://localhost:%d/" % b.port, "ok", ca_file=root.cert_path,
+              client_cert_file=client.bundle_path, client_chain_file=inter.cert_path)
+        b2 = T(good.chain_path, good.key_path, client_ca_path=root.cert_path, max_version="TLSv" + ver,
+               min_version="TLSv" + ver)
+        w.add("mtls%s_bad" % tag, b2, "https://localhost:%d/" % b2.port, "client_cert_rejected",
+              ca_file=root.cert_path, client_cert_file=untrusted_client.bundle_path)
+    b = backends.PlainHTTPBackend()
+    w.add("plainhttp", b, "https://localhost:%d/" % b.port, "plain_http_backend", ah=("AH02003",),
+          ca_file=root.cert_path)
+    # hostile backends
+    w.add("dns", None, "https://backend.invalid:443/", "dns_failure", ah=("AH00898",), ca_file=root.cert_path)
+    w.add("refused", None, "https://localhost:%d/" % apache.free_port(), "connect_refused", ah=("AH00957",),
+          ca_file=root.cert_path)
+    b = backends.BlackholeBackend()
+    w.add("blackhole", b, "https://127.0.0.1:%d/" % b.port, "connect_timeout", ca_file=root.cert_path,
+          check_peer_name=False)
+    b = backends.SilentBackend()
+    w.add("silent", b, "https://localhost:%d/" % b.port, "timeout", ca_file=root.cert_path)
+    b = backends.GarbageBackend()
+    w.add("garbage", b, "https://localhost:%d/" % b.port, "not_tls", ah=("AH02003",), ca_file=root.cert_path)
+    b = backends.CloseMidHandshakeBackend()
+    w.add("closemid", b, "https://localhost:%d/" % b.port, "connection_closed", ah=("AH02003",),
+          ca_file=root.cert_path)
+    b = backends.HugeChainBackend(f, length=50, name="localhost")
+    w.add("hugechain", b, "https://localhost:%d/" % b.port, "chain_too_long", ah=("AH02040",), ca_file=b.ca_path)
+
+    httpd = apache.PrivateApache(tmp / "httpd", loglevel="warn ssl:info")
+    vhosts = []
+    for name, case in w.cases.items():
+        e = case["entry"]
+        case["log"] = str(tmp / "httpd" / "logs" / ("%s.log" % name))
+        vhosts.append("<VirtualHost 127.0.0.1:%d>\n ServerName %s\n ErrorLog %s\n %s\n ProxyPreserveHost %s\n"
+                      " ProxyPass / %s retry=0 connectiontimeout=%d timeout=%d\n</VirtualHost>"
+                      % (httpd.port, case["front"] if not e["preserve_host"] else e["host"], case["log"],
+                         "\n ".join(_directives(e)), "On" if e["preserve_host"] else "Off", e["url"], TIMEOUT,
+                         TIMEOUT))
+    httpd.set_vhosts("\n".join(vhosts))
+    httpd.start()
+    try:
+        def ask(case):
+            e = case["entry"]
+            try:
+                status, _h, body = httpd.request("/", host=e["host"] if e["preserve_host"] else case["front"],
+                                                 timeout=20)
+            except Exception as exc:  # pragma: no cover
+                return None, str(exc).encode()
+            return status, body
+
+        with ThreadPoolExecutor(max_workers=len(w.cases)) as pool:
+            answers = list(pool.map(ask, w.cases.values()))
+        for case, (status, body) in zip(w.cases.values(), answers):
+            case["apache_status"] = status
+            case["apache_body"] = body
+        time.sleep(0.3)  # let Apache flush the per-vhost logs
+        for case in w.cases.values():
+            with open(case["log"]) as handle:
+                case["apache_log"] = handle.read()
+        params = dict(backends=[c["entry"] for c in w.cases.values()], sites=None, timeout=TIMEOUT, concurrency=64,
+                      http_request=True, return_pem=False)
+        start = time.monotonic()
+        _checks, results = mod.run(params)
+        w.module_elapsed = time.monotonic() - start
+        for case, result in zip(w.cases.values(), results):
+            case["result"] = result
+        yield w
+    finally:
+        httpd.stop()
+        for b in w.stack:
+            b.stop()
+
+
+CASES = ["ok", "depth1", "depth2", "untrusted", "verifynone", "ipliteral", "selfsigned", "pinned", "expired",
+         "expired_noverify", "future", "wrongname", "wildcard", "wildcard2", "cnonly", "ipsan", "incomplete",
+         "revoked", "tls13only", "mtls12_none", "mtls12_ok", "mtls12_bad", "mtls13_none", "mtls13_ok", "mtls13_bad",
+         "plainhttp", "dns", "refused", "blackhole", "silent", "garbage", "closemid", "hugechain"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_module_agrees_with_apache(world, name):
+    case = world.cases[name]
+    res = case["result"]
+    detail = "module: %s %s %s | apache: %s %r | log:\n%s" % (res["reason"], res["http_status"], res["message"],
+                                                              case["apache_status"], case["apache_body"][:200],
+                                                              case["apache_log"][-2000:])
+    assert res["reason"] == case["reason"], detail
+    assert res["ok"] == (case["apache_status"] == 200), detail
+    assert res["http_status"] == case["apache_status"], detail
+    for code in case["ah"]:
+        assert code in case["apache_log"], detail
+        # the module predicts the code at warn or ssl:info (AH02276 replaces AH02039 at info)
+        assert any(code in line["line"] or (code == "AH02276" and "AH02039" in line["line"])
+                   for line in res["apache_log"]), detail
+    assert res["elapsed_ms"] <= TIMEOUT * 1000 + 500, detail
+
+
+def test_every_case_is_listed(world):
+    assert sorted(world.cases) == sorted(CASES)
+
+
+def test_hostile_backends_do_not_delay_others(world):
+    # all backends in one run: the whole run is bounded by the slowest backend's timeout, not the sum
+    assert world.module_elapsed < TIMEOUT + 1.5, world.module_elapsed
+    assert world.cases["ok"]["result"]["elapsed_ms"] < 1000
