@@ -1,0 +1,90 @@
+"""Fixtures for integration tests that run the collection through ansible-playbook against this machine.
+
+`system_apache` gives a test exclusive use of the system Apache (/etc/apache2, the service the role manages): an
+flock serialises tests and benchmarks that converge it, and afterwards every managed site is pruned again so the
+next test starts from a clean slate. `run_playbook` runs a playbook text on localhost with the venv's Python.
+"""
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VENV_BIN = os.path.dirname(sys.executable)
+LOCK_PATH = "/run/lock/revproxy-tls-system-apache.lock"
+
+
+class PlaybookResult:
+    """rc, output and the per-host recap counters of one ansible-playbook run."""
+
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        match = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        self.ok, self.changed, self.unreachable, self.failed = (int(g) for g in match.groups()) if match else (0, 0, 0, 0)
+
+    def __repr__(self):
+        return "PlaybookResult(rc=%s, changed=%s, failed=%s)\n%s\n%s" % (self.rc, self.changed, self.failed,
+                                                                          self.stdout[-6000:], self.stderr[-3000:])
+
+
+def run_playbook(text, extra_vars=None, check=False, diff=False, timeout=600, env=None):
+    """Run a playbook given as YAML text on localhost; returns a PlaybookResult."""
+    with tempfile.TemporaryDirectory(prefix="revproxy-play-") as tmp:
+        play = os.path.join(tmp, "play.yml")
+        with open(play, "w") as handle:
+            handle.write(text)
+        cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=%s" % sys.executable, play]
+        if extra_vars:
+            path = os.path.join(tmp, "extra.json")
+            with open(path, "w") as handle:
+                json.dump(extra_vars, handle)
+            cmd += ["-e", "@" + path]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+                        ANSIBLE_CONFIG=os.path.join(ROOT, "tests", "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                        ANSIBLE_FORCE_COLOR="0", PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+        full_env.update(env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
+        return PlaybookResult(proc)
+
+
+ROLE_PLAY = """
+- name: Apply apache_proxy
+  hosts: localhost
+  gather_facts: true
+  roles:
+    - role: revproxy.tls.apache_proxy
+"""
+
+
+def apply_role(sites, check=False, diff=False, **role_vars):
+    """Apply the apache_proxy role to this machine with the given sites (and other role variables)."""
+    extra = dict(role_vars, apache_proxy_sites=sites)
+    return run_playbook(ROLE_PLAY, extra, check=check, diff=diff)
+
+
+@pytest.fixture()
+def system_apache():
+    """Exclusive use of the system Apache for one test; managed sites are pruned before and after."""
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    with open(LOCK_PATH, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        res = apply_role([])
+        assert res.rc == 0, res
+        try:
+            yield
+        finally:
+            res = apply_role([])
+            assert res.rc == 0, res
