@@ -1,0 +1,280 @@
+"""Table-driven tests of mod_ssl's rules (_mod_ssl.py) and of the failure catalogue."""
+import datetime
+import os
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.revproxy.tls.plugins.module_utils import _catalogue as cat
+from ansible_collections.revproxy.tls.plugins.module_utils import _mod_ssl as m
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+    BACKEND_TLS_DEFAULTS, parse_backend_url, tls_names)
+
+NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
+KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def cert(cns=(), dns=(), ips=(), nb=NOW - datetime.timedelta(days=1), na=NOW + datetime.timedelta(days=30),
+         issuer_cn="CA"):
+    import ipaddress
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn) for cn in cns])
+    b = (x509.CertificateBuilder().subject_name(subject)
+         .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)]))
+         .public_key(KEY.public_key()).serial_number(1).not_valid_before(nb).not_valid_after(na))
+    if dns or ips:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns] +
+                                                        [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]),
+                            critical=False)
+    return b.sign(KEY, hashes.SHA256())
+
+
+@pytest.mark.parametrize("name, ids, expected", [
+    ("backend.test", ["backend.test"], True),
+    ("Backend.TEST", ["backend.test"], True),          # case-insensitive
+    ("foo.example.org", ["*.example.org"], True),       # wildcard covers one label
+    ("foo.bar.example.org", ["*.example.org"], False),  # ... exactly one
+    ("example.org", ["*.example.org"], False),
+    ("foo.example.org", ["f*.example.org"], False),     # partial-label wildcards are not wildcards
+    ("foo.example.org", ["*example.org"], False),
+    ("foo.example.org", ["foo.*.org"], False),
+    ("127.0.0.1", ["127.0.0.1"], True),                 # a dNSName/CN spelled as the IP string matches
+    ("127.0.0.1", [], False),
+    ("a.test", ["b.test", "a.test"], True),
+    ("", ["a.test"], False),
+])
+def test_match_name(name, ids, expected):
+    assert m.match_name(name, ids) is expected
+
+
+@pytest.mark.parametrize("kwargs, ids", [
+    ({"cns": ["only.cn"]}, ["only.cn"]),                                    # CN-only certificate
+    ({"cns": ["cn.test"], "dns": ["san.test"]}, ["san.test", "cn.test"]),   # CNs are added even with SANs
+    ({"cns": ["a", "b"]}, ["a", "b"]),                                      # every CN
+    ({"cns": ["x"], "dns": ["d.test"], "ips": ["127.0.0.1"]}, ["d.test", "x"]),  # never iPAddress SANs
+])
+def test_cert_ids(kwargs, ids):
+    assert m.cert_ids(cert(**kwargs)) == ids
+
+
+@pytest.mark.parametrize("errdepth, depth, exceeded", [
+    (0, 0, False), (1, 0, True), (1, 1, False), (2, 1, True), (2, 2, False), (5, 4, True), (4, 4, False)])
+def test_depth_rule(errdepth, depth, exceeded):
+    assert m.depth_exceeded(errdepth, depth) is exceeded
+
+
+@pytest.mark.parametrize("verify, depth, errnum, errdepth, pre_ok, ok, kind", [
+    ("none", 1, 18, 0, False, True, None),              # SSLProxyVerify none: the callback returns TRUE
+    ("none", 0, 0, 5, True, True, None),                # ... depth is not checked either
+    ("require", 4, 0, 2, True, True, None),
+    ("require", 1, 0, 2, True, False, "chain_too_long"),  # root of leaf->int->root at depth 2 > 1
+    ("require", 4, 18, 0, False, False, "verify_error"),
+    ("optional", 4, 20, 0, False, False, "verify_error"),
+    ("optional_no_ca", 4, 18, 0, False, True, None),    # AH02037: accepted
+    ("optional_no_ca", 4, 19, 1, False, True, None),
+    ("optional_no_ca", 4, 20, 0, False, True, None),
+    ("optional_no_ca", 4, 10, 0, False, False, "verify_error"),  # expiry is not an "optional" error
+    ("optional_no_ca", 1, 19, 2, False, False, "chain_too_long"),
+])
+def test_verify_decision(verify, depth, errnum, errdepth, pre_ok, ok, kind):
+    got_ok, event = m.verify_decision(verify, depth, errnum, errdepth, pre_ok)
+    assert got_ok is ok
+    assert (event or {}).get("kind") == kind
+
+
+@pytest.mark.parametrize("nb, na, state", [
+    (-1, 1, None), (1, 10, "not_yet_valid"), (-10, -1, "expired"), (0, 10, "not_yet_valid"), (-10, 0, "expired")])
+def test_expiry(nb, na, state):
+    d = datetime.timedelta(days=1)
+    assert m.expiry_state(NOW + nb * d, NOW + na * d, NOW) == state
+
+
+@pytest.mark.parametrize("url, preserve, host, sni, checked", [
+    ("https://backend.test:8443/", False, "front.test", "backend.test", "backend.test"),
+    ("https://backend.test:8443/", True, "front.test", "front.test", "front.test"),
+    ("https://backend.test/", True, "Front.Test:443", "front.test", "front.test"),
+    ("https://127.0.0.1:8443/", False, None, None, "127.0.0.1"),   # no SNI for IP literals, name still checked
+    ("https://127.0.0.1:8443/", True, "front.test", "front.test", "front.test"),
+    ("https://[::1]:8443/", False, None, None, "::1"),
+])
+def test_sni_rule(url, preserve, host, sni, checked):
+    assert tls_names(parse_backend_url(url), preserve, host) == (sni, checked)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("b.test", 8443), "b.test:8443"), (("b.test", None), "b.test"), (("b.test", 443), "b.test:443"),
+    (("b.test", 80), "b.test"), (("::1", 8443), "[::1]:8443"),
+])
+def test_host_header(args, expected):
+    assert m.host_header(*args) == expected
+    assert m.host_header("x", 1, True, "front.test:8080") == "front.test:8080"
+
+
+def test_choose_client_cert():
+    a, b, r = "CN=A", "CN=B", "CN=Root"
+    certs = [{"issuer": a, "chain_issuers": [r]}, {"issuer": b, "chain_issuers": []}]
+    assert m.choose_client_cert([], []) == (None, "AH02268")
+    assert m.choose_client_cert(["CN=X"], []) == (None, "AH02268")
+    assert m.choose_client_cert([], certs) == (0, "AH02270")          # no CA list: the first one
+    assert m.choose_client_cert([b], certs) == (1, "AH02271")         # by issuer
+    assert m.choose_client_cert([r], certs) == (0, "AH02272")         # through the chain file
+    assert m.choose_client_cert(["CN=X"], certs) == (None, "AH02269")
+    assert m.choose_client_cert(["CN=X", b, a], certs) == (1, "AH02271")  # CA list order decides
+
+
+def test_build_chain_issuers():
+    root = cert(cns=["Root"], issuer_cn="Root")
+    inter = cert(cns=["Inter"], issuer_cn="Root")
+    leaf = cert(cns=["leaf"], issuer_cn="Inter")
+    assert [n.rfc4514_string() for n in m.build_chain_issuers(leaf, [root, inter])] == ["CN=Root", "CN=Root"]
+    assert m.build_chain_issuers(leaf, []) == []
+
+
+@pytest.mark.parametrize("protocols, rng", [
+    (["TLSv1.2", "TLSv1.3"], ("TLSv1.2", "TLSv1.3")), (["TLSv1.3"], ("TLSv1.3", "TLSv1.3")),
+    (["TLSv1.3", "TLSv1"], ("TLSv1", "TLSv1.3"))])
+def test_protocol_range(protocols, rng):
+    assert m.protocol_range(protocols) == rng
+
+
+# --- reason mapping ---------------------------------------------------------------------------------------------
+
+TLS = dict(BACKEND_TLS_DEFAULTS, ca_file="/ca.pem")
+LEAF = cert(cns=["backend.test"], dns=["backend.test"])
+SELF = cert(cns=["backend.test"], dns=["backend.test"], issuer_cn="backend.test")
+
+
+def hs(**kw):
+    d = {"ok": False, "alert": None, "rx_head": b"", "verify_event": None, "cert_requested": False}
+    d.update(kw)
+    return d
+
+
+def ev(errnum, depth=0, kind="verify_error", c=LEAF):
+    return {"kind": kind, "errnum": errnum, "errdepth": depth, "cert": c}
+
+
+OK_HS = hs(ok=True)
+MAPPING = [
+    # (facts, tls overrides, kwargs, reason, variant)
+    ({"dns_error": "(EAI 2)x"}, {}, {}, "dns_failure", "default"),
+    ({"connect_error": ("refused", "x")}, {}, {}, "connect_refused", "default"),
+    ({"connect_error": ("timeout", "x")}, {}, {}, "connect_timeout", "default"),
+    ({"connect_error": ("other", "x")}, {}, {}, "connect_failed", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(22, 2, "chain_too_long"))}, {}, {}, "chain_too_long", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(10))}, {}, {}, "expired", "verify"),
+    ({"tls": True, "handshake": hs(verify_event=ev(9))}, {}, {}, "not_yet_valid", "verify"),
+    ({"tls": True, "handshake": hs(verify_event=ev(23))}, {}, {}, "revoked", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(3))}, {}, {}, "crl_error", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(18, c=SELF))}, {}, {}, "untrusted_ca", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(18, c=SELF))}, {"ca_file": None}, {}, "no_ca_configured",
+     "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(2, 1))}, {}, {}, "ca_file_missing_root", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(20)), "served_chain": [LEAF]}, {}, {}, "incomplete_chain",
+     "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(20)), "served_chain": [LEAF, SELF]}, {}, {}, "untrusted_ca",
+     "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(21))}, {}, {}, "incomplete_chain", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(26))}, {}, {}, "verify_failed", "default"),
+    ({"tls": True, "handshake": hs(timeout=True)}, {}, {}, "timeout", "default"),
+    ({"tls": True, "handshake": hs(rx_head=b"HTTP/1.1 400 Bad Request", ssl_error="wrong version number")}, {}, {},
+     "plain_http_backend", "default"),
+    ({"tls": True, "handshake": hs(rx_head=b"G\x01\x02", ssl_error="wrong version number")}, {}, {}, "not_tls",
+     "default"),
+    ({"tls": True, "handshake": hs(eof=True)}, {}, {}, "connection_closed", "default"),
+    ({"tls": True, "handshake": hs(rx_head=b"\x15\x03\x03", alert=70, ssl_error="tlsv1 alert protocol version")},
+     {}, {}, "tls_protocol_mismatch", "default"),
+    ({"tls": True, "handshake": hs(ssl_error="no protocols available")}, {}, {}, "tls_protocol_mismatch", "default"),
+    ({"tls": True, "handshake": hs(rx_head=b"\x15\x03\x03", alert=40, ssl_error="sslv3 alert handshake failure")},
+     {}, {}, "tls_cipher_mismatch", "default"),
+    ({"tls": True, "handshake": hs(alert=40, cert_requested=True, ssl_error="alert handshake failure")}, {}, {},
+     "client_cert_required", "tls12"),
+    ({"tls": True, "handshake": hs(alert=40, cert_requested=True, choice_code="AH02269")}, {}, {},
+     "client_cert_not_chosen", "tls12"),
+    ({"tls": True, "handshake": hs(alert=48, cert_requested=True, client_cert_sent="CN=c")}, {}, {},
+     "client_cert_rejected", "tls12"),
+    ({"tls": True, "handshake": hs(ssl_error="something odd")}, {}, {}, "tls_handshake_failed", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF}, {}, {"checked_name": "backend.test"}, "ok", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF}, {}, {"checked_name": "other.test"}, "name_mismatch", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF}, {"check_peer_name": False}, {"checked_name": "other.test"},
+     "ok", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF}, {}, {"checked_name": "front.test", "preserve_host": True},
+     "preserve_host_name_mismatch", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF}, {}, {"checked_name": "127.0.0.1", "is_ip": True},
+     "ip_literal_name", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": cert(cns=["backend.test"], na=NOW - datetime.timedelta(days=1),
+                                                    nb=NOW - datetime.timedelta(days=9))},
+     {"verify": "none"}, {"checked_name": "other.test"}, "expired", "default"),   # expiry before name, verify none
+    ({"tls": True, "handshake": OK_HS, "leaf": cert(cns=["backend.test"], nb=NOW + datetime.timedelta(days=1))},
+     {}, {"checked_name": "backend.test"}, "not_yet_valid", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": cert(cns=["b"], na=NOW - datetime.timedelta(days=1),
+                                                    nb=NOW - datetime.timedelta(days=9))},
+     {"check_peer_expire": False}, {"checked_name": "b"}, "ok", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 200}}, {},
+     {"checked_name": "backend.test"}, "ok", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 421}}, {},
+     {"checked_name": "backend.test"}, "misdirected_request", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": None, "alert": 116}}, {},
+     {"checked_name": "backend.test"}, "client_cert_required", "default"),
+    ({"tls": True, "handshake": hs(ok=True, cert_requested=True, client_cert_sent="CN=c"), "leaf": LEAF,
+      "response": {"status": None, "alert": 48}}, {}, {"checked_name": "backend.test"}, "client_cert_rejected",
+     "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": None, "timeout": True}}, {},
+     {"checked_name": "backend.test"}, "response_timeout", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": None, "eof": True}}, {},
+     {"checked_name": "backend.test"}, "no_http_response", "default"),
+    ({"tls": False, "response": {"status": 400, "head": "HTTP/1.1 400 Bad Request\r\n\r\nYou're speaking plain HTTP "
+                                 "to an SSL-enabled server port"}}, {}, {}, "tls_backend_on_http_url", "default"),
+    ({"tls": False, "response": {"status": None, "rx_head": b"\x15\x03\x01\x00\x02\x02\x46"}}, {}, {},
+     "tls_backend_on_http_url", "default"),
+    ({"tls": False, "response": {"status": 200}}, {}, {}, "ok", "default"),
+]
+
+
+@pytest.mark.parametrize("facts, tls, kwargs, reason, variant", MAPPING)
+def test_reason_mapping(facts, tls, kwargs, reason, variant):
+    settings = dict(TLS, **tls)
+    got = m.classify(facts, settings, now=NOW, **kwargs)
+    assert got[:2] == (reason, variant)
+    # every reason renders without leftover placeholders for the fields classify provides
+    entry = cat.entry_result(got[0], got[2], got[1])
+    assert entry["http_status"] in (None, 400, 421, 500, 502, 503, 504)
+
+
+def test_catalogue_complete():
+    required = {"ok", "dns_failure", "connect_refused", "connect_timeout", "timeout", "plain_http_backend",
+                "tls_protocol_mismatch", "untrusted_ca", "no_ca_configured", "chain_too_long", "incomplete_chain",
+                "name_mismatch", "preserve_host_name_mismatch", "ip_literal_name", "expired", "not_yet_valid",
+                "client_cert_required", "client_cert_rejected", "revoked", "misdirected_request"}
+    assert required <= set(cat.REASONS)
+    for reason, entry in cat.CATALOGUE.items():
+        assert set(entry) >= {"f", "title", "message", "logs", "http_status", "fix", "insecure_workaround"}, reason
+        if entry["insecure_workaround"]:
+            assert entry["insecure_workaround"].startswith("INSECURE:"), reason
+        for logs in entry["logs"].values():
+            for level, line in logs:
+                assert level in ("startup", "warn", "ssl:info", "ssl:debug"), (reason, level)
+                assert line.startswith("["), (reason, line)
+        if reason != "ok":
+            assert entry["fix"], reason
+
+
+def test_reasons_documented_in_module():
+    from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
+    for reason in cat.REASONS:
+        assert "C(%s)" % reason in mod.DOCUMENTATION, reason
+
+
+def test_troubleshooting_doc_is_generated():
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    proc = subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_troubleshooting.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with open(os.path.join(root, "docs", "troubleshooting-ah00898.md")) as f:
+        text = f.read()
+    for reason in cat.REASONS:
+        assert "`%s`" % reason in text
