@@ -52,7 +52,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
         echo "bootstrap: creating .venv with $PY"
         "$PY" -m venv .venv
     fi
-    .venv/bin/pip install -q --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+    .venv/bin/pip install -q --disable-pip-version-check -r requirements/dev.txt -r requirements/awx.txt -c requirements/constraints.txt
     echo "$want" > "$stamp"
 fi
 
