@@ -208,7 +208,7 @@ summary:
   type: dict
   sample: {"ok": 2, "name_mismatch": 1}
 failed_backends:
-  description: The failing backends, as C(<label>: <reason>) strings.
+  description: "The failing backends, as C(<label>: <reason>) strings."
   returned: always
   type: list
   elements: str

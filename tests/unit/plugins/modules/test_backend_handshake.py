@@ -26,6 +26,8 @@ def test_backend_options_come_from_the_shared_spec():
 
 
 def test_docs_match_argspec():
+    yaml.safe_load(mod.EXAMPLES)
+    assert "backends" in yaml.safe_load(mod.RETURN)
     doc = yaml.safe_load(mod.DOCUMENTATION)["options"]
 
     def compare(docs, spec, where):
