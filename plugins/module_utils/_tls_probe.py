@@ -49,7 +49,6 @@ except ImportError as exc:  # pragma: no cover - depends on the host
 
 from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import (
     build_chain_issuers,
-    cert_ids,
     choose_client_cert,
     protocol_range,
     verify_decision,
@@ -184,21 +183,21 @@ class TLSContext:
             if tls.get("ca_file") or tls.get("ca_path"):
                 ctx.load_verify_locations(tls.get("ca_file"), tls.get("ca_path"))
         except SSL.Error as exc:
-            raise ProbeConfigError("ca_file: cannot load %s: %s" % (tls.get("ca_file") or tls.get("ca_path"),
-                                                                 _ssl_error_text(exc)))
+            where = tls.get("ca_file") or tls.get("ca_path")
+            raise ProbeConfigError("ca_file: cannot load %s: %s" % (where, _ssl_error_text(exc)))
         if tls.get("client_chain_file"):
             try:
                 ctx.load_verify_locations(tls["client_chain_file"])
             except SSL.Error as exc:
-                raise ProbeConfigError("client_chain_file: cannot load %s: %s" % (tls["client_chain_file"],
-                                                                                   _ssl_error_text(exc)))
+                raise ProbeConfigError("client_chain_file: cannot load %s: %s"
+                                       % (tls["client_chain_file"], _ssl_error_text(exc)))
         if tls.get("crl_check", "none") != "none":
             try:
                 if tls.get("crl_file") or tls.get("crl_path"):
                     ctx.load_verify_locations(tls.get("crl_file"), tls.get("crl_path"))
             except SSL.Error as exc:
-                raise ProbeConfigError("crl_file: cannot load %s: %s" % (tls.get("crl_file") or tls.get("crl_path"),
-                                                                      _ssl_error_text(exc)))
+                where = tls.get("crl_file") or tls.get("crl_path")
+                raise ProbeConfigError("crl_file: cannot load %s: %s" % (where, _ssl_error_text(exc)))
             flags = _crypto.X509StoreFlags.CRL_CHECK
             if tls["crl_check"] == "chain":
                 flags |= _crypto.X509StoreFlags.CRL_CHECK_ALL

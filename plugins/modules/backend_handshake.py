@@ -36,7 +36,7 @@ description:
     C(no_http_response), C(response_timeout), C(tls_backend_on_http_url). Each is described, with its log lines, status,
     fix and insecure workaround, in C(docs/troubleshooting-ah00898.md) of the collection."
 author:
-  - revproxy.tls contributors
+  - revproxy.tls contributors (@revproxy)
 requirements:
   - pyOpenSSL >= 23.2 on the host the module runs on (the verify callback, the server's acceptable client-CA list and
     memory BIOs; Python's C(ssl) module has neither a per-certificate verify callback nor the acceptable-CA list).
@@ -484,8 +484,8 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
             try:
                 _check_files(tls)
             except ConfigError as exc:
-                raise ConfigError("site %r: locations path %s: backend_tls: %s" % (check["site"], check["path"],
-                                                                                    exc))
+                raise ConfigError("site %r: locations path %s: backend_tls: %s"
+                                  % (check["site"], check["path"], exc))
             checks.append({
                 "label": label, "url": url, "preserve_host": check["preserve_host"], "host": check["host"],
                 "sni": check["sni"], "checked_name": check["checked_name"], "tls": tls, "path": check["path"],
@@ -616,8 +616,8 @@ def summarize(checks, results):
         if not res["ok"]:
             failed.append("%s: %s" % (check["label"], res["reason"]))
     n_ok = len(results) - len(failed)
-    msg = "%d backend%s checked: %d ok, %d failed" % (len(results), "" if len(results) == 1 else "s", n_ok,
-                                                    len(failed))
+    plural = "" if len(results) == 1 else "s"
+    msg = "%d backend%s checked: %d ok, %d failed" % (len(results), plural, n_ok, len(failed))
     if failed:
         shown = failed[:5]
         msg += " (%s%s)" % ("; ".join(shown), "; and %d more" % (len(failed) - 5) if len(failed) > 5 else "")
