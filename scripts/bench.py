@@ -1,0 +1,683 @@
+"""Benchmarks for revproxy.tls (issue 7): the collection against what users do today, side by side, as work grows.
+
+Measures, through ansible-playbook on localhost (127.0.0.1 only):
+  checks   revproxy.tls.backend_handshake on 50/200/500 loopback TLS backends (one task) against a loop of
+           community.crypto.get_certificate over 50 of the same backends; plus the 500 run with one blackholed
+           backend (timeout T) to show that a dead backend costs no more than T.
+  converge the apache_proxy role on the SYSTEM Apache with 30/300/1000 sites (first run, unchanged re-run, one site
+           changed) against a per-site ansible.builtin.template loop writing the same vhost text into a scratch
+           directory; time, Apache reloads (counted in its error log) and the ratio.
+  memory   peak RSS (VmHWM, sampled from /proc every 20 ms) of the controller (ansible-playbook and its forks) and of
+           the module process, for the largest runs.
+Each figure is the median over BENCH_RUNS runs (default 3); ratios are computed pair by pair within one run.
+
+Usage: scripts/bench.sh [--quick] [--only checks|converge] [--json FILE] [--markdown FILE]
+  BENCH_RUNS=N          runs per figure (default 3; --quick: 1)
+  BENCH_BASELINE_MAX=N  largest site count the template baseline runs at (default 1000; the baseline costs ~N x 0.3 s
+                        per phase); above it the baseline cells show "-"
+  BENCH_BASELINE_RUNS=N in how many of the runs the template baseline runs too (default: all)
+  BENCH_TIMEOUT=T       backend_handshake timeout, and the blackhole's budget (default 2 s)
+The converge part holds the system-Apache flock (/run/lock/revproxy-tls-system-apache.lock) for its whole duration and
+prunes its sites afterwards (the role with apache_proxy_sites: []).
+"""
+import argparse
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from support.backends import BlackholeBackend, MultiTLSBackend  # noqa: E402  pylint: disable=wrong-import-position
+from support.pki import PKI  # noqa: E402  pylint: disable=wrong-import-position
+
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+PYTHON = os.path.join(VENV_BIN, "python")
+BENCH_DIR = os.path.join(ROOT, "scripts", "bench")
+LOCK_PATH = "/run/lock/revproxy-tls-system-apache.lock"
+APACHE_ERROR_LOG = "/var/log/apache2/error.log"
+RELOAD_MARK = "resuming normal operations"
+SITE_PORT = 18490
+SITE_PREFIX = "bench-"
+
+ROLE_PLAY = """
+- name: Converge with the apache_proxy role
+  hosts: localhost
+  gather_facts: true
+  roles:
+    - role: revproxy.tls.apache_proxy
+"""
+
+TEMPLATE_PLAY = """
+- name: Converge with a per-site template loop (what users do today; scratch directory, not /etc/apache2)
+  hosts: localhost
+  gather_facts: true
+  tasks:
+    - name: Create the scratch sites directory
+      ansible.builtin.file:
+        path: "{{ bench_scratch }}/sites-available"
+        state: directory
+        mode: "0755"
+    - name: Render one vhost file per site
+      ansible.builtin.template:
+        src: "{{ bench_template }}"
+        dest: "{{ bench_scratch }}/sites-available/{{ item.name }}.conf"
+        mode: "0644"
+      loop: "{{ apache_proxy_sites }}"
+      loop_control:
+        label: "{{ item.name }}"
+      notify: Reload Apache (stand-in)
+  handlers:
+    - name: Reload Apache (stand-in)
+      # The scratch files are not Apache's: the handler only costs what a notified reload task costs Ansible.
+      ansible.builtin.command: /bin/true
+      changed_when: true
+"""
+
+HANDSHAKE_PLAY = """
+- name: Check backends with backend_handshake
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check every backend in one task
+      revproxy.tls.backend_handshake:
+        backends: "{{ bench_backends }}"
+        timeout: "{{ bench_timeout }}"
+        fail_on: never
+"""
+
+GETCERT_PLAY = """
+- name: Check backends with a get_certificate loop
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Fetch each backend's certificate
+      community.crypto.get_certificate:
+        host: localhost
+        port: "{{ item }}"
+        server_name: localhost
+        ca_cert: "{{ bench_ca }}"
+        timeout: "{{ bench_timeout | int }}"
+      loop: "{{ bench_ports }}"
+"""
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Running plays, timing them, sampling memory
+
+
+def _read_status(pid):
+    """(VmHWM kB, cmdline) of a process, or None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            status = handle.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+)\s+kB", status, re.MULTILINE)
+    return (int(match.group(1)) if match else 0), cmdline
+
+
+def _children():
+    """{ppid: [pid, ...]} of every process on the machine."""
+    tree = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(name))
+    return tree
+
+
+class MemorySampler(threading.Thread):
+    """Samples VmHWM of a process tree: the root and its forks (same cmdline) are the controller, other Python
+    processes below it are module processes (with pipelining the module runs in the python that reads the payload)."""
+
+    def __init__(self, pid, interval=0.02):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.controller_kb = 0
+        self.module_kb = 0
+        self.root_cmdline = None
+
+    def run(self):
+        while not self.stop_event.is_set():
+            self.sample()
+            self.stop_event.wait(self.interval)
+
+    def sample(self):
+        tree = _children()
+        todo = [self.pid]
+        seen = 0
+        while todo and seen < 10000:
+            pid = todo.pop()
+            seen += 1
+            todo.extend(tree.get(pid, []))
+            info = _read_status(pid)
+            if info is None:
+                continue
+            hwm, cmdline = info
+            if pid == self.pid:
+                self.root_cmdline = cmdline
+            if cmdline and cmdline == self.root_cmdline:
+                self.controller_kb = max(self.controller_kb, hwm)
+            elif "python" in cmdline.split(" ", 1)[0]:
+                self.module_kb = max(self.module_kb, hwm)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join()
+
+
+class Run:
+    """One ansible-playbook run: wall time, rc, recap, per-task times (bench_timer callback), memory."""
+
+    def __init__(self, rc, wall, stdout, stderr, timer, controller_kb=0, module_kb=0, tree_kb=0):
+        self.rc, self.wall, self.stdout, self.stderr, self.timer = rc, wall, stdout, stderr, timer
+        self.controller_kb, self.module_kb, self.tree_kb = controller_kb, module_kb, tree_kb
+        match = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)", stdout)
+        self.changed = int(match.group(2)) if match else -1
+
+    def task(self, action_suffix):
+        """The timer record of the (first) task whose action ends with action_suffix."""
+        for task in self.timer.get("tasks", []):
+            if task["action"].endswith(action_suffix) and not task.get("handler"):
+                return task
+        raise KeyError(action_suffix)
+
+    def task_time(self, action_suffix):
+        task = self.task(action_suffix)
+        return task["end"] - task["start"]
+
+    def handlers_run(self):
+        return sum(1 for t in self.timer.get("tasks", []) if t.get("handler") and not t.get("skipped"))
+
+    def check(self, what):
+        if self.rc != 0:
+            raise SystemExit("bench: %s failed (rc=%d)\n%s\n%s" % (what, self.rc, self.stdout[-4000:], self.stderr[-2000:]))
+        return self
+
+
+def run_playbook(text, extra_vars, tmp, memory=False, timeout=3600):
+    """Run a playbook text on localhost with the venv's Python; returns a Run."""
+    play = os.path.join(tmp, "play.yml")
+    with open(play, "w") as handle:
+        handle.write(text)
+    extra = os.path.join(tmp, "extra.json")
+    with open(extra, "w") as handle:
+        json.dump(extra_vars, handle)
+    timer_out = os.path.join(tmp, "timer.json")
+    if os.path.exists(timer_out):
+        os.unlink(timer_out)
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=%s" % PYTHON, "-e", "@" + extra, play]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+               ANSIBLE_CONFIG=os.path.join(ROOT, "tests", "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_CALLBACK_PLUGINS=os.path.join(BENCH_DIR, "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="bench_timer", BENCH_TIMER_OUT=timer_out,
+               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    out_path, err_path = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        sampler = MemorySampler(proc.pid) if memory else None
+        if sampler:
+            sampler.start()
+        deadline = start + timeout
+        while True:
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("bench: ansible-playbook exceeded %d s" % timeout)
+            time.sleep(0.005)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if sampler:
+            sampler.stop()
+    with open(out_path) as handle:
+        stdout = handle.read()
+    with open(err_path) as handle:
+        stderr = handle.read()
+    timer = {}
+    if os.path.exists(timer_out):
+        with open(timer_out) as handle:
+            timer = json.load(handle)
+    return Run(proc.returncode, wall, stdout, stderr, timer,
+               controller_kb=sampler.controller_kb if sampler else 0, module_kb=sampler.module_kb if sampler else 0,
+               tree_kb=rusage.ru_maxrss)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Results
+
+
+class Results:
+    """Samples per (section, key); the table shows medians."""
+
+    def __init__(self):
+        self.samples = {}
+        self.notes = []
+
+    def add(self, key, value):
+        self.samples.setdefault(key, []).append(value)
+
+    def med(self, key):
+        vals = self.samples.get(key)
+        return statistics.median(vals) if vals else None
+
+    def n(self, key):
+        return len(self.samples.get(key) or [])
+
+
+def _fmt(value, unit="s", digits=1):
+    if value is None:
+        return "-"
+    if unit == "s":
+        return "%.*f s" % (digits, value)
+    if unit == "ms":
+        return "%.0f ms" % (value * 1000)
+    if unit == "x":
+        return "%.1fx" % value
+    if unit == "MiB":
+        return "%.0f MiB" % (value / 1024.0)
+    return str(value)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Backend checks
+
+
+def bench_checks(cfg, res, work):
+    pki = PKI(os.path.join(work, "pki-checks"))
+    root = pki.ca("Bench Root CA")
+    inter = pki.ca("Bench Intermediate CA", issuer=root)
+    leaf = pki.leaf("backend", dns=["localhost"], issuer=inter)
+    nmax = max(cfg.backend_sizes)
+    timeout = cfg.timeout
+    tmp = os.path.join(work, "play-checks")
+    os.makedirs(tmp, exist_ok=True)
+
+    def backends_for(ports):
+        return [{"url": "https://localhost:%d/" % p, "ca_file": root.cert_path} for p in ports]
+
+    with MultiTLSBackend(nmax, leaf.chain_path, leaf.key_path, sni_names={"localhost"}) as multi, \
+            BlackholeBackend() as hole:
+        ports = multi.ports
+        for run_no in range(cfg.runs):
+            print("bench: checks run %d/%d" % (run_no + 1, cfg.runs), flush=True)
+            task_times = {}
+            for n in cfg.backend_sizes:
+                memory = n == nmax and run_no == cfg.runs - 1
+                run = run_playbook(HANDSHAKE_PLAY, {"bench_backends": backends_for(ports[:n]), "bench_timeout": timeout},
+                                   tmp, memory=memory).check("backend_handshake on %d backends" % n)
+                task = run.task("backend_handshake")
+                bad = task.get("failed_backends") or []
+                if bad:
+                    raise SystemExit("bench: backend_handshake reported failures on healthy backends: %s" % bad[:5])
+                task_times[n] = run.task_time("backend_handshake")
+                res.add(("hs", n, "task"), task_times[n])
+                res.add(("hs", n, "play"), run.wall)
+                if memory:
+                    res.add(("mem", "hs", n, "controller"), run.controller_kb)
+                    res.add(("mem", "hs", n, "module"), run.module_kb)
+                    res.add(("mem", "hs", n, "tree"), run.tree_kb)
+            # The same nmax backends plus one blackholed backend, same timeout.
+            blist = backends_for(ports[:nmax]) + [{"url": "https://localhost:%d/" % hole.port, "ca_file": root.cert_path}]
+            run = run_playbook(HANDSHAKE_PLAY, {"bench_backends": blist, "bench_timeout": timeout}, tmp).check(
+                "backend_handshake with a blackhole")
+            task = run.task("backend_handshake")
+            reasons = [b["reason"] for b in task.get("backends") or []]
+            if reasons != ["connect_timeout"]:
+                res.notes.append("blackhole run %d: unexpected failures %s" % (run_no + 1, reasons[:5]))
+            bh_task = run.task_time("backend_handshake")
+            res.add(("bh", "task"), bh_task)
+            res.add(("bh", "extra"), bh_task - task_times[nmax])
+            res.add(("bh", "elapsed"), max([(b["elapsed_ms"] or 0) / 1000.0 for b in task.get("backends") or []] or [0]))
+            # The baseline: a get_certificate loop over the first cfg.loop_size backends.
+            k = cfg.loop_size
+            run = run_playbook(GETCERT_PLAY, {"bench_ports": ports[:k], "bench_ca": root.cert_path,
+                                              "bench_timeout": max(1, int(timeout))}, tmp).check("get_certificate loop")
+            loop_task = run.task_time("get_certificate")
+            res.add(("gc", k, "task"), loop_task)
+            res.add(("gc", k, "play"), run.wall)
+            res.add(("gc", k, "per"), loop_task / k)
+            if k in task_times:
+                res.add(("gc", k, "ratio"), loop_task / task_times[k])
+            for n in cfg.backend_sizes:
+                res.add(("hs", n, "per"), task_times[n] / n)
+                res.add(("hs", n, "ratio_per_backend"), (loop_task / k) / (task_times[n] / n))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Converge
+
+
+def make_sites(n, ca_file, changed_index=None):
+    sites = []
+    for i in range(n):
+        port = 20000 + i
+        if i == changed_index:
+            port = 30000 + i
+        sites.append({
+            "name": "%s%04d" % (SITE_PREFIX, i),
+            "server_name": "%s%04d.bench.test" % (SITE_PREFIX, i),
+            "listen": {"port": SITE_PORT, "address": "127.0.0.1"},
+            "locations": [{"path": "/", "backend": "https://localhost:%d/" % port, "retry": 0}],
+            "backend_tls": {"ca_file": ca_file},
+        })
+    return sites
+
+
+def reload_count():
+    try:
+        with open(APACHE_ERROR_LOG, errors="replace") as handle:
+            return handle.read().count(RELOAD_MARK)
+    except OSError:
+        return 0
+
+
+def settle_reloads(before, expect_change, limit=60.0):
+    """Reloads seen since `before`; waits (untimed) for a graceful restart in flight to finish logging."""
+    deadline = time.monotonic() + (limit if expect_change else 1.0)
+    last, stable_since = reload_count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = reload_count()
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        elif (now > before or not expect_change) and time.monotonic() - stable_since >= 0.5:
+            break
+    return last - before
+
+
+def role_apply(sites, tmp, ca_dir, memory=False):
+    before = reload_count()
+    run = run_playbook(ROLE_PLAY, {"apache_proxy_sites": sites}, tmp, memory=memory).check(
+        "the apache_proxy role with %d sites" % len(sites))
+    reloads = settle_reloads(before, run.task("apache_proxy_sites").get("changed"))
+    return run, reloads
+
+
+def template_apply(sites, tmp, scratch, memory=False):
+    run = run_playbook(TEMPLATE_PLAY, {"apache_proxy_sites": sites, "bench_scratch": scratch,
+                                       "bench_template": os.path.join(BENCH_DIR, "vhost.conf.j2")}, tmp,
+                       memory=memory).check("the template loop with %d sites" % len(sites))
+    return run
+
+
+def bench_converge(cfg, res, work):
+    pki = PKI(os.path.join(work, "pki-converge"))
+    root = pki.ca("Bench Converge Root CA")
+    ca_file = root.cert_path
+    tmp = os.path.join(work, "play-converge")
+    os.makedirs(tmp, exist_ok=True)
+    scratch = os.path.join(work, "scratch")
+    nmax = max(cfg.site_sizes)
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    with open(LOCK_PATH, "w") as lock:
+        print("bench: waiting for the system Apache lock %s" % LOCK_PATH, flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            for run_no in range(cfg.runs):
+                for n in cfg.site_sizes:
+                    print("bench: converge run %d/%d, %d sites" % (run_no + 1, cfg.runs, n), flush=True)
+                    memory = n == nmax and run_no == cfg.runs - 1
+                    baseline = n <= cfg.baseline_max and run_no < cfg.baseline_runs
+                    role_apply([], tmp, ca_file)  # start from no managed sites (untimed)
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    phases = (("first", make_sites(n, ca_file)), ("rerun", make_sites(n, ca_file)),
+                              ("one", make_sites(n, ca_file, changed_index=0)))
+                    for phase, sites in phases:
+                        run, reloads = role_apply(sites, tmp, ca_file, memory=memory and phase == "first")
+                        task = run.task("apache_proxy_sites")
+                        want_changed = phase != "rerun"
+                        if bool(task.get("changed")) != want_changed:
+                            res.notes.append("role %d sites %s: changed=%s (expected %s)" % (n, phase, task.get("changed"),
+                                                                                              want_changed))
+                        res.add(("role", n, phase, "play"), run.wall)
+                        res.add(("role", n, phase, "task"), run.task_time("apache_proxy_sites"))
+                        res.add(("role", n, phase, "reloads"), reloads)
+                        res.add(("role", n, phase, "sites_changed"), task.get("sites_changed", 0))
+                        if memory and phase == "first":
+                            res.add(("mem", "role", n, "controller"), run.controller_kb)
+                            res.add(("mem", "role", n, "module"), run.module_kb)
+                            res.add(("mem", "role", n, "tree"), run.tree_kb)
+                        if phase == "first" and run_no == 0 and baseline:
+                            _compare_files(res, n, ca_file, tmp)
+                        if not baseline:
+                            continue
+                        trun = template_apply(sites, tmp, scratch, memory=memory and phase == "first")
+                        ttask = trun.task("template")
+                        res.add(("tpl", n, phase, "play"), trun.wall)
+                        res.add(("tpl", n, phase, "task"), run_task_or(trun, "template"))
+                        res.add(("tpl", n, phase, "reloads"), trun.handlers_run())
+                        res.add(("tpl", n, phase, "items_changed"), ttask.get("items_changed", 0))
+                        res.add(("ratio", n, phase), trun.wall / run.wall)
+                        if memory and phase == "first":
+                            res.add(("mem", "tpl", n, "controller"), trun.controller_kb)
+                            res.add(("mem", "tpl", n, "module"), trun.module_kb)
+                            res.add(("mem", "tpl", n, "tree"), trun.tree_kb)
+        finally:
+            pruned = run_playbook(ROLE_PLAY, {"apache_proxy_sites": []}, tmp)
+            if pruned.rc != 0:
+                print("bench: WARNING: pruning the bench sites failed:\n%s" % pruned.stdout[-3000:], file=sys.stderr)
+
+
+def run_task_or(run, suffix):
+    try:
+        return run.task_time(suffix)
+    except KeyError:
+        return None
+
+
+def _compare_files(res, n, ca_file, tmp):
+    """The baseline must write the same text the role writes: render one site with the template and compare."""
+    site = make_sites(1, ca_file)
+    check_dir = os.path.join(tmp, "compare")
+    shutil.rmtree(check_dir, ignore_errors=True)
+    template_apply(site, tmp, check_dir)
+    name = site[0]["name"] + ".conf"
+    with open(os.path.join(check_dir, "sites-available", name)) as handle:
+        mine = handle.read()
+    with open(os.path.join("/etc/apache2/sites-available", name)) as handle:
+        theirs = handle.read()
+    if mine != theirs:
+        res.notes.append("the baseline template's text differs from the role's file for %s (n=%d)" % (name, n))
+    shutil.rmtree(check_dir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Machine, table
+
+
+def _cmd(args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=False, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    os_name = ""
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as handle:
+            match = re.search(r'^PRETTY_NAME="?([^"\n]*)', handle.read(), re.MULTILINE)
+            os_name = match.group(1) if match else ""
+    apache = _cmd(["/usr/sbin/apache2", "-v"]).splitlines()
+    core = _cmd([os.path.join(VENV_BIN, "ansible"), "--version"]).splitlines()
+    return {
+        "os": os_name, "kernel": platform.release(), "nproc": os.cpu_count(), "mem_gib": round(mem_kb / 1048576.0, 1),
+        "cpu": cpu, "python": platform.python_version(), "ansible_core": core[0] if core else "",
+        "apache": apache[0].split(":", 1)[-1].strip() if apache else "",
+        "openssl": _cmd(["openssl", "version"]),
+    }
+
+
+def table(cfg, res, mach):
+    lines = []
+    add = lines.append
+    add("revproxy.tls benchmarks: median of %d run(s)%s; template baseline in %d run(s), up to %d sites; ratios pair by"
+        " pair within a run, then the median" % (cfg.runs, " (--quick)" if cfg.quick else "", min(cfg.runs, cfg.baseline_runs),
+                                                  cfg.baseline_max))
+    add("machine: %s, %s cores, %.1f GiB, %s; %s; %s; Apache %s; %s" % (
+        mach["os"], mach["nproc"], mach["mem_gib"], mach["cpu"], "Python " + mach["python"], mach["ansible_core"],
+        mach["apache"], mach["openssl"]))
+    add("")
+    if cfg.do_checks:
+        k = cfg.loop_size
+        add("| Backend checks (loopback TLS, full verification) | task | play | per backend | get_certificate loop per backend"
+            " / this |")
+        add("|---|---:|---:|---:|---:|")
+        for n in cfg.backend_sizes:
+            add("| backend_handshake, %d backends, one task | %s | %s | %s | %s |" % (
+                n, _fmt(res.med(("hs", n, "task")), digits=2), _fmt(res.med(("hs", n, "play")), digits=2),
+                _fmt(res.med(("hs", n, "per")), "ms"), _fmt(res.med(("hs", n, "ratio_per_backend")), "x")))
+        add("| get_certificate loop, %d backends (%d tasks calls) | %s | %s | %s | 1.0x |" % (
+            k, k, _fmt(res.med(("gc", k, "task"))), _fmt(res.med(("gc", k, "play"))), _fmt(res.med(("gc", k, "per")), "ms")))
+        add("| same %d backends: loop task / backend_handshake task | | | | %s |" % (k, _fmt(res.med(("gc", k, "ratio")), "x")))
+        nmax = max(cfg.backend_sizes)
+        add("| backend_handshake, %d backends + 1 blackholed (timeout %g s) | %s | | blackhole took %s | costs +%s over"
+            " %d backends (budget %g s) |" % (nmax, cfg.timeout, _fmt(res.med(("bh", "task")), digits=2),
+                                              _fmt(res.med(("bh", "elapsed")), digits=2),
+                                              _fmt(res.med(("bh", "extra")), digits=2), nmax, cfg.timeout))
+        add("")
+    if cfg.do_converge:
+        add("| Converge (system Apache, flock held) | sites | role play | role task | reloads | sites changed |"
+            " template loop play | template reloads* | files changed | loop / role |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in cfg.site_sizes:
+            for phase, label in (("first", "first run"), ("rerun", "unchanged re-run"), ("one", "one site changed")):
+                add("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    label, n, _fmt(res.med(("role", n, phase, "play"))), _fmt(res.med(("role", n, phase, "task"))),
+                    _fmt(res.med(("role", n, phase, "reloads")), ""), _fmt(res.med(("role", n, phase, "sites_changed")), ""),
+                    _fmt(res.med(("tpl", n, phase, "play"))), _fmt(res.med(("tpl", n, phase, "reloads")), ""),
+                    _fmt(res.med(("tpl", n, phase, "items_changed")), ""), _fmt(res.med(("ratio", n, phase)), "x")))
+        add("")
+        add("*the template loop writes to a scratch directory; its reload is a notified stand-in handler (counted when"
+            " it runs); role reloads are graceful restarts counted in Apache's error log")
+        add("")
+    mem_rows = [key[1:3] for key in res.samples if len(key) == 4 and key[0] == "mem" and key[3] == "controller"]
+    if mem_rows:
+        add("| Peak memory (VmHWM, largest runs) | controller | module process | whole tree (ru_maxrss) |")
+        add("|---|---:|---:|---:|")
+        labels = {"hs": "backend_handshake, %d backends", "role": "apache_proxy role, %d sites, first run",
+                  "tpl": "template loop, %d sites, first run"}
+        for what, n in sorted(set(mem_rows)):
+            add("| %s | %s | %s | %s |" % (labels[what] % n, _fmt(res.med(("mem", what, n, "controller")), "MiB"),
+                                           _fmt(res.med(("mem", what, n, "module")), "MiB"),
+                                           _fmt(res.med(("mem", what, n, "tree")), "MiB")))
+        add("")
+    targets = []
+    if cfg.do_checks and 500 in cfg.backend_sizes:
+        value = res.med(("hs", 500, "task"))
+        targets.append("500 backends <= 5 s (task): %s -> %s" % (_fmt(value, digits=2), "met" if value <= 5 else "MISSED"))
+    if cfg.do_converge and 300 in cfg.site_sizes:
+        first, rerun = res.med(("role", 300, "first", "play")), res.med(("role", 300, "rerun", "play"))
+        targets.append("300 sites first apply < 60 s: %s -> %s" % (_fmt(first), "met" if first < 60 else "MISSED"))
+        targets.append("300 sites unchanged re-run < 20 s: %s -> %s" % (_fmt(rerun), "met" if rerun < 20 else "MISSED"))
+    if targets:
+        add("targets: " + "; ".join(targets))
+    for note in res.notes:
+        add("note: " + note)
+    return "\n".join(lines)
+
+
+class Config:
+    def __init__(self, args):
+        self.quick = args.quick
+        self.runs = int(os.environ.get("BENCH_RUNS", "1" if args.quick else "3"))
+        self.timeout = float(os.environ.get("BENCH_TIMEOUT", "1" if args.quick else "2"))
+        self.backend_sizes = (5, 10) if args.quick else (50, 200, 500)
+        self.loop_size = 5 if args.quick else 50
+        self.site_sizes = (3, 10) if args.quick else (30, 300, 1000)
+        self.baseline_max = int(os.environ.get("BENCH_BASELINE_MAX", "1000"))
+        self.baseline_runs = int(os.environ.get("BENCH_BASELINE_RUNS", str(self.runs)))
+        self.do_checks = args.only in (None, "checks")
+        self.do_converge = args.only in (None, "converge")
+        if self.runs < 1:
+            raise SystemExit("BENCH_RUNS must be >= 1")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: a smoke test of the bench itself")
+    parser.add_argument("--only", choices=("checks", "converge"))
+    parser.add_argument("--json", help="also write the raw samples and the machine as JSON to this file")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--table-from", metavar="JSON", help="only print the table of a run saved with --json")
+    args = parser.parse_args(argv)
+    cfg = Config(args)
+    if args.table_from:
+        return from_json(cfg, args.table_from, args.markdown)
+    if cfg.do_converge and os.geteuid() != 0:
+        raise SystemExit("bench: the converge part needs root (it converges the system Apache)")
+    res = Results()
+    mach = machine()
+    work = tempfile.mkdtemp(prefix="revproxy-bench-")
+    started = time.monotonic()
+    try:
+        if cfg.do_checks:
+            bench_checks(cfg, res, work)
+        if cfg.do_converge:
+            bench_converge(cfg, res, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"machine": mach, "elapsed": elapsed, "samples": [[list(k), v] for k, v in res.samples.items()],
+                       "notes": res.notes}, handle, indent=1)
+    return report(cfg, res, mach, elapsed, args.markdown)
+
+
+def report(cfg, res, mach, elapsed, markdown=None):
+    text = table(cfg, res, mach) + "\n(bench took %.0f s)" % elapsed
+    print(text)
+    if markdown:
+        with open(markdown, "w") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+def from_json(cfg, path, markdown=None):
+    """Re-print the table of an earlier run saved with --json."""
+    with open(path) as handle:
+        data = json.load(handle)
+    res = Results()
+    res.samples = {tuple(k): v for k, v in data["samples"]}
+    res.notes = data["notes"]
+    return report(cfg, res, data["machine"], data["elapsed"], markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
