@@ -176,6 +176,10 @@ def _effective_tls(raw, name, field, tls_dir, used):
                               "are mutually exclusive" % field)
         if "-----BEGIN CERTIFICATE-----" not in str(cert_content):
             raise ConfigError("%s.client_cert_content: is not a PEM certificate" % field)
+        if str(cert_content).count("-----BEGIN CERTIFICATE-----") > 1:
+            raise ConfigError("%s.client_cert_content: must hold only the client certificate; put its intermediates "
+                              "in client_chain_content (mod_ssl pairs every certificate in "
+                              "SSLProxyMachineCertificateFile with the key and fails to start: AH02326)" % field)
         if "PRIVATE KEY-----" not in str(key_content) or "ENCRYPTED" in str(key_content):
             raise ConfigError("%s.client_key_content: must be an unencrypted PEM private key (mod_ssl cannot use an "
                               "encrypted key for SSLProxyMachineCertificateFile: AH02252 at startup)" % field)

@@ -27,6 +27,7 @@ class PlaybookResult:
         self.rc = proc.returncode
         self.stdout = proc.stdout
         self.stderr = proc.stderr
+        self.output = proc.stdout + proc.stderr
         match = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
         self.ok, self.changed, self.unreachable, self.failed = (int(g) for g in match.groups()) if match else (0, 0, 0, 0)
 
@@ -63,7 +64,7 @@ def run_playbook(text, extra_vars=None, check=False, diff=False, timeout=600, en
 ROLE_PLAY = """
 - name: Apply apache_proxy
   hosts: localhost
-  gather_facts: true
+  gather_facts: false
   roles:
     - role: revproxy.tls.apache_proxy
 """

@@ -130,6 +130,11 @@ REFUSED = [
                                         "client_key_content": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n"}),
      "site 'shop': backend_tls.client_key_content: must be an unencrypted PEM private key (mod_ssl cannot use an "
      "encrypted key for SSLProxyMachineCertificateFile: AH02252 at startup)"),
+    ("chain in client cert", site(backend_tls={"ca_file": "/ca.pem", "client_cert_content": CERT + CERT,
+                                               "client_key_content": KEY}),
+     "site 'shop': backend_tls.client_cert_content: must hold only the client certificate; put its intermediates in "
+     "client_chain_content (mod_ssl pairs every certificate in SSLProxyMachineCertificateFile with the key and fails "
+     "to start: AH02326)"),
     ("key file without cert file", site(backend_tls={"ca_file": "/ca.pem", "client_key_file": "/k.pem"}),
      "site 'shop': backend_tls.client_key_file: needs client_cert_file"),
     ("ip literal backend", site(locations=[loc(backend="https://10.0.0.5:8443/")]),

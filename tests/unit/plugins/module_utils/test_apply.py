@@ -1,0 +1,146 @@
+"""Plan/apply engine on a scratch Debian-style tree: plan, prune, refusals, atomic apply and restore."""
+import os
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
+    BACKUP_SUFFIX,
+    Layout,
+    apply,
+    candidate_config_test,
+    cleanup_backups,
+    desired_state,
+    plan,
+    restore,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+
+
+@pytest.fixture()
+def layout(tmp_path):
+    root = tmp_path / "apache2"
+    for sub in ("sites-available", "sites-enabled", "conf-available", "conf-enabled", "mods-available", "mods-enabled"):
+        (root / sub).mkdir(parents=True)
+    for mod in ("ssl", "proxy", "proxy_http", "headers", "socache_shmcb"):
+        (root / "mods-available" / (mod + ".load")).write_text("LoadModule %s_module x.so\n" % mod)
+    (root / "mods-available" / "ssl.conf").write_text("# ssl\n")
+    (root / "ports.conf").write_text("Listen 80\n")
+    (root / "apache2.conf").write_text("IncludeOptional mods-enabled/*.load\nInclude ports.conf\n"
+                                       "IncludeOptional conf-enabled/*.conf\nIncludeOptional sites-enabled/*.conf\n")
+    (root / "sites-available" / "000-default.conf").write_text("<VirtualHost *:80>\n</VirtualHost>\n")
+    os.symlink("../sites-available/000-default.conf", str(root / "sites-enabled" / "000-default.conf"))
+    return Layout(config_root=str(root), tls_dir=str(tmp_path / "tls"))
+
+
+def sites(*names, **tls):
+    return normalize_sites([{
+        "name": name, "server_name": name + ".example.com",
+        "locations": [{"path": "/", "backend": "https://%s.internal/" % name}],
+        "backend_tls": dict({"ca_file": "/ca.pem"}, **tls),
+    } for name in names], tls_dir="/unused")
+
+
+def converge(layout, effective, prune=True):
+    actions = plan(desired_state(effective, layout, "warn"), layout, prune=prune)
+    cleanup_backups(apply(actions))
+    return actions
+
+
+def test_first_apply_then_nothing(layout):
+    actions = converge(layout, sites("a", "b"))
+    assert {a["action"] for a in actions} == {"write", "link"}
+    assert os.readlink(os.path.join(layout.d("sites-enabled"), "a.conf")) == "../sites-available/a.conf"
+    assert os.path.islink(os.path.join(layout.d("mods-enabled"), "ssl.load"))
+    assert plan(desired_state(sites("a", "b"), layout, "warn"), layout) == []
+
+
+def test_prune_removes_only_managed(layout):
+    converge(layout, sites("a", "b"))
+    actions = converge(layout, sites("a"))
+    assert sorted((a["action"], os.path.basename(a["entry"].path)) for a in actions) == [
+        ("remove", "b.conf"), ("remove", "b.conf")]
+    assert os.path.exists(os.path.join(layout.d("sites-available"), "000-default.conf"))
+    assert not os.path.exists(os.path.join(layout.d("sites-available"), "b.conf"))
+
+
+def test_prune_off_keeps_unlisted(layout):
+    converge(layout, sites("a", "b"))
+    assert converge(layout, sites("a"), prune=False) == []
+
+
+def test_refuses_to_overwrite_unmanaged(layout):
+    with pytest.raises(ConfigError) as exc:
+        plan(desired_state(sites("000-default"), layout, "warn"), layout)
+    assert str(exc.value) == ("%s/000-default.conf exists and is not managed by revproxy.tls (no managed header); "
+                              "refusing to overwrite it. Rename the site or remove the file" % layout.d("sites-available"))
+
+
+def test_secret_file_mode_and_restore(layout):
+    eff = normalize_sites([{"name": "m", "server_name": "m.example.com",
+                            "locations": [{"path": "/", "backend": "https://m.internal/"}],
+                            "backend_tls": {"ca_content": CERT, "client_cert_content": CERT,
+                                            "client_key_content": KEY}}], tls_dir=layout.tls_dir)
+    actions = plan(desired_state(eff, layout, "warn"), layout)
+    backups = apply(actions)
+    key_path = os.path.join(layout.tls_dir, "m", "proxy-client.pem")
+    assert os.stat(key_path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.join(layout.tls_dir, "m", "backend-ca.pem")).st_mode & 0o777 == 0o644
+    restore(backups)
+    assert not os.path.exists(key_path)
+    assert not os.path.exists(os.path.join(layout.d("sites-available"), "m.conf"))
+
+
+def test_changed_file_restored_from_backup(layout):
+    converge(layout, sites("a"))
+    path = os.path.join(layout.d("sites-available"), "a.conf")
+    before = open(path).read()
+    backups = apply(plan(desired_state(sites("a", verify_depth=7), layout, "warn"), layout))
+    assert "SSLProxyVerifyDepth 7" in open(path).read()
+    assert os.path.exists(path + BACKUP_SUFFIX)
+    restore(backups)
+    assert open(path).read() == before
+    assert not os.path.exists(path + BACKUP_SUFFIX)
+
+
+def test_combined_client_cert_reads_files(layout, tmp_path):
+    (tmp_path / "c.pem").write_text(CERT)
+    (tmp_path / "k.pem").write_text(KEY)
+    eff = sites("a", client_cert_file=str(tmp_path / "c.pem"), client_key_file=str(tmp_path / "k.pem"))
+    entries = desired_state(eff, layout, "warn")
+    combined = [e for e in entries if e.path.endswith("proxy-client.pem")]
+    assert combined[0].content == CERT + KEY and combined[0].mode == 0o600 and combined[0].secret
+
+
+def test_missing_client_key_file_is_a_clear_error(layout, tmp_path):
+    (tmp_path / "c.pem").write_text(CERT)
+    eff = sites("a", client_cert_file=str(tmp_path / "c.pem"), client_key_file="/nonexistent/k.pem")
+    with pytest.raises(ConfigError) as exc:
+        desired_state(eff, layout, "warn")
+    assert str(exc.value) == "site 'a': backend_tls.client_key_file: /nonexistent/k.pem does not exist on the proxy"
+
+
+def test_candidate_tree_points_at_candidates_and_touches_nothing(layout):
+    converge(layout, sites("a"))
+    actions = plan(desired_state(sites("a", "b"), layout, "warn"), layout)
+    snapshot = sorted(os.walk(layout.config_root))
+    seen = {}
+
+    def fake_run(cmd):
+        main = cmd[-1]
+        text = open(main).read()
+        seen["main"] = text
+        enabled = os.path.join(os.path.dirname(main), "sites-enabled")
+        seen["sites"] = sorted(os.listdir(enabled))
+        seen["b"] = open(os.path.join(enabled, "b.conf")).read()
+        return 0, "Syntax OK", ""
+
+    ok, output = candidate_config_test(actions, layout, fake_run)
+    assert ok and output == "Syntax OK"
+    assert "IncludeOptional %s/sites-enabled/*.conf" % layout.config_root not in seen["main"]
+    assert seen["sites"] == ["000-default.conf", "a.conf", "b.conf"]
+    assert "ServerName b.example.com" in seen["b"]
+    assert sorted(os.walk(layout.config_root)) == snapshot
