@@ -23,7 +23,7 @@ export MOLECULE_NO_LOG=false
 DATA_ROOT=/var/lib/revproxy-tls-docker
 OWN_SOCK=/run/revproxy-tls-docker.sock
 LOG_DIR=${MOLECULE_LOG_DIR:-$ROOT/tests/output/molecule}
-IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,procps,iproute2,curl,openssl
+IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,python3-venv,ca-certificates,procps,iproute2,curl,openssl
 IMAGE_REPO=localhost/revproxy-tls-debian12-systemd
 mkdir -p "$LOG_DIR" "$DATA_ROOT"
 
@@ -159,21 +159,40 @@ PYEOF
 }
 sources=$(host_sources)
 [ -n "$sources" ] || { log "no enabled Debian sources for this release found in /etc/apt"; exit 1; }
-tag=$(printf '%s\n%s\n' "$IMAGE_PACKAGES" "$sources" | sha256sum | cut -c1-12)
+# backend_handshake needs pyOpenSSL/cryptography newer than Debian 12's (23.0/38): the image carries them, at the
+# versions pinned in constraints.txt, in /opt/revproxy-checker (a venv the scenarios use for that module only).
+# Wheels come from PyPI through the host's pip (configured for this network); the chroot installs them offline.
+checker_pins=$(grep -iE '^(pyopenssl|cryptography|cffi|pycparser|typing_extensions)==' requirements/constraints.txt | sort)
+tag=$(printf '%s\n%s\n%s\n' "$IMAGE_PACKAGES" "$sources" "$checker_pins" | sha256sum | cut -c1-12)
 export REVPROXY_TLS_IMAGE="$IMAGE_REPO:$tag"
 if docker image inspect "$REVPROXY_TLS_IMAGE" >/dev/null 2>&1; then
     log "reusing image $REVPROXY_TLS_IMAGE"
 else
     log "building image $REVPROXY_TLS_IMAGE (mmdebstrap | docker import)"
     start=$(date +%s)
+    wheels=$(mktemp -d)
+    arch=$(uname -m)
+    pip download -q --only-binary=:all: --python-version 3.11 --implementation cp --platform "manylinux_2_34_$arch" \
+        --platform "manylinux_2_28_$arch" --platform "manylinux2014_$arch" -d "$wheels" \
+        -c <(printf '%s\n' "$checker_pins") pyOpenSSL cryptography
     printf '%s\n' "$sources" | mmdebstrap --quiet --variant=minbase --include="$IMAGE_PACKAGES" \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         --customize-hook='rm -f "$1"/etc/machine-id; : > "$1"/etc/machine-id' \
+        --customize-hook="copy-in $wheels /tmp" \
+        --customize-hook="chroot \"\$1\" python3 -m venv /opt/revproxy-checker" \
+        --customize-hook="chroot \"\$1\" /opt/revproxy-checker/bin/pip install -q --no-index --find-links /tmp/$(basename "$wheels") pyOpenSSL cryptography" \
+        --customize-hook="rm -rf \"\$1\"/tmp/$(basename "$wheels")" \
         bookworm - - \
         | docker import --change 'CMD ["/lib/systemd/systemd"]' - "$REVPROXY_TLS_IMAGE" >/dev/null
+    rm -rf "$wheels"
     log "image built in $(( $(date +%s) - start )) s"
+    # Older builds of this image (other package lists, sources or pins) only take space.
+    docker images --format '{{.Repository}}:{{.Tag}}' "$IMAGE_REPO" | grep -vxF -e "$REVPROXY_TLS_IMAGE" -e "$IMAGE_REPO:latest" \
+        | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
+# Also as :latest, so a scenario run by hand (molecule test -s NAME, without this script) finds it.
+docker tag "$REVPROXY_TLS_IMAGE" "$IMAGE_REPO:latest"
 
 # --- scenarios ---------------------------------------------------------------------------------------------------
 scenarios=("$@")

@@ -1,0 +1,115 @@
+"""default: the role with two sites in front of two strict HTTPS backends on other hosts (containers)."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "resources"))
+import testlib  # noqa: E402  pylint: disable=wrong-import-position
+
+ROOT_CA = "/etc/revproxy-test/root.pem"
+SITES = "/etc/apache2/sites-available"
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    return testlib.host("default-proxy")
+
+
+@pytest.fixture(scope="module")
+def role_vars(proxy):
+    return proxy.ansible.get_variables()
+
+
+def test_apache_runs_as_a_systemd_unit(proxy):
+    assert proxy.run("ps -p 1 -o comm=").stdout.strip() == "systemd"
+    assert proxy.service("apache2").is_running
+    assert proxy.service("apache2").is_enabled
+    main_pid = proxy.run("systemctl show -p MainPID --value apache2").stdout.strip()
+    assert int(main_pid) > 0
+    assert proxy.run("ps -p %s -o comm=" % main_pid).stdout.strip() == "apache2"
+    assert proxy.socket("tcp://0.0.0.0:443").is_listening
+    assert proxy.socket("tcp://0.0.0.0:80").is_listening
+
+
+def test_config_test_passes(proxy):
+    assert proxy.run("apache2ctl -t").rc == 0
+
+
+@pytest.mark.parametrize("site", ["sni", "mtls"])
+def test_sites_enabled(proxy, site):
+    link = proxy.file("/etc/apache2/sites-enabled/%s.conf" % site)
+    assert link.is_symlink
+    assert link.linked_to == "%s/%s.conf" % (SITES, site)
+
+
+def test_rendered_backend_tls_directives_are_the_documented_defaults(proxy):
+    for site, backend in (("sni", "https://sni.backend.test:8443/"), ("mtls", "https://mtls.backend.test:8443/")):
+        text = proxy.file("%s/%s.conf" % (SITES, site)).content_string
+        lines = [line.strip() for line in text.splitlines()]
+        assert lines[0] == "# Managed by revproxy.tls (apache_proxy role)"
+        for directive in (
+            "SSLProxyEngine on",
+            "SSLProxyVerify require",
+            "SSLProxyVerifyDepth 4",
+            'SSLProxyCACertificateFile "%s"' % ROOT_CA,
+            "SSLProxyCheckPeerName on",
+            "SSLProxyCheckPeerExpire on",
+            "SSLProxyProtocol -all +TLSv1.2 +TLSv1.3",
+            "LogLevel warn ssl:info",
+            "ProxyRequests Off",
+            "ProxyPreserveHost Off",
+            'ProxyPass "/" "%s" timeout=30 connectiontimeout=5 retry=0' % backend,
+            'ProxyPassReverse "/" "%s"' % backend,
+        ):
+            assert directive in lines, (site, directive)
+        assert not any("INSECURE" in line for line in lines)
+    sni = [line.strip() for line in proxy.file(SITES + "/sni.conf").content_string.splitlines()]
+    assert "<VirtualHost *:443>" in sni and "SSLEngine on" in sni
+    assert not any(line.startswith("SSLProxyMachineCertificateFile") for line in sni)
+    mtls = [line.strip() for line in proxy.file(SITES + "/mtls.conf").content_string.splitlines()]
+    assert "<VirtualHost *:80>" in mtls
+    assert 'SSLProxyMachineCertificateFile "/etc/apache2/revproxy-tls/mtls/proxy-client.pem"' in mtls
+
+
+def test_key_files_are_0600(proxy):
+    combined = proxy.file("/etc/apache2/revproxy-tls/mtls/proxy-client.pem")
+    assert combined.mode == 0o600
+    assert combined.user == "root"
+    text = combined.content_string
+    assert "BEGIN CERTIFICATE" in text and "PRIVATE KEY" in text
+    for key in ("/etc/revproxy-test/frontend.key", "/etc/revproxy-test/proxy-client.key"):
+        assert proxy.file(key).mode == 0o600
+
+
+def test_the_backends_are_strict(proxy):
+    """The premise: without its SNI, or without a client certificate, the backend refuses the handshake."""
+    ip = proxy.run("getent hosts sni.backend.test").stdout.split()[0]
+    no_sni = proxy.run("openssl s_client -connect %s:8443 -noservername -CAfile %s </dev/null" % (ip, ROOT_CA))
+    assert "unrecognized name" in (no_sni.stdout + no_sni.stderr) or no_sni.rc != 0
+    status, _ = testlib.http_get(proxy, "https://mtls.backend.test:8443/", cacert=ROOT_CA)
+    assert status == 0  # handshake refused without a client certificate
+
+
+def test_requests_through_the_proxy_reach_each_backend(proxy):
+    status, body = testlib.http_get(proxy, "https://sni.example.test/", resolve="sni.example.test:443:127.0.0.1",
+                                    cacert=ROOT_CA)
+    assert status == 200
+    assert body.startswith("page-from-sni-backend")
+    assert "SNI=sni.backend.test" in body
+    status, body = testlib.http_get(proxy, "http://127.0.0.1/", host_header="mtls.example.test")
+    assert status == 200
+    assert body.startswith("page-from-mtls-backend")
+
+
+def test_backend_handshake_reports_both_backends_ok(proxy, role_vars):
+    result = testlib.handshake(proxy, sites=role_vars["apache_proxy_sites"],
+                               backend_tls_defaults=role_vars["apache_proxy_backend_tls_defaults"])
+    backends = result["backends"]
+    assert len(backends) == 2, result
+    assert {b["site"] for b in backends} == {"sni", "mtls"}
+    for backend in backends:
+        assert backend["ok"] is True, backend
+        assert backend["reason"] == "ok", backend
+        assert backend["http_status"] == 200, backend
+    assert result["summary"] == {"ok": 2}
