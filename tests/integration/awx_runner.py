@@ -8,7 +8,9 @@ users to put in their AWX project (``- import_playbook: revproxy.tls.check``).
 import glob
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 import ansible_runner
 
@@ -61,8 +63,13 @@ class Job:
         return "Job(status=%s, rc=%s)\n%s" % (self.status, self.rc, self.stdout[-8000:])
 
 
-def run_job(pdd, playbook, inventory, extravars=None, job_type="run", timeout=300, limit=None):
-    """One AWX-style job. ``playbook``: check|site|diagnose (the project wrapper). ``inventory``: INI text."""
+def run_job(base, playbook, inventory, extravars=None, job_type="run", timeout=300, limit=None):
+    """One AWX-style job in a fresh private data directory under ``base`` (like AWX, one per job: ansible-runner
+    keeps env/cmdline and env/extravars there). ``base/inventory`` (group_vars) is copied in. ``playbook``:
+    check|site|diagnose (the project wrapper). ``inventory``: INI text."""
+    pdd = tempfile.mkdtemp(prefix="job-", dir=base)
+    if os.path.isdir(os.path.join(base, "inventory")):
+        shutil.copytree(os.path.join(base, "inventory"), os.path.join(pdd, "inventory"))
     os.makedirs(os.path.join(pdd, "project"), exist_ok=True)
     os.makedirs(os.path.join(pdd, "inventory"), exist_ok=True)
     os.makedirs(os.path.join(pdd, "env"), exist_ok=True)
