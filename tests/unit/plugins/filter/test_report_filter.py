@@ -1,0 +1,29 @@
+"""The filter plugin is a thin wrapper: errors become AnsibleFilterError, results come from module_utils/_report.py."""
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.revproxy.tls.plugins.filter.report import FilterModule
+
+
+FILTERS = FilterModule().filters()
+
+
+def test_filters_are_registered():
+    assert sorted(FILTERS) == ["backend_report", "backend_report_summary", "explain_apache_log"]
+
+
+@pytest.mark.parametrize("name, args, match", [
+    ("backend_report", ("nope",), "backend_report: expected a backend_handshake result"),
+    ("backend_report", ({"backends": []}, "pdf"), "backend_report: format: expected html or markdown"),
+    ("backend_report_summary", ({"backends": []}, "x"), "backend_report_summary: days_warn: expected an integer"),
+])
+def test_errors(name, args, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        FILTERS[name](*args)
+
+
+def test_values():
+    assert FILTERS["backend_report_summary"]({"backends": []})["msg"] == "0 backends: 0 ok, 0 failed, 0 expiring within 30 days"
+    assert FILTERS["backend_report"]({"backends": []}, "markdown").startswith("# Backend TLS report")
+    assert FILTERS["explain_apache_log"](["x AH02040: y"])[0]["reasons"] == ["chain_too_long"]
