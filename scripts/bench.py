@@ -215,6 +215,22 @@ class Run:
         return self
 
 
+COLLECTIONS_PATH = os.path.join(ROOT, ".build", "collections")
+
+
+def snapshot_collection(work):
+    """Export the committed collection (git HEAD) to measure a known revision, not whatever is half-edited in the
+    working tree (BENCH_TREE=worktree measures the working tree). Returns (collections path, description)."""
+    if os.environ.get("BENCH_TREE", "head") == "worktree" or not os.path.isdir(os.path.join(ROOT, ".git")):
+        return os.path.join(ROOT, ".build", "collections"), "working tree"
+    dest = os.path.join(work, "collections", "ansible_collections", "revproxy", "tls")
+    os.makedirs(dest)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", "HEAD"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+    commit = _cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    return os.path.join(work, "collections"), "commit " + commit
+
+
 def run_playbook(text, extra_vars, tmp, memory=False, timeout=3600):
     """Run a playbook text on localhost with the venv's Python; returns a Run."""
     play = os.path.join(tmp, "play.yml")
@@ -228,7 +244,7 @@ def run_playbook(text, extra_vars, tmp, memory=False, timeout=3600):
         os.unlink(timer_out)
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % PYTHON, "-e", "@" + extra, play]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
                ANSIBLE_CONFIG=os.path.join(ROOT, "tests", "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(BENCH_DIR, "callback_plugins"),
                ANSIBLE_CALLBACKS_ENABLED="bench_timer", BENCH_TIMER_OUT=timer_out,
@@ -549,9 +565,9 @@ def table(cfg, res, mach):
     add("revproxy.tls benchmarks: median of %d run(s)%s; template baseline in %d run(s), up to %d sites; ratios pair by"
         " pair within a run, then the median" % (cfg.runs, " (--quick)" if cfg.quick else "", min(cfg.runs, cfg.baseline_runs),
                                                   cfg.baseline_max))
-    add("machine: %s, %s cores, %.1f GiB, %s; %s; %s; Apache %s; %s" % (
+    add("machine: %s, %s cores, %.1f GiB, %s; %s; %s; Apache %s; %s; collection measured: %s" % (
         mach["os"], mach["nproc"], mach["mem_gib"], mach["cpu"], "Python " + mach["python"], mach["ansible_core"],
-        mach["apache"], mach["openssl"]))
+        mach["apache"], mach["openssl"], mach.get("measured", "?")))
     add("")
     if cfg.do_checks:
         k = cfg.loop_size
@@ -645,18 +661,22 @@ def main(argv=None):
     mach = machine()
     work = tempfile.mkdtemp(prefix="revproxy-bench-")
     started = time.monotonic()
+    global COLLECTIONS_PATH  # pylint: disable=global-statement
     try:
+        COLLECTIONS_PATH, mach["measured"] = snapshot_collection(work)
+        print("bench: measuring the collection at %s" % mach["measured"], flush=True)
         if cfg.do_checks:
             bench_checks(cfg, res, work)
         if cfg.do_converge:
             bench_converge(cfg, res, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if args.json:  # also when a part failed: what was measured is kept
+            with open(args.json, "w") as handle:
+                json.dump({"machine": mach, "elapsed": time.monotonic() - started,
+                           "samples": [[list(k), v] for k, v in res.samples.items()], "notes": res.notes}, handle,
+                          indent=1)
     elapsed = time.monotonic() - started
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"machine": mach, "elapsed": elapsed, "samples": [[list(k), v] for k, v in res.samples.items()],
-                       "notes": res.notes}, handle, indent=1)
     return report(cfg, res, mach, elapsed, args.markdown)
 
 
