@@ -75,7 +75,7 @@ def run_job(base, playbook, inventory, extravars=None, job_type="run", timeout=3
     os.makedirs(os.path.join(pdd, "env"), exist_ok=True)
     wrapper = os.path.join(pdd, "project", "%s.yml" % playbook)
     with open(wrapper, "w") as handle:
-        handle.write("---\n- name: revproxy.tls.%s\n  ansible.builtin.import_playbook: revproxy.tls.%s\n" % (playbook, playbook))
+        handle.write("---\n- name: Run revproxy.tls.%s\n  ansible.builtin.import_playbook: revproxy.tls.%s\n" % (playbook, playbook))
     with open(os.path.join(pdd, "inventory", "hosts"), "w") as handle:
         handle.write(inventory)
     cmdline = ["--check"] if job_type == "check" else []
