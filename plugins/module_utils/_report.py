@@ -33,7 +33,7 @@ def _results_by_host(results):
     if isinstance(results, dict) and "backends" in results:
         return [(None, results)]
     if isinstance(results, dict):
-        return [(host, res) for host, res in sorted(results.items(), key=lambda item: str(item[0]))]
+        return sorted(results.items(), key=lambda item: str(item[0]))
     if isinstance(results, list):
         return [(None, {"backends": results})]
     raise ReportError("expected a backend_handshake result, a list of its backends, or a mapping of host to result; "
@@ -218,8 +218,8 @@ def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report"
                 backend += '<div class="msg">Host %s</div>' % _e(row["host"])
             cells.append('<td class="backend">%s</td>' % backend)
             cells.append('<td><span class="badge %s">%s</span></td>' % (row["verdict"], row["verdict"]))
-            cells.append('<td class="reason"><code>%s</code><div class="msg">%s</div></td>' % (_e(row["reason"]),
-                                                                                         _e(row["message"])))
+            cells.append('<td class="reason"><code>%s</code><div class="msg">%s</div></td>'
+                         % (_e(row["reason"]), _e(row["message"])))
             days = "" if row["days_left"] is None else str(row["days_left"])
             cells.append('<td class="num" title="%s">%s</td>' % (_e(row["not_after"] or ""), days))
             fix = _e(row["fix"])

@@ -22,9 +22,11 @@ BLOCK = re.compile(r"^( *)<!-- file: (\S+) -->\n\1```yaml\n(.*?)\n\1```$", re.M 
 def _blocks():
     with open(os.path.join(ROOT, "docs", "usage.md"), encoding="utf-8") as handle:
         text = handle.read()
-    return dict((name, textwrap.dedent("\n".join(line[len(indent):] if line.startswith(indent) else line
-                                                  for line in body.split("\n"))) + "\n")
-                for indent, name, body in BLOCK.findall(text))
+    blocks = {}
+    for indent, name, body in BLOCK.findall(text):
+        lines = [line[len(indent):] if line.startswith(indent) else line for line in body.split("\n")]
+        blocks[name] = textwrap.dedent("\n".join(lines)) + "\n"
+    return blocks
 
 
 BLOCKS = _blocks()

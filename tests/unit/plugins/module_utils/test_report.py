@@ -25,11 +25,9 @@ def result(*backends):
 
 @pytest.mark.parametrize("item, days_warn, verdict, fix", [
     (backend(), 30, "OK", ""),
-    (backend(days=29), 30, "EXPIRING", "Renew the backend certificate CN=b.internal: it expires on "
-                                        "2030-01-01T00:00:00Z (29 days left)."),
+    (backend(days=29), 30, "EXPIRING", "Renew the backend certificate CN=b.internal: it expires on 2030-01-01T00:00:00Z (29 days left)."),
     (backend(days=30), 30, "OK", ""),
-    (backend(days=0), "1", "EXPIRING", "Renew the backend certificate CN=b.internal: it expires on "
-                                       "2030-01-01T00:00:00Z (0 days left)."),
+    (backend(days=0), "1", "EXPIRING", "Renew the backend certificate CN=b.internal: it expires on 2030-01-01T00:00:00Z (0 days left)."),
     (backend(days=None), 30, "OK", ""),
     (backend(ok=False, reason="name_mismatch", days=5), 30, "FAIL", "do this"),
     (backend(ok=False, reason="connect_refused", days=None), 30, "FAIL", "do this"),
@@ -110,7 +108,8 @@ def test_html_escapes_everything_and_is_self_contained():
                    insecure_workaround=HOSTILE, path=HOSTILE)
     page = report.render_html({HOSTILE: result(item)}, 30, title=HOSTILE, generated=HOSTILE)
     assert "<script" not in page and 'alert("x")' not in page
-    assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") == 12  # title x2, generated, proxy, site, path, backend, host, reason, message, fix, insecure
+    # title twice, generated, proxy, site, path, backend, host, reason, message, fix, insecure workaround
+    assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") == 12
     assert not re.search(r"(src|href)=", page)  # no external resources, no links
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "Content-Security-Policy" in page
