@@ -104,7 +104,9 @@ stop_daemon() {
     DOCKERD_PID=
     restore_host
 }
-trap stop_daemon EXIT
+snap=
+cleanup() { stop_daemon; [ -z "$snap" ] || rm -rf "$snap"; }
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if docker version >/dev/null 2>&1; then
@@ -193,6 +195,17 @@ else
 fi
 # Also as :latest, so a scenario run by hand (molecule test -s NAME, without this script) finds it.
 docker tag "$REVPROXY_TLS_IMAGE" "$IMAGE_REPO:latest"
+
+# --- the collection under test --------------------------------------------------------------------------------
+# Default: this work tree (.build/collections links to it). REVPROXY_TLS_COLLECTION_REF=<git ref> tests that commit's
+# collection instead (plugins, roles, meta, galaxy.yml), e.g. HEAD while someone else's edits are half done.
+if [ -n "${REVPROXY_TLS_COLLECTION_REF:-}" ]; then
+    snap=$(mktemp -d)
+    mkdir -p "$snap/ansible_collections/revproxy/tls"
+    git archive "$REVPROXY_TLS_COLLECTION_REF" galaxy.yml meta plugins roles | tar -x -C "$snap/ansible_collections/revproxy/tls"
+    export ANSIBLE_COLLECTIONS_PATH="$snap"
+    log "testing the collection of $REVPROXY_TLS_COLLECTION_REF ($(git rev-parse --short "$REVPROXY_TLS_COLLECTION_REF"))"
+fi
 
 # --- scenarios ---------------------------------------------------------------------------------------------------
 scenarios=("$@")

@@ -9,7 +9,7 @@ Writes into DIR (every file is <stem>.pem, <stem>.key, <stem>-chain.pem):
   sni, mtls, good        backend leaves (leaf + intermediate in -chain.pem) for sni/mtls/good.backend.test
   wrongname              a valid leaf for other.backend.test (served under bad.backend.test: wrong name)
   expired                a leaf for bad.backend.test that expired yesterday
-  rogue-root, untrusted  a leaf for bad.backend.test from a CA the proxy does not trust
+  rogue-root, untrusted  a leaf (+ its intermediate) for bad.backend.test from a hierarchy the proxy does not trust
   bad                    a valid leaf for bad.backend.test (with ProxyPreserveHost the client's Host is checked)
   proxy-client           the proxy's client certificate (clientAuth), issued by client-root
   frontend               the proxy's own certificate for *.example.test
@@ -35,7 +35,8 @@ def main(directory):
     day = datetime.timedelta(days=1)
     pki.leaf("expired", dns=["bad.backend.test"], issuer=inter, not_before=-30 * day, not_after=-day)
     rogue = pki.ca("Rogue Root CA", stem="rogue-root")
-    pki.leaf("untrusted", dns=["bad.backend.test"], issuer=rogue)
+    rogue_inter = pki.ca("Rogue Intermediate CA", issuer=rogue, stem="rogue-intermediate")
+    pki.leaf("untrusted", dns=["bad.backend.test"], issuer=rogue_inter)
     client_root = pki.ca("revproxy.tls Molecule Client CA", stem="client-root")
     pki.leaf("proxy-client", cn="revproxy-proxy", issuer=client_root, client=True)
     pki.leaf("frontend", dns=["example.test", "*.example.test"], issuer=inter)
