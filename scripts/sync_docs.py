@@ -1,12 +1,14 @@
-"""Copy the documentation of apache_proxy_sites from the role's argument spec into the apache_proxy_sites module.
+"""Copy the documentation of apache_proxy_sites from the role's argument spec into the modules that take it.
 
-roles/apache_proxy/meta/argument_specs.yml is the one place where site options are documented; the module's
-DOCUMENTATION holds a generated copy between the BEGIN/END GENERATED markers (validate-modules needs a literal).
+roles/apache_proxy/meta/argument_specs.yml is the one place where site options are documented; each module whose
+`sites` option takes them (apache_proxy_sites, apache_proxy_probe, ...) holds a generated copy in its DOCUMENTATION
+between the BEGIN/END GENERATED markers (validate-modules needs a literal).
 The backend_tls defaults are left out of the module's copy: there they come from the role's layered defaults.
 
 Usage: sync_docs.py [--check]   (--check exits 1 when the module is out of date)
 """
 import copy
+import glob
 import os
 import sys
 
@@ -14,7 +16,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGSPEC = os.path.join(ROOT, "roles", "apache_proxy", "meta", "argument_specs.yml")
-MODULE = os.path.join(ROOT, "plugins", "modules", "apache_proxy_sites.py")
+MODULES = os.path.join(ROOT, "plugins", "modules")
 BEGIN = "    # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py\n"
 END = "    # END GENERATED\n"
 
@@ -59,17 +61,24 @@ def render():
 
 
 def main():
-    with open(MODULE) as handle:
-        source = handle.read()
-    start, end = source.index(BEGIN), source.index(END) + len(END)
-    updated = source[:start] + render() + source[end:]
-    if "--check" in sys.argv:
-        if updated != source:
-            print("%s is out of date: run scripts/sync_docs.py" % MODULE)
-            return 1
-        return 0
-    with open(MODULE, "w") as handle:
-        handle.write(updated)
+    stale = []
+    block = render()
+    for module in sorted(glob.glob(os.path.join(MODULES, "*.py"))):
+        with open(module) as handle:
+            source = handle.read()
+        if BEGIN not in source:
+            continue
+        start, end = source.index(BEGIN), source.index(END) + len(END)
+        updated = source[:start] + block + source[end:]
+        if updated == source:
+            continue
+        stale.append(module)
+        if "--check" not in sys.argv:
+            with open(module, "w") as handle:
+                handle.write(updated)
+    if stale and "--check" in sys.argv:
+        print("out of date (run scripts/sync_docs.py): %s" % ", ".join(stale))
+        return 1
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._render import (
 
 LISTEN_CONF_NAME = "revproxy-tls-listen.conf"
 BACKUP_SUFFIX = ".revproxy-prev"
+TRANSACTION_FILE = ".revproxy-transaction.json"
 
 
 class Layout:
@@ -330,3 +332,45 @@ def cleanup_backups(backups):
     for _path, backup in backups:
         if backup:
             _unlink(backup)
+
+
+# A transaction spans tasks: apply() keeps the previous versions, the role reloads and probes, then commit() drops
+# them or rollback() puts them back. The list of (path, backup) pairs lives in a file under tls_dir.
+
+def _transaction_path(layout):
+    return os.path.join(layout.tls_dir, TRANSACTION_FILE)
+
+
+def pending_transaction(layout):
+    """The backups of an applied but not yet committed change, or None."""
+    try:
+        with open(_transaction_path(layout)) as handle:
+            return [tuple(pair) for pair in json.load(handle)["backups"]]
+    except IOError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
+def begin_transaction(layout, backups):
+    _atomic_write(_transaction_path(layout), json.dumps({"backups": backups}), 0o600)
+
+
+def commit(layout):
+    """Make the applied change final: drop the previous versions. Returns the number of backups dropped."""
+    backups = pending_transaction(layout)
+    if backups is None:
+        return 0
+    cleanup_backups(backups)
+    _unlink(_transaction_path(layout))
+    return len(backups)
+
+
+def rollback(layout):
+    """Restore the previous versions of everything the pending change wrote. Returns the restored paths."""
+    backups = pending_transaction(layout)
+    if backups is None:
+        return []
+    restore(backups)
+    _unlink(_transaction_path(layout))
+    return [path for path, _backup in backups]

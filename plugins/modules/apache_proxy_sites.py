@@ -325,6 +325,16 @@ options:
       - Config-test the candidate configuration before changing live files. Turn off only to debug this module.
     type: bool
     default: true
+  transaction:
+    description:
+      - V(apply) writes the changes and drops the previous versions at once.
+      - V(begin) writes the changes and keeps the previous versions (C(*.revproxy-prev) files and a list of them in
+        O(tls_dir)) until a later call with V(commit) drops them or V(rollback) restores them. The role uses this
+        to probe the reloaded Apache before making a change final.
+      - With V(commit) and V(rollback), O(sites) is ignored. Both report RV(changed_files).
+    type: str
+    choices: [apply, begin, commit, rollback]
+    default: apply
 notes:
   - The vhost file of a site is C(<config_root>/sites-available/<name>.conf); a file of that name that lacks the
     managed header is never overwritten (the task fails instead).
@@ -375,7 +385,9 @@ removed_sites:
   type: list
   elements: str
 changed_files:
-  description: Files and links written, linked or removed (or that would be, in check mode).
+  description:
+    - Files and links written, linked or removed (or that would be, in check mode); with O(transaction=commit) or
+      O(transaction=rollback), those of the pending change.
   returned: always
   type: list
   elements: str
@@ -390,22 +402,45 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     Layout,
     apply,
+    begin_transaction,
     candidate_config_test,
     cleanup_backups,
+    commit,
     desired_state,
     diff,
+    pending_transaction,
     plan,
     restore,
+    rollback,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._render import check_log_level
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import SITE_SPEC, normalize_sites
 
 
+def finish(module, layout, transaction):
+    """commit or rollback a pending transaction."""
+    pending = pending_transaction(layout) or []
+    paths = [path for path, _backup in pending]
+    if transaction == "rollback" and not module.check_mode:
+        rollback(layout)
+    elif transaction == "commit" and not module.check_mode:
+        commit(layout)
+    return {"changed": bool(pending) if transaction == "rollback" else False, "changed_files": paths, "sites": [],
+            "removed_sites": [], "config_test": ""}
+
+
 def run(module):
     params = module.params
     layout = Layout(config_root=params["config_root"], envvars=params["envvars"], binary=params["binary"],
                     tls_dir=params["tls_dir"])
+    if params["transaction"] in ("commit", "rollback"):
+        return finish(module, layout, params["transaction"])
+    if pending_transaction(layout) is not None and not module.check_mode:
+        # An earlier run stopped between applying and probing: its files are live; make them final before planning.
+        module.warn("an earlier run left an unfinished change (%s); keeping its files as they are"
+                    % ", ".join(p for p, _b in pending_transaction(layout)[:3]))
+        commit(layout)
     log_level = check_log_level(params["log_level"])
     sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
     for site in sites:
@@ -447,7 +482,10 @@ def run(module):
             restore(backups)
             module.fail_json(msg="The live configuration failed Apache's config test after the change; the previous "
                                  "files were restored. Apache said: %s" % output, **result)
-        cleanup_backups(backups)
+        if params["transaction"] == "begin":
+            begin_transaction(layout, backups)
+        else:
+            cleanup_backups(backups)
     return result
 
 
@@ -463,6 +501,7 @@ def main():
             binary=dict(type="str", default="apache2"),
             envvars=dict(type="path", default="/etc/apache2/envvars"),
             config_test=dict(type="bool", default=True),
+            transaction=dict(type="str", choices=["apply", "begin", "commit", "rollback"], default="apply"),
         ),
         supports_check_mode=True,
     )

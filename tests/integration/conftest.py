@@ -5,6 +5,8 @@ flock serialises tests and benchmarks that converge it, and afterwards every man
 next test starts from a clean slate. `run_playbook` runs a playbook text on localhost with the venv's Python.
 """
 import fcntl
+import hashlib
+import http.client
 import json
 import os
 import re
@@ -18,6 +20,35 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV_BIN = os.path.dirname(sys.executable)
 LOCK_PATH = "/run/lock/revproxy-tls-system-apache.lock"
+CONFIG_ROOT = "/etc/apache2"
+PROXY_PORT = 18481
+
+
+def get(path="/", host="front.test", port=PROXY_PORT):
+    """GET through the proxy on 127.0.0.1 with a Host header: (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def snapshot():
+    """Hash of every file and link under the Apache config (which holds the deployed TLS dir)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in sorted(os.walk(CONFIG_ROOT)):
+        dirnames.sort()
+        for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
+            path = os.path.join(dirpath, name)
+            digest.update(path.encode())
+            if os.path.islink(path):
+                digest.update(os.readlink(path).encode())
+            elif os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()
 
 
 class PlaybookResult:

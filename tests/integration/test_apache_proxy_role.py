@@ -3,21 +3,17 @@
 Each test holds the system Apache (fixture system_apache): it converges /etc/apache2 with the role through
 ansible-playbook, then requests through the proxy on 127.0.0.1.
 """
-import hashlib
-import http.client
 import os
 import subprocess
 
 import pytest
 
-from conftest import apply_role
+from conftest import CONFIG_ROOT, PROXY_PORT, apply_role, get, snapshot
 from support.backends import TLSBackend
 from support.pki import PKI
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
 
-CONFIG_ROOT = "/etc/apache2"
-PROXY_PORT = 18481
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +46,6 @@ def site(backend, pki, **over):
     }
     value.update(over)
     return value
-
-
-def get(path="/", host="front.test", port=PROXY_PORT):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
-def snapshot():
-    """Hash of every file and link under the Apache config and the deployed TLS dir."""
-    digest = hashlib.sha256()
-    for base in (CONFIG_ROOT, "/etc/apache2/revproxy-tls"):
-        for dirpath, dirnames, filenames in sorted(os.walk(base)):
-            dirnames.sort()
-            for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
-                path = os.path.join(dirpath, name)
-                digest.update(path.encode())
-                if os.path.islink(path):
-                    digest.update(os.readlink(path).encode())
-                elif os.path.isfile(path):
-                    with open(path, "rb") as handle:
-                        digest.update(handle.read())
-    return digest.hexdigest()
 
 
 def test_proxy_verifies_backend_and_sends_its_sni(system_apache, backend, pki):

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+name: site_outcomes
+short_description: What happened to each site in a run of the apache_proxy role
+version_added: 1.0.0
+description:
+  - Combines the results of the role's steps (plan, preflight, probe) into one outcome per site
+    (C(unchanged), C(would_apply), C(applied), C(refused_by_preflight), C(not_applied), C(rolled_back),
+    C(kept_failing), C(removed), C(would_remove)) with a line a person reads.
+  - The policy is all or nothing; a run applies all its changed sites or none.
+author:
+  - revproxy.tls contributors (@revproxy)
+options:
+  _input:
+    description: The registered result of the C(revproxy.tls.apache_proxy_sites) plan (check mode) step.
+    type: dict
+    required: true
+  preflight:
+    description: The registered result of C(revproxy.tls.backend_handshake) for the changed sites.
+    type: dict
+  preflight_mode:
+    description: C(apache_proxy_preflight).
+    type: str
+    default: enforce
+  probe:
+    description: The registered result of C(revproxy.tls.apache_proxy_probe).
+    type: dict
+  on_probe_failure:
+    description: C(apache_proxy_on_probe_failure).
+    type: str
+    default: rollback
+  check_mode:
+    description: Whether the run is in check mode.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Summarise the run
+  ansible.builtin.debug:
+    msg: "{{ (plan | revproxy.tls.site_outcomes(preflight=preflight)).lines }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(changed), C(failed), C(sites) (C(name), C(outcome), C(detail)), C(lines) and C(policy).
+  type: dict
+"""
+
+from ansible_collections.revproxy.tls.plugins.module_utils._outcome import site_outcomes
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"site_outcomes": site_outcomes}

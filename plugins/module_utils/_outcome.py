@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""What happened to each site in one run of the apache_proxy role, from the results of its steps (pure)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+OUTCOMES = ("unchanged", "would_apply", "applied", "refused_by_preflight", "not_applied", "rolled_back",
+            "kept_failing", "removed", "would_remove")
+
+
+def _preflight_failures(preflight):
+    """site name -> list of 'reason: message (fix)' for the backends of that site that failed."""
+    failures = {}
+    for backend in (preflight or {}).get("backends", []) or []:
+        if backend.get("ok"):
+            continue
+        text = "%s %s: %s" % (backend.get("url"), backend.get("reason"), backend.get("message"))
+        if backend.get("host"):
+            text += " (as %s)" % backend["host"]
+        if backend.get("fix"):
+            text += ". Fix: %s" % backend["fix"]
+        failures.setdefault(backend.get("site"), []).append(text)
+    return failures
+
+
+def _probe_failures(probe):
+    failures = {}
+    for site in (probe or {}).get("sites", []) or []:
+        if site.get("ok"):
+            continue
+        locs = ["%s -> %s" % (loc["path"], loc["status"] if loc["status"] is not None else loc["error"])
+                for loc in site.get("locations", []) if not loc["ok"]]
+        diag = site.get("diagnosis") or {}
+        text = "probe failed (%s)" % ("; ".join(locs) or "Apache exited")
+        if diag.get("reason"):
+            text += ", error log says %s" % diag["reason"]
+        lines = [item["line"] for item in diag.get("lines", [])][:4]
+        if lines:
+            text += ": " + " | ".join(lines)
+        failures[site["name"]] = [text]
+    return failures
+
+
+def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on_probe_failure="rollback",
+                  check_mode=False):
+    """Per-site outcome of a run. The policy is all or nothing: when any changed site fails the preflight (enforce)
+    or the probe (rollback), no site of the run is applied."""
+    plan = plan or {}
+    changed = [s["name"] for s in plan.get("sites", []) if s.get("changed")]
+    pre_fail = _preflight_failures(preflight)
+    refused = preflight_mode == "enforce" and bool(pre_fail)
+    probe_fail = _probe_failures(probe)
+    rolled_back = bool(probe_fail) and on_probe_failure == "rollback"
+    sites = []
+    for site in plan.get("sites", []):
+        name = site["name"]
+        detail = []
+        if name not in changed:
+            outcome = "unchanged"
+        elif check_mode:
+            outcome = "would_apply"
+            detail = pre_fail.get(name, [])
+        elif refused:
+            outcome = "refused_by_preflight" if name in pre_fail else "not_applied"
+            detail = pre_fail.get(name) or ["not applied: another site of this run failed the preflight"]
+        elif probe_fail:
+            if rolled_back:
+                outcome = "rolled_back"
+                detail = probe_fail.get(name) or ["rolled back with the rest of this run"]
+            else:
+                outcome = "kept_failing" if name in probe_fail else "applied"
+                detail = probe_fail.get(name, [])
+        else:
+            outcome = "applied"
+            detail = ["preflight warning: %s" % d for d in pre_fail.get(name, [])]
+        sites.append({"name": name, "outcome": outcome, "detail": detail})
+    removed = plan.get("removed_sites", [])
+    for name in removed:
+        outcome = "would_remove" if check_mode else ("not_applied" if refused or rolled_back else "removed")
+        sites.append({"name": name, "outcome": outcome, "detail": []})
+    lines = ["%s: %s%s" % (s["name"], s["outcome"].replace("_", " "), " - " + "; ".join(s["detail"]) if s["detail"]
+                                                                                    else "") for s in sites]
+    failed = refused or bool(probe_fail)
+    applied = not check_mode and not refused and not rolled_back and bool(plan.get("changed_files"))
+    return {"changed": applied, "failed": failed, "sites": sites, "lines": lines or ["no sites managed"],
+            "policy": "all or nothing: a run applies all its changed sites or none"}

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""End-to-end probe of reverse-proxy sites through the local Apache listener, after a reload."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+import ssl
+import time
+
+from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import diagnose, read_since
+
+READY = "AH00489"  # "... configured -- resuming normal operations": a (re)started generation serves
+DIED = ("AH00020", "AH00016", "AH02312", "AH00015")  # configuration failed / unable to open logs: httpd exited
+OLD_GENERATION_GRACE = 1.5  # seconds old-generation children may still accept after a graceful restart
+
+
+def _connect_address(listen):
+    address = listen["address"]
+    if address in (None, "*", "0.0.0.0"):
+        return "127.0.0.1"
+    if address == "::":
+        return "::1"
+    return address
+
+
+def request(site, path, timeout):
+    """One GET through the proxy with the site's Host (and SNI when the frontend is TLS). Returns (status, error)."""
+    address = _connect_address(site["listen"])
+    port = site["listen"]["port"]
+    host = site["server_name"]
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except (OSError, socket.error) as exc:
+        return None, "connect to %s:%d failed: %s" % (address, port, exc)
+    try:
+        if site["tls"]:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # our own listener: the probe is about the backend hop
+            sock = ctx.wrap_socket(sock, server_hostname=host)
+        host_header = host if port in (80, 443) else "%s:%d" % (host, port)
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: revproxy.tls-probe\r\nConnection: close\r\n\r\n"
+                      % (path, host_header)).encode("ascii"))
+        data = b""
+        while b"\r\n" not in data and len(data) < 8192:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        line = data.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = line.split()
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            return None, "no HTTP response (got %r)" % line[:80]
+        return int(parts[1]), None
+    except (OSError, socket.error, ssl.SSLError) as exc:
+        return None, "request failed: %s" % exc
+    finally:
+        sock.close()
+
+
+def location_ok(loc, status):
+    if status is None:
+        return False
+    if loc.get("probe_status"):
+        return status in loc["probe_status"]
+    return status < 500
+
+
+def wait_for_reload(error_log, offset, timeout, sleep=time.sleep, clock=time.time):
+    """Wait until the error log shows the new generation serving (True) or httpd exiting (False).
+    Returns (state, lines) with state 'ready', 'died' or 'unknown' (no sign within timeout)."""
+    deadline = clock() + timeout
+    while True:
+        lines = read_since(error_log, offset)
+        if any(code in line for line in lines for code in DIED):
+            return "died", lines
+        if any(READY in line for line in lines):
+            sleep(OLD_GENERATION_GRACE)
+            return "ready", read_since(error_log, offset)
+        if clock() >= deadline:
+            return "unknown", lines
+        sleep(0.1)
+
+
+def probe_sites(sites, timeout=5.0, settle=3.0, sleep=time.sleep, clock=time.time, do_request=request):
+    """Probe each location of each site; a failing location is retried for `settle` seconds (children of the new
+    generation may still be starting). Returns a list of per-site results."""
+    results = []
+    for site in sites:
+        locs = []
+        for loc in sorted(site["locations"], key=lambda item: item["path"]):
+            deadline = clock() + settle
+            while True:
+                status, error = do_request(site, loc["path"], timeout)
+                ok = location_ok(loc, status)
+                if ok or clock() >= deadline:
+                    break
+                sleep(0.25)
+            locs.append({"path": loc["path"], "backend": loc["backend"], "status": status, "ok": ok, "error": error,
+                         "expected": loc.get("probe_status") or "any status below 500"})
+        results.append({"name": site["name"], "ok": all(item["ok"] for item in locs), "locations": locs})
+    return results
+
+
+def explain(results, state, lines):
+    """Attach the error-log diagnosis to failed sites; return the overall diagnosis."""
+    diag = diagnose(lines)
+    for result in results:
+        if not result["ok"]:
+            result["diagnosis"] = diag
+    if state == "died":
+        diag = dict(diag, reason="reload_failed")
+    return diag
