@@ -10,6 +10,7 @@ Usage: sync_docs.py [--check]   (--check exits 1 when the module is out of date)
 import copy
 import glob
 import os
+import re
 import sys
 
 import yaml
@@ -17,6 +18,9 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGSPEC = os.path.join(ROOT, "roles", "apache_proxy", "meta", "argument_specs.yml")
 MODULES = os.path.join(ROOT, "plugins", "modules")
+README = os.path.join(ROOT, "README.md")
+TABLE_BEGIN = "<!-- BEGIN GENERATED role variables (scripts/sync_docs.py) -->\n"
+TABLE_END = "<!-- END GENERATED role variables -->\n"
 BEGIN = "    # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py\n"
 END = "    # END GENERATED\n"
 
@@ -60,8 +64,54 @@ def render():
     return BEGIN + body + END
 
 
+def _text(desc):
+    text = " ".join(desc) if isinstance(desc, list) else str(desc)
+    text = re.sub(r"\b[CVOM]\(([^()]*(?:\([^()]*\)[^()]*)*)\)", r"`\1`", text)  # Ansible markup -> Markdown
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _default(opt):
+    if "default" not in opt:
+        return ""
+    value = opt["default"]
+    if isinstance(value, bool):
+        return "`%s`" % str(value).lower()
+    if isinstance(value, list):
+        return "`[%s]`" % ", ".join(str(v) for v in value)
+    return "`%s`" % (value if value != {} else "{}")
+
+
+def _rows(options, prefix=""):
+    for name, opt in options.items():
+        kind = opt.get("type", "str") + ("/" + opt["elements"] if opt.get("elements") else "")
+        if opt.get("choices"):
+            kind += " (%s)" % ", ".join(str(c) for c in opt["choices"])
+        yield "| `%s%s` | %s | %s | %s |" % (prefix, name, kind, _default(opt), _text(opt["description"]))
+        if "options" in opt:
+            sep = "[]." if opt.get("type") == "list" else "."
+            for row in _rows(opt["options"], prefix + name + sep):
+                yield row
+
+
+def readme_table():
+    with open(ARGSPEC) as handle:
+        spec = yaml.safe_load(handle)
+    rows = ["| variable | type | default | description |", "|---|---|---|---|"]
+    rows.extend(_rows(spec["argument_specs"]["main"]["options"]))
+    return TABLE_BEGIN + "\n".join(rows) + "\n" + TABLE_END
+
+
 def main():
     stale = []
+    with open(README) as handle:
+        readme = handle.read()
+    start, end = readme.index(TABLE_BEGIN), readme.index(TABLE_END) + len(TABLE_END)
+    updated_readme = readme[:start] + readme_table() + readme[end:]
+    if updated_readme != readme:
+        stale.append(README)
+        if "--check" not in sys.argv:
+            with open(README, "w") as handle:
+                handle.write(updated_readme)
     block = render()
     for module in sorted(glob.glob(os.path.join(MODULES, "*.py"))):
         with open(module) as handle:
