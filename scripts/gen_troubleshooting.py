@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Generate docs/troubleshooting-ah00898.md from the failure catalogue (plugins/module_utils/_catalogue.py).
 
 Usage: python scripts/gen_troubleshooting.py [--check]   (--check: exit 1 when the checked-in file differs)
@@ -86,8 +86,8 @@ def generate():
             status = "%s (TLS 1.3), %s (TLS 1.2)" % (status, entry["http_status_tls12"])
         elif status is None:
             status = "backend's status" if reason == "ok" else "httpd does not start"
-        lines.append("| [`%s`](#%s) | %s | %s | %s |" % (reason, reason.replace("_", "_"), entry["title"], status,
-                                                       ", ".join(entry["f"]) or "-"))
+        f_numbers = ", ".join(entry["f"]) or "-"
+        lines.append("| [`%s`](#%s) | %s | %s | %s |" % (reason, reason, entry["title"], status, f_numbers))
     lines.append("")
     for reason, entry in cat.CATALOGUE.items():
         if reason == "ok":
@@ -104,8 +104,8 @@ def generate():
         if status is None:
             lines.append("- Client gets: nothing (httpd refuses to start)")
         elif "http_status_tls12" in entry:
-            lines.append("- Client gets: **%s** with TLS 1.3, **%s** with TLS 1.2" % (status,
-                                                                                     entry["http_status_tls12"]))
+            tls12 = entry["http_status_tls12"]
+            lines.append("- Client gets: **%s** with TLS 1.3, **%s** with TLS 1.2" % (status, tls12))
         else:
             lines.append("- Client gets: **%s**" % status)
         lines.append("- Fix: %s" % entry["fix"])

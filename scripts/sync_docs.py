@@ -58,8 +58,8 @@ def site_options():
 
 def render():
     text = yaml.safe_dump({"suboptions": _suboptions(site_options())}, sort_keys=False, width=110, default_flow_style=False)
-    text = text.replace("O(apache_proxy_sites[].", "O(sites[].").replace("O(apache_proxy_backend_tls_defaults)",
-                                                                             "O(backend_tls_defaults)")
+    text = text.replace("O(apache_proxy_sites[].", "O(sites[].")
+    text = text.replace("O(apache_proxy_backend_tls_defaults)", "O(backend_tls_defaults)")
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
     return BEGIN + body + END
 
@@ -89,8 +89,7 @@ def _rows(options, prefix=""):
         yield "| `%s%s` | %s | %s | %s |" % (prefix, name, kind, _default(opt), _text(opt["description"]))
         if "options" in opt:
             sep = "[]." if opt.get("type") == "list" else "."
-            for row in _rows(opt["options"], prefix + name + sep):
-                yield row
+            yield from _rows(opt["options"], prefix + name + sep)
 
 
 def readme_table():

@@ -83,8 +83,10 @@ def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on
     for name in removed:
         outcome = "would_remove" if check_mode else ("not_applied" if refused or rolled_back else "removed")
         sites.append({"name": name, "outcome": outcome, "detail": []})
-    lines = ["%s: %s%s" % (s["name"], s["outcome"].replace("_", " "), " - " + "; ".join(s["detail"]) if s["detail"]
-                                                                                    else "") for s in sites]
+    lines = []
+    for site in sites:
+        detail = " - " + "; ".join(site["detail"]) if site["detail"] else ""
+        lines.append("%s: %s%s" % (site["name"], site["outcome"].replace("_", " "), detail))
     failed = refused or bool(probe_fail)
     applied = not check_mode and not refused and not rolled_back and bool(plan.get("changed_files"))
     return {"changed": applied, "failed": failed, "sites": sites, "lines": lines or ["no sites managed"],

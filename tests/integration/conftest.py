@@ -63,8 +63,8 @@ class PlaybookResult:
         self.ok, self.changed, self.unreachable, self.failed = (int(g) for g in match.groups()) if match else (0, 0, 0, 0)
 
     def __repr__(self):
-        return "PlaybookResult(rc=%s, changed=%s, failed=%s)\n%s\n%s" % (self.rc, self.changed, self.failed,
-                                                                          self.stdout[-6000:], self.stderr[-3000:])
+        head = "PlaybookResult(rc=%s, changed=%s, failed=%s)" % (self.rc, self.changed, self.failed)
+        return "%s\n%s\n%s" % (head, self.stdout[-6000:], self.stderr[-3000:])
 
 
 def run_playbook(text, extra_vars=None, check=False, diff=False, timeout=600, env=None):

@@ -15,7 +15,6 @@ from support.pki import PKI
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
 
 
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     pki = PKI(str(tmp_path_factory.mktemp("pki")))

@@ -508,7 +508,7 @@ class BlackholeBackend:
         self._listener.listen(0)
         self.port = self._listener.getsockname()[1]
         self._fillers = []
-        for _ in range(max_fill):
+        for _attempt in range(max_fill):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.settimeout(probe_timeout)
             try:

@@ -272,7 +272,7 @@ def test_reasons_documented_in_module():
 def test_troubleshooting_doc_is_generated():
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
     proc = subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_troubleshooting.py"), "--check"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     with open(os.path.join(root, "docs", "troubleshooting-ah00898.md")) as f:
         text = f.read()

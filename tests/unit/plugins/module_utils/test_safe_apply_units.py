@@ -18,8 +18,8 @@ PROBE_FAIL_A = {"sites": [
 
 OUTCOMES = [
     ("all good", {}, {"a": "applied", "b": "applied", "c": "unchanged", "old": "removed"}, False),
-    ("check mode", {"check_mode": True}, {"a": "would_apply", "b": "would_apply", "c": "unchanged",
-                                           "old": "would_remove"}, False),
+    ("check mode", {"check_mode": True},
+     {"a": "would_apply", "b": "would_apply", "c": "unchanged", "old": "would_remove"}, False),
     ("preflight enforce refuses the whole run", {"preflight": PRE_FAIL_B},
      {"a": "not_applied", "b": "refused_by_preflight", "c": "unchanged", "old": "not_applied"}, True),
     ("preflight warn applies", {"preflight": PRE_FAIL_B, "preflight_mode": "warn"},

@@ -21,8 +21,7 @@ def run_main(capsys, args):
 def test_backend_options_come_from_the_shared_spec():
     for key, spec in BACKEND_TLS_SPEC.items():
         assert mod.ARGUMENT_SPEC["backends"]["options"][key] == spec
-        assert spec.get("default") == BACKEND_TLS_DEFAULTS[key] or (spec.get("default") is None
-                                                                     and BACKEND_TLS_DEFAULTS[key] is None)
+        assert spec.get("default") == BACKEND_TLS_DEFAULTS[key]
 
 
 def test_docs_match_argspec():
