@@ -136,6 +136,247 @@ options:
       - C(*_content) keys are written to a private temporary directory for the check.
     type: list
     elements: dict
+    # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py
+    suboptions:
+      name:
+        description:
+        - The site's file name (C(<name>.conf)); must match C(^[a-z0-9][a-z0-9_.-]*$).
+        type: str
+        required: true
+      server_name:
+        description:
+        - C(ServerName) of the vhost.
+        type: str
+        required: true
+      server_aliases:
+        description:
+        - C(ServerAlias) names. With O(sites[].preserve_host), each is also a name Apache sends as SNI
+          to TLS backends and checks their certificate against.
+        type: list
+        elements: str
+        default: []
+      listen:
+        description:
+        - Where the vhost listens. A C(Listen) directive is added for ports that C(ports.conf) does not open.
+        type: dict
+        suboptions:
+          port:
+            description:
+            - TCP port; 443 when O(sites[].tls) is set, otherwise 80.
+            type: int
+          address:
+            description:
+            - IP address of the vhost (C(<VirtualHost address:port>)); all addresses when omitted.
+            type: str
+      tls:
+        description:
+        - Frontend TLS (C(SSLEngine on)). Omit for a plain HTTP vhost.
+        type: dict
+        suboptions:
+          certificate_file:
+            description: C(SSLCertificateFile), an absolute path on the proxy.
+            type: path
+            required: true
+          key_file:
+            description: C(SSLCertificateKeyFile), an absolute path on the proxy.
+            type: path
+            required: true
+          chain_file:
+            description: C(SSLCertificateChainFile), an absolute path on the proxy.
+            type: path
+      preserve_host:
+        description:
+        - C(ProxyPreserveHost). With C(true) and a TLS backend, the client's Host becomes the SNI and the name the backend
+          certificate is checked against, so that certificate must cover C(server_name) and every alias (the play warns
+          about it).
+        type: bool
+        default: false
+      locations:
+        description:
+        - C(ProxyPass)/C(ProxyPassReverse) pairs. Longer paths are rendered first (mod_proxy uses the first match).
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          path:
+            description: URL path on the proxy, for example C(/) or C(/api/).
+            type: str
+            required: true
+          backend:
+            description:
+            - Backend URL (C(http), C(https), C(ws) or C(wss)); C(path) and the URL path must both end with C(/) or
+              both not. An C(https) backend given as an IP literal is refused while C(check_peer_name) is on, because
+              mod_ssl never matches iPAddress SANs.
+            type: str
+            required: true
+          probe_status:
+            description:
+            - HTTP statuses that count as success when this location is probed through the proxy (default any status
+              below 500).
+            type: list
+            elements: int
+          timeout:
+            description: ProxyPass C(timeout=) in seconds.
+            type: int
+          connectiontimeout:
+            description: ProxyPass C(connectiontimeout=) in seconds.
+            type: int
+          retry:
+            description: ProxyPass C(retry=) in seconds (Apache's default 60 keeps a failed worker in error state).
+            type: int
+          keepalive:
+            description: ProxyPass C(keepalive=) (TCP keepalive).
+            type: bool
+          disablereuse:
+            description: ProxyPass C(disablereuse=).
+            type: bool
+          enablereuse:
+            description: ProxyPass C(enablereuse=).
+            type: bool
+          ttl:
+            description: ProxyPass C(ttl=) in seconds.
+            type: int
+          min:
+            description: ProxyPass C(min=).
+            type: int
+          max:
+            description: ProxyPass C(max=).
+            type: int
+          smax:
+            description: ProxyPass C(smax=).
+            type: int
+          acquire:
+            description: ProxyPass C(acquire=) in milliseconds.
+            type: int
+          ping:
+            description: ProxyPass C(ping=) in seconds.
+            type: int
+          flushpackets:
+            description: ProxyPass C(flushpackets=).
+            type: str
+            choices:
+            - 'on'
+            - 'off'
+            - auto
+          flushwait:
+            description: ProxyPass C(flushwait=) in milliseconds.
+            type: int
+          iobuffersize:
+            description: ProxyPass C(iobuffersize=) in bytes.
+            type: int
+          receivebuffersize:
+            description: ProxyPass C(receivebuffersize=) in bytes.
+            type: int
+          responsefieldsize:
+            description: ProxyPass C(responsefieldsize=) in bytes.
+            type: int
+          upgrade:
+            description: ProxyPass C(upgrade=) protocol token, for example C(websocket).
+            type: str
+      backend_tls:
+        description:
+        - Settings for TLS backends (C(https), C(wss)), the same names the M(revproxy.tls.backend_handshake) module
+          takes. Unset keys come from O(backend_tls_defaults), then from the collection defaults shown
+          here.
+        type: dict
+        suboptions:
+          verify:
+            description:
+            - C(SSLProxyVerify). V(none) and V(optional_no_ca) need O(sites[].allow_insecure_backend_tls).
+              V(require) and V(optional) need C(ca_file), C(ca_content) or C(ca_path) (mod_ssl never uses the system
+              trust store).
+            - Default V(require), unless O(backend_tls_defaults) sets it.
+            type: str
+            choices:
+            - none
+            - optional
+            - require
+            - optional_no_ca
+          verify_depth:
+            description:
+            - C(SSLProxyVerifyDepth). mod_ssl fails when the root's depth (leaf = 0) exceeds it, so Apache's default
+              1 refuses leaf, intermediate, root.
+            - Default V(4), unless O(backend_tls_defaults) sets it.
+            type: int
+          ca_file:
+            description: C(SSLProxyCACertificateFile), a PEM bundle on the proxy.
+            type: path
+          ca_content:
+            description: PEM of the trusted CA(s); deployed as C(<tls_dir>/<name>/backend-ca.pem) and used as C(ca_file).
+            type: str
+          ca_path:
+            description: C(SSLProxyCACertificatePath), a directory with C(c_rehash) links.
+            type: path
+          crl_file:
+            description: C(SSLProxyCARevocationFile).
+            type: path
+          crl_path:
+            description: C(SSLProxyCARevocationPath).
+            type: path
+          crl_check:
+            description:
+            - C(SSLProxyCARevocationCheck); V(leaf) and V(chain) need C(crl_file) or C(crl_path).
+            - Default V(none), unless O(backend_tls_defaults) sets it.
+            type: str
+            choices:
+            - none
+            - leaf
+            - chain
+          check_peer_name:
+            description:
+            - C(SSLProxyCheckPeerName). V(false) needs C(allow_insecure_backend_tls).
+            - Default V(true), unless O(backend_tls_defaults) sets it.
+            type: bool
+          check_peer_expire:
+            description:
+            - C(SSLProxyCheckPeerExpire). V(false) needs C(allow_insecure_backend_tls).
+            - Default V(true), unless O(backend_tls_defaults) sets it.
+            type: bool
+          client_cert_file:
+            description:
+            - Client certificate for backends that require one (C(SSLProxyMachineCertificateFile)). When C(client_key_file)
+              is a different file, the role combines both into C(<tls_dir>/<name>/proxy-client.pem) (mode 0600), since
+              mod_ssl wants them in one file.
+            type: path
+          client_key_file:
+            description: Unencrypted private key of C(client_cert_file), when it is a separate file.
+            type: path
+          client_chain_file:
+            description:
+            - C(SSLProxyMachineCertificateChainFile). mod_ssl also trusts every certificate in it as a CA.
+            type: path
+          client_cert_content:
+            description: PEM client certificate; deployed with the key as C(<tls_dir>/<name>/proxy-client.pem), mode
+              0600.
+            type: str
+          client_key_content:
+            description: PEM unencrypted private key of C(client_cert_content); never logged.
+            type: str
+          client_chain_content:
+            description: PEM chain for the client certificate; deployed as C(<tls_dir>/<name>/proxy-client-chain.pem).
+            type: str
+          protocols:
+            description:
+            - C(SSLProxyProtocol), rendered as C(-all +TLSv1.2 +TLSv1.3). TLSv1/TLSv1.1 need C(allow_insecure_backend_tls).
+            - Default V(TLSv1.2 TLSv1.3), unless O(backend_tls_defaults) sets it.
+            type: list
+            elements: str
+            choices:
+            - TLSv1
+            - TLSv1.1
+            - TLSv1.2
+            - TLSv1.3
+          ciphers:
+            description: C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
+            type: str
+      allow_insecure_backend_tls:
+        description:
+        - Accept insecure backend TLS settings for this site (C(verify) none or optional_no_ca, C(check_peer_name) or
+          C(check_peer_expire) false, protocols below TLS 1.2). They are rendered with a comment saying so and the play
+          prints a warning naming the site.
+        type: bool
+        default: false
+    # END GENERATED
   backend_tls_defaults:
     description: The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).
     type: dict
@@ -376,6 +617,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import entry_result
 from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import classify, host_header
+from ansible_collections.revproxy.tls.plugins.module_utils._sites import SITE_SPEC, normalize_sites, site_backend_checks
 from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
 
 try:
@@ -394,7 +636,8 @@ BACKEND_OPTIONS = dict(
 
 ARGUMENT_SPEC = {
     "backends": {"type": "list", "elements": "dict", "options": BACKEND_OPTIONS},
-    "sites": {"type": "list", "elements": "dict"},
+    # The role's site model, so client_key_content is no_log from the start (invocation logging included).
+    "sites": {"type": "list", "elements": "dict", "options": SITE_SPEC},
     "backend_tls_defaults": {"type": "dict", "default": {}},
     "tls_dir": {"type": "path", "default": "/etc/apache2/revproxy-tls"},
     "timeout": {"type": "float", "default": 5},
@@ -462,7 +705,6 @@ def build_checks_from_backends(backends):
 
 
 def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
-    from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites, site_backend_checks
     effective = normalize_sites(sites, defaults, tls_dir)
     checks = []
     written = {}
