@@ -578,7 +578,7 @@ def table(cfg, res, mach):
             add("| backend_handshake, %d backends, one task | %s | %s | %s | %s |" % (
                 n, _fmt(res.med(("hs", n, "task")), digits=2), _fmt(res.med(("hs", n, "play")), digits=2),
                 _fmt(res.med(("hs", n, "per")), "ms"), _fmt(res.med(("hs", n, "ratio_per_backend")), "x")))
-        add("| get_certificate loop, %d backends (%d tasks calls) | %s | %s | %s | 1.0x |" % (
+        add("| get_certificate loop, %d backends (%d task calls) | %s | %s | %s | 1.0x |" % (
             k, k, _fmt(res.med(("gc", k, "task"))), _fmt(res.med(("gc", k, "play"))), _fmt(res.med(("gc", k, "per")), "ms")))
         add("| same %d backends: loop task / backend_handshake task | | | | %s |" % (k, _fmt(res.med(("gc", k, "ratio")), "x")))
         nmax = max(cfg.backend_sizes)
