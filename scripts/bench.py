@@ -13,7 +13,7 @@ Each figure is the median over BENCH_RUNS runs (default 3); ratios are computed 
 
 Usage: scripts/bench.sh [--quick] [--only checks|converge] [--json FILE] [--markdown FILE]
   BENCH_RUNS=N          runs per figure (default 3; --quick: 1)
-  BENCH_BASELINE_MAX=N  largest site count the template baseline runs at (default 1000; the baseline costs ~N x 0.3 s
+  BENCH_BASELINE_MAX=N  largest site count the template baseline runs at (default 300; the baseline costs ~N x 0.3 s
                         per phase); above it the baseline cells show "-"
   BENCH_BASELINE_RUNS=N in how many of the runs the template baseline runs too (default: all)
   BENCH_TIMEOUT=T       backend_handshake timeout, and the blackhole's budget (default 2 s)
@@ -467,8 +467,8 @@ def bench_converge(cfg, res, work):
                         task = run.task("apache_proxy_sites")
                         want_changed = phase != "rerun"
                         if bool(task.get("changed")) != want_changed:
-                            res.notes.append("role %d sites %s: changed=%s (expected %s)" % (n, phase, task.get("changed"),
-                                                                                              want_changed))
+                            note = "role %d sites %s: changed=%s (expected %s)" % (n, phase, task.get("changed"), want_changed)
+                            res.notes.append(note)
                         res.add(("role", n, phase, "play"), run.wall)
                         res.add(("role", n, phase, "task"), run.task_time("apache_proxy_sites"))
                         res.add(("role", n, phase, "reloads"), reloads)
@@ -562,9 +562,9 @@ def machine():
 def table(cfg, res, mach):
     lines = []
     add = lines.append
+    quick = " (--quick)" if cfg.quick else ""
     add("revproxy.tls benchmarks: median of %d run(s)%s; template baseline in %d run(s), up to %d sites; ratios pair by"
-        " pair within a run, then the median" % (cfg.runs, " (--quick)" if cfg.quick else "", min(cfg.runs, cfg.baseline_runs),
-                                                  cfg.baseline_max))
+        " pair within a run, then the median" % (cfg.runs, quick, min(cfg.runs, cfg.baseline_runs), cfg.baseline_max))
     add("machine: %s, %s cores, %.1f GiB, %s; %s; %s; Apache %s; %s; collection measured: %s" % (
         mach["os"], mach["nproc"], mach["mem_gib"], mach["cpu"], "Python " + mach["python"], mach["ansible_core"],
         mach["apache"], mach["openssl"], mach.get("measured", "?")))
@@ -636,7 +636,7 @@ class Config:
         self.backend_sizes = (5, 10) if args.quick else (50, 200, 500)
         self.loop_size = 5 if args.quick else 50
         self.site_sizes = (3, 10) if args.quick else (30, 300, 1000)
-        self.baseline_max = int(os.environ.get("BENCH_BASELINE_MAX", "1000"))
+        self.baseline_max = int(os.environ.get("BENCH_BASELINE_MAX", "300"))
         self.baseline_runs = int(os.environ.get("BENCH_BASELINE_RUNS", str(self.runs)))
         self.do_checks = args.only in (None, "checks")
         self.do_converge = args.only in (None, "converge")
