@@ -189,8 +189,10 @@ def test_site_then_diagnose_jobs(world, system_apache):
     port = free_port()
     sites = _sites(world, port)
     pdd = _pdd(world, "site", sites)
-    # Two sites fail on purpose (that is what diagnose is for): the role's preflight would refuse to apply them.
-    write_group_vars(pdd, "revproxy_proxies", {"apache_proxy_sites": sites, "apache_proxy_preflight": "off"})
+    # Two sites fail on purpose (that is what diagnose is for): the role's preflight would refuse to apply them and
+    # its post-reload probe would roll them back.
+    write_group_vars(pdd, "revproxy_proxies", {"apache_proxy_sites": sites, "apache_proxy_preflight": "off",
+                                               "apache_proxy_probe": False})
     job = run_job(pdd, "site", local_inventory(), {"revproxy_prune": "true"}, job_type="check")
     assert job.status == "successful", job
     assert not os.path.exists("/etc/apache2/sites-enabled/good.conf")
