@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo demo-clean test lint sanity unit integration bench constraints docs
+.PHONY: help setup demo demo-clean test lint sanity unit integration bench constraints docs molecule
 
 help:
 	@echo "make demo        run the role on localhost against a local demo HTTPS backend (root, Debian 12)"
@@ -40,6 +40,9 @@ integration: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+molecule: setup
+	@bash scripts/molecule.sh
 
 constraints:
 	@bash scripts/bootstrap.sh && $(VENV)/bin/pip freeze --exclude-editable | sed '1i # Pinned versions of everything requirements/dev.txt pulls in. Regenerate with: make constraints' > requirements/constraints.txt

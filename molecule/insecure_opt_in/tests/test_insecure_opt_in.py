@@ -66,7 +66,6 @@ def test_accepted_with_the_opt_in_and_a_warning(proxy, role_vars, case, setting,
 @pytest.mark.parametrize("site,directive", [
     ("untrusted-ca", "SSLProxyVerify none"),
     ("expired", "SSLProxyCheckPeerExpire off"),
-    ("expired-verified", "SSLProxyCheckPeerExpire off"),
     ("wrong-name", "SSLProxyCheckPeerName off"),
 ])
 def test_rendered_with_an_insecure_comment(proxy, site, directive):
@@ -87,7 +86,6 @@ def predicted(proxy, role_vars):
     ("untrusted-ca", 200, "ok"),
     ("expired", 200, "ok"),
     ("wrong-name", 200, "ok"),
-    ("expired-verified", 500, "expired"),
 ])
 def test_the_insecure_sites_serve_as_predicted(proxy, predicted, site, status, reason):
     got, body = testlib.http_get(proxy, "http://127.0.0.1/", host_header="%s.example.test" % site)
@@ -106,5 +104,13 @@ def test_strict_settings_would_fail_these_backends(proxy, role_vars):
         site["allow_insecure_backend_tls"] = False
     result = testlib.handshake(proxy, sites=strict, backend_tls_defaults=role_vars["apache_proxy_backend_tls_defaults"])
     reasons = {b["site"]: b["reason"] for b in result["backends"]}
-    assert reasons == {"untrusted-ca": "untrusted_ca", "expired": "expired", "expired-verified": "expired",
-                       "wrong-name": "name_mismatch"}, result
+    assert reasons == {"untrusted-ca": "untrusted_ca", "expired": "expired", "wrong-name": "name_mismatch"}, result
+
+
+def test_check_peer_expire_off_alone_does_not_rescue_an_expired_certificate(proxy, role_vars):
+    """SSLProxyCheckPeerExpire is mod_ssl's own later check; verify: require already fails in OpenSSL's verification."""
+    site = probe_site({"check_peer_expire": False}, True)
+    site["locations"][0]["backend"] = "https://bad.backend.test:8442/"
+    result = testlib.handshake(proxy, sites=[site], backend_tls_defaults=role_vars["apache_proxy_backend_tls_defaults"])
+    backend = result["backends"][0]
+    assert (backend["ok"], backend["reason"], backend["http_status"]) == (False, "expired", 500), backend
