@@ -45,7 +45,7 @@ find_python() {
 }
 
 stamp=.venv/.requirements-stamp
-want="$(cat requirements/dev.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements/dev.txt requirements/awx.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     if [ ! -x .venv/bin/python ]; then
         PY=$(find_python) || { echo "bootstrap: no Python >= 3.12 found (PATH or pyenv); ansible-core 2.21 needs one" >&2; exit 1; }

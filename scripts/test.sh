@@ -49,6 +49,11 @@ stage_unit() {
 }
 
 stage_integration() {
+    # The report test renders HTML in a real headless browser.
+    if ! command -v chromium >/dev/null 2>&1; then
+        echo "installing chromium for the report test (apt)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || return 1
+    fi
     python -m pytest -q -p no:cacheprovider tests/integration
 }
 
