@@ -79,11 +79,17 @@ def test_four_step_check_apply_check_apply(system_apache, backend, pki):
 
 
 def test_preserve_host_sends_public_name_as_sni(system_apache, backend, pki):
-    """With preserve_host the backend (which only accepts SNI 'localhost') sees the public name: Apache fails it,
-    as the warning in the play says it would."""
-    res = apply_role([site(backend, pki, preserve_host=True)])
-    assert res.rc == 0, res
-    assert "preserve_host is true: Apache sends the client's Host (front.test) as SNI" in res.output
+    """With preserve_host the public name becomes the SNI and the checked name. The backend only accepts SNI
+    'localhost': the preflight refuses the site and says why; forced through (preflight and probe off), Apache
+    fails exactly as predicted for the public name and works for a client that sends Host: localhost."""
+    refused = apply_role([site(backend, pki, preserve_host=True)])
+    assert refused.rc != 0, refused
+    assert "preserve_host is true: Apache sends the client's Host (front.test) as SNI" in refused.output
+    assert "roletest: refused by preflight" in refused.stdout
+    assert "(as front.test)" in refused.stdout
+    forced = apply_role([site(backend, pki, preserve_host=True)], apache_proxy_preflight="off",
+                        apache_proxy_probe=False)
+    assert forced.rc == 0, forced
     status, _body = get()
     assert status == 500
     status, body = get(host="localhost")
@@ -99,6 +105,8 @@ def test_client_certificate_deployed_0600_and_used(system_apache, pki):
             "ca_content": open(root.cert_path).read(),
             "client_cert_content": open(client.cert_path).read(),
             "client_key_content": open(client.key_path).read(),
+            # The backend trusts the root: mod_ssl must send the intermediate too (SSLProxyMachineCertificateChainFile).
+            "client_chain_content": open(inter.cert_path).read(),
         })
         res = apply_role([value])
         assert res.rc == 0, res
