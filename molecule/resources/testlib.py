@@ -24,8 +24,8 @@ def http_get(proxy, url, host_header=None, resolve=None, cacert=None, extra=()):
         cmd += ["--cacert", cacert]
     cmd += list(extra) + [url]
     res = proxy.run(" ".join(shlex.quote(c) for c in cmd) + "; echo; cat /tmp/.mol-body")
-    status, _, body = res.stdout.partition("\n")
-    return int(status or 0), body
+    parts = res.stdout.partition("\n")
+    return int(parts[0] or 0), parts[2]
 
 
 def handshake(proxy, **args):
