@@ -21,6 +21,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 # OpenSSL X509_V_ERR_* codes used below (stable across OpenSSL 1.1 - 4.x).
 X509_V_OK = 0
 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = 2
@@ -70,6 +72,20 @@ X509_ERROR_STRINGS = {
     28: "certificate rejected",
 }
 
+
+
+def _utc(value):
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def cert_not_before(cert):
+    """notBefore as an aware UTC datetime (cryptography >= 42 has *_utc; Debian 12 ships 38)."""
+    return _utc(getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before)
+
+
+def cert_not_after(cert):
+    """notAfter as an aware UTC datetime."""
+    return _utc(getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after)
 
 def x509_error_string(errnum, fallback=None):
     return X509_ERROR_STRINGS.get(errnum) or fallback or ("X509 verify error %d" % errnum)
@@ -324,7 +340,7 @@ def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip
     if tls.get("check_peer_expire", True):
         if leaf is None:
             return "expired", "default", fields  # mod_ssl: !cert counts as expired
-        state = expiry_state(leaf.not_valid_before_utc, leaf.not_valid_after_utc, now)
+        state = expiry_state(cert_not_before(leaf), cert_not_after(leaf), now)
         if state:
             return state, "default", fields
     if tls.get("check_peer_name", True):
@@ -371,8 +387,8 @@ def _cert_fields(cert, prefix):
     return {
         prefix + "subject": cert.subject.rfc4514_string(),
         prefix + "issuer": cert.issuer.rfc4514_string(),
-        prefix + "not_before": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        prefix + "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        prefix + "not_before": cert_not_before(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        prefix + "not_after": cert_not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

@@ -49,6 +49,8 @@ except ImportError as exc:  # pragma: no cover - depends on the host
 
 from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import (
     build_chain_issuers,
+    cert_not_after,
+    cert_not_before,
     choose_client_cert,
     protocol_range,
     verify_decision,
@@ -77,6 +79,48 @@ def openssl_version():
         return None
     return SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode("ascii", "replace")
 
+
+
+# pyOpenSSL compatibility: `as_cryptography=` arrived in pyOpenSSL 24.3; Debian 12 ships 23.0. Both paths give
+# cryptography objects (and DER-encoded DNs) to the pure mod_ssl rules.
+
+def peer_cert_chain(conn):
+    try:
+        return conn.get_peer_cert_chain(as_cryptography=True) or []
+    except TypeError:
+        return [cert.to_cryptography() for cert in conn.get_peer_cert_chain() or []]
+
+
+def peer_certificate(conn):
+    try:
+        return conn.get_peer_certificate(as_cryptography=True)
+    except TypeError:
+        cert = conn.get_peer_certificate()
+        return cert.to_cryptography() if cert is not None else None
+
+
+def use_client_cert(conn, cert, key):
+    """Install a cryptography certificate and key on the connection (pyOpenSSL < 24.3 wants its own types)."""
+    try:
+        conn.use_certificate(cert)
+        conn.use_privatekey(key)
+    except TypeError:
+        conn.use_certificate(_crypto.X509.from_cryptography(cert))
+        conn.use_privatekey(_crypto.PKey.from_cryptography_key(key))
+
+
+def client_ca_names(conn):
+    """The server's acceptable client-CA list as (DER, readable string) pairs."""
+    try:
+        names = conn.get_client_ca_list(as_cryptography=True) or []
+        return [(name.public_bytes(), name.rfc4514_string()) for name in names]
+    except TypeError:
+        out = []
+        for name in conn.get_client_ca_list() or []:
+            text = ",".join("%s=%s" % (k.decode("ascii", "replace"), v.decode("utf-8", "replace"))
+                            for k, v in reversed(name.get_components()))
+            out.append((name.der(), text))
+        return out
 
 class ProbeConfigError(Exception):
     """A backend's TLS files cannot be used; the message names the field."""
@@ -231,14 +275,17 @@ class TLSContext:
             conn = SSL.Connection._reverse_mapping[ssl]
             state = conn.get_app_data()
             state.cert_requested = True
-            names = conn.get_client_ca_list(as_cryptography=True) or []
-            state.ca_list = [n.rfc4514_string() for n in names]
-            index, code = choose_client_cert(names, self.client_certs)
+            names = client_ca_names(conn)
+            state.ca_list = [text for _der, text in names]
+            # Compare DNs as DER, which works with every pyOpenSSL (X509Name) and cryptography (Name) alike.
+            certs = [{"issuer": c["issuer"].public_bytes(),
+                      "chain_issuers": [i.public_bytes() for i in c.get("chain_issuers") or ()]}
+                     for c in self.client_certs]
+            index, code = choose_client_cert([der for der, _text in names], certs)
             state.choice_code = code
             if index is not None:
                 chosen = self.client_certs[index]
-                conn.use_certificate(chosen["x509"])
-                conn.use_privatekey(chosen["pkey"])
+                use_client_cert(conn, chosen["x509"], chosen["pkey"])
                 state.client_cert_sent = chosen["subject"]
             return 1
         except Exception as exc:  # pragma: no cover
@@ -419,8 +466,8 @@ def cert_summary(cert, now, return_pem=False):
         sans.extend("IP:%s" % v for v in san.get_values_for_type(x509.IPAddress))
     except (x509.ExtensionNotFound, ValueError):
         pass
-    nb = cert.not_valid_before_utc
-    na = cert.not_valid_after_utc
+    nb = cert_not_before(cert)
+    na = cert_not_after(cert)
     out = {
         "subject": _name(cert.subject),
         "issuer": _name(cert.issuer),
@@ -518,7 +565,7 @@ def probe(spec, context, timeout, http_request=True):
         hs["client_cert_sent"] = state.client_cert_sent
         hs["internal_error"] = state.internal_error
         try:
-            chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+            chain = peer_cert_chain(conn)
         except Exception:  # pragma: no cover
             chain = []
         facts["served_chain"] = chain
@@ -527,7 +574,7 @@ def probe(spec, context, timeout, http_request=True):
             return facts
         facts["tls_version"] = conn.get_protocol_version_name()
         facts["cipher"] = conn.get_cipher_name()
-        leaf = conn.get_peer_certificate(as_cryptography=True)
+        leaf = peer_certificate(conn)
         if leaf is not None:
             facts["leaf"] = leaf
         if not http_request:
