@@ -37,6 +37,9 @@ options:
     description: C(apache_proxy_on_probe_failure).
     type: str
     default: rollback
+  restored:
+    description: The C(reload) state reported by C(revproxy.tls.apache_proxy_probe) after a rollback (C(ready), C(died), C(unknown)).
+    type: str
   check_mode:
     description: Whether the run is in check mode.
     type: bool

@@ -47,7 +47,7 @@ def _probe_failures(probe):
 
 
 def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on_probe_failure="rollback",
-                  check_mode=False):
+                  restored=None, check_mode=False):
     """Per-site outcome of a run. The policy is all or nothing: when any changed site fails the preflight (enforce)
     or the probe (rollback), no site of the run is applied."""
     plan = plan or {}
@@ -87,6 +87,10 @@ def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on
     for site in sites:
         detail = " - " + "; ".join(site["detail"]) if site["detail"] else ""
         lines.append("%s: %s%s" % (site["name"], site["outcome"].replace("_", " "), detail))
+    if rolled_back:
+        lines.append("previous configuration restored%s" % {
+            "ready": " and serving again", "died": ", but Apache did not start with it: see its error log",
+        }.get(restored, ""))
     failed = refused or bool(probe_fail)
     applied = not check_mode and not refused and not rolled_back and bool(plan.get("changed_files"))
     return {"changed": applied, "failed": failed, "sites": sites, "lines": lines or ["no sites managed"],

@@ -118,6 +118,7 @@ def test_backend_breaking_after_preflight_is_rolled_back(system_apache, pki, sta
     assert res.rc != 0, res
     assert "safe: rolled back - probe failed (/ -> 503)" in res.stdout, res
     assert "connect_refused" in res.stdout
+    assert "previous configuration restored and serving again" in res.stdout
     assert snapshot() == before
     assert_serving_stable()
     assert not any(name.endswith(".revproxy-prev") for _d, _s, files in os.walk(CONFIG_ROOT) for name in files)
@@ -142,6 +143,7 @@ def test_reload_that_kills_apache_is_rolled_back(system_apache, pki, stable, tmp
     assert res.rc != 0, res
     assert "safe: rolled back - probe failed (Apache exited)" in res.stdout, res
     assert "AH02326" in res.stdout or "AH02312" in res.stdout
+    assert "previous configuration restored and serving again" in res.stdout
     assert snapshot() == before
     assert_serving_stable()
 
