@@ -3,8 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""Read Apache's error log after a reload and explain its lines with the failure catalogue (pure functions, plus
-one reader)."""
+"""Apache error-log lines explained with the failure catalogue: the one place that maps log lines to reasons.
+
+Used by the role's probe (apache_proxy_probe), the diagnose playbook and the report (explain_apache_log filter).
+The AH codes come from the catalogue's own log templates (no second copy); a few rules add what a code alone cannot
+say: the X509 error number of AH02039/AH02276, OpenSSL's text on the "SSL Library Error" line, and httpd exiting.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,56 +22,85 @@ from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import CAT
 VERIFY_ERRORS = {2: "ca_file_missing_root", 3: "crl_error", 9: "not_yet_valid", 10: "expired", 18: "untrusted_ca",
                  19: "untrusted_ca", 20: "incomplete_chain", 21: "incomplete_chain", 23: "revoked"}
 
-# (pattern, reason or None, meaning). The first match of a line wins; the order goes from specific to generic.
+RELOAD_FAILED = "reload_failed"
+_RELOAD_FAILED_MEANING = "Apache could not load the new configuration and exited"
+_RELOAD_FAILED_FIX = "Fix what the lines before this one name; the role restores the previous configuration"
+
+# (pattern, reason) for what the AH code alone does not decide; the first match wins.
 _RULES = [
-    (r"AH02040", "chain_too_long", "the backend chain is longer than SSLProxyVerifyDepth allows"),
-    (r"AH02411", "name_mismatch", "the backend certificate does not cover the name Apache checked (the SNI sent)"),
-    (r"AH02004", "expired", "the backend certificate is expired or not yet valid"),
-    (r"AH02268", "client_cert_required", "the backend wants a client certificate and none is configured"),
-    (r"AH02326|AH02252|AH02206", "client_cert_invalid", "the proxy's client certificate/key file is unusable"),
-    (r"AH02312|AH00020|AH00016|Configuration Failed", "reload_failed",
-     "Apache could not load the new configuration and exited"),
-    (r"wrong version number", "plain_http_backend", "the backend speaks plain HTTP on an https:// URL"),
-    (r"alert protocol version|unsupported protocol|no protocols available", "tls_protocol_mismatch",
-     "proxy and backend have no TLS version in common (SSLProxyProtocol)"),
-    (r"AH00957|AH01114|Connection refused", "connect_refused", "the backend refused the TCP connection"),
-    (r"AH00959|AH00940", "connect_refused", "the worker is in error state after a failed connection (retry=)"),
-    (r"DNS lookup failure", "dns_failure", "the backend name does not resolve on the proxy"),
-    (r"AH01102", "no_http_response", "the backend closed the connection instead of answering"),
-    (r"AH00898: Error during SSL Handshake", None, "generic handshake failure: the cause is in an ssl:info line"),
-    (r"AH00898", None, "the proxy request to the backend failed"),
-    (r"AH01084|AH01097", None, "the request to the backend was not sent (follows a connection failure)"),
+    (r"AH0(?:2312|0020|0016)|Configuration Failed", RELOAD_FAILED),
+    (r"AH02326", "client_cert_invalid"),
+    (r"wrong version number", "plain_http_backend"),
+    (r"alert protocol version|unsupported protocol|no protocols available", "tls_protocol_mismatch"),
+    (r"tlsv13 alert certificate required|alert handshake failure", None),
+    (r"DNS lookup failure", "dns_failure"),
 ]
 
 _AH = re.compile(r"\bAH(\d{5})\b")
 _VERIFY = re.compile(r"AH0(?:2039|2276): Certificate Verification: Error \((\d+)\)")
+_SPECIFIC = 3  # a code shared by more reasons than this names no single cause (AH00898 is the generic tail)
+
+_INDEX = {}
+
+
+def ah_index():
+    """AH code -> [reason codes whose log lines contain it], from the catalogue's log templates."""
+    if not _INDEX:
+        for reason, entry in CATALOGUE.items():
+            for variant in entry["logs"].values():
+                for _level, template in variant:
+                    for code in _AH.findall(template):
+                        reasons = _INDEX.setdefault("AH" + code, [])
+                        if reason not in reasons:
+                            reasons.append(reason)
+    return _INDEX
+
+
+def _entry(reasons):
+    if not reasons:
+        return None, None
+    if reasons == [RELOAD_FAILED]:
+        return _RELOAD_FAILED_MEANING, _RELOAD_FAILED_FIX
+    titles = [CATALOGUE[r]["title"] for r in reasons]
+    meaning = titles[0] if len(titles) == 1 else "one of: " + "; ".join(titles)
+    fix = CATALOGUE[reasons[0]]["fix"] if len(reasons) == 1 else None
+    return meaning, fix if fix and "{" not in fix else None
 
 
 def explain_line(line):
-    """{line, ah, reason, meaning, fix} for one error-log line; reason/meaning None when the line says nothing known."""
-    match = _AH.search(line)
-    out = {"line": line.rstrip("\n"), "ah": "AH" + match.group(1) if match else None, "reason": None,
-           "meaning": None, "fix": None}
+    """{line, ah: [codes], reasons: [...], reason: the single cause or None, meaning, fix} for one log line."""
+    line = str(line).rstrip("\r\n")
+    codes = ["AH" + c for c in _AH.findall(line)]
+    index = ah_index()
+    reasons = []
+    known = [index[c] for c in codes if c in index]
+    if known:
+        reasons = list(min(known, key=len))  # the most specific code decides
     verify = _VERIFY.search(line)
     if verify:
-        reason = VERIFY_ERRORS.get(int(verify.group(1)), "verify_failed")
-        out.update(reason=reason, meaning="backend certificate verification failed (X509 error %s)" % verify.group(1))
+        reasons = [VERIFY_ERRORS.get(int(verify.group(1)), "verify_failed")]
     else:
-        for pattern, reason, meaning in _RULES:
+        for pattern, reason in _RULES:
             if re.search(pattern, line):
-                out.update(reason=reason, meaning=meaning)
+                reasons = [reason] if reason else reasons
                 break
-    if out["reason"] in CATALOGUE:
-        out["fix"] = CATALOGUE[out["reason"]].get("fix")
-    return out
+    meaning, fix = _entry(reasons)
+    reason = reasons[0] if reasons and len(reasons) <= _SPECIFIC else None
+    return {"line": line, "ah": codes, "reasons": reasons, "reason": reason, "meaning": meaning, "fix": fix}
+
+
+def explain_lines(lines):
+    """explain_line() for each non-blank line (a string is split into lines)."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    return [explain_line(line) for line in lines or [] if str(line).strip()]
 
 
 def diagnose(lines):
-    """Explained lines (only those with a meaning) and the most specific reason among them."""
-    explained = [explain_line(line) for line in lines]
-    relevant = [e for e in explained if e["meaning"]]
-    reasons = [e["reason"] for e in relevant if e["reason"]]
-    return {"lines": relevant, "reason": reasons[0] if reasons else None}
+    """The explained lines that mean something, and the most specific single cause among them."""
+    relevant = [item for item in explain_lines(lines) if item["meaning"]]
+    specific = sorted((item for item in relevant if item["reason"]), key=lambda item: len(item["reasons"]))
+    return {"lines": relevant, "reason": specific[0]["reason"] if specific else None}
 
 
 def read_since(path, offset, limit=200000):

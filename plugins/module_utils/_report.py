@@ -17,6 +17,7 @@ __metaclass__ = type
 import html
 import re
 
+from ansible_collections.revproxy.tls.plugins.module_utils import _errorlog
 from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import CATALOGUE
 
 VERDICTS = ("FAIL", "EXPIRING", "OK")
@@ -277,48 +278,6 @@ def render(results, fmt="html", days_warn=DEFAULT_DAYS_WARN, title="Backend TLS 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Apache error-log lines -> meaning, from the failure catalogue
-
-_AH = re.compile(r"\bAH(\d{5})\b")
-
-
-def ah_index():
-    """AH code -> [reason codes whose log lines contain it], from the catalogue's log templates (no second copy)."""
-    index = {}
-    for reason, entry in CATALOGUE.items():
-        for variant in entry["logs"].values():
-            for _level, template in variant:
-                for code in _AH.findall(template):
-                    reasons = index.setdefault("AH" + code, [])
-                    if reason not in reasons:
-                        reasons.append(reason)
-    return index
-
-
-def explain_log_lines(lines, index=None):
-    """For each error-log line: the AH codes in it and what they mean (catalogue titles; the fix when unambiguous)."""
-    index = ah_index() if index is None else index
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    out = []
-    for line in lines or []:
-        line = str(line).rstrip("\r\n")
-        if not line.strip():
-            continue
-        codes = ["AH" + c for c in _AH.findall(line)]
-        reasons = []
-        for code in codes:
-            for reason in index.get(code, []):
-                if reason not in reasons:
-                    reasons.append(reason)
-        item = {"line": line, "ah": codes, "reasons": reasons, "meaning": None, "fix": None}
-        if reasons:
-            # The most specific code decides: the one shared by the fewest reasons.
-            specific = min((index[c] for c in codes if c in index), key=len)
-            titles = [CATALOGUE[r]["title"] for r in specific]
-            item["reasons"] = list(specific)
-            item["meaning"] = titles[0] if len(titles) == 1 else "one of: " + "; ".join(titles)
-            if len(specific) == 1 and CATALOGUE[specific[0]]["fix"] and "{" not in CATALOGUE[specific[0]]["fix"]:
-                item["fix"] = CATALOGUE[specific[0]]["fix"]
-        out.append(item)
-    return out
+# Apache error-log lines -> meaning: one place, _errorlog (shared with the role's probe and the diagnose playbook).
+ah_index = _errorlog.ah_index
+explain_log_lines = _errorlog.explain_lines

@@ -48,20 +48,20 @@ def test_outcome_lines_name_reason_and_fix():
 
 
 LINES = [
-    ("[ssl:error] AH02039: Certificate Verification: Error (10): certificate has expired", "AH02039", "expired"),
+    ("[ssl:error] AH02039: Certificate Verification: Error (10): certificate has expired", ["AH02039"], "expired"),
     ("[ssl:info] AH02276: Certificate Verification: Error (20): unable to get local issuer certificate",
-     "AH02276", "incomplete_chain"),
-    ("[ssl:error] AH02040: Certificate Verification: Certificate Chain too long", "AH02040", "chain_too_long"),
-    ("[ssl:info] AH02411: SSL Proxy: Peer certificate does not match for hostname front.test", "AH02411",
+     ["AH02276"], "incomplete_chain"),
+    ("[ssl:error] AH02040: Certificate Verification: Certificate Chain too long", ["AH02040"], "chain_too_long"),
+    ("[ssl:info] AH02411: SSL Proxy: Peer certificate does not match for hostname front.test", ["AH02411"],
      "name_mismatch"),
-    ("[ssl:info] AH02004: SSL Proxy: Peer certificate is expired", "AH02004", "expired"),
-    ("SSL Library Error: error:0A00010B:SSL routines::wrong version number", None, "plain_http_backend"),
-    ("[proxy:error] (111)Connection refused: AH00957: https: attempt to connect to 127.0.0.1:1 failed", "AH00957",
+    ("[ssl:info] AH02004: SSL Proxy: Peer certificate is expired", ["AH02004"], "expired"),
+    ("SSL Library Error: error:0A00010B:SSL routines::wrong version number", [], "plain_http_backend"),
+    ("[proxy:error] (111)Connection refused: AH00957: https: attempt to connect to 127.0.0.1:1 failed", ["AH00957"],
      "connect_refused"),
-    ("AH02326: proxy client certificate and private key do not match", "AH02326", "client_cert_invalid"),
-    ("[:emerg] AH00020: Configuration Failed, exiting", "AH00020", "reload_failed"),
-    ("[proxy:error] AH00898: Error during SSL Handshake with remote server returned by /", "AH00898", None),
-    ("[mpm_event:notice] AH00489: Apache/2.4.71 configured -- resuming normal operations", "AH00489", None),
+    ("AH02326: proxy client certificate and private key do not match", ["AH02326"], "client_cert_invalid"),
+    ("[:emerg] AH00020: Configuration Failed, exiting", ["AH00020"], "reload_failed"),
+    ("[proxy:error] AH00898: Error during SSL Handshake with remote server returned by /", ["AH00898"], None),
+    ("[mpm_event:notice] AH00489: Apache/2.4.71 configured -- resuming normal operations", ["AH00489"], None),
 ]
 
 
@@ -75,7 +75,7 @@ def test_diagnose_picks_the_specific_cause_and_drops_noise():
     lines = [LINES[-1][0], LINES[-2][0], LINES[3][0]]
     out = diagnose(lines)
     assert out["reason"] == "name_mismatch"
-    assert [e["ah"] for e in out["lines"]] == ["AH00898", "AH02411"]
+    assert [e["ah"] for e in out["lines"]] == [["AH00898"], ["AH02411"]]
 
 
 def test_read_since(tmp_path):
