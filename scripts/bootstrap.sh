@@ -28,13 +28,14 @@ fi
 
 find_python() {
     local c v
-    for c in python3.13 python3.12 python3; do
+    # 3.12 first: what development and CI run on (ansible-core 2.21 takes 3.12 to 3.14).
+    for c in python3.12 python3.13 python3; do
         if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
             command -v "$c"; return 0
         fi
     done
     if command -v pyenv >/dev/null 2>&1; then
-        for v in $(ls -1 "$(pyenv root)/versions" 2>/dev/null | sort -rV); do
+        for v in $(ls -1 "$(pyenv root)/versions" 2>/dev/null | sort -V); do
             c="$(pyenv root)/versions/$v/bin/python3"
             if [ -x "$c" ] && "$c" -c 'import sys; sys.exit(not ((3, 12) <= sys.version_info < (3, 14)))' 2>/dev/null; then
                 echo "$c"; return 0

@@ -41,7 +41,9 @@ PYEOF
     tree="${TMPDIR:-/tmp}/revproxy-tls-sanity/ansible_collections/revproxy/tls"
     rm -rf "$tree" && mkdir -p "$tree"
     git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- --ignore-missing-args ./ "$tree/"
-    (cd "$tree" && ansible-test sanity --venv --python 3.12 --color no)
+    local pyver
+    pyver=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    (cd "$tree" && ansible-test sanity --venv --python "$pyver" --color no)
 }
 
 stage_unit() {
