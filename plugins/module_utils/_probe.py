@@ -12,6 +12,7 @@ __metaclass__ = type
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import diagnose, read_since
 
@@ -88,22 +89,30 @@ def wait_for_reload(error_log, offset, timeout, sleep=time.sleep, clock=time.tim
         sleep(0.1)
 
 
-def probe_sites(sites, timeout=5.0, settle=3.0, sleep=time.sleep, clock=time.time, do_request=request):
-    """Probe each location of each site; a failing location is retried for `settle` seconds (children of the new
-    generation may still be starting). Returns a list of per-site results."""
-    results = []
+def _probe_location(site, loc, timeout, settle, sleep, clock, do_request):
+    deadline = clock() + settle
+    while True:
+        status, error = do_request(site, loc["path"], timeout)
+        ok = location_ok(loc, status)
+        if ok or clock() >= deadline:
+            break
+        sleep(0.25)
+    return {"path": loc["path"], "backend": loc["backend"], "status": status, "ok": ok, "error": error,
+            "expected": loc.get("probe_status") or "any status below 500"}
+
+
+def probe_sites(sites, timeout=5.0, settle=3.0, sleep=time.sleep, clock=time.time, do_request=request,
+                concurrency=16):
+    """Probe each location of each site, concurrently; a failing location is retried for `settle` seconds
+    (children of the new generation may still be starting). Returns per-site results in input order."""
+    jobs = [(site, loc) for site in sites for loc in sorted(site["locations"], key=lambda item: item["path"])]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs) or 1))) as pool:
+        done = list(pool.map(lambda job: _probe_location(job[0], job[1], timeout, settle, sleep, clock, do_request),
+                             jobs))
+    results, index = [], 0
     for site in sites:
-        locs = []
-        for loc in sorted(site["locations"], key=lambda item: item["path"]):
-            deadline = clock() + settle
-            while True:
-                status, error = do_request(site, loc["path"], timeout)
-                ok = location_ok(loc, status)
-                if ok or clock() >= deadline:
-                    break
-                sleep(0.25)
-            locs.append({"path": loc["path"], "backend": loc["backend"], "status": status, "ok": ok, "error": error,
-                         "expected": loc.get("probe_status") or "any status below 500"})
+        locs = done[index:index + len(site["locations"])]
+        index += len(site["locations"])
         results.append({"name": site["name"], "ok": all(item["ok"] for item in locs), "locations": locs})
     return results
 
