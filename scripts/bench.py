@@ -206,6 +206,14 @@ class Run:
         task = self.task(action_suffix)
         return task["end"] - task["start"]
 
+    def tasks_time(self, prefix):
+        """Time of all tasks whose action starts with prefix (e.g. every revproxy.tls module call of the role)."""
+        return sum(t["end"] - t["start"] for t in self.timer.get("tasks", [])
+                   if t["action"].startswith(prefix) and not t.get("handler") and not t.get("skipped"))
+
+    def any_changed(self, action_suffix):
+        return any(t.get("changed") for t in self.timer.get("tasks", []) if t["action"].endswith(action_suffix))
+
     def handlers_run(self):
         return sum(1 for t in self.timer.get("tasks", []) if t.get("handler") and not t.get("skipped"))
 
@@ -387,12 +395,14 @@ def bench_checks(cfg, res, work):
 # Converge
 
 
-def make_sites(n, ca_file, changed_index=None):
+def make_sites(n, ca_file, ports, changed_index=None):
+    """n sites, each proxying to its own live loopback TLS backend (the role's preflight and probe check them);
+    the changed site moves to the spare backend ports[-1]."""
     sites = []
     for i in range(n):
-        port = 20000 + i
+        port = ports[i]
         if i == changed_index:
-            port = 30000 + i
+            port = ports[-1]
         sites.append({
             "name": "%s%04d" % (SITE_PREFIX, i),
             "server_name": "%s%04d.bench.test" % (SITE_PREFIX, i),
@@ -429,7 +439,7 @@ def role_apply(sites, tmp, ca_dir, memory=False):
     before = reload_count()
     run = run_playbook(ROLE_PLAY, {"apache_proxy_sites": sites}, tmp, memory=memory).check(
         "the apache_proxy role with %d sites" % len(sites))
-    reloads = settle_reloads(before, run.task("apache_proxy_sites").get("changed"))
+    reloads = settle_reloads(before, run.any_changed("apache_proxy_sites"))
     return run, reloads
 
 
@@ -448,8 +458,10 @@ def bench_converge(cfg, res, work):
     os.makedirs(tmp, exist_ok=True)
     scratch = os.path.join(work, "scratch")
     nmax = max(cfg.site_sizes)
+    leaf = pki.leaf("backend", dns=["localhost"], issuer=root)
     os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
-    with open(LOCK_PATH, "w") as lock:
+    with MultiTLSBackend(nmax + 1, leaf.chain_path, leaf.key_path) as live, open(LOCK_PATH, "w") as lock:
+        ports = live.ports
         print("bench: waiting for the system Apache lock %s" % LOCK_PATH, flush=True)
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -460,17 +472,20 @@ def bench_converge(cfg, res, work):
                     baseline = n <= cfg.baseline_max and run_no < cfg.baseline_runs
                     role_apply([], tmp, ca_file)  # start from no managed sites (untimed)
                     shutil.rmtree(scratch, ignore_errors=True)
-                    phases = (("first", make_sites(n, ca_file)), ("rerun", make_sites(n, ca_file)),
-                              ("one", make_sites(n, ca_file, changed_index=0)))
+                    site_ports = ports[:n] + ports[-1:]
+                    phases = (("first", make_sites(n, ca_file, site_ports)), ("rerun", make_sites(n, ca_file, site_ports)),
+                              ("one", make_sites(n, ca_file, site_ports, changed_index=0)))
                     for phase, sites in phases:
                         run, reloads = role_apply(sites, tmp, ca_file, memory=memory and phase == "first")
-                        task = run.task("apache_proxy_sites")
+                        task = run.task("apache_proxy_sites")  # the plan: which sites change
+                        changed = run.any_changed("apache_proxy_sites")
                         want_changed = phase != "rerun"
-                        if bool(task.get("changed")) != want_changed:
-                            note = "role %d sites %s: changed=%s (expected %s)" % (n, phase, task.get("changed"), want_changed)
+                        if changed != want_changed:
+                            note = "role %d sites %s: changed=%s (expected %s)" % (n, phase, changed, want_changed)
                             res.notes.append(note)
                         res.add(("role", n, phase, "play"), run.wall)
-                        res.add(("role", n, phase, "task"), run.task_time("apache_proxy_sites"))
+                        # every module call of the role: plan, preflight, write, probe, commit
+                        res.add(("role", n, phase, "task"), run.tasks_time("revproxy.tls."))
                         res.add(("role", n, phase, "reloads"), reloads)
                         res.add(("role", n, phase, "sites_changed"), task.get("sites_changed", 0))
                         if memory and phase == "first":
@@ -478,7 +493,7 @@ def bench_converge(cfg, res, work):
                             res.add(("mem", "role", n, "module"), run.module_kb)
                             res.add(("mem", "role", n, "tree"), run.tree_kb)
                         if phase == "first" and run_no == 0 and baseline:
-                            _compare_files(res, n, ca_file, tmp)
+                            _compare_files(res, n, ca_file, tmp, site_ports)
                         if not baseline:
                             continue
                         trun = template_apply(sites, tmp, scratch, memory=memory and phase == "first")
@@ -505,9 +520,9 @@ def run_task_or(run, suffix):
         return None
 
 
-def _compare_files(res, n, ca_file, tmp):
+def _compare_files(res, n, ca_file, tmp, ports):
     """The baseline must write the same text the role writes: render one site with the template and compare."""
-    site = make_sites(1, ca_file)
+    site = make_sites(1, ca_file, ports)
     check_dir = os.path.join(tmp, "compare")
     shutil.rmtree(check_dir, ignore_errors=True)
     template_apply(site, tmp, check_dir)

@@ -33,7 +33,7 @@ def test_baseline_template_renders_the_roles_text(bench, tmp_path):
     ca_file.write_text("")
     with open(os.path.join(ROOT, "scripts", "bench", "vhost.conf.j2")) as handle:
         template = jinja2.Environment(keep_trailing_newline=True, trim_blocks=True).from_string(handle.read())
-    for site in bench.make_sites(3, str(ca_file), changed_index=1):
+    for site in bench.make_sites(3, str(ca_file), [20000, 20001, 20002, 20003], changed_index=1):
         assert template.render(item=site) == render_site(normalize_site(site))
 
 
