@@ -73,7 +73,6 @@ X509_ERROR_STRINGS = {
 }
 
 
-
 def _utc(value):
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
 
@@ -86,6 +85,7 @@ def cert_not_before(cert):
 def cert_not_after(cert):
     """notAfter as an aware UTC datetime."""
     return _utc(getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after)
+
 
 def x509_error_string(errnum, fallback=None):
     return X509_ERROR_STRINGS.get(errnum) or fallback or ("X509 verify error %d" % errnum)

@@ -18,7 +18,6 @@ import html
 import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils import _errorlog
-from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import CATALOGUE
 
 VERDICTS = ("FAIL", "EXPIRING", "OK")
 _VERDICT_ORDER = dict((v, i) for i, v in enumerate(VERDICTS))

@@ -80,10 +80,8 @@ def openssl_version():
     return SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode("ascii", "replace")
 
 
-
 # pyOpenSSL compatibility: `as_cryptography=` arrived in pyOpenSSL 24.3; Debian 12 ships 23.0. Both paths give
 # cryptography objects (and DER-encoded DNs) to the pure mod_ssl rules.
-
 def peer_cert_chain(conn):
     try:
         return conn.get_peer_cert_chain(as_cryptography=True) or []
@@ -121,6 +119,7 @@ def client_ca_names(conn):
                             for k, v in reversed(name.get_components()))
             out.append((name.der(), text))
         return out
+
 
 class ProbeConfigError(Exception):
     """A backend's TLS files cannot be used; the message names the field."""

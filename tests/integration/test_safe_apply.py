@@ -185,8 +185,9 @@ def test_result_fact_for_later_tasks(system_apache, pki, stable):
         msg: "OUTCOME {{ apache_proxy_result.sites | map(attribute='outcome') | join(',') }}"
 """
     from conftest import run_playbook
-    res = run_playbook(play, {"apache_proxy_sites": [site(stable.port, pki)]})
+    res = run_playbook(play, {"apache_proxy_sites": [site(stable.port, pki)]}, env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"})
     assert res.rc == 0, res
     assert "OUTCOME applied" in res.stdout
+    assert "CUSTOM STATS" in res.stdout and "revproxy_apache_proxy" in res.stdout and "safe: applied" in res.stdout
     res = run_playbook(play, {"apache_proxy_sites": [site(stable.port, pki)]})
     assert "OUTCOME unchanged" in res.stdout
