@@ -90,29 +90,6 @@ for stage in "${stages[@]}"; do
     echo "=== $stage: $status (${took[$stage]} s)"
 done
 echo "=== summary"
-# The checker against real Apache once more, on Debian 12's own python3 (3.11), python3-openssl (23.0) and
-# python3-cryptography (38): the oldest libraries a stock proxy host has.
-stage_compat() {
-    local venv="$ROOT/.build/debian-venv" missing=()
-    for pkg in python3-openssl python3-cryptography python3-venv; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
-    fi
-    if [ ! -x "$venv/bin/python" ]; then
-        /usr/bin/python3 -m venv --system-site-packages "$venv" || return 1
-    fi
-    "$venv/bin/pip" install -q --disable-pip-version-check -r requirements/debian-compat.txt || return 1
-    "$venv/bin/python" -c 'import OpenSSL, cryptography; print("compat: pyOpenSSL", OpenSSL.__version__, "cryptography", cryptography.__version__)'
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration/test_backend_handshake_oracle.py
-}
-
-# Molecule scenarios in Docker (scripts/molecule.sh starts and stops its own daemon).
-stage_molecule() {
-    bash scripts/molecule.sh
-}
-
 for stage in "${stages[@]}"; do echo "  $stage: ${took[$stage]} s"; done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED stages: ${failed[*]}"

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import diagnose, explain_line, read_since
-from ansible_collections.revproxy.tls.plugins.module_utils._outcome import site_outcomes
+from ansible_collections.revproxy.tls.plugins.module_utils._outcome import OUTCOMES as KNOWN_OUTCOMES, site_outcomes
 from ansible_collections.revproxy.tls.plugins.module_utils._probe import location_ok, probe_sites, wait_for_reload
 
 PLAN = {"sites": [{"name": "a", "changed": True}, {"name": "b", "changed": True}, {"name": "c", "changed": False}],
@@ -35,6 +35,7 @@ OUTCOMES = [
 def test_site_outcomes(case, kwargs, expected, failed):
     out = site_outcomes(PLAN, **kwargs)
     assert dict((s["name"], s["outcome"]) for s in out["sites"]) == expected
+    assert set(expected.values()) <= set(KNOWN_OUTCOMES)  # the documented vocabulary
     assert out["failed"] is failed
 
 
