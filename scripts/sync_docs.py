@@ -23,6 +23,10 @@ TABLE_BEGIN = "<!-- BEGIN GENERATED role variables (scripts/sync_docs.py) -->\n"
 TABLE_END = "<!-- END GENERATED role variables -->\n"
 BEGIN = "    # BEGIN GENERATED from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py\n"
 END = "    # END GENERATED\n"
+# The suboptions of backend_tls_defaults: the backend_tls options without defaults (the *_content ones are listed so
+# that a key given there is no_log, and refused).
+DEF_BEGIN = "    # BEGIN GENERATED backend_tls_defaults from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py\n"
+DEF_END = "    # END GENERATED backend_tls_defaults\n"
 
 
 def _strip(options, key):
@@ -54,6 +58,21 @@ def site_options():
                 shown = str(default).lower() if isinstance(default, bool) else default
             opt["description"] = desc + ["Default V(%s), unless O(backend_tls_defaults) sets it." % shown]
     return options
+
+
+def render_defaults():
+    options = copy.deepcopy(site_options()["backend_tls"]["options"])
+    for key, opt in options.items():
+        desc = [d for d in (opt["description"] if isinstance(opt["description"], list) else [opt["description"]])
+                if "unless O(backend_tls_defaults) sets it" not in d]
+        if key.endswith("_content"):
+            desc = ["Not accepted here (contents are deployed per site); refused with an error, never logged."]
+        opt["description"] = desc
+    text = yaml.safe_dump({"suboptions": _suboptions(options)}, sort_keys=False, width=110, default_flow_style=False)
+    text = text.replace("O(apache_proxy_sites[].", "O(sites[].")
+    text = text.replace("O(apache_proxy_backend_tls_defaults)", "O(backend_tls_defaults)")
+    body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
+    return DEF_BEGIN + body + DEF_END
 
 
 def render():
@@ -119,6 +138,9 @@ def main():
             continue
         start, end = source.index(BEGIN), source.index(END) + len(END)
         updated = source[:start] + block + source[end:]
+        if DEF_BEGIN in updated:
+            start, end = updated.index(DEF_BEGIN), updated.index(DEF_END) + len(DEF_END)
+            updated = updated[:start] + render_defaults() + updated[end:]
         if updated == source:
             continue
         stale.append(module)

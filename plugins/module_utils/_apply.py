@@ -23,6 +23,8 @@ import shutil
 import tempfile
 
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils._grammar import SITE_NAME_RE
+from ansible_collections.revproxy.tls.plugins.module_utils._pem import check_client_pair
 from ansible_collections.revproxy.tls.plugins.module_utils._render import (
     MANAGED_MARKER,
     needed_modules,
@@ -74,6 +76,29 @@ def _read(path):
         raise
 
 
+def _read_nofollow(path):
+    """The content of a managed file, never through a symlink (ELOOP is raised for one)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
+
+
+def _read_input(read_file, path, site, field):
+    try:
+        text = read_file(path)
+    except (IOError, OSError) as exc:
+        raise ConfigError("site %r: backend_tls.%s: cannot read %s on the proxy (%s)"
+                          % (site, field, path, exc.strerror or exc))
+    if text is None:
+        raise ConfigError("site %r: backend_tls.%s: %s does not exist on the proxy" % (site, field, path))
+    return text
+
+
 def is_managed(path):
     text = _read(path)
     return text is not None and text.startswith(MANAGED_MARKER)
@@ -97,10 +122,12 @@ def desired_state(sites, layout, log_level, read_file=_read):
             cert_path, key_path = site["combined_client_cert"]
             parts = []
             for label, path in (("client_cert_file", cert_path), ("client_key_file", key_path)):
-                text = read_file(path)
-                if text is None:
-                    raise ConfigError("site %r: backend_tls.%s: %s does not exist on the proxy" % (name, label, path))
-                parts.append(text.rstrip("\n") + "\n")
+                parts.append(_read_input(read_file, path, name, label).rstrip("\n") + "\n")
+            try:
+                check_client_pair(parts[0], parts[1], "backend_tls.client_cert_file (%s)" % cert_path,
+                                  "backend_tls.client_key_file (%s)" % key_path)
+            except ConfigError as exc:
+                raise ConfigError("site %r: %s" % (name, exc))
             entries.append(Entry(os.path.join(site_dir, "proxy-client.pem"), "".join(parts), mode=0o600, secret=True,
                                  site=name))
     existing = parse_listens(read_file(layout.ports_config) or "")
@@ -108,7 +135,7 @@ def desired_state(sites, layout, log_level, read_file=_read):
                          render_listen_conf(sites, existing)))
     entries.append(Entry(os.path.join(layout.d("conf-enabled"), LISTEN_CONF_NAME),
                          link_to="../conf-available/%s" % LISTEN_CONF_NAME))
-    for mod in needed_modules(sites) if sites else []:
+    for mod in needed_modules(sites, log_level) if sites else []:
         for ext in ("load", "conf"):
             src = os.path.join(layout.d("mods-available"), "%s.%s" % (mod, ext))
             if ext == "load" or os.path.exists(src):
@@ -140,7 +167,10 @@ def plan(entries, layout, prune=True):
                 continue  # a module already enabled some other way
             actions.append({"action": "link", "entry": entry, "before": _current_link(entry.path)})
             continue
-        before = _read(entry.path)
+        if os.path.islink(entry.path) or os.path.islink(os.path.dirname(entry.path)):
+            raise ConfigError("%s (or its directory) is a symlink; refusing to write through or replace it (remove "
+                              "it: revproxy.tls writes regular files there)" % entry.path)
+        before = _read_nofollow(entry.path)
         if entry.path.endswith(".conf") and before is not None and not before.startswith(MANAGED_MARKER):
             raise ConfigError("%s exists and is not managed by revproxy.tls (no managed header); refusing to "
                               "overwrite it. Rename the site or remove the file" % entry.path)
@@ -152,15 +182,17 @@ def plan(entries, layout, prune=True):
         avail = layout.d("sites-available")
         for fname in sorted(os.listdir(avail)) if os.path.isdir(avail) else []:
             path = os.path.join(avail, fname)
-            if path in wanted or not fname.endswith(".conf") or not is_managed(path):
-                continue
             name = fname[:-len(".conf")]
+            # Only files named like a site: a stray '.conf' must never make the TLS directory itself a site's.
+            if path in wanted or not fname.endswith(".conf") or not SITE_NAME_RE.match(name) or \
+                    os.path.islink(path) or not is_managed(path):
+                continue
             link = os.path.join(layout.d("sites-enabled"), fname)
             if os.path.islink(link):
                 actions.append({"action": "remove", "entry": Entry(link, site=name), "before": _current_link(link)})
             actions.append({"action": "remove", "entry": Entry(path, site=name), "before": _read(path)})
             site_dir = os.path.join(layout.tls_dir, name)
-            if os.path.isdir(site_dir):
+            if os.path.isdir(site_dir) and not os.path.islink(site_dir):
                 actions.append({"action": "remove_dir", "entry": Entry(site_dir, site=name), "before": None})
     return actions
 
@@ -227,7 +259,9 @@ def _build_candidate_tree(actions, layout, workdir):
             os.symlink(target, os.path.join(cand, fname))
     main = _read(layout.main_config) or ""
     for sub in ("mods-enabled", "conf-enabled", "sites-enabled"):
-        main = re.sub(r"(?m)^(\s*Include(?:Optional)?\s+)%s/" % re.escape(sub),
+        # Relative (Debian's default) and absolute Include paths alike point at the candidate directories.
+        main = re.sub(r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (re.escape(layout.config_root),
+                                                                              re.escape(sub)),
                       lambda m, s=sub: m.group(1) + os.path.join(workdir, s) + "/", main)
     cand_main = os.path.join(workdir, "apache2.conf")
     with open(cand_main, "w") as handle:
@@ -261,10 +295,23 @@ def _unlink(path):
             raise
 
 
+def _makedirs(directory):
+    """os.makedirs, returning the directories it created (outermost first)."""
+    created = []
+    probe = directory
+    while probe and not os.path.isdir(probe):
+        created.insert(0, probe)
+        probe = os.path.dirname(probe)
+    for path in created:
+        os.mkdir(path, 0o755)
+    return created
+
+
 def _atomic_write(path, content, mode):
+    """Write a new file next to path (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), set its mode before any content
+    is written, then rename it over path. Returns the directories it had to create."""
     directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    created = _makedirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=".revproxy-", dir=directory)
     try:
         os.fchmod(fd, mode)
@@ -276,62 +323,105 @@ def _atomic_write(path, content, mode):
     except Exception:
         _unlink(tmp)
         raise
+    return created
 
 
 def _atomic_symlink(path, target):
     directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    created = _makedirs(directory)
     tmp = os.path.join(directory, ".revproxy-link-%s" % os.path.basename(path))
     _unlink(tmp)
     os.symlink(target, tmp)
     os.rename(tmp, path)
+    return created
 
+
+def _clear(path):
+    """Remove whatever lies at path (a stale backup, or something planted there) without following it."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        _unlink(path)
+
+
+# Backup records: [path, backup, kind]. kind "file": a file or symlink that existed (backup: its previous version,
+# a hard link or the renamed original, so content, mode and owner are exactly kept and nothing is copied); "new": a
+# file or link that did not exist (backup None); "dir": a removed directory, renamed to its backup; "mkdir": a
+# directory the change created.
 
 def apply(actions):
-    """Carry the actions out. Every replaced or removed file keeps its previous version next to it (BACKUP_SUFFIX)
-    until cleanup_backups(); returns the list of backups for restore()."""
+    """Carry the actions out. Every replaced or removed file and directory keeps its previous version next to it
+    (BACKUP_SUFFIX) until cleanup_backups(); returns the backup records for restore()."""
     backups = []
-    for act in actions:
-        entry = act["entry"]
-        path = entry.path
-        if act["action"] in ("write", "remove") and os.path.lexists(path) and not os.path.isdir(path):
-            backup = path + BACKUP_SUFFIX
-            if os.path.islink(path):
-                _unlink(backup)
-                os.symlink(os.readlink(path), backup)
-            else:
-                shutil.copy2(path, backup)
-            backups.append((path, backup))
-        elif act["action"] in ("write", "link"):
-            backups.append((path, None))
-        if act["action"] == "write":
-            _atomic_write(path, entry.content, entry.mode)
-        elif act["action"] == "link":
-            _atomic_symlink(path, entry.link_to)
-        elif act["action"] == "remove":
-            _unlink(path)
-        elif act["action"] == "remove_dir":
-            shutil.rmtree(path, ignore_errors=True)
+    try:
+        for act in actions:
+            _apply_one(act, backups)
+    except Exception:
+        restore(backups)
+        raise
     return backups
 
 
+def _apply_one(act, backups):
+    entry = act["entry"]
+    path = entry.path
+    kind = act["action"]
+    if kind == "remove_dir":
+        if os.path.isdir(path) and not os.path.islink(path):
+            backup = path + BACKUP_SUFFIX
+            _clear(backup)
+            os.rename(path, backup)
+            backups.append([path, backup, "dir"])
+        return
+    existed = os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path))
+    if existed and kind in ("write", "remove", "link"):
+        backup = path + BACKUP_SUFFIX
+        _clear(backup)
+        if kind == "remove":
+            os.rename(path, backup)
+        else:
+            os.link(path, backup, follow_symlinks=False)
+        backups.append([path, backup, "file"])
+    elif kind in ("write", "link"):
+        backups.append([path, None, "new"])
+    if kind == "write":
+        created = _atomic_write(path, entry.content, entry.mode)
+    elif kind == "link":
+        created = _atomic_symlink(path, entry.link_to)
+    else:
+        created = []
+    # Created directories are undone after the files in them (restore walks the records backwards).
+    if created:
+        record = backups.pop()
+        backups.extend([d, None, "mkdir"] for d in created)
+        backups.append(record)
+
+
 def restore(backups):
-    """Undo apply(): put every previous version back, remove files that did not exist before."""
-    for path, backup in reversed(backups):
-        if backup is None:
+    """Undo apply(): put every previous file and directory back, remove what did not exist before."""
+    for record in reversed(backups):
+        path, backup = record[0], record[1]
+        kind = record[2] if len(record) > 2 else ("file" if backup else "new")
+        if kind == "new":
             _unlink(path)
-        elif os.path.islink(backup):
-            _atomic_symlink(path, os.readlink(backup))
-            _unlink(backup)
+        elif kind == "mkdir":
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        elif kind == "dir":
+            if os.path.lexists(path):
+                _clear(path)
+            os.rename(backup, path)
         else:
             os.rename(backup, path)
 
 
 def cleanup_backups(backups):
-    for _path, backup in backups:
+    for record in backups:
+        backup = record[1]
         if backup:
-            _unlink(backup)
+            _clear(backup)
 
 
 # A transaction spans tasks: apply() keeps the previous versions, the role reloads and probes, then commit() drops
@@ -342,10 +432,10 @@ def _transaction_path(layout):
 
 
 def pending_transaction(layout):
-    """The backups of an applied but not yet committed change, or None."""
+    """The backup records of an applied but not yet committed change, or None."""
     try:
         with open(_transaction_path(layout)) as handle:
-            return [tuple(pair) for pair in json.load(handle)["backups"]]
+            return [list(record) for record in json.load(handle)["backups"]]
     except IOError as exc:
         if exc.errno == errno.ENOENT:
             return None
@@ -353,7 +443,11 @@ def pending_transaction(layout):
 
 
 def begin_transaction(layout, backups):
-    _atomic_write(_transaction_path(layout), json.dumps({"backups": backups}), 0o600)
+    created = _atomic_write(_transaction_path(layout), json.dumps({"backups": backups}), 0o600)
+    if created:
+        # The TLS directory did not exist before this change: rollback removes it again.
+        _atomic_write(_transaction_path(layout), json.dumps({"backups": [[d, None, "mkdir"] for d in created]
+                                                             + backups}), 0o600)
 
 
 def commit(layout):
@@ -373,4 +467,16 @@ def rollback(layout):
         return []
     restore(backups)
     _unlink(_transaction_path(layout))
-    return [path for path, _backup in backups]
+    # Directories the change created that still held the transaction record (the TLS directory itself).
+    for record in reversed(backups):
+        if len(record) > 2 and record[2] == "mkdir" and os.path.isdir(record[0]):
+            try:
+                os.rmdir(record[0])
+            except OSError:
+                pass
+    return changed_paths(backups)
+
+
+def changed_paths(backups):
+    """The files, links and directories a change wrote or removed (not the directories it created on the way)."""
+    return [record[0] for record in backups if len(record) < 3 or record[2] != "mkdir"]

@@ -13,8 +13,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
 import re
+import ssl
+
+from ansible_collections.revproxy.tls.plugins.module_utils._grammar import (  # noqa: F401 (re-exported)
+    ConfigError,
+    URL_PATH_RE,
+    abs_path,
+    boolean,
+    choice,
+    cipher_string,
+    hostname,
+    integer,
+    is_ip_literal,
+    safe_text,
+)
 
 try:  # Python 3
     from urllib.parse import urlsplit
@@ -78,60 +91,18 @@ TLS_SCHEMES = ("https", "wss")
 BACKEND_SCHEMES = ("http", "https", "ws", "wss")
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_URL_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-
-
-class ConfigError(ValueError):
-    """A setting that must be refused. The message names the field; callers prefix the site or backend."""
-
-
 def check_directive_string(value, field):
-    """Refuse anything that could escape an Apache directive argument: control characters, quotes, angle brackets
-    and backslashes (ap_getword_conf treats a backslash before a quote as an escape)."""
-    if not isinstance(value, str):
-        raise ConfigError("%s: must be a string, got %s" % (field, type(value).__name__))
-    if value == "":
-        raise ConfigError("%s: must not be empty" % field)
-    if _CONTROL.search(value):
-        raise ConfigError("%s: must not contain newlines or control characters" % field)
-    for bad in ('"', "<", ">", "\\", "`"):
-        if bad in value:
-            raise ConfigError("%s: must not contain %r" % (field, bad))
-    return value
+    """A single-line string that needs no quotes (grammar kind safe_text)."""
+    return safe_text(value, field)
 
 
 def check_abs_path(value, field):
-    check_directive_string(value, field)
-    if not value.startswith("/"):
-        raise ConfigError("%s: must be an absolute path, got %r" % (field, value))
-    if any(part == ".." for part in value.split("/")):
-        raise ConfigError("%s: must not contain '..' path components" % field)
-    if " " in value or "\t" in value:
-        raise ConfigError("%s: must not contain whitespace" % field)
-    return value
-
-
-def is_ip_literal(host):
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
+    return abs_path(value, field)
 
 
 def check_hostname(value, field, wildcard=False):
-    """A DNS name (or IP literal) as Apache takes it in ServerName/ServerAlias or a URL."""
-    check_directive_string(value, field)
-    if is_ip_literal(value):
-        return value
-    labels = value.split(".")
-    if wildcard and labels[0] == "*" and len(labels) > 1:
-        labels = labels[1:]
-    if len(value) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
-        raise ConfigError("%s: %r is not a valid host name" % (field, value))
-    return value
+    """A DNS name or an IP literal without zone id (grammar kind hostname)."""
+    return hostname(value, field, wildcard=wildcard)
 
 
 class BackendURL:
@@ -160,7 +131,11 @@ class BackendURL:
 
 def parse_backend_url(url, field="backend"):
     """Parse and validate a ProxyPass backend URL: http, https, ws or wss, a host, an optional port and path."""
-    check_directive_string(url, field)
+    safe_text(url, field, 2048)
+    try:
+        url.encode("ascii")
+    except UnicodeEncodeError:
+        raise ConfigError("%s: URL %r must be ASCII (percent-encode the path, IDNA-encode the host)" % (field, url))
     if any(c.isspace() for c in url):
         raise ConfigError("%s: URL must not contain whitespace: %r" % (field, url))
     try:
@@ -179,11 +154,13 @@ def parse_backend_url(url, field="backend"):
     if parts.query or parts.fragment:
         raise ConfigError("%s: URL %r must not contain a query or fragment" % (field, url))
     host = parts.hostname
-    check_hostname(host, field + " host")
+    if "%" in host or "[" in parts.netloc.split("]")[-1]:
+        raise ConfigError("%s: URL %r: IPv6 zone ids and stray brackets are not accepted" % (field, url))
+    hostname(host, field + " host")
     if port is not None and not 1 <= port <= 65535:
         raise ConfigError("%s: URL %r has an invalid port" % (field, url))
     path = parts.path or "/"
-    if not _URL_PATH.match(path):
+    if not URL_PATH_RE.match(path) or any(p == ".." for p in path.split("/")):
         raise ConfigError("%s: URL %r has characters that are not allowed in its path" % (field, url))
     return BackendURL(url, scheme, host.lower(), port or DEFAULT_PORTS[scheme], path)
 
@@ -224,20 +201,14 @@ def validate_backend_tls(tls, field="backend_tls", used=True):
     unknown = sorted(set(tls) - set(BACKEND_TLS_DEFAULTS))
     if unknown:
         raise ConfigError("%s: unknown key(s) %s" % (field, ", ".join(unknown)))
-    if tls["verify"] not in VERIFY_CHOICES:
-        raise ConfigError("%s.verify: must be one of %s, got %r" % (field, ", ".join(VERIFY_CHOICES), tls["verify"]))
-    depth = tls["verify_depth"]
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 100:
-        raise ConfigError("%s.verify_depth: must be an integer from 0 to 100, got %r" % (field, depth))
-    if tls["crl_check"] not in CRL_CHECK_CHOICES:
-        raise ConfigError("%s.crl_check: must be one of %s, got %r"
-                          % (field, ", ".join(CRL_CHECK_CHOICES), tls["crl_check"]))
+    choice(tls["verify"], field + ".verify", VERIFY_CHOICES)
+    integer(tls["verify_depth"], field + ".verify_depth", 0, 100)
+    choice(tls["crl_check"], field + ".crl_check", CRL_CHECK_CHOICES)
     for key in ("check_peer_name", "check_peer_expire"):
-        if not isinstance(tls[key], bool):
-            raise ConfigError("%s.%s: must be a boolean, got %r" % (field, key, tls[key]))
+        boolean(tls[key], "%s.%s" % (field, key))
     for key in PATH_KEYS:
         if tls[key] is not None:
-            check_abs_path(tls[key], "%s.%s" % (field, key))
+            abs_path(tls[key], "%s.%s" % (field, key))
     protocols = tls["protocols"]
     if not isinstance(protocols, list) or not protocols:
         raise ConfigError("%s.protocols: must be a non-empty list of %s" % (field, ", ".join(PROTOCOL_CHOICES)))
@@ -245,9 +216,11 @@ def validate_backend_tls(tls, field="backend_tls", used=True):
         if proto not in PROTOCOL_CHOICES:
             raise ConfigError("%s.protocols: %r is not one of %s" % (field, proto, ", ".join(PROTOCOL_CHOICES)))
     if tls["ciphers"] is not None:
-        check_directive_string(tls["ciphers"], field + ".ciphers")
-        if not re.match(r"^[A-Za-z0-9_:+!@=.-]+$", tls["ciphers"]):
-            raise ConfigError("%s.ciphers: %r is not an OpenSSL cipher string" % (field, tls["ciphers"]))
+        cipher_string(tls["ciphers"], field + ".ciphers")
+        if not cipher_selects_any(tls["ciphers"]):
+            raise ConfigError("%s.ciphers: %r selects no cipher once mod_ssl appends %s; Apache would fail to start "
+                              "with AH01898 'Unable to configure permitted SSL ciphers' (no cipher match)"
+                              % (field, tls["ciphers"], MOD_SSL_CIPHER_SUFFIX))
     if not used:
         return tls
     if tls["verify"] in ("require", "optional") and not (tls["ca_file"] or tls["ca_path"]):
@@ -264,6 +237,53 @@ def validate_backend_tls(tls, field="backend_tls", used=True):
     return tls
 
 
+# mod_ssl (ssl_engine_config.c, ssl_cmd_SSLProxyCipherSuite) appends this to every SSLProxyCipherSuite before
+# handing it to OpenSSL; the checker builds its list the same way.
+MOD_SSL_CIPHER_SUFFIX = ":!aNULL:!eNULL:!EXP"
+
+# Cipher string words and cipher names that select weak ciphers (when not negated with ! or -).
+_WEAK_CIPHER_WORDS = re.compile(r"NULL|RC4|RC2|DES|MD5|EXP|ADH|AECDH|anon|^LOW$|^COMPLEMENTOF|^@SECLEVEL=0$")
+
+
+def mod_ssl_cipher_string(ciphers):
+    """The cipher list mod_ssl hands to OpenSSL for SSLProxyCipherSuite (None: OpenSSL's default list)."""
+    if ciphers is None:
+        return None
+    return ciphers + MOD_SSL_CIPHER_SUFFIX
+
+
+def cipher_selects_any(ciphers):
+    """Whether OpenSSL (this host's, as Apache's) selects at least one cipher from mod_ssl's list."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.set_ciphers(mod_ssl_cipher_string(ciphers))
+    except ssl.SSLError:
+        return False
+    return True
+
+
+def weak_cipher_words(ciphers):
+    """The parts of a cipher string that select weak ciphers (NULL, aNULL, EXPORT, RC4, DES/3DES, MD5, anonymous,
+    LOW, @SECLEVEL=0), plus weak cipher names that OpenSSL selects from it. Empty for a sound string."""
+    if not ciphers:
+        return []
+    found = []
+    for word in re.split(r"[:, ]+", ciphers):
+        if not word or word[0] in "!-":
+            continue
+        parts = [word] if word.startswith("@") else word.lstrip("+").split("+")
+        if any(_WEAK_CIPHER_WORDS.search(part) for part in parts):
+            found.append(word)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.set_ciphers(mod_ssl_cipher_string(ciphers))
+        selected = [c["name"] for c in context.get_ciphers()]
+    except ssl.SSLError:
+        selected = []
+    found.extend(name for name in selected if _WEAK_CIPHER_WORDS.search(name) and name not in found)
+    return found
+
+
 def insecure_settings(tls):
     """The settings that switch part of the backend check off, as 'field: value' strings (empty when secure)."""
     found = []
@@ -278,4 +298,7 @@ def insecure_settings(tls):
     weak = [p for p in tls["protocols"] if p not in SECURE_PROTOCOLS]
     if weak:
         found.append("protocols: %s (below TLS 1.2)" % " ".join(weak))
+    weak_ciphers = weak_cipher_words(tls.get("ciphers"))
+    if weak_ciphers:
+        found.append("ciphers: %s (weak or unauthenticated ciphers)" % ":".join(weak_ciphers))
     return found

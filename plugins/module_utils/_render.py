@@ -5,8 +5,10 @@
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
 """Render effective sites (from _sites.normalize_site) as Apache vhost files. Pure functions, no I/O.
 
-Every value that reaches a directive has been validated by _sites/_backend_tls; the renderer still quotes paths and
-URLs, and asserts that no line it emits contains a control character, as a last line of defence.
+Every value that reaches a directive has been validated by its grammar kind (_grammar), and every directive line is
+built by _grammar.directive()/section(): each value becomes exactly one Apache argument (quoted paths and URLs, bare
+keywords), and the line is tokenized back before it is used, so even a validation miss cannot add an argument or a
+directive.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +18,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils._grammar import Bare, directive, section
 
 MANAGED_MARKER = "# Managed by revproxy.tls (apache_proxy role)"
 LOG_LEVEL_RE = re.compile(r"^(?:[a-z_0-9]+:)?(?:emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])$")
@@ -30,16 +33,24 @@ def check_log_level(value, field="log_level"):
     return " ".join(tokens)
 
 
-def _q(value):
-    return '"%s"' % value
+_IN = "    "
+
+
+def _d(name, *args):
+    """An indented directive line inside the vhost (see _grammar.directive)."""
+    return directive(name, *args, indent=_IN)
 
 
 def _onoff(value):
     return "on" if value else "off"
 
 
+def ssl_proxy_protocol_args(protocols):
+    return [Bare("-all")] + [Bare("+" + p) for p in _PROTO_ORDER if p in protocols]
+
+
 def ssl_proxy_protocol(protocols):
-    return "-all " + " ".join("+" + p for p in _PROTO_ORDER if p in protocols)
+    return " ".join(ssl_proxy_protocol_args(protocols))
 
 
 def _render_backend_tls(site):
@@ -50,34 +61,30 @@ def _render_backend_tls(site):
         lines.append("    # WARNING: INSECURE backend TLS, accepted with allow_insecure_backend_tls: true:")
         for item in site["insecure"]:
             lines.append("    #   %s" % item)
-    lines.append("    SSLProxyEngine on")
+    lines.append(_d("SSLProxyEngine", Bare("on")))
     lines.append("    # require: the backend chain must lead to a CA below (mod_ssl never uses the system store).")
-    lines.append("    SSLProxyVerify %s" % tls["verify"])
+    lines.append(_d("SSLProxyVerify", Bare(tls["verify"])))
     lines.append("    # mod_ssl counts the root's depth (leaf=0): 1 would refuse leaf -> intermediate -> root.")
-    lines.append("    SSLProxyVerifyDepth %d" % tls["verify_depth"])
-    if tls["ca_file"]:
-        lines.append("    SSLProxyCACertificateFile %s" % _q(tls["ca_file"]))
-    if tls["ca_path"]:
-        lines.append("    SSLProxyCACertificatePath %s" % _q(tls["ca_path"]))
-    if tls["crl_file"]:
-        lines.append("    SSLProxyCARevocationFile %s" % _q(tls["crl_file"]))
-    if tls["crl_path"]:
-        lines.append("    SSLProxyCARevocationPath %s" % _q(tls["crl_path"]))
+    lines.append(_d("SSLProxyVerifyDepth", Bare(str(tls["verify_depth"]))))
+    for key, name in (("ca_file", "SSLProxyCACertificateFile"), ("ca_path", "SSLProxyCACertificatePath"),
+                      ("crl_file", "SSLProxyCARevocationFile"), ("crl_path", "SSLProxyCARevocationPath")):
+        if tls[key]:
+            lines.append(_d(name, tls[key]))
     if tls["crl_check"] != "none":
-        lines.append("    SSLProxyCARevocationCheck %s" % tls["crl_check"])
+        lines.append(_d("SSLProxyCARevocationCheck", Bare(tls["crl_check"])))
     lines.append("    # The name checked is the SNI sent: the ProxyPass host, or the client's Host with ProxyPreserveHost On.")
-    lines.append("    SSLProxyCheckPeerName %s" % _onoff(tls["check_peer_name"]))
-    lines.append("    SSLProxyCheckPeerExpire %s" % _onoff(tls["check_peer_expire"]))
-    lines.append("    SSLProxyProtocol %s" % ssl_proxy_protocol(tls["protocols"]))
+    lines.append(_d("SSLProxyCheckPeerName", Bare(_onoff(tls["check_peer_name"]))))
+    lines.append(_d("SSLProxyCheckPeerExpire", Bare(_onoff(tls["check_peer_expire"]))))
+    lines.append(_d("SSLProxyProtocol", *ssl_proxy_protocol_args(tls["protocols"])))
     if tls["ciphers"]:
-        lines.append("    SSLProxyCipherSuite %s" % tls["ciphers"])
+        lines.append(_d("SSLProxyCipherSuite", Bare(tls["ciphers"])))
     client = site.get("client_cert_render")
     if client:
         lines.append("    # Client certificate and unencrypted key for backends that require one (file mode 0600).")
-        lines.append("    SSLProxyMachineCertificateFile %s" % _q(client))
+        lines.append(_d("SSLProxyMachineCertificateFile", client))
     if tls["client_chain_file"]:
         lines.append("    # NB: mod_ssl also trusts every certificate in this file as a CA for backend verification.")
-        lines.append("    SSLProxyMachineCertificateChainFile %s" % _q(tls["client_chain_file"]))
+        lines.append(_d("SSLProxyMachineCertificateChainFile", tls["client_chain_file"]))
     return lines
 
 
@@ -99,45 +106,43 @@ def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-
     lines = [
         MANAGED_MARKER,
         "# Site: %s. Do not edit: changes are overwritten on the next run." % site["name"],
-        "<VirtualHost %s:%d>" % (addr, listen["port"]),
-        "    ServerName %s" % site["server_name"],
+        section("VirtualHost", Bare("%s:%d" % (addr, listen["port"]))),
+        _d("ServerName", Bare(site["server_name"])),
     ]
     for alias in site["server_aliases"]:
-        lines.append("    ServerAlias %s" % alias)
+        lines.append(_d("ServerAlias", Bare(alias)))
     lines.append("    # warn ssl:info puts the real cause of AH00898 (AH02411, AH02004, AH02003...) in the error log.")
-    lines.append("    LogLevel %s" % log_level)
+    lines.append(_d("LogLevel", *[Bare(t) for t in log_level.split()]))
     front = site["tls"]
     if front:
         lines.append("")
-        lines.append("    SSLEngine on")
-        lines.append("    SSLCertificateFile %s" % _q(front["certificate_file"]))
-        lines.append("    SSLCertificateKeyFile %s" % _q(front["key_file"]))
+        lines.append(_d("SSLEngine", Bare("on")))
+        lines.append(_d("SSLCertificateFile", front["certificate_file"]))
+        lines.append(_d("SSLCertificateKeyFile", front["key_file"]))
         if front.get("chain_file"):
-            lines.append("    SSLCertificateChainFile %s" % _q(front["chain_file"]))
+            lines.append(_d("SSLCertificateChainFile", front["chain_file"]))
     if site["uses_tls"]:
         lines.extend(_render_backend_tls(site))
     lines.append("")
-    lines.append("    ProxyRequests Off")
+    lines.append(_d("ProxyRequests", Bare("Off")))
     if site["preserve_host"]:
         lines.append("    # The client's Host is sent to the backend, and as SNI and the checked name to TLS backends.")
-    lines.append("    ProxyPreserveHost %s" % ("On" if site["preserve_host"] else "Off"))
+    lines.append(_d("ProxyPreserveHost", Bare("On" if site["preserve_host"] else "Off")))
     # mod_proxy uses the first matching ProxyPass: the longest paths go first.
     for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
-        params = "".join(" %s=%s" % (k, v) for k, v in loc["params"])
-        lines.append("    ProxyPass %s %s%s" % (_q(loc["path"]), _q(loc["backend"]), params))
-        lines.append("    ProxyPassReverse %s %s" % (_q(loc["path"]), _q(loc["backend"])))
+        params = [Bare("%s=%s" % (k, v)) for k, v in loc["params"]]
+        lines.append(_d("ProxyPass", loc["path"], loc["backend"], *params))
+        lines.append(_d("ProxyPassReverse", loc["path"], loc["backend"]))
     lines.append("</VirtualHost>")
-    text = "\n".join(lines) + "\n"
-    for line in lines:
-        if any(ord(c) < 32 for c in line):  # pragma: no cover - validation makes this unreachable
-            raise AssertionError("control character in rendered line %r" % line)
-    return text
+    return "\n".join(lines) + "\n"
 
 
-def needed_modules(sites):
-    """Apache modules the rendered sites need (Debian names)."""
+def needed_modules(sites, log_level=""):
+    """Apache modules the rendered sites need (Debian names). A per-module LogLevel (the default 'warn ssl:info')
+    needs that module loaded even on a host whose sites are all plain HTTP."""
     mods = {"proxy", "proxy_http", "headers"}
-    if any(s["uses_tls"] or s["tls"] for s in sites):
+    log_modules = set(t.split(":", 1)[0] for t in (log_level or "").split() if ":" in t)
+    if any(s["uses_tls"] or s["tls"] for s in sites) or "ssl" in log_modules:
         mods.update(("ssl", "socache_shmcb"))
     if any(s["uses_ws"] for s in sites):
         mods.add("proxy_wstunnel")
@@ -168,16 +173,17 @@ def render_listen_conf(sites, existing):
     for site in sites:
         wanted.setdefault(site["listen"]["port"], set()).add(site["listen"]["address"])
     lines = [MANAGED_MARKER, "# Listen directives for the ports of managed sites not already in ports.conf."]
+    emit = lambda token: directive("Listen", Bare(token))  # noqa: E731
     existing_ports_any = set(p for h, p in existing if h is None)
     for port in sorted(wanted):
         if port in existing_ports_any:
             continue
         addrs = wanted[port]
         if None in addrs or "*" in addrs:
-            lines.append("Listen %d" % port)
+            lines.append(emit("%d" % port))
             continue
         for addr in sorted(addrs):
             if (addr, port) in existing:
                 continue
-            lines.append("Listen %s:%d" % ("[%s]" % addr if ":" in addr else addr, port))
+            lines.append(emit("%s:%d" % ("[%s]" % addr if ":" in addr else addr, port)))
     return "\n".join(lines) + "\n"

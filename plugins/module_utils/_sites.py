@@ -22,40 +22,40 @@ from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
     BACKEND_TLS_DEFAULTS,
     BACKEND_TLS_SPEC,
     ConfigError,
-    check_abs_path,
-    check_directive_string,
-    check_hostname,
     insecure_settings,
-    is_ip_literal,
     merge_backend_tls,
     parse_backend_url,
     tls_names,
     validate_backend_tls,
 )
+from ansible_collections.revproxy.tls.plugins.module_utils import _grammar as grammar
+from ansible_collections.revproxy.tls.plugins.module_utils import _pem
 
-SITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-LOCATION_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+SITE_NAME_RE = grammar.SITE_NAME_RE
+LOCATION_PATH_RE = grammar.URL_PATH_RE
 
-# ProxyPass worker parameters the role accepts (mod_proxy set_worker_param), with their value kinds.
+_DAY = 86400
+# ProxyPass worker parameters the role accepts (mod_proxy.c set_worker_param), with their value kinds and, for
+# integers, the range Apache takes (its own checks, and a bound where atoi() would overflow).
 WORKER_PARAMS = {
-    "timeout": "int",
-    "connectiontimeout": "int",
-    "retry": "int",
-    "keepalive": "bool",
-    "disablereuse": "bool",
-    "enablereuse": "bool",
-    "ttl": "int",
-    "min": "int",
-    "max": "int",
-    "smax": "int",
-    "acquire": "int",
-    "ping": "int",
-    "flushpackets": "onoffauto",
-    "flushwait": "int",
-    "iobuffersize": "int",
-    "receivebuffersize": "int",
-    "responsefieldsize": "int",
-    "upgrade": "token",
+    "timeout": ("int", 1, _DAY, ()),
+    "connectiontimeout": ("int", 1, _DAY, ()),
+    "retry": ("int", 0, _DAY, ()),
+    "keepalive": ("bool",),
+    "disablereuse": ("bool",),
+    "enablereuse": ("bool",),
+    "ttl": ("int", 1, _DAY, ()),
+    "min": ("int", 0, 100000, ()),
+    "max": ("int", 0, 100000, ()),
+    "smax": ("int", 0, 100000, ()),
+    "acquire": ("int", 1, 3600 * 1000, ()),
+    "ping": ("int", 1, 3600, ()),
+    "flushpackets": ("onoffauto",),
+    "flushwait": ("int", 0, 1000, ()),
+    "iobuffersize": ("int", 512, 1 << 24, (0,)),
+    "receivebuffersize": ("int", 512, 1 << 24, (0,)),
+    "responsefieldsize": ("int", 1, 1 << 20, (0,)),
+    "upgrade": ("token",),
 }
 
 _WORKER_SPEC_TYPES = {"int": "int", "bool": "bool", "onoffauto": "str", "token": "str"}
@@ -66,7 +66,8 @@ LOCATION_SPEC = dict(
         "backend": {"type": "str", "required": True},
         "probe_status": {"type": "list", "elements": "int"},
     },
-    **dict((k, dict({"type": _WORKER_SPEC_TYPES[v]}, **({"choices": ["on", "off", "auto"]} if v == "onoffauto" else {})))
+    **dict((k, dict({"type": _WORKER_SPEC_TYPES[v[0]]},
+                    **({"choices": ["on", "off", "auto"]} if v[0] == "onoffauto" else {})))
            for k, v in WORKER_PARAMS.items())
 )
 
@@ -87,6 +88,10 @@ SITE_SPEC = {
         **BACKEND_TLS_CONTENT_SPEC)},
     "allow_insecure_backend_tls": {"type": "bool", "default": False},
 }
+
+# apache_proxy_backend_tls_defaults as a module option: typed like backend_tls, so that a *_content key given there
+# (which check_defaults refuses) is still no_log in every module's invocation and output.
+BACKEND_TLS_DEFAULTS_SPEC = {"type": "dict", "default": {}, "options": SITE_SPEC["backend_tls"]["options"]}
 
 # Files the role deploys for a site from *_content keys, relative to <tls_dir>/<site name>/.
 DEPLOYED_FILES = {
@@ -113,22 +118,13 @@ def _check_keys(value, allowed, field):
 
 
 def _worker_value(kind, value, field):
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError("%s: must be a non-negative integer, got %r" % (field, value))
-        return str(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError("%s: must be a boolean, got %r" % (field, value))
-        return "On" if value else "Off"
-    if kind == "onoffauto":
-        if value not in ("on", "off", "auto"):
-            raise ConfigError("%s: must be on, off or auto, got %r" % (field, value))
-        return value
-    check_directive_string(value, field)
-    if not re.match(r"^[A-Za-z0-9_.-]+$", value):
-        raise ConfigError("%s: must be a single token, got %r" % (field, value))
-    return value
+    if kind[0] == "int":
+        return str(grammar.integer(value, field, kind[1], kind[2], kind[3]))
+    if kind[0] == "bool":
+        return "On" if grammar.boolean(value, field) else "Off"
+    if kind[0] == "onoffauto":
+        return grammar.choice(value, field, ("on", "off", "auto"))
+    return grammar.token(value, field, 15)  # mod_proxy keeps the upgrade protocol in 16 bytes
 
 
 def _normalize_location(loc, field):
@@ -136,9 +132,7 @@ def _normalize_location(loc, field):
     for key in ("path", "backend"):
         if loc.get(key) is None:
             raise ConfigError("%s.%s: is required" % (field, key))
-    path = check_directive_string(loc["path"], field + ".path")
-    if not LOCATION_PATH_RE.match(path) or any(p == ".." for p in path.split("/")):
-        raise ConfigError("%s.path: %r must be an absolute URL path without spaces, quotes or '..'" % (field, path))
+    path = grammar.url_path(loc["path"], field + ".path")
     url = parse_backend_url(loc["backend"], field + ".backend")
     if path.endswith("/") != url.path.endswith("/"):
         raise ConfigError("%s: path %r and backend %r must both end with '/' or both not (mod_proxy maps the rest "
@@ -174,23 +168,16 @@ def _effective_tls(raw, name, field, tls_dir, used):
         if raw.get("client_cert_file") or raw.get("client_key_file"):
             raise ConfigError("%s: client_cert_content/client_key_content and client_cert_file/client_key_file "
                               "are mutually exclusive" % field)
-        if "-----BEGIN CERTIFICATE-----" not in str(cert_content):
-            raise ConfigError("%s.client_cert_content: is not a PEM certificate" % field)
-        if str(cert_content).count("-----BEGIN CERTIFICATE-----") > 1:
-            raise ConfigError("%s.client_cert_content: must hold only the client certificate; put its intermediates "
-                              "in client_chain_content (mod_ssl pairs every certificate in "
-                              "SSLProxyMachineCertificateFile with the key and fails to start: AH02326)" % field)
-        if "PRIVATE KEY-----" not in str(key_content) or "ENCRYPTED" in str(key_content):
-            raise ConfigError("%s.client_key_content: must be an unencrypted PEM private key (mod_ssl cannot use an "
-                              "encrypted key for SSLProxyMachineCertificateFile: AH02252 at startup)" % field)
+        _pem.check_client_pair(cert_content, key_content, field + ".client_cert_content",
+                               field + ".client_key_content")
         contents["client_cert_file"] = cert_content.rstrip("\n") + "\n" + key_content.rstrip("\n") + "\n"
     if chain_content is not None:
         if raw.get("client_chain_file"):
             raise ConfigError("%s: client_chain_file and client_chain_content are mutually exclusive" % field)
         contents["client_chain_file"] = chain_content
-    for key, value in contents.items():
-        if not isinstance(value, str) or "-----BEGIN " not in value:
-            raise ConfigError("%s: the %s content is not PEM" % (field, key.replace("_file", "")))
+    for key in ("ca_file", "client_chain_file"):
+        if key in contents:
+            _pem.check_certificates(contents[key], "%s.%s" % (field, key.replace("_file", "_content")))
     _check_keys(raw, BACKEND_TLS_DEFAULTS, field)
     tls = merge_backend_tls(raw)
     for key in contents:
@@ -202,6 +189,20 @@ def _effective_tls(raw, name, field, tls_dir, used):
         combined_from = (tls["client_cert_file"], tls["client_key_file"])
     validate_backend_tls(tls, field, used)
     return tls, contents, combined_from
+
+
+def check_defaults(defaults, field="backend_tls_defaults"):
+    """apache_proxy_backend_tls_defaults: the backend_tls keys without the *_content ones (contents are per site)."""
+    defaults = defaults or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("%s: must be a mapping" % field)
+    for key in BACKEND_TLS_CONTENT_SPEC:
+        if defaults.get(key) is not None:
+            raise ConfigError("%s.%s: is not accepted in the defaults (contents are deployed per site: set it in "
+                              "the site's backend_tls)" % (field, key))
+    _check_keys(dict((k, v) for k, v in defaults.items() if k not in BACKEND_TLS_CONTENT_SPEC),
+                BACKEND_TLS_DEFAULTS, field)
+    return dict((k, v) for k, v in defaults.items() if k not in BACKEND_TLS_CONTENT_SPEC)
 
 
 def normalize_site(site, index=0, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
@@ -218,14 +219,15 @@ def _normalize_site(site, defaults, tls_dir):
     for key in ("name", "server_name", "locations"):
         if site.get(key) is None:
             raise ConfigError("%s: is required" % key)
-    name = check_directive_string(site["name"], "name")
-    if not SITE_NAME_RE.match(name) or len(name) > 100:
-        raise ConfigError("name: %r must match ^[a-z0-9][a-z0-9_.-]*$ (it becomes a file name)" % name)
-    server_name = check_hostname(site["server_name"], "server_name")
+    name = grammar.site_name(site["name"], "name")
+    # Clients send IPv6 literals as Host: [..], which ServerName/ServerAlias cannot express portably: DNS names and
+    # IPv4 addresses only.
+    server_name = grammar.hostname(site["server_name"], "server_name", ipv6=False)
     aliases = site.get("server_aliases") or []
-    if not isinstance(aliases, list):
-        raise ConfigError("server_aliases: must be a list of host names")
-    aliases = [check_hostname(a, "server_aliases[%d]" % i, wildcard=True) for i, a in enumerate(aliases)]
+    if not isinstance(aliases, list) or len(aliases) > 1000:
+        raise ConfigError("server_aliases: must be a list of at most 1000 host names")
+    aliases = [grammar.hostname(a, "server_aliases[%d]" % i, wildcard=True, ipv6=False)
+               for i, a in enumerate(aliases)]
 
     tls_front = site.get("tls")
     if tls_front is not None:
@@ -233,31 +235,26 @@ def _normalize_site(site, defaults, tls_dir):
         for key in ("certificate_file", "key_file"):
             if not tls_front.get(key):
                 raise ConfigError("tls.%s: is required when tls is set" % key)
-        tls_front = dict((k, check_abs_path(v, "tls." + k)) for k, v in tls_front.items() if v is not None)
+        tls_front = dict((k, grammar.abs_path(v, "tls." + k)) for k, v in tls_front.items() if v is not None)
 
     listen = site.get("listen") or {}
     _check_keys(listen, SITE_SPEC["listen"]["options"], "listen")
     port = listen.get("port")
     if port is None:
         port = 443 if tls_front else 80
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError("listen.port: must be a port number from 1 to 65535, got %r" % (port,))
+    grammar.port(port, "listen.port")
     address = listen.get("address")
-    if address is not None:
-        check_hostname(address, "listen.address")
-        if not is_ip_literal(address) and address != "*":
-            raise ConfigError("listen.address: must be an IP address, got %r" % address)
+    if address == "*":
+        address = None  # every address: what an unset address means
+    elif address is not None:
+        address = grammar.ip_literal(address, "listen.address", brackets=True)
 
-    preserve_host = site.get("preserve_host", False)
-    if not isinstance(preserve_host, bool):
-        raise ConfigError("preserve_host: must be a boolean")
-    allow_insecure = site.get("allow_insecure_backend_tls", False)
-    if not isinstance(allow_insecure, bool):
-        raise ConfigError("allow_insecure_backend_tls: must be a boolean")
+    preserve_host = grammar.boolean(site.get("preserve_host", False), "preserve_host")
+    allow_insecure = grammar.boolean(site.get("allow_insecure_backend_tls", False), "allow_insecure_backend_tls")
 
     locations = site["locations"]
-    if not isinstance(locations, list) or not locations:
-        raise ConfigError("locations: must be a non-empty list")
+    if not isinstance(locations, list) or not locations or len(locations) > 1000:
+        raise ConfigError("locations: must be a non-empty list of at most 1000 locations")
     locs = [_normalize_location(loc, "locations[%d]" % i) for i, loc in enumerate(locations)]
     seen = set()
     for i, loc in enumerate(locs):
@@ -265,7 +262,7 @@ def _normalize_site(site, defaults, tls_dir):
             raise ConfigError("locations[%d].path: %r is listed twice" % (i, loc["path"]))
         seen.add(loc["path"])
 
-    layered = dict((k, v) for k, v in (defaults or {}).items() if v is not None)
+    layered = dict((k, v) for k, v in check_defaults(defaults).items() if v is not None)
     backend_tls = site.get("backend_tls") or {}
     if not isinstance(backend_tls, dict):
         raise ConfigError("backend_tls: must be a mapping")
@@ -319,14 +316,26 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
     """Validate all sites; returns the list of effective sites. Refuses duplicate names and (port, name) pairs."""
     if not isinstance(sites, list):
         raise ConfigError("sites: must be a list")
+    check_defaults(defaults)
     out = []
     names = {}
+    hosts = {}
     for index, site in enumerate(sites):
         eff = normalize_site(site, index, defaults, tls_dir)
         if eff["name"] in names:
             raise ConfigError("site %r: name: listed twice (sites #%d and #%d)" % (eff["name"], names[eff["name"]],
                                                                                    index))
         names[eff["name"]] = index
+        # Apache serves a name on one address:port from the first vhost that has it: a second one never answers.
+        listen = (eff["listen"]["address"], eff["listen"]["port"])
+        for i, host in enumerate([eff["server_name"]] + eff["server_aliases"]):
+            key = listen + (host.lower().rstrip("."),)
+            field = "server_name" if i == 0 else "server_aliases[%d]" % (i - 1)
+            if key in hosts:
+                raise ConfigError("site %r: %s: %r is already served by site %r on %s:%d; Apache would answer only "
+                                  "with the first" % (eff["name"], field, host, hosts[key], listen[0] or "*",
+                                                      listen[1]))
+            hosts[key] = eff["name"]
         out.append(eff)
     return out
 

@@ -289,6 +289,101 @@ options:
       - Backend TLS settings applied to every site before the site's own C(backend_tls) (C(apache_proxy_backend_tls_defaults)).
     type: dict
     default: {}
+    # BEGIN GENERATED backend_tls_defaults from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py
+    suboptions:
+      verify:
+        description:
+        - C(SSLProxyVerify). V(none) and V(optional_no_ca) need O(sites[].allow_insecure_backend_tls).
+          V(require) and V(optional) need C(ca_file), C(ca_content) or C(ca_path) (mod_ssl never uses the system trust
+          store).
+        type: str
+        choices:
+        - none
+        - optional
+        - require
+        - optional_no_ca
+      verify_depth:
+        description:
+        - C(SSLProxyVerifyDepth). mod_ssl fails when the root's depth (leaf = 0) exceeds it, so Apache's default 1 refuses
+          leaf, intermediate, root.
+        type: int
+      ca_file:
+        description:
+        - C(SSLProxyCACertificateFile), a PEM bundle on the proxy.
+        type: path
+      ca_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
+      ca_path:
+        description:
+        - C(SSLProxyCACertificatePath), a directory with C(c_rehash) links.
+        type: path
+      crl_file:
+        description:
+        - C(SSLProxyCARevocationFile).
+        type: path
+      crl_path:
+        description:
+        - C(SSLProxyCARevocationPath).
+        type: path
+      crl_check:
+        description:
+        - C(SSLProxyCARevocationCheck); V(leaf) and V(chain) need C(crl_file) or C(crl_path).
+        type: str
+        choices:
+        - none
+        - leaf
+        - chain
+      check_peer_name:
+        description:
+        - C(SSLProxyCheckPeerName). V(false) needs C(allow_insecure_backend_tls).
+        type: bool
+      check_peer_expire:
+        description:
+        - C(SSLProxyCheckPeerExpire). V(false) needs C(allow_insecure_backend_tls).
+        type: bool
+      client_cert_file:
+        description:
+        - Client certificate for backends that require one (C(SSLProxyMachineCertificateFile)). When C(client_key_file)
+          is a different file, the role combines both into C(<tls_dir>/<name>/proxy-client.pem) (mode 0600), since mod_ssl
+          wants them in one file.
+        type: path
+      client_key_file:
+        description:
+        - Unencrypted private key of C(client_cert_file), when it is a separate file.
+        type: path
+      client_chain_file:
+        description:
+        - C(SSLProxyMachineCertificateChainFile). mod_ssl also trusts every certificate in it as a CA.
+        type: path
+      client_cert_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
+      client_key_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
+      client_chain_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
+      protocols:
+        description:
+        - C(SSLProxyProtocol), rendered as C(-all +TLSv1.2 +TLSv1.3). TLSv1/TLSv1.1 need C(allow_insecure_backend_tls).
+        type: list
+        elements: str
+        choices:
+        - TLSv1
+        - TLSv1.1
+        - TLSv1.2
+        - TLSv1.3
+      ciphers:
+        description:
+        - C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
+        type: str
+    # END GENERATED backend_tls_defaults
   log_level:
     description:
       - C(LogLevel) of each managed vhost. The default makes the real cause of C(AH00898) visible in the error log.
@@ -404,6 +499,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     apply,
     begin_transaction,
     candidate_config_test,
+    changed_paths,
     cleanup_backups,
     commit,
     desired_state,
@@ -415,13 +511,17 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._render import check_log_level
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import SITE_SPEC, normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
+    BACKEND_TLS_DEFAULTS_SPEC,
+    SITE_SPEC,
+    normalize_sites,
+)
 
 
 def finish(module, layout, transaction):
     """commit or rollback a pending transaction."""
     pending = pending_transaction(layout) or []
-    paths = [path for path, _backup in pending]
+    paths = changed_paths(pending)
     if transaction == "rollback" and not module.check_mode:
         rollback(layout)
     elif transaction == "commit" and not module.check_mode:
@@ -439,7 +539,7 @@ def run(module):
     if pending_transaction(layout) is not None and not module.check_mode:
         # An earlier run stopped between applying and probing: its files are live; make them final before planning.
         module.warn("an earlier run left an unfinished change (%s); keeping its files as they are"
-                    % ", ".join(p for p, _b in pending_transaction(layout)[:3]))
+                    % ", ".join(changed_paths(pending_transaction(layout))[:3]))
         commit(layout)
     log_level = check_log_level(params["log_level"])
     sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
@@ -493,7 +593,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
-            backend_tls_defaults=dict(type="dict", default={}),
+            backend_tls_defaults=BACKEND_TLS_DEFAULTS_SPEC,
             log_level=dict(type="str", default="warn ssl:info"),
             prune=dict(type="bool", default=True),
             config_root=dict(type="path", default="/etc/apache2"),

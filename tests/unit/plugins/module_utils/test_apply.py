@@ -16,8 +16,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites
 
-CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+from support.pemdata import CERT, KEY  # noqa: E402  real PEM: contents are parsed
 
 
 @pytest.fixture()

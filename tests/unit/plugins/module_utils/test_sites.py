@@ -6,8 +6,7 @@ import pytest
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_DEFAULTS, ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_site, normalize_sites, site_backend_checks
 
-CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+from support.pemdata import CERT, KEY  # noqa: E402  real PEM: contents are parsed
 
 
 def site(**over):
@@ -76,10 +75,10 @@ REFUSED = [
      "enablereuse, flushpackets, flushwait, iobuffersize, keepalive, max, min, path, ping, probe_status, "
      "receivebuffersize, responsefieldsize, retry, smax, timeout, ttl, upgrade)"),
     ("negative timeout", site(locations=[loc(timeout=-1)]),
-     "site 'shop': locations[0].timeout: must be a non-negative integer, got -1"),
+     "site 'shop': locations[0].timeout: must be an integer from 1 to 86400, got -1"),
     ("injected upgrade", site(locations=[loc(upgrade="websocket\nProxyPass")]),
      "site 'shop': locations[0].upgrade: must not contain newlines or control characters"),
-    ("no locations", site(locations=[]), "site 'shop': locations: must be a non-empty list"),
+    ("no locations", site(locations=[]), "site 'shop': locations: must be a non-empty list of at most 1000 locations"),
     ("relative ca_file", site(backend_tls={"ca_file": "certs/ca.pem"}),
      "site 'shop': backend_tls.ca_file: must be an absolute path, got 'certs/ca.pem'"),
     ("ca_file traversal", site(backend_tls={"ca_file": "/etc/../root/ca.pem"}),
@@ -113,7 +112,7 @@ REFUSED = [
     ("ciphers injection", site(backend_tls={"ca_file": "/ca.pem", "ciphers": "HIGH\nSSLProxyVerify none"}),
      "site 'shop': backend_tls.ciphers: must not contain newlines or control characters"),
     ("ciphers junk", site(backend_tls={"ca_file": "/ca.pem", "ciphers": "HIGH MEDIUM"}),
-     "site 'shop': backend_tls.ciphers: 'HIGH MEDIUM' is not an OpenSSL cipher string"),
+     "site 'shop': backend_tls.ciphers: 'HIGH MEDIUM' is not an OpenSSL cipher string (letters, digits and _ : + ! @ = . -)"),
     ("crl check without crl", site(backend_tls={"ca_file": "/ca.pem", "crl_check": "chain"}),
      "site 'shop': backend_tls.crl_check: 'chain' needs crl_file or crl_path: without CRLs mod_ssl fails every "
      "backend with 'unable to get certificate CRL'"),
@@ -123,7 +122,7 @@ REFUSED = [
      "protocols, verify, verify_depth)"),
     ("ca_file and ca_content", site(backend_tls={"ca_file": "/ca.pem", "ca_content": CERT}),
      "site 'shop': backend_tls: ca_file and ca_content are mutually exclusive"),
-    ("ca_content not pem", site(backend_tls={"ca_content": "hello"}), "site 'shop': backend_tls: the ca content is not PEM"),
+    ("ca_content not pem", site(backend_tls={"ca_content": "hello"}), "site 'shop': backend_tls.ca_content: holds text outside PEM blocks (only CERTIFICATE blocks are accepted)"),
     ("key without cert", site(backend_tls={"ca_file": "/ca.pem", "client_key_content": KEY}),
      "site 'shop': backend_tls: client_cert_content and client_key_content go together"),
     ("encrypted key", site(backend_tls={"ca_file": "/ca.pem", "client_cert_content": CERT,
@@ -133,7 +132,7 @@ REFUSED = [
     ("chain in client cert", site(backend_tls={"ca_file": "/ca.pem", "client_cert_content": CERT + CERT,
                                                "client_key_content": KEY}),
      "site 'shop': backend_tls.client_cert_content: must hold only the client certificate; put its intermediates in "
-     "client_chain_content (mod_ssl pairs every certificate in SSLProxyMachineCertificateFile with the key and fails "
+     "client_chain_content or client_chain_file (mod_ssl pairs every certificate in SSLProxyMachineCertificateFile with the key and fails "
      "to start: AH02326)"),
     ("key file without cert file", site(backend_tls={"ca_file": "/ca.pem", "client_key_file": "/k.pem"}),
      "site 'shop': backend_tls.client_key_file: needs client_cert_file"),
