@@ -103,7 +103,7 @@ DEPLOYED_FILES = {
 
 def _label(site, index):
     name = site.get("name") if isinstance(site, dict) else None
-    if isinstance(name, str) and SITE_NAME_RE.match(name):
+    if isinstance(name, str) and SITE_NAME_RE.match(name) and len(name) <= 100:
         return "site %r" % name
     return "site #%d" % index
 

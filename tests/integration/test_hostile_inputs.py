@@ -1,0 +1,318 @@
+"""Hostile site inputs (issue: hostile review): every field that reaches a file, fed hostile values.
+
+Each case is either refused, with an error naming the site and the field, or accepted and proven harmless: rendered,
+every line read back with Apache's tokenizer into a known directive with the expected number of arguments (the
+hostile value, if present, inside exactly one argument), and `apache2 -t` on a private instance says Syntax OK.
+A case accepted but not harmless counts as dangerous; the test demands zero. The counts are printed (pytest -s) and
+written to tests/output/hostile-inputs.json.
+"""
+import copy
+import json
+import os
+import re
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils import _grammar as g
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils._render import render_listen_conf, render_site
+from ansible_collections.revproxy.tls.plugins.module_utils._sites import WORKER_PARAMS, normalize_sites
+from support.apache import DEFAULT_MODULES, PrivateApache
+from support.pemdata import CA, CERT, KEY, OTHER_KEY
+
+pytestmark = pytest.mark.apache
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUTPUT = os.path.join(os.path.dirname(HERE), "output", "hostile-inputs.json")
+
+# Strings a hostile inventory author or survey user might try, in any string field.
+HOSTILE = [
+    "fe80::1%x *", "a.example victim.example", "a.example\nServerAlias victim.example", "a\rb", "a\x00b", "${HOME}",
+    'a"b', "a'b", "a<b", "a>b", "a\\b", "a`b", "#comment", "</VirtualHost>", "<Location />", "Include /etc/passwd",
+    "", " ", "b\u00fccher.example", "x" * 300, "a%0Ab", "::1%lo]:18083 127.0.0.1:18084 [::1", "../../etc/passwd",
+    "a\tb", "a\u2028b", "\ufeffa.example",
+]
+
+# Where each hostile string is put: (field label as errors name it, function(site, value)).
+def _set(path):
+    def setter(site, value):
+        node = site
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return setter
+
+
+def _backend_host(site, value):
+    site["locations"][0]["backend"] = "https://%s:8443/" % value
+
+
+def _backend_path(site, value):
+    site["locations"][0]["path"] = "/" + value
+    site["locations"][0]["backend"] = "https://backend.example:8443/" + value
+
+
+FIELDS = [
+    ("name", _set(["name"])),
+    ("server_name", _set(["server_name"])),
+    ("server_aliases[0]", _set(["server_aliases", 0])),
+    ("listen.address", _set(["listen", "address"])),
+    ("locations[0].path", _set(["locations", 0, "path"])),
+    ("locations[0].backend", _backend_host),
+    ("locations[0]", _backend_path),
+    ("backend_tls.ca_file", _set(["backend_tls", "ca_file"])),
+    ("backend_tls.ciphers", _set(["backend_tls", "ciphers"])),
+    ("locations[0].upgrade", _set(["locations", 0, "upgrade"])),
+    ("tls.certificate_file", _set(["tls", "certificate_file"])),
+]
+
+
+def _typed(field, value):
+    return lambda site: _set(field)(site, value)
+
+
+# Specific cases from the review and the grammar's edges: (id, mutation, field named by a refusal).
+SPECIFIC = [
+    ("timeout 0", _typed(["locations", 0, "timeout"], 0), "locations[0].timeout"),
+    ("timeout 10**30", _typed(["locations", 0, "timeout"], 10 ** 30), "locations[0].timeout"),
+    ("timeout float", _typed(["locations", 0, "timeout"], 1.5), "locations[0].timeout"),
+    ("timeout nan string", _typed(["locations", 0, "timeout"], "nan"), "locations[0].timeout"),
+    ("timeout bool", _typed(["locations", 0, "timeout"], True), "locations[0].timeout"),
+    ("ttl 0", _typed(["locations", 0, "ttl"], 0), "locations[0].ttl"),
+    ("ping 0", _typed(["locations", 0, "ping"], 0), "locations[0].ping"),
+    ("acquire 0", _typed(["locations", 0, "acquire"], 0), "locations[0].acquire"),
+    ("flushwait 1001", _typed(["locations", 0, "flushwait"], 1001), "locations[0].flushwait"),
+    ("iobuffersize 100", _typed(["locations", 0, "iobuffersize"], 100), "locations[0].iobuffersize"),
+    ("connectiontimeout 0", _typed(["locations", 0, "connectiontimeout"], 0), "locations[0].connectiontimeout"),
+    ("max huge", _typed(["locations", 0, "max"], 2 ** 40), "locations[0].max"),
+    ("retry 0 (accepted)", _typed(["locations", 0, "retry"], 0), None),
+    ("keepalive string", _typed(["locations", 0, "keepalive"], "on"), "locations[0].keepalive"),
+    ("flushpackets junk", _typed(["locations", 0, "flushpackets"], "always"), "locations[0].flushpackets"),
+    ("upgrade too long", _typed(["locations", 0, "upgrade"], "x" * 16), "locations[0].upgrade"),
+    ("server_name [::1]", _typed(["server_name"], "[::1]"), "server_name"),
+    ("server_name ::1", _typed(["server_name"], "::1"), "server_name"),
+    ("server_name int", _typed(["server_name"], 5), "server_name"),
+    ("server_name trailing dot (accepted)", _typed(["server_name"], "h.example."), None),
+    ("server_name ipv4 (accepted)", _typed(["server_name"], "192.0.2.10"), None),
+    ("alias wildcard (accepted)", _typed(["server_aliases"], ["*.h.example"]), None),
+    ("alias not a list", _typed(["server_aliases"], "a.example"), "server_aliases"),
+    ("listen [::1] (accepted)", _typed(["listen", "address"], "[::1]"), None),
+    ("listen ::1 (accepted)", _typed(["listen", "address"], "::1"), None),
+    ("listen * (accepted)", _typed(["listen", "address"], "*"), None),
+    ("listen name", _typed(["listen", "address"], "localhost"), "listen.address"),
+    ("listen [127.0.0.1]", _typed(["listen", "address"], "[127.0.0.1]"), "listen.address"),
+    ("listen port 0", _typed(["listen", "port"], 0), "listen.port"),
+    ("listen port bool", _typed(["listen", "port"], True), "listen.port"),
+    ("listen port string", _typed(["listen", "port"], "443"), "listen.port"),
+    ("backend zone id url", lambda s: s["locations"][0].update(backend="https://[fe80::1%25lo]:8443/"),
+     "locations[0].backend"),
+    ("backend userinfo", lambda s: s["locations"][0].update(backend="https://u:p@backend.example/"),
+     "locations[0].backend"),
+    ("backend query", lambda s: s["locations"][0].update(backend="https://backend.example/?a=b"),
+     "locations[0].backend"),
+    ("backend scheme file", lambda s: s["locations"][0].update(backend="file:///etc/passwd"),
+     "locations[0].backend"),
+    ("backend port 0", lambda s: s["locations"][0].update(backend="https://backend.example:0/"),
+     "locations[0].backend"),
+    ("backend port huge", lambda s: s["locations"][0].update(backend="https://backend.example:99999/"),
+     "locations[0].backend"),
+    ("backend no host", lambda s: s["locations"][0].update(backend="https:///x/"), "locations[0].backend"),
+    ("backend non-ascii path", lambda s: s["locations"][0].update(backend="https://backend.example/\u00e9/"),
+     "locations[0].backend"),
+    ("path with quote-safe chars (accepted)", lambda s: s["locations"][0].update(
+        path="/a'b$c(d)*e%20f/", backend="https://backend.example:8443/a'b$c(d)*e%20f/"), None),
+    ("path relative", _typed(["locations", 0, "path"], "api/"), "locations[0].path"),
+    ("path dotdot", _typed(["locations", 0, "path"], "/a/../"), "locations[0].path"),
+    ("path list", _typed(["locations", 0, "path"], ["/"]), "locations[0].path"),
+    ("probe_status junk", _typed(["locations", 0, "probe_status"], [99]), "locations[0].probe_status"),
+    ("ciphers eNULL SECLEVEL=0", _typed(["backend_tls", "ciphers"], "eNULL:@SECLEVEL=0"), "backend_tls.ciphers"),
+    ("ciphers NOSUCHCIPHER", _typed(["backend_tls", "ciphers"], "NOSUCHCIPHER"), "backend_tls.ciphers"),
+    ("ciphers NULL suite name", _typed(["backend_tls", "ciphers"], "ECDHE-ECDSA-NULL-SHA:HIGH"), "backend_tls"),
+    ("ciphers RC4", _typed(["backend_tls", "ciphers"], "RC4:HIGH"), "backend_tls"),
+    ("ciphers 3DES", _typed(["backend_tls", "ciphers"], "HIGH:3DES"), "backend_tls"),
+    ("ciphers aNULL", _typed(["backend_tls", "ciphers"], "aNULL:HIGH"), "backend_tls"),
+    ("ciphers EXPORT", _typed(["backend_tls", "ciphers"], "EXPORT:HIGH"), "backend_tls"),
+    ("ciphers MD5", _typed(["backend_tls", "ciphers"], "HIGH:MD5"), "backend_tls"),
+    ("ciphers LOW", _typed(["backend_tls", "ciphers"], "LOW:HIGH"), "backend_tls"),
+    ("ciphers negated weak (accepted)", _typed(["backend_tls", "ciphers"], "HIGH:!aNULL:!MD5:!RC4"), None),
+    ("ciphers ECDHE+AESGCM (accepted)", _typed(["backend_tls", "ciphers"], "ECDHE+AESGCM"), None),
+    ("verify none without opt-in", _typed(["backend_tls", "verify"], "none"), "backend_tls"),
+    ("verify junk", _typed(["backend_tls", "verify"], "maybe"), "backend_tls.verify"),
+    ("protocols TLSv1 without opt-in", _typed(["backend_tls", "protocols"], ["TLSv1"]), "backend_tls"),
+    ("protocols junk", _typed(["backend_tls", "protocols"], ["SSLv3"]), "backend_tls.protocols"),
+    ("protocols empty", _typed(["backend_tls", "protocols"], []), "backend_tls.protocols"),
+    ("verify_depth 1000", _typed(["backend_tls", "verify_depth"], 1000), "backend_tls.verify_depth"),
+    ("check_peer_name false", _typed(["backend_tls", "check_peer_name"], False), "backend_tls"),
+    ("check_peer_name string", _typed(["backend_tls", "check_peer_name"], "false"), "backend_tls.check_peer_name"),
+    ("ca_content private key", lambda s: s["backend_tls"].update(ca_file=None, ca_content=KEY),
+     "backend_tls.ca_content"),
+    ("ca_content cert+key", lambda s: s["backend_tls"].update(ca_file=None, ca_content=CA + KEY),
+     "backend_tls.ca_content"),
+    ("ca_content 50 MB", lambda s: s["backend_tls"].update(ca_file=None, ca_content=CA * 80000),
+     "backend_tls.ca_content"),
+    ("ca_content junk base64", lambda s: s["backend_tls"].update(
+        ca_file=None, ca_content="-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+     "backend_tls.ca_content"),
+    ("ca_content not a certificate", lambda s: s["backend_tls"].update(
+        ca_file=None, ca_content="-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n"),
+     "backend_tls.ca_content"),
+    ("ca_content trailing text", lambda s: s["backend_tls"].update(ca_file=None, ca_content=CA + "SSLProxyVerify none"),
+     "backend_tls.ca_content"),
+    ("ca_content (accepted)", lambda s: s["backend_tls"].update(ca_file=None, ca_content=CA), None),
+    ("client_chain_content private key", lambda s: s["backend_tls"].update(
+        client_cert_content=CERT, client_key_content=KEY, client_chain_content=KEY), "backend_tls.client_chain_content"),
+    ("client key junk", lambda s: s["backend_tls"].update(
+        client_cert_content=CERT, client_key_content="-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n"),
+     "backend_tls.client_key_content"),
+    ("client key mismatch", lambda s: s["backend_tls"].update(client_cert_content=CERT, client_key_content=OTHER_KEY),
+     "backend_tls.client_key_content"),
+    ("client key is a cert", lambda s: s["backend_tls"].update(client_cert_content=CERT, client_key_content=CERT),
+     "backend_tls.client_key_content"),
+    ("client cert is a key", lambda s: s["backend_tls"].update(client_cert_content=KEY, client_key_content=KEY),
+     "backend_tls.client_cert_content"),
+    ("client pair (accepted)", lambda s: s["backend_tls"].update(client_cert_content=CERT, client_key_content=KEY),
+     None),
+    ("unknown site key", lambda s: s.update(Include="/etc/passwd"), "site"),
+    ("unknown location key", lambda s: s["locations"][0].update(extra="x"), "locations[0]"),
+    ("unknown tls key", lambda s: s["backend_tls"].update(SSLProxyVerify="none"), "backend_tls"),
+    ("locations not a list", _typed(["locations"], {"path": "/"}), "locations"),
+    ("duplicate location", lambda s: s["locations"].append(dict(s["locations"][0])), "locations[1].path"),
+    ("tls without key", _typed(["tls"], {"certificate_file": "/etc/ssl/c.pem"}), "tls.key_file"),
+    ("backend ip literal", lambda s: s["locations"][0].update(backend="https://192.0.2.1:8443/"),
+     "locations[0].backend"),
+    ("preserve_host string", _typed(["preserve_host"], "yes"), "preserve_host"),
+]
+
+
+@pytest.fixture(scope="module")
+def apache(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("hostile-apache")
+    files = workdir / "files"
+    files.mkdir()
+    (files / "ca.pem").write_text(CA)
+    (files / "front.pem").write_text(CERT)
+    (files / "front.key").write_text(KEY)
+    modules = tuple(DEFAULT_MODULES) + tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel")
+                                              if m not in DEFAULT_MODULES)
+    return PrivateApache(str(workdir), modules=modules), str(files)
+
+
+def _base(files):
+    return {
+        "name": "h",
+        "server_name": "h.example",
+        "server_aliases": ["alias.h.example"],
+        "listen": {"port": 18443, "address": "127.0.0.1"},
+        "tls": {"certificate_file": files + "/front.pem", "key_file": files + "/front.key"},
+        "locations": [{"path": "/", "backend": "https://backend.example:8443/"}],
+        "backend_tls": {"ca_file": files + "/ca.pem"},
+    }
+
+
+ARITY = {
+    "<VirtualHost": (1, 1), "ServerName": (1, 1), "ServerAlias": (1, 1), "LogLevel": (1, 4), "SSLEngine": (1, 1),
+    "SSLCertificateFile": (1, 1), "SSLCertificateKeyFile": (1, 1), "SSLCertificateChainFile": (1, 1),
+    "SSLProxyEngine": (1, 1), "SSLProxyVerify": (1, 1), "SSLProxyVerifyDepth": (1, 1),
+    "SSLProxyCACertificateFile": (1, 1), "SSLProxyCACertificatePath": (1, 1), "SSLProxyCARevocationFile": (1, 1),
+    "SSLProxyCARevocationPath": (1, 1), "SSLProxyCARevocationCheck": (1, 1), "SSLProxyCheckPeerName": (1, 1),
+    "SSLProxyCheckPeerExpire": (1, 1), "SSLProxyProtocol": (2, 5), "SSLProxyCipherSuite": (1, 1),
+    "SSLProxyMachineCertificateFile": (1, 1), "SSLProxyMachineCertificateChainFile": (1, 1),
+    "ProxyRequests": (1, 1), "ProxyPreserveHost": (1, 1), "ProxyPass": (2, 2 + len(WORKER_PARAMS)),
+    "ProxyPassReverse": (2, 2), "Listen": (1, 1),
+}
+
+
+def harmless(text, eff):
+    """Why the rendered text is not harmless, or None."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped == "</VirtualHost>":
+            continue
+        try:
+            words = g.tokenize_section(stripped) if stripped.startswith("<") else g.tokenize(stripped)
+        except ConfigError as exc:
+            return str(exc)
+        low, high = ARITY.get(words[0], (None, None))
+        if low is None:
+            return "unexpected directive %r" % words[0]
+        if not low <= len(words) - 1 <= high:
+            return "%s has %d arguments" % (words[0], len(words) - 1)
+        if words[0] == "ProxyPass" and not all(re.match(r"^[a-z]+=[A-Za-z0-9_.-]+$", w) for w in words[3:]):
+            return "ProxyPass parameters %r" % words[3:]
+    names = [w for line in text.splitlines() for w in [g.tokenize(line.strip()) if line.strip().startswith(
+        ("ServerName", "ServerAlias")) else None] if w]
+    if [n[1] for n in names] != [eff["server_name"]] + eff["server_aliases"]:
+        return "server names read back as %r" % names
+    return None
+
+
+def _cases():
+    cases = []
+    for field, setter in FIELDS:
+        for i, value in enumerate(HOSTILE):
+            cases.append(("%s <- hostile[%d]" % (field, i), setter, value, field))
+    for case_id, mutate, field in SPECIFIC:
+        cases.append((case_id, lambda site, _v, m=mutate: m(site), None, field))
+    return cases
+
+
+CASES = _cases()
+
+
+def test_hostile_site_inputs(apache):
+    instance, files = apache
+    counts = {"tried": 0, "refused": 0, "accepted_harmless": 0, "dangerous": 0}
+    details = []
+    for case_id, mutate, value, field in CASES:
+        site = copy.deepcopy(_base(files))
+        mutate(site, value)
+        counts["tried"] += 1
+        try:
+            eff = normalize_sites([site])[0]
+        except ConfigError as exc:
+            msg = str(exc)
+            named_site = msg.startswith("site 'h': ") or msg.startswith("site #0: ")
+            if not named_site or (field and field not in msg):
+                counts["dangerous"] += 1
+                details.append({"case": case_id, "problem": "refusal does not name site and field", "msg": msg})
+            else:
+                counts["refused"] += 1
+            if KEY.splitlines()[1] in msg or OTHER_KEY.splitlines()[1] in msg:
+                counts["dangerous"] += 1
+                details.append({"case": case_id, "problem": "key material in the error"})
+            continue
+        except Exception as exc:  # pylint: disable=broad-except
+            counts["dangerous"] += 1
+            details.append({"case": case_id, "problem": "uncaught %s: %s" % (type(exc).__name__, exc)})
+            continue
+        if value is not None:
+            # A hostile string accepted: it must still be harmless (checked like the rest below).
+            details.append({"case": case_id, "note": "accepted %r" % value})
+        eff["contents"] = {}
+        if eff["backend_tls"].get("ca_file", "").startswith("/etc/apache2/revproxy-tls"):
+            eff["backend_tls"]["ca_file"] = files + "/ca.pem"
+        if eff["combined_client_cert"] is None and eff["backend_tls"].get("client_cert_file"):
+            eff["backend_tls"]["client_cert_file"] = files + "/pair.pem"
+            with open(files + "/pair.pem", "w") as handle:
+                handle.write(CERT + KEY)
+        text = render_site(eff)
+        listen = render_listen_conf([eff], set())
+        problem = harmless(listen + text, eff)
+        if problem is None:
+            instance.set_vhosts(listen + text)
+            ok, output = instance.configtest()
+            if not ok:
+                problem = "apache2 -t: %s" % output[-300:]
+        if problem:
+            counts["dangerous"] += 1
+            details.append({"case": case_id, "problem": problem, "rendered": text})
+        else:
+            counts["accepted_harmless"] += 1
+    os.makedirs(os.path.dirname(OUTPUT), exist_ok=True)
+    with open(OUTPUT, "w") as handle:
+        json.dump({"counts": counts, "details": details}, handle, indent=1)
+    print("hostile site inputs: %(tried)d tried, %(refused)d refused, %(accepted_harmless)d accepted and harmless, "
+          "%(dangerous)d dangerous" % counts)
+    assert counts["tried"] >= 150
+    assert counts["dangerous"] == 0, json.dumps(details, indent=1)[:6000]
+
