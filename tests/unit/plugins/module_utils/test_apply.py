@@ -16,7 +16,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites
 
-from support.pemdata import CERT, KEY  # noqa: E402  real PEM: contents are parsed
+from support.pemdata import CERT, KEY, OTHER_KEY  # noqa: E402  real PEM: contents are parsed
 
 
 @pytest.fixture()
@@ -143,3 +143,88 @@ def test_candidate_tree_points_at_candidates_and_touches_nothing(layout):
     assert seen["sites"] == ["000-default.conf", "a.conf", "b.conf"]
     assert "ServerName b.example.com" in seen["b"]
     assert sorted(os.walk(layout.config_root)) == snapshot
+
+
+@pytest.mark.parametrize("include", [
+    "IncludeOptional sites-enabled/*.conf",
+    "IncludeOptional {root}/sites-enabled/*.conf",
+    'IncludeOptional "{root}/sites-enabled/*.conf"',
+    "include {root}/sites-enabled/",
+])
+def test_candidate_test_follows_relative_and_absolute_includes(layout, include):
+    with open(layout.main_config, "w") as handle:
+        handle.write("Include ports.conf\n" + include.format(root=layout.config_root) + "\n")
+    actions = plan(desired_state(sites("a"), layout, "warn"), layout)
+    seen = {}
+
+    def fake_run(cmd):
+        seen["main"] = open(cmd[-1]).read()
+        return 0, "Syntax OK", ""
+
+    candidate_config_test(actions, layout, fake_run)
+    assert "%s/sites-enabled" % layout.config_root not in seen["main"]
+    assert "sites-enabled/" in seen["main"] and seen["main"].count("revproxy-tls-candidate-") == 1
+
+
+def test_stray_dot_conf_never_prunes_the_tls_dir(layout):
+    converge(layout, sites("a"))
+    os.makedirs(os.path.join(layout.tls_dir, "a"), exist_ok=True)
+    with open(os.path.join(layout.d("sites-available"), ".conf"), "w") as handle:
+        handle.write(open(os.path.join(layout.d("sites-available"), "a.conf")).read())
+    actions = plan(desired_state(sites("a"), layout, "warn"), layout)
+    assert [a for a in actions if a["action"] == "remove_dir"] == []
+    assert all(a["entry"].path != layout.tls_dir for a in actions)
+
+
+def test_backup_never_follows_a_planted_symlink(layout, tmp_path):
+    eff = normalize_sites([{"name": "m", "server_name": "m.example.com",
+                            "locations": [{"path": "/", "backend": "https://m.internal/"}],
+                            "backend_tls": {"ca_content": CERT, "client_cert_content": CERT,
+                                            "client_key_content": KEY}}], tls_dir=layout.tls_dir)
+    converge(layout, eff)
+    key_path = os.path.join(layout.tls_dir, "m", "proxy-client.pem")
+    victim = tmp_path / "victim"
+    victim.write_text("victim\n")
+    os.symlink(str(victim), key_path + BACKUP_SUFFIX)
+    eff[0]["contents"]["client_cert_file"] = CERT + KEY + "\n"
+    backups = apply(plan(desired_state(eff, layout, "warn"), layout))
+    assert victim.read_text() == "victim\n"
+    assert not os.path.islink(key_path + BACKUP_SUFFIX)
+    assert os.stat(key_path + BACKUP_SUFFIX).st_mode & 0o777 == 0o600
+    assert os.stat(key_path).st_mode & 0o777 == 0o600
+    cleanup_backups(backups)
+
+
+def test_symlink_in_the_tls_dir_is_refused_and_not_read(layout, tmp_path):
+    victim = tmp_path / "secret"
+    victim.write_text("TOP SECRET\n")
+    os.makedirs(os.path.join(layout.tls_dir, "m"))
+    os.symlink(str(victim), os.path.join(layout.tls_dir, "m", "backend-ca.pem"))
+    eff = normalize_sites([{"name": "m", "server_name": "m.example.com",
+                            "locations": [{"path": "/", "backend": "https://m.internal/"}],
+                            "backend_tls": {"ca_content": CERT}}], tls_dir=layout.tls_dir)
+    with pytest.raises(ConfigError) as exc:
+        plan(desired_state(eff, layout, "warn"), layout)
+    assert "is a symlink; refusing" in str(exc.value) and "TOP SECRET" not in str(exc.value)
+    assert victim.read_text() == "TOP SECRET\n"
+
+
+@pytest.mark.parametrize("what", ["directory", "junk", "mismatch"])
+def test_client_key_file_problems_are_clear_errors(layout, tmp_path, what):
+    (tmp_path / "c.pem").write_text(CERT)
+    if what == "directory":
+        key = tmp_path / "keydir"
+        key.mkdir()
+        want = "cannot read"
+    elif what == "junk":
+        key = tmp_path / "k.pem"
+        key.write_text("-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n")
+        want = "is not a usable"
+    else:
+        key = tmp_path / "k.pem"
+        key.write_text(OTHER_KEY)
+        want = "does not belong to the certificate"
+    eff = sites("a", client_cert_file=str(tmp_path / "c.pem"), client_key_file=str(key))
+    with pytest.raises(ConfigError) as exc:
+        desired_state(eff, layout, "warn")
+    assert str(exc.value).startswith("site 'a': backend_tls.client_key_file") and want in str(exc.value)

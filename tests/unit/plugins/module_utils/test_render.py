@@ -161,3 +161,11 @@ def test_parse_listens():
 ])
 def test_needed_modules(sites, expected):
     assert needed_modules(sites) == expected
+
+
+def test_plain_http_sites_still_load_ssl_for_the_default_log_level():
+    """LogLevel 'warn ssl:info' needs mod_ssl loaded even when no site uses TLS (Apache refuses the line otherwise)."""
+    from ansible_collections.revproxy.tls.plugins.module_utils._render import needed_modules  # pylint: disable=import-outside-toplevel
+    http_only = [{"uses_tls": False, "tls": None, "uses_ws": False}]
+    assert "ssl" in needed_modules(http_only, "warn ssl:info")
+    assert "ssl" not in needed_modules(http_only, "warn")

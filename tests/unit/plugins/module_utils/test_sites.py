@@ -252,3 +252,44 @@ def test_site_backend_checks(case, over, expected):
     eff = normalize_site(site(**over))
     checks = site_backend_checks(eff)
     assert [(c["host"], c["sni"], c["checked_name"]) for c in checks] == expected
+
+
+@pytest.mark.parametrize("second,msg", [
+    ({"server_name": "shop.example.com"}, "site 'two': server_name: 'shop.example.com' is already served by site 'shop' on *:80"),
+    ({"server_name": "two.example", "server_aliases": ["SHOP.example.com."]},
+     "site 'two': server_aliases[0]: 'SHOP.example.com.' is already served by site 'shop' on *:80"),
+])
+def test_same_name_on_same_address_is_refused(second, msg):
+    first = site(locations=[loc(backend="http://b.internal/")], backend_tls=None)
+    other = dict(site(locations=[loc(backend="http://b.internal/")], backend_tls=None), name="two", **second)
+    with pytest.raises(ConfigError) as exc:
+        normalize_sites([first, other])
+    assert str(exc.value).startswith(msg)
+
+
+def test_same_name_on_another_port_is_fine():
+    first = site(locations=[loc(backend="http://b.internal/")], backend_tls=None)
+    other = dict(first, name="two", listen={"port": 8080})
+    assert len(normalize_sites([first, other])) == 2
+
+
+@pytest.mark.parametrize("key", ["ca_content", "client_cert_content", "client_key_content", "client_chain_content"])
+def test_content_keys_refused_in_defaults(key):
+    with pytest.raises(ConfigError) as exc:
+        normalize_sites([site()], defaults={key: KEY})
+    assert str(exc.value).startswith("backend_tls_defaults.%s: is not accepted in the defaults" % key)
+    assert KEY.splitlines()[1] not in str(exc.value)
+
+
+@pytest.mark.parametrize("address,want", [("[::1]", "::1"), ("::1", "::1"), ("*", None), ("127.0.0.1", "127.0.0.1")])
+def test_listen_address_forms(address, want):
+    assert normalize_site(site(listen={"port": 8443, "address": address}))["listen"]["address"] == want
+
+
+def test_weak_ciphers_need_the_opt_in_and_are_named():
+    with pytest.raises(ConfigError) as exc:
+        normalize_site(site(backend_tls={"ca_file": "/ca.pem", "ciphers": "HIGH:RC4-SHA"}))
+    assert "ciphers: RC4-SHA" in str(exc.value) and "allow_insecure_backend_tls" in str(exc.value)
+    eff = normalize_site(site(backend_tls={"ca_file": "/ca.pem", "ciphers": "HIGH:RC4-SHA"},
+                              allow_insecure_backend_tls=True))
+    assert any(item.startswith("ciphers: ") for item in eff["insecure"])
