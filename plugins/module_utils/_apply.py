@@ -260,9 +260,9 @@ def _build_candidate_tree(actions, layout, workdir):
     main = _read(layout.main_config) or ""
     for sub in ("mods-enabled", "conf-enabled", "sites-enabled"):
         # Relative (Debian's default) and absolute Include paths alike point at the candidate directories.
-        main = re.sub(r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (re.escape(layout.config_root),
-                                                                              re.escape(sub)),
-                      lambda m, s=sub: m.group(1) + os.path.join(workdir, s) + "/", main)
+        pattern = r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (re.escape(layout.config_root),
+                                                                          re.escape(sub))
+        main = re.sub(pattern, lambda m, s=sub: m.group(1) + os.path.join(workdir, s) + "/", main)
     cand_main = os.path.join(workdir, "apache2.conf")
     with open(cand_main, "w") as handle:
         handle.write(main)

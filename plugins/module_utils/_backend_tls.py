@@ -91,6 +91,7 @@ TLS_SCHEMES = ("https", "wss")
 BACKEND_SCHEMES = ("http", "https", "ws", "wss")
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
+
 def check_directive_string(value, field):
     """A single-line string that needs no quotes (grammar kind safe_text)."""
     return safe_text(value, field)

@@ -173,17 +173,16 @@ def render_listen_conf(sites, existing):
     for site in sites:
         wanted.setdefault(site["listen"]["port"], set()).add(site["listen"]["address"])
     lines = [MANAGED_MARKER, "# Listen directives for the ports of managed sites not already in ports.conf."]
-    emit = lambda token: directive("Listen", Bare(token))  # noqa: E731
     existing_ports_any = set(p for h, p in existing if h is None)
     for port in sorted(wanted):
         if port in existing_ports_any:
             continue
         addrs = wanted[port]
         if None in addrs or "*" in addrs:
-            lines.append(emit("%d" % port))
+            lines.append(directive("Listen", Bare("%d" % port)))
             continue
         for addr in sorted(addrs):
             if (addr, port) in existing:
                 continue
-            lines.append(emit("%s:%d" % ("[%s]" % addr if ":" in addr else addr, port)))
+            lines.append(directive("Listen", Bare("%s:%d" % ("[%s]" % addr if ":" in addr else addr, port))))
     return "\n".join(lines) + "\n"

@@ -15,7 +15,6 @@ __metaclass__ = type
 
 import copy
 import posixpath
-import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
     BACKEND_TLS_CONTENT_SPEC,

@@ -33,6 +33,8 @@ HOSTILE = [
     "a\tb", "a\u2028b", "\ufeffa.example",
 ]
 
+
+
 # Where each hostile string is put: (field label as errors name it, function(site, value)).
 def _set(path):
     def setter(site, value):
@@ -192,8 +194,8 @@ def apache(tmp_path_factory):
     (files / "ca.pem").write_text(CA)
     (files / "front.pem").write_text(CERT)
     (files / "front.key").write_text(KEY)
-    modules = tuple(DEFAULT_MODULES) + tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel")
-                                              if m not in DEFAULT_MODULES)
+    extra = tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel") if m not in DEFAULT_MODULES)
+    modules = tuple(DEFAULT_MODULES) + extra
     return PrivateApache(str(workdir), modules=modules), str(files)
 
 
@@ -315,4 +317,3 @@ def test_hostile_site_inputs(apache):
           "%(dangerous)d dangerous" % counts)
     assert counts["tried"] >= 150
     assert counts["dangerous"] == 0, json.dumps(details, indent=1)[:6000]
-
