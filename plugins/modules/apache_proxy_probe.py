@@ -472,7 +472,7 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import read_since
@@ -519,7 +519,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = RevproxyModule(
         argument_spec=dict(
             sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
             names=dict(type="list", elements="str"),

@@ -492,7 +492,7 @@ config_test:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     Layout,
@@ -590,7 +590,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = RevproxyModule(
         argument_spec=dict(
             sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
             backend_tls_defaults=BACKEND_TLS_DEFAULTS_SPEC,
