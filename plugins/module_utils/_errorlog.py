@@ -28,7 +28,7 @@ _RELOAD_FAILED_FIX = "Fix what the lines before this one name; the role restores
 
 # (pattern, reason) for what the AH code alone does not decide; the first match wins.
 _RULES = [
-    (r"AH0(?:2312|0020|0016)|Configuration Failed", RELOAD_FAILED),
+    (r"AH0(?:2312|0020|0016|0019|2565)|Configuration Failed", RELOAD_FAILED),
     (r"AH02326", "client_cert_invalid"),
     (r"wrong version number", "plain_http_backend"),
     (r"alert protocol version|unsupported protocol|no protocols available", "tls_protocol_mismatch"),

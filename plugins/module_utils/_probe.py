@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import diagnose, read_since
 
 READY = "AH00489"  # "... configured -- resuming normal operations": a (re)started generation serves
-DIED = ("AH00020", "AH00016", "AH02312", "AH00015")  # configuration failed / unable to open logs: httpd exited
+DIED = ("AH00020", "AH00016", "AH02312", "AH00015", "AH00019", "AH00451")  # config failed, logs or sockets unavailable: httpd exited
 OLD_GENERATION_GRACE = 1.5  # seconds old-generation children may still accept after a graceful restart
 
 

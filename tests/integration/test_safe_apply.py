@@ -133,16 +133,31 @@ def test_on_probe_failure_keep_leaves_new_config(system_apache, pki, stable):
     assert ":%d/" % dead in open(os.path.join(CONFIG_ROOT, "sites-available", "safe.conf")).read()
 
 
-def test_reload_that_kills_apache_is_rolled_back(system_apache, pki, stable, tmp_path):
-    """A client key that does not match its certificate passes `apache2 -t` (mod_ssl loads it only at startup)
-    and makes the reload exit Apache: the role restores the previous files and starts Apache again."""
+def test_mismatched_client_key_is_refused_before_any_change(system_apache, pki, stable):
+    """A client key that does not match its certificate passes `apache2 -t` (mod_ssl loads it only at startup) and
+    used to make the reload exit Apache; it is now refused up front, naming the site and field, and nothing changes."""
     assert apply_role([site(stable.port, pki)]).rc == 0
     before = snapshot()
     res = apply_role([site(stable.port, pki, client_cert_file=pki["client"].cert_path,
                            client_key_file=pki["stranger"].key_path)], apache_proxy_preflight="off")
     assert res.rc != 0, res
+    assert "site 'safe': backend_tls.client_key_file" in res.stdout and "does not belong to the certificate" in res.stdout
+    assert snapshot() == before
+    assert_serving_stable()
+
+
+def test_reload_that_kills_apache_is_rolled_back(system_apache, pki, stable, tmp_path):
+    """A frontend key that does not match its certificate passes `apache2 -t` (mod_ssl loads it only at startup)
+    and makes the reload exit Apache: the role restores the previous files and starts Apache again. (The backend
+    client key used to serve here; the site model now refuses a mismatched client key up front, see above.)"""
+    assert apply_role([site(stable.port, pki)]).rc == 0
+    before = snapshot()
+    res = apply_role([dict(site(stable.port, pki), tls={"certificate_file": pki["good"].cert_path,
+                                                        "key_file": pki["stranger"].key_path})],
+                     apache_proxy_preflight="off")
+    assert res.rc != 0, res
     assert "safe: rolled back - probe failed (Apache exited)" in res.stdout, res
-    assert "AH02326" in res.stdout or "AH02312" in res.stdout
+    assert "AH02565" in res.stdout and "AH00020" in res.stdout  # the cause, then the exit
     assert "previous configuration restored and serving again" in res.stdout
     assert snapshot() == before
     assert_serving_stable()
