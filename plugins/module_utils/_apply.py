@@ -39,7 +39,13 @@ TRANSACTION_FILE = ".revproxy-transaction.json"
 
 
 class Layout:
-    """Where the Debian family keeps things (role vars pass these; RHEL would add its own layout)."""
+    """Where an Apache family keeps things: every path, file name, binary and the enable mechanism the engine uses.
+    Layout.debian() is the Debian family (sites/conf/mods each as *-available + *-enabled symlinks); the engine
+    (desired_state, plan, the candidate config test, prune) asks this object and writes no path of its own."""
+
+    # The directories Apache includes that hold the managed symlinks, as (kind, available dir, enabled dir).
+    KINDS = (("mods", "mods-available", "mods-enabled"), ("conf", "conf-available", "conf-enabled"),
+             ("sites", "sites-available", "sites-enabled"))
 
     def __init__(self, config_root="/etc/apache2", main_config="apache2.conf", ports_config="ports.conf",
                  envvars="/etc/apache2/envvars", binary="apache2", tls_dir="/etc/apache2/revproxy-tls"):
@@ -49,9 +55,71 @@ class Layout:
         self.envvars = envvars
         self.binary = binary
         self.tls_dir = tls_dir.rstrip("/")
+        self.listen_conf_name = LISTEN_CONF_NAME
+
+    @classmethod
+    def debian(cls, **overrides):
+        return cls(**overrides)
 
     def d(self, name):
         return os.path.join(self.config_root, name)
+
+    def _dirs(self, kind):
+        for name, available, enabled in self.KINDS:
+            if name == kind:
+                return self.d(available), self.d(enabled), available
+        raise KeyError(kind)
+
+    def available(self, kind, fname):
+        return os.path.join(self._dirs(kind)[0], fname)
+
+    def enabled(self, kind, fname):
+        return os.path.join(self._dirs(kind)[1], fname)
+
+    def enable_link(self, kind, fname):
+        """The symlink target (relative, as a2ensite writes it) that enables an available file."""
+        return "../%s/%s" % (self._dirs(kind)[2], fname)
+
+    def enabled_dirs(self):
+        """The directories the main config includes with enabled files, by kind."""
+        return [(name, self.d(enabled)) for name, _available, enabled in self.KINDS]
+
+    def site_conf(self, name):
+        return self.available("sites", name + ".conf")
+
+    def site_link(self, name):
+        return self.enabled("sites", name + ".conf")
+
+    def site_names(self):
+        """Names of the *.conf files in the sites directory."""
+        avail = self._dirs("sites")[0]
+        return sorted(f[:-len(".conf")] for f in os.listdir(avail) if f.endswith(".conf")) if os.path.isdir(avail) \
+            else []
+
+    def site_tls_dir(self, name):
+        return os.path.join(self.tls_dir, name)
+
+    def module_files(self, module):
+        """(available path, enabled path, link target) of each file that enables an Apache module."""
+        out = []
+        for ext in ("load", "conf"):
+            fname = "%s.%s" % (module, ext)
+            src = self.available("mods", fname)
+            if ext == "load" or os.path.exists(src):
+                out.append((src, self.enabled("mods", fname), self.enable_link("mods", fname)))
+        return out
+
+    def is_module_link(self, path):
+        return os.path.dirname(path) == self._dirs("mods")[1]
+
+    def config_test_command(self, main_config):
+        """The argv of a config test of main_config with the family's environment."""
+        return [
+            "/bin/sh", "-c",
+            # Debian's envvars names the runtime dir the config refers to; apache2ctl creates it the same way.
+            '[ -r "$1" ] && . "$1"; [ -z "${APACHE_RUN_DIR:-}" ] || mkdir -p "$APACHE_RUN_DIR"; exec "$2" -t -f "$3"',
+            "sh", self.envvars, self.binary, main_config,
+        ]
 
 
 class Entry:
@@ -109,11 +177,9 @@ def desired_state(sites, layout, log_level, read_file=_read):
     entries = []
     for site in sites:
         name = site["name"]
-        conf = os.path.join(layout.d("sites-available"), name + ".conf")
-        entries.append(Entry(conf, render_site(site, log_level, layout.tls_dir), site=name))
-        entries.append(Entry(os.path.join(layout.d("sites-enabled"), name + ".conf"),
-                             link_to="../sites-available/%s.conf" % name, site=name))
-        site_dir = os.path.join(layout.tls_dir, name)
+        entries.append(Entry(layout.site_conf(name), render_site(site, log_level, layout.tls_dir), site=name))
+        entries.append(Entry(layout.site_link(name), link_to=layout.enable_link("sites", name + ".conf"), site=name))
+        site_dir = layout.site_tls_dir(name)
         for key, content in sorted(site["contents"].items()):
             path = site["backend_tls"][key]
             secret = key == "client_cert_file"
@@ -131,16 +197,12 @@ def desired_state(sites, layout, log_level, read_file=_read):
             entries.append(Entry(os.path.join(site_dir, "proxy-client.pem"), "".join(parts), mode=0o600, secret=True,
                                  site=name))
     existing = parse_listens(read_file(layout.ports_config) or "")
-    entries.append(Entry(os.path.join(layout.d("conf-available"), LISTEN_CONF_NAME),
-                         render_listen_conf(sites, existing)))
-    entries.append(Entry(os.path.join(layout.d("conf-enabled"), LISTEN_CONF_NAME),
-                         link_to="../conf-available/%s" % LISTEN_CONF_NAME))
+    entries.append(Entry(layout.available("conf", layout.listen_conf_name), render_listen_conf(sites, existing)))
+    entries.append(Entry(layout.enabled("conf", layout.listen_conf_name),
+                         link_to=layout.enable_link("conf", layout.listen_conf_name)))
     for mod in needed_modules(sites, log_level) if sites else []:
-        for ext in ("load", "conf"):
-            src = os.path.join(layout.d("mods-available"), "%s.%s" % (mod, ext))
-            if ext == "load" or os.path.exists(src):
-                entries.append(Entry(os.path.join(layout.d("mods-enabled"), "%s.%s" % (mod, ext)),
-                                     link_to="../mods-available/%s.%s" % (mod, ext)))
+        for _src, enabled, target in layout.module_files(mod):
+            entries.append(Entry(enabled, link_to=target))
     return entries
 
 
@@ -163,7 +225,7 @@ def plan(entries, layout, prune=True):
             if os.path.exists(entry.path) and not os.path.islink(entry.path):
                 raise ConfigError("%s exists and is not a symlink managed by revproxy.tls; refusing to replace it"
                                   % entry.path)
-            if os.path.islink(entry.path) and "/mods-enabled/" in entry.path:
+            if os.path.islink(entry.path) and layout.is_module_link(entry.path):
                 continue  # a module already enabled some other way
             actions.append({"action": "link", "entry": entry, "before": _current_link(entry.path)})
             continue
@@ -179,19 +241,16 @@ def plan(entries, layout, prune=True):
             continue
         actions.append({"action": "write", "entry": entry, "before": before})
     if prune:
-        avail = layout.d("sites-available")
-        for fname in sorted(os.listdir(avail)) if os.path.isdir(avail) else []:
-            path = os.path.join(avail, fname)
-            name = fname[:-len(".conf")]
+        for name in layout.site_names():
+            path = layout.site_conf(name)
             # Only files named like a site: a stray '.conf' must never make the TLS directory itself a site's.
-            if path in wanted or not fname.endswith(".conf") or not SITE_NAME_RE.match(name) or \
-                    os.path.islink(path) or not is_managed(path):
+            if path in wanted or not SITE_NAME_RE.match(name) or os.path.islink(path) or not is_managed(path):
                 continue
-            link = os.path.join(layout.d("sites-enabled"), fname)
+            link = layout.site_link(name)
             if os.path.islink(link):
                 actions.append({"action": "remove", "entry": Entry(link, site=name), "before": _current_link(link)})
             actions.append({"action": "remove", "entry": Entry(path, site=name), "before": _read(path)})
-            site_dir = os.path.join(layout.tls_dir, name)
+            site_dir = layout.site_tls_dir(name)
             if os.path.isdir(site_dir) and not os.path.islink(site_dir):
                 actions.append({"action": "remove_dir", "entry": Entry(site_dir, site=name), "before": None})
     return actions
@@ -234,8 +293,8 @@ def _build_candidate_tree(actions, layout, workdir):
         if not path.endswith(".conf"):
             staged[path] = os.path.join(cand_files, "content-%d.pem" % index)
             _atomic_write(staged[path], entry.content, entry.mode)
-    for sub in ("mods-enabled", "conf-enabled", "sites-enabled"):
-        live = layout.d(sub)
+    for _kind, live in layout.enabled_dirs():
+        sub = os.path.basename(live)
         cand = os.path.join(workdir, sub)
         os.makedirs(cand)
         names = set(os.listdir(live)) if os.path.isdir(live) else set()
@@ -258,7 +317,7 @@ def _build_candidate_tree(actions, layout, workdir):
                 target = copy
             os.symlink(target, os.path.join(cand, fname))
     main = _read(layout.main_config) or ""
-    for sub in ("mods-enabled", "conf-enabled", "sites-enabled"):
+    for sub in [os.path.basename(live) for _kind, live in layout.enabled_dirs()]:
         # Relative (Debian's default) and absolute Include paths alike point at the candidate directories.
         pattern = r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (re.escape(layout.config_root),
                                                                           re.escape(sub))
@@ -275,13 +334,7 @@ def candidate_config_test(actions, layout, run_command):
     workdir = tempfile.mkdtemp(prefix="revproxy-tls-candidate-")
     try:
         cand_main = _build_candidate_tree(actions, layout, workdir)
-        cmd = [
-            "/bin/sh", "-c",
-            # Debian's envvars names the runtime dir the config refers to; apache2ctl creates it the same way.
-            '[ -r "$1" ] && . "$1"; [ -z "${APACHE_RUN_DIR:-}" ] || mkdir -p "$APACHE_RUN_DIR"; exec "$2" -t -f "$3"',
-            "sh", layout.envvars, layout.binary, cand_main,
-        ]
-        rc, out, err = run_command(cmd)
+        rc, out, err = run_command(layout.config_test_command(cand_main))
         return rc == 0, (out + err).strip()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -532,8 +532,8 @@ def finish(module, layout, transaction):
 
 def run(module):
     params = module.params
-    layout = Layout(config_root=params["config_root"], envvars=params["envvars"], binary=params["binary"],
-                    tls_dir=params["tls_dir"])
+    layout = Layout.debian(config_root=params["config_root"], envvars=params["envvars"], binary=params["binary"],
+                           tls_dir=params["tls_dir"])
     if params["transaction"] in ("commit", "rollback"):
         return finish(module, layout, params["transaction"])
     if pending_transaction(layout) is not None and not module.check_mode:
