@@ -85,7 +85,7 @@ def generate():
         if "http_status_tls12" in entry:
             status = "%s (TLS 1.3), %s (TLS 1.2)" % (status, entry["http_status_tls12"])
         elif status is None:
-            status = "backend's status" if reason == "ok" else "httpd does not start"
+            status = entry.get("client_gets") or ("backend's status" if reason == "ok" else "httpd does not start")
         f_numbers = ", ".join(entry["f"]) or "-"
         lines.append("| [`%s`](#%s) | %s | %s | %s |" % (reason, reason, entry["title"], status, f_numbers))
     lines.append("")
@@ -101,7 +101,9 @@ def generate():
         lines.append("Checker message: `%s`" % entry["message"])
         lines.append("")
         status = entry["http_status"]
-        if status is None:
+        if status is None and entry.get("client_gets"):
+            lines.append("- Client gets: %s" % entry["client_gets"])
+        elif status is None:
             lines.append("- Client gets: nothing (httpd refuses to start)")
         elif "http_status_tls12" in entry:
             tls12 = entry["http_status_tls12"]
@@ -117,11 +119,14 @@ def generate():
                 lines.append("Apache's log: nothing at the proxy." if variant == "default" else "")
                 continue
             title = {"default": "Apache's log", "verify": "Apache's log with SSLProxyVerify require (checked in "
-                     "the handshake)", "tls12": "Apache's log with TLS 1.2"}.get(variant, variant)
+                     "the handshake)", "tls12": "Apache's log with TLS 1.2",
+                     "header": "Apache's log for a header line that is too long"}.get(variant, variant)
             if variant == "default" and "verify" in entry["logs"]:
                 title = "Apache's log (SSLProxyCheckPeerExpire, e.g. with SSLProxyVerify none)"
             if variant == "default" and "tls12" in entry["logs"]:
                 title = "Apache's log with TLS 1.3"
+            if variant == "default" and "header" in entry["logs"]:
+                title = "Apache's log for a status line that is too long"
             lines.append(title + ":")
             lines.append("")
             lines.append("```")

@@ -387,8 +387,27 @@ CATALOGUE = {
                      "line from remote server {host}:{port}"),
             ("warn", "[proxy:error] AH00898: Error reading from remote server returned by {path}"),
         ]},
-        "http_status": 504,
+        "http_status": 502,
         "fix": "Make the backend answer faster, or raise timeout= on ProxyPass.",
+        "insecure_workaround": None,
+    },
+    "response_head_too_long": {
+        "f": [], "title": "The backend's status line or a response header line is too long for Apache",
+        "message": "{address} sent a {detail}: Apache answers 502",
+        "logs": {
+            "default": [
+                ("warn", "[proxy:error] AH00898: Corrupt status line returned by remote server: {status_line}... "
+                         "returned by {path}"),
+            ],
+            "header": [
+                ("warn", "[proxy_http:warn] (28)No space left on device: AH10124: header size is over the limit "
+                         "allowed by ResponseFieldSize (8192 bytes). Bad response header: '...'"),
+                ("warn", "[proxy_http:warn] AH01106: bad HTTP/1.1 header returned by {path} (GET)"),
+            ],
+        },
+        "http_status": 502,
+        "fix": "Fix the backend: a status line or header line of 8 KiB or more is a bug or an attack. A legitimate "
+               "long header (a large cookie) needs responsefieldsize= on ProxyPass (locations[].responsefieldsize).",
         "insecure_workaround": None,
     },
     "tls_backend_on_http_url": {
@@ -397,6 +416,30 @@ CATALOGUE = {
         "logs": {"default": []},
         "http_status": 400,
         "fix": "Use https:// in ProxyPass (the role then renders SSLProxyEngine on).",
+        "insecure_workaround": None,
+    },
+    "no_cipher_match": {
+        "f": ["F-13"], "title": "SSLProxyCipherSuite selects no cipher: httpd will not start",
+        "message": "SSLProxyCipherSuite {ciphers} selects no cipher once mod_ssl appends :!aNULL:!eNULL:!EXP, so "
+                   "httpd will not start ({detail})",
+        "logs": {"default": [
+            ("startup", "[ssl:emerg] AH01898: Unable to configure permitted SSL ciphers"),
+            ("startup", "[ssl:emerg] SSL Library Error: error:0A0000B9:SSL routines::no cipher match"),
+            ("startup", "[ssl:emerg] AH02312: Fatal error initialising mod_ssl, exiting."),
+        ]},
+        "http_status": None,
+        "fix": "Give SSLProxyCipherSuite (backend_tls.ciphers) a list that still selects a cipher after mod_ssl "
+               "appends :!aNULL:!eNULL:!EXP (NULL, anonymous and export ciphers are never used), or leave it unset "
+               "for OpenSSL's default list. `openssl ciphers -v '{ciphers}:!aNULL:!eNULL:!EXP'` shows what is left.",
+        "insecure_workaround": None,
+    },
+    "invalid_input": {
+        "f": [], "title": "The checker refused this backend's settings: nothing was checked",
+        "message": "invalid input, not checked: {detail}",
+        "logs": {"default": []},
+        "http_status": None,
+        "client_gets": "not checked",
+        "fix": "Correct the field named in the message ({field}); the other backends were checked.",
         "insecure_workaround": None,
     },
 }

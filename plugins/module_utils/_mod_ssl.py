@@ -134,7 +134,13 @@ def cert_ids(cert):
         if isinstance(value, bytes):  # pragma: no cover
             value = value.decode("utf-8", "replace")
         ids.append(value)
-    return ids
+    return [escape_ctrl(i) for i in ids]
+
+
+def escape_ctrl(value):
+    """What mod_ssl compares: asn1_string_convert() prints names with ASN1_STRFLGS_ESC_CTRL, so a control character
+    (a NUL in 'localhost\\0.evil.test' included) becomes '\\XX' and the name cannot match a shorter host name."""
+    return "".join("\\%02X" % ord(c) if ord(c) < 0x20 or ord(c) == 0x7f else c for c in value)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -358,6 +364,13 @@ def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip
 
 
 def _response_reason(resp, hs, fields):
+    if resp.get("too_long"):
+        # mod_proxy_http: a status line or header line that does not fit ResponseFieldSize (8192) -> 502
+        what = "status line" if resp["too_long"] == "status" else "header line"
+        fields["detail"] = "%s too long (%d bytes%s; mod_proxy_http's ResponseFieldSize is 8192)" % (
+            what, resp.get("line_length") or 0, "" if resp.get("line_end", True) else " read without a line end")
+        fields["status_line"] = (resp.get("status_line") or "")[:80]
+        return "response_head_too_long", ("default" if resp["too_long"] == "status" else "header"), fields
     alert = resp.get("alert")
     err = resp.get("ssl_error") or ""
     fields["ssl_error"] = err
@@ -378,6 +391,13 @@ def _response_reason(resp, hs, fields):
                                    "connection closed")
         return "no_http_response", "default", fields
     fields["backend_status"] = status
+    if resp.get("head_complete") is False and (resp.get("timeout") or resp.get("eof")):
+        # the status line arrived, the end of the headers did not (mod_proxy_http: AH01102 / AH10404, AH01106)
+        if resp.get("timeout"):
+            return "response_timeout", "default", fields
+        fields["detail"] = err or "the connection closed inside the response headers (status line %r)" % (
+            resp.get("status_line") or "")[:80]
+        return "no_http_response", "default", fields
     if status == 421:
         return "misdirected_request", "default", fields
     return "ok", "default", fields

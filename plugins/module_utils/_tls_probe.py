@@ -47,6 +47,9 @@ except ImportError as exc:  # pragma: no cover - depends on the host
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
+# mod_ssl_cipher_string: the one definition of the list mod_ssl hands to OpenSSL (SSLProxyCipherSuite followed by
+# ":!aNULL:!eNULL:!EXP"); the checker's context uses exactly that list.
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import mod_ssl_cipher_string
 from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import (
     build_chain_issuers,
     cert_not_after,
@@ -61,8 +64,19 @@ if HAS_PYOPENSSL:
     _PROTO_CONST = {"TLSv1": SSL.TLS1_VERSION, "TLSv1.1": SSL.TLS1_1_VERSION, "TLSv1.2": SSL.TLS1_2_VERSION,
                     "TLSv1.3": SSL.TLS1_3_VERSION}
 
-# mod_ssl's default SSLProxyCipherSuite: OpenSSL's default list minus aNULL, eNULL, EXP (ssl_engine_init.c).
+# mod_ssl's default SSLProxyCipherSuite: OpenSSL's default list minus aNULL, eNULL, EXP (ssl_engine_init.c,
+# ssl_init_ctx_cipher_suite: SSL_DEFAULT_CIPHER_LIST ":!aNULL:!eNULL:!EXP"). A configured SSLProxyCipherSuite gets
+# the same suffix appended (ssl_engine_config.c, ssl_cmd_SSLProxyCipherSuite): see mod_ssl_cipher_string().
 DEFAULT_CIPHERS = b"DEFAULT:!aNULL:!eNULL:!EXP"
+
+# mod_proxy_http's default ResponseFieldSize (HUGE_STRING_LEN): a status line or header line of size - 1 bytes or
+# more makes Apache answer 502. The checker reads at most MAX_RESPONSE_HEAD bytes of a response head (the headers
+# beyond are not examined) and never the body, so a hostile backend cannot make it buffer more.
+RESPONSE_FIELD_SIZE = 8192
+MAX_RESPONSE_HEAD = 65536
+
+# SSLProxyMachineCertificateFile/ChainFile larger than this are refused (a certificate with its key is a few KiB).
+MAX_CLIENT_FILE = 1 << 20
 
 # TLS alert descriptions as OpenSSL names them in its error reasons.
 _ALERTS = (
@@ -122,16 +136,73 @@ def client_ca_names(conn):
 
 
 class ProbeConfigError(Exception):
-    """A backend's TLS files cannot be used; the message names the field."""
+    """A backend's TLS settings cannot be used. ``field`` names the setting, ``reason`` is the reason code of the
+    backend's result (invalid_input, no_cipher_match), ``detail`` says why (without the field)."""
+
+    def __init__(self, field, detail, reason="invalid_input"):
+        Exception.__init__(self, "%s: %s" % (field, detail))
+        self.field = field
+        self.detail = detail
+        self.reason = reason
+
+
+class UnsafeRequest(ValueError):
+    """A value that would change the HTTP request the checker sends (CR, LF or NUL in a header value or the path)."""
+
+
+_UNSAFE_REQUEST_CHARS = ("\r", "\n", "\x00")
+
+
+def request_bytes(spec):
+    """The request Apache's mod_proxy_http would send (GET, the Host it sends), as bytes. Raises UnsafeRequest when
+    a value could split the request: no CR, LF or NUL ever reaches the wire, whatever validation ran before."""
+    path = spec["path"]
+    headers = (("Host", spec["request_host"]), ("User-Agent", "revproxy.tls.backend_handshake"), ("Accept", "*/*"),
+               ("Connection", "close"))
+    for name, value in (("path", path),) + headers:
+        if not isinstance(value, str) or not value:
+            raise UnsafeRequest("%s: must be a non-empty string, got %r" % (name, value))
+        if any(c in value for c in _UNSAFE_REQUEST_CHARS):
+            raise UnsafeRequest("%s: %r contains CR, LF or NUL (it would inject into the HTTP request)" % (name, value))
+    if any(c.isspace() for c in path):
+        raise UnsafeRequest("path: %r contains whitespace" % (path,))
+    lines = ["GET %s HTTP/1.1" % path] + ["%s: %s" % item for item in headers]
+    try:
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError:
+        raise UnsafeRequest("Host: %r is not a latin-1 string" % (spec["request_host"],))
+
+
+def sni_bytes(sni):
+    """The SNI host name as bytes (None: no SNI). Raises UnsafeRequest for a name OpenSSL must not be given."""
+    if sni is None:
+        return None
+    if not isinstance(sni, str) or not sni or any(c in sni for c in _UNSAFE_REQUEST_CHARS):
+        raise UnsafeRequest("SNI: %r is not a host name" % (sni,))
+    try:
+        return sni.encode("idna")
+    except UnicodeError as exc:
+        raise UnsafeRequest("SNI: %r is not a valid host name (%s)" % (sni, exc))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Context (one per distinct set of TLS settings; shared by the backends that use it)
 
 
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
+def _read(path, field, limit=MAX_CLIENT_FILE):
+    """A (small) PEM file's bytes; ClientFileError naming the field when it cannot be read or is too large."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except (IOError, OSError) as exc:
+        raise ClientFileError("%s: cannot read %s: %s" % (field, path, exc.strerror or exc))
+    if len(data) > limit:
+        raise ClientFileError("%s: %s is larger than %d bytes (not a certificate file)" % (field, path, limit))
+    return data
+
+
+class ClientFileError(Exception):
+    """SSLProxyMachineCertificate* content mod_ssl cannot use (the message names the field)."""
 
 
 def _pem_blocks(data, kind):
@@ -154,33 +225,57 @@ def load_client_certs(tls):
     """Load SSLProxyMachineCertificateFile (+ a separate key, + the chain file) as mod_ssl would.
 
     Returns (list of {x509, pkey, issuer, chain_issuers, subject}, error message or None). An error means httpd
-    refuses to start (AH02252 / AH02326)."""
+    refuses to start (AH02252 / AH02326); the message starts with the field it is about."""
+    try:
+        return _load_client_certs(tls), None
+    except ClientFileError as exc:
+        return [], str(exc)
+
+
+def _load_certificates(data, field, path):
+    certs = []
+    for block in _pem_blocks(data, b"CERTIFICATE"):
+        try:
+            certs.append(x509.load_pem_x509_certificate(block))
+        except Exception as exc:  # ValueError, and whatever a hostile DER makes the parser raise
+            raise ClientFileError("%s: cannot parse a certificate in %s: %s" % (field, path, exc))
+    return certs
+
+
+def _load_client_certs(tls):
     cert_file = tls.get("client_cert_file")
     if not cert_file:
-        return [], None
-    data = _read(cert_file)
+        return []
+    data = _read(cert_file, "client_cert_file")
     key_file = tls.get("client_key_file")
-    key_data = _read(key_file) if key_file and key_file != cert_file else data
-    certs = [x509.load_pem_x509_certificate(b) for b in _pem_blocks(data, b"CERTIFICATE")]
+    if key_file and key_file != cert_file:
+        key_field, key_path, key_data = "client_key_file", key_file, _read(key_file, "client_key_file")
+    else:
+        key_field, key_path, key_data = "client_cert_file", cert_file, data
+    certs = _load_certificates(data, "client_cert_file", cert_file)
     keys = []
-    for marker in (b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"):
+    for marker in (b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"DSA PRIVATE KEY",
+                   b"ENCRYPTED PRIVATE KEY"):
         for block in _pem_blocks(key_data, marker):
             if b"ENCRYPTED" in block.split(b"\n", 1)[0] or b"Proc-Type: 4,ENCRYPTED" in block:
-                return [], "the private key in %s is encrypted (mod_ssl cannot use encrypted keys)" % (
-                    key_file or cert_file)
+                raise ClientFileError("%s: the private key in %s is encrypted (mod_ssl cannot use encrypted keys)"
+                                      % (key_field, key_path))
             try:
                 keys.append(serialization.load_pem_private_key(block, password=None))
-            except (TypeError, ValueError) as exc:
-                return [], "cannot load the private key in %s: %s" % (key_file or cert_file, exc)
+            except Exception as exc:  # ValueError, TypeError, UnsupportedAlgorithm
+                raise ClientFileError("%s: cannot load the private key in %s: %s" % (key_field, key_path, exc))
+    if not certs:
+        raise ClientFileError("client_cert_file: no PEM certificate in %s (AH02252)" % cert_file)
     leaves = [c for c in certs if not _is_ca(c)]
     if not leaves:
-        return [], "no client certificate in %s (only CA certificates: AH02206)" % cert_file
+        raise ClientFileError("client_cert_file: no client certificate in %s (only CA certificates: AH02206)"
+                              % cert_file)
     if not keys:
-        return [], "no private key for the client certificate in %s (AH02252)" % (key_file or cert_file)
+        raise ClientFileError("%s: no private key for the client certificate in %s (AH02252)" % (key_field, key_path))
     pool = [c for c in certs if _is_ca(c)]
     if tls.get("client_chain_file"):
-        pool.extend(x509.load_pem_x509_certificate(b)
-                    for b in _pem_blocks(_read(tls["client_chain_file"]), b"CERTIFICATE"))
+        chain_path = tls["client_chain_file"]
+        pool.extend(_load_certificates(_read(chain_path, "client_chain_file"), "client_chain_file", chain_path))
     out = []
     for cert in leaves:
         pub = cert.public_key().public_bytes(serialization.Encoding.DER,
@@ -191,11 +286,11 @@ def load_client_certs(tls):
                                            serialization.PublicFormat.SubjectPublicKeyInfo) == pub:
                 key = k
         if key is None:
-            return [], "the client certificate %s and the private key do not match (AH02326)" % (
-                cert.subject.rfc4514_string())
+            raise ClientFileError("%s: the private key in %s does not match the client certificate %s (AH02326)"
+                                  % (key_field, key_path, cert.subject.rfc4514_string()))
         out.append({"x509": cert, "pkey": key, "issuer": cert.issuer, "subject": cert.subject.rfc4514_string(),
                     "chain_issuers": build_chain_issuers(cert, pool)})
-    return out, None
+    return out
 
 
 def _is_ca(cert):
@@ -203,6 +298,22 @@ def _is_ca(cert):
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+
+
+def cipher_list(ciphers):
+    """The cipher list OpenSSL gets from mod_ssl for SSLProxyCipherSuite `ciphers` (None: not configured), as bytes."""
+    built = mod_ssl_cipher_string(ciphers)
+    return built.encode("ascii") if built is not None else DEFAULT_CIPHERS
+
+
+def cipher_match_error(ciphers):
+    """None when OpenSSL selects at least one (TLS 1.2 and below) cipher from the list mod_ssl builds for
+    SSLProxyCipherSuite `ciphers`; else OpenSSL's error text: httpd then refuses to start with AH01898."""
+    try:
+        SSL.Context(SSL.TLS_METHOD).set_cipher_list(cipher_list(ciphers))
+    except SSL.Error as exc:
+        return "OpenSSL: %s" % _ssl_error_text(exc)
+    return None
 
 
 class TLSContext:
@@ -216,31 +327,21 @@ class TLSContext:
         ctx.set_min_proto_version(_PROTO_CONST[low])
         ctx.set_max_proto_version(_PROTO_CONST[high])
         try:
-            ctx.set_cipher_list(tls["ciphers"].encode("ascii") if tls.get("ciphers") else DEFAULT_CIPHERS)
+            self.cipher_string = cipher_list(tls.get("ciphers"))
+        except (AttributeError, UnicodeError) as exc:
+            raise ProbeConfigError("ciphers", "%r is not an OpenSSL cipher string (%s)" % (tls.get("ciphers"), exc))
+        try:
+            ctx.set_cipher_list(self.cipher_string)
         except SSL.Error as exc:
-            raise ProbeConfigError("ciphers: %r selects no cipher (httpd would not start: AH01898): %s"
-                                   % (tls.get("ciphers"), _ssl_error_text(exc)))
+            raise ProbeConfigError("ciphers", "OpenSSL: %s" % _ssl_error_text(exc), reason="no_cipher_match")
         # Trust: only SSLProxyCACertificateFile/Path (never the system store), plus the certificates of
         # SSLProxyMachineCertificateChainFile (the manual warns they are trusted too). Default OpenSSL flags.
-        try:
-            if tls.get("ca_file") or tls.get("ca_path"):
-                ctx.load_verify_locations(tls.get("ca_file"), tls.get("ca_path"))
-        except SSL.Error as exc:
-            where = tls.get("ca_file") or tls.get("ca_path")
-            raise ProbeConfigError("ca_file: cannot load %s: %s" % (where, _ssl_error_text(exc)))
-        if tls.get("client_chain_file"):
-            try:
-                ctx.load_verify_locations(tls["client_chain_file"])
-            except SSL.Error as exc:
-                raise ProbeConfigError("client_chain_file: cannot load %s: %s"
-                                       % (tls["client_chain_file"], _ssl_error_text(exc)))
+        self._load_locations(ctx, "ca_file", tls.get("ca_file"), None)
+        self._load_locations(ctx, "ca_path", None, tls.get("ca_path"))
+        self._load_locations(ctx, "client_chain_file", tls.get("client_chain_file"), None)
         if tls.get("crl_check", "none") != "none":
-            try:
-                if tls.get("crl_file") or tls.get("crl_path"):
-                    ctx.load_verify_locations(tls.get("crl_file"), tls.get("crl_path"))
-            except SSL.Error as exc:
-                where = tls.get("crl_file") or tls.get("crl_path")
-                raise ProbeConfigError("crl_file: cannot load %s: %s" % (where, _ssl_error_text(exc)))
+            self._load_locations(ctx, "crl_file", tls.get("crl_file"), None)
+            self._load_locations(ctx, "crl_path", None, tls.get("crl_path"))
             flags = _crypto.X509StoreFlags.CRL_CHECK
             if tls["crl_check"] == "chain":
                 flags |= _crypto.X509StoreFlags.CRL_CHECK_ALL
@@ -251,6 +352,18 @@ class TLSContext:
         self._cert_cb = _ffi.callback("int (*)(SSL *, void *)", self._cert_callback)
         _lib.SSL_CTX_set_cert_cb(ctx._context, self._cert_cb, _ffi.NULL)
         self.ctx = ctx
+
+    @staticmethod
+    def _load_locations(ctx, field, cafile, capath):
+        if not (cafile or capath):
+            return
+        try:
+            ctx.load_verify_locations(cafile, capath)
+        except SSL.Error as exc:
+            raise ProbeConfigError(field, "cannot load %s: %s (httpd would not start)"
+                                   % (cafile or capath, _ssl_error_text(exc)))
+        except (TypeError, ValueError, UnicodeError) as exc:
+            raise ProbeConfigError(field, "cannot load %r: %s" % (cafile or capath, exc))
 
     def _verify_cb(self, conn, cert, errnum, errdepth, ok):
         state = conn.get_app_data()
@@ -536,7 +649,7 @@ def probe(spec, context, timeout, http_request=True):
         conn.set_app_data(state)
         conn.set_connect_state()
         if spec.get("sni"):
-            conn.set_tlsext_host_name(spec["sni"].encode("idna"))
+            conn.set_tlsext_host_name(sni_bytes(spec["sni"]))
         pipe = _Pipe(sock, conn, deadline)
         hs = {}
         facts["handshake"] = hs
@@ -593,25 +706,102 @@ def probe(spec, context, timeout, http_request=True):
 
 
 def _request_bytes(spec):
-    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: revproxy.tls.backend_handshake\r\nAccept: */*\r\n"
-            "Connection: close\r\n\r\n" % (spec["path"], spec["request_host"])).encode("latin-1")
+    return request_bytes(spec)
 
 
-def _parse_status(buf):
-    line = buf.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+def _parse_status(line):
+    """(status or None, the status line as text, at most 200 characters) of a response's first line."""
     parts = line.split(None, 2)
-    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
-        return int(parts[1]), line.decode("latin-1", "replace")
-    return None, line[:80].decode("latin-1", "replace")
+    text = line[:200].decode("latin-1", "replace")
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit() and len(parts[1]) == 3:
+        return int(parts[1]), text
+    return None, text
+
+
+class _Head:
+    """The head of an HTTP response (status line and header lines), read the way mod_proxy_http reads it, with caps:
+    a line of RESPONSE_FIELD_SIZE - 1 bytes or more is "too long" (Apache answers 502) and at most MAX_RESPONSE_HEAD
+    bytes are kept. feed() returns True when the checker has read enough."""
+
+    def __init__(self, field_size=RESPONSE_FIELD_SIZE, max_head=MAX_RESPONSE_HEAD):
+        self.field_size = field_size
+        self.max_head = max_head
+        self.buf = b""
+        self.pos = 0
+        self.status_line = None
+        self.too_long = None  # "status" or "header"
+        self.line_length = 0
+        self.line_end = True
+        self.complete = False
+        self.done = False
+        self.headers = 0
+
+    def feed(self, data):
+        if self.done:
+            return True
+        room = self.max_head + self.field_size - len(self.buf)
+        self.buf += data[:max(0, room)]
+        while not self.done:
+            newline = self.buf.find(b"\n", self.pos)
+            if newline < 0:
+                pending = self.buf[self.pos:]
+                if pending.endswith(b"\r"):
+                    pending = pending[:-1]
+                if len(pending) >= self.field_size - 1:
+                    self._too_long(len(pending), line_end=False)
+                elif len(self.buf) >= self.max_head:
+                    self.done = True
+                return self.done
+            line = self.buf[self.pos:newline]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            self.pos = newline + 1
+            if len(line) >= self.field_size - 1:
+                self._too_long(len(line))
+            elif self.status_line is None:
+                if line == b"" and self.pos <= 2:
+                    continue  # mod_proxy_http skips one stray CRLF before the status line
+                self.status_line = line
+                if not line.startswith(b"HTTP/"):
+                    self.done = True  # not HTTP/1.x: nothing more to read
+            elif line == b"":
+                self.complete = True
+                self.done = True
+            else:
+                self.headers += 1
+        return True
+
+    def _too_long(self, length, line_end=True):
+        self.too_long = "status" if self.status_line is None else "header"
+        self.line_length = length
+        self.line_end = line_end
+        self.done = True
+
+    def result(self, resp):
+        """Fill the response fields classify() reads."""
+        if self.status_line is not None:
+            resp["status"], resp["status_line"] = _parse_status(self.status_line)
+        elif self.too_long:
+            resp["status_line"] = _parse_status(self.buf[:200])[1]
+        if self.too_long:
+            resp["too_long"] = self.too_long
+            resp["line_length"] = self.line_length
+            resp["line_end"] = self.line_end
+        if self.buf:
+            resp["head"] = self.buf[:2048].decode("latin-1", "replace")
+        resp["head_complete"] = self.complete
+        resp["head_bytes"] = len(self.buf)
+        return resp
 
 
 def _tls_request(pipe, conn, spec):
     resp = {"status": None}
-    buf = b""
+    head = _Head()
+    request = request_bytes(spec)
     try:
-        pipe.run(lambda: conn.sendall(_request_bytes(spec)))
-        while b"\n" not in buf and len(buf) < 8192:
-            buf += pipe.run(lambda: conn.recv(8192))
+        pipe.run(lambda: conn.sendall(request))
+        while not head.feed(pipe.run(lambda: conn.recv(16384))):
+            pass
     except _Deadline:
         resp["timeout"] = True
     except (_EOF, SSL.ZeroReturnError):
@@ -622,16 +812,14 @@ def _tls_request(pipe, conn, spec):
     except SSL.Error as exc:
         resp["ssl_error"] = _ssl_error_text(exc)
         resp["alert"] = _alert_of(resp["ssl_error"])
-    if buf:
-        resp["status"], resp["status_line"] = _parse_status(buf)
-        resp["head"] = buf[:512].decode("latin-1", "replace")
-    return resp
+    return head.result(resp)
 
 
 def _plain_request(sock, spec, deadline):
     resp = {"status": None}
-    data = _request_bytes(spec)
-    buf = b""
+    head = _Head()
+    data = request_bytes(spec)
+    rx_head = b""
     try:
         view = memoryview(data)
         while view:
@@ -639,27 +827,26 @@ def _plain_request(sock, spec, deadline):
                 view = view[sock.send(view):]
             except (BlockingIOError, InterruptedError):
                 _wait(sock, select.POLLOUT, deadline)
-        while len(buf) < 8192 and b"\r\n\r\n" not in buf:
+        while True:
             _wait(sock, select.POLLIN, deadline)
             try:
-                chunk = sock.recv(8192)
+                chunk = sock.recv(16384)
             except (BlockingIOError, InterruptedError):
                 continue
             if not chunk:
+                resp["eof"] = True
                 break
-            buf += chunk
-        if not buf:
-            resp["eof"] = True
+            if len(rx_head) < 64:
+                rx_head += chunk[:64 - len(rx_head)]
+            if head.feed(chunk):
+                break
     except _Deadline:
         resp["timeout"] = True
     except OSError as exc:
         resp["eof"] = True
         resp["ssl_error"] = str(exc)
-    resp["rx_head"] = buf[:64]
-    if buf:
-        resp["status"], resp["status_line"] = _parse_status(buf)
-        resp["head"] = buf[:2048].decode("latin-1", "replace")
-    return resp
+    resp["rx_head"] = rx_head
+    return head.result(resp)
 
 
 def run_all(jobs, concurrency):

@@ -33,8 +33,16 @@ description:
     C(incomplete_chain), C(chain_too_long), C(name_mismatch), C(preserve_host_name_mismatch), C(ip_literal_name),
     C(expired), C(not_yet_valid), C(revoked), C(crl_error), C(verify_failed), C(client_cert_required),
     C(client_cert_not_chosen), C(client_cert_rejected), C(client_cert_invalid), C(misdirected_request),
-    C(no_http_response), C(response_timeout), C(tls_backend_on_http_url). Each is described, with its log lines, status,
-    fix and insecure workaround, in C(docs/troubleshooting-ah00898.md) of the collection."
+    C(no_http_response), C(response_timeout), C(response_head_too_long), C(tls_backend_on_http_url),
+    C(no_cipher_match), C(invalid_input). Each is described, with its log lines, status, fix and insecure workaround,
+    in C(docs/troubleshooting-ah00898.md) of the collection."
+  - "Every field of every O(backends) entry is validated. An entry that is refused (a control character, a
+    non-ASCII character or an over-long label in O(backends[].host), a bad URL, a missing file...) gets its own
+    result with reason C(invalid_input) and a message naming C(backends[N].<field>); the other backends are still
+    checked. The HTTP request the check sends never contains a CR, LF or NUL from the input."
+  - "A hostile backend cannot hold the check beyond O(timeout) (a backend that drips bytes included) or make it
+    buffer: at most 64 KiB of a response head is read, a status or header line of 8 KiB or more is reported as
+    C(response_head_too_long) (Apache answers 502), and a response body is never read."
 author:
   - revproxy.tls contributors (@revproxy)
 requirements:
@@ -128,7 +136,10 @@ options:
         choices: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]
         default: [TLSv1.2, TLSv1.3]
       ciphers:
-        description: C(SSLProxyCipherSuite) for TLS 1.2 and below (default OpenSSL's, minus aNULL, eNULL, EXP).
+        description:
+          - C(SSLProxyCipherSuite) for TLS 1.2 and below (default OpenSSL's, minus aNULL, eNULL, EXP).
+          - mod_ssl appends C(:!aNULL:!eNULL:!EXP) to the list given; the check does the same. A list that then
+            selects no cipher is reported as C(no_cipher_match) (httpd refuses to start with C(AH01898)).
         type: str
   sites:
     description:
@@ -379,19 +390,100 @@ options:
         default: false
     # END GENERATED
   backend_tls_defaults:
-    description: The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).
+    description:
+      - The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).
+      - The C(*_content) keys are refused here, as the role refuses them.
     type: dict
-    default: {}
+    suboptions:
+      verify:
+        description: Default for O(sites[].backend_tls.verify).
+        type: str
+        choices:
+        - none
+        - optional
+        - require
+        - optional_no_ca
+      verify_depth:
+        description: Default for O(sites[].backend_tls.verify_depth).
+        type: int
+      ca_file:
+        description: Default for O(sites[].backend_tls.ca_file).
+        type: path
+      ca_path:
+        description: Default for O(sites[].backend_tls.ca_path).
+        type: path
+      crl_file:
+        description: Default for O(sites[].backend_tls.crl_file).
+        type: path
+      crl_path:
+        description: Default for O(sites[].backend_tls.crl_path).
+        type: path
+      crl_check:
+        description: Default for O(sites[].backend_tls.crl_check).
+        type: str
+        choices:
+        - none
+        - leaf
+        - chain
+      check_peer_name:
+        description: Default for O(sites[].backend_tls.check_peer_name).
+        type: bool
+      check_peer_expire:
+        description: Default for O(sites[].backend_tls.check_peer_expire).
+        type: bool
+      client_cert_file:
+        description: Default for O(sites[].backend_tls.client_cert_file).
+        type: path
+      client_key_file:
+        description: Default for O(sites[].backend_tls.client_key_file).
+        type: path
+      client_chain_file:
+        description: Default for O(sites[].backend_tls.client_chain_file).
+        type: path
+      protocols:
+        description: Default for O(sites[].backend_tls.protocols).
+        type: list
+        elements: str
+        choices:
+        - TLSv1
+        - TLSv1.1
+        - TLSv1.2
+        - TLSv1.3
+      ciphers:
+        description: Default for O(sites[].backend_tls.ciphers).
+        type: str
+      ca_content:
+        description:
+        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
+          task fails naming the key.'
+        type: str
+      client_cert_content:
+        description:
+        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
+          task fails naming the key.'
+        type: str
+      client_key_content:
+        description:
+        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
+          task fails naming the key and the value is never logged.'
+        type: str
+      client_chain_content:
+        description:
+        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
+          task fails naming the key.'
+        type: str
   tls_dir:
     description: The role's C(apache_proxy_tls_dir) (used with O(sites)).
     type: path
     default: /etc/apache2/revproxy-tls
   timeout:
-    description: Seconds per backend for everything (DNS, TCP, TLS, HTTP response).
+    description:
+      - Seconds per backend for everything (DNS, TCP, TLS, HTTP response).
+      - A finite number greater than 0 and at most 3600; anything else fails the task naming O(timeout).
     type: float
     default: 5
   concurrency:
-    description: How many backends are checked at the same time.
+    description: How many backends are checked at the same time, from 1 to 1024.
     type: int
     default: 64
   fail_on:
@@ -600,25 +692,35 @@ backends:
 
 import copy
 import datetime
+import math
 import os
+import re
 import shutil
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
     BACKEND_TLS_DEFAULTS,
     BACKEND_TLS_SPEC,
     ConfigError,
     PATH_KEYS,
+    check_hostname,
     insecure_settings,
+    is_ip_literal,
     parse_backend_url,
     tls_names,
     validate_backend_tls,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import entry_result
 from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import classify, host_header
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import SITE_SPEC, normalize_sites, site_backend_checks
+from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
+from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
+    SITE_SPEC,
+    check_defaults,
+    normalize_sites,
+    site_backend_checks,
+)
 from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
 
 try:
@@ -639,7 +741,10 @@ ARGUMENT_SPEC = {
     "backends": {"type": "list", "elements": "dict", "options": BACKEND_OPTIONS},
     # The role's site model, so client_key_content is no_log from the start (invocation logging included).
     "sites": {"type": "list", "elements": "dict", "options": SITE_SPEC},
-    "backend_tls_defaults": {"type": "dict", "default": {}},
+    # Typed like backend_tls (the *_content keys included, which run() refuses): a client_key_content given here by
+    # mistake is then no_log from the start too, in the invocation log and in every output. No `default: {}`:
+    # AnsibleModule fills the suboptions into the default dict itself, which would then leak into the next call.
+    "backend_tls_defaults": {"type": "dict", "options": copy.deepcopy(SITE_SPEC["backend_tls"]["options"])},
     "tls_dir": {"type": "path", "default": "/etc/apache2/revproxy-tls"},
     "timeout": {"type": "float", "default": 5},
     "concurrency": {"type": "int", "default": 64},
@@ -648,60 +753,187 @@ ARGUMENT_SPEC = {
     "return_pem": {"type": "bool", "default": False},
 }
 
+TIMEOUT_MAX = 3600
+CONCURRENCY_MAX = 1024
+
 _DIR_KEYS = ("ca_path", "crl_path")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+_CIPHER_CHARS = re.compile(r"^[A-Za-z0-9_:+!@=.-]+$")
 
 
-def _check_files(tls):
+def check_limits(params):
+    """timeout (a finite number of seconds, 0 < timeout <= 3600) and concurrency (1..1024). Raises ConfigError."""
+    timeout = params.get("timeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or \
+            not 0 < timeout <= TIMEOUT_MAX:
+        raise ConfigError("timeout: must be a finite number of seconds greater than 0 and at most %d, got %r"
+                          % (TIMEOUT_MAX, timeout))
+    concurrency = params.get("concurrency")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or \
+            not 1 <= concurrency <= CONCURRENCY_MAX:
+        raise ConfigError("concurrency: must be an integer from 1 to %d, got %r" % (CONCURRENCY_MAX, concurrency))
+
+
+def check_tls_defaults(defaults):
+    """backend_tls_defaults as the role takes them (_sites.check_defaults: the *_content keys are refused, named,
+    never their value). Returns the keys that are set."""
+    return dict((k, v) for k, v in check_defaults(defaults).items() if v is not None)
+
+
+def check_host_header(value, field):
+    """backends[].host, the Host header clients send: a host name or IP address as check_hostname() takes it,
+    optionally followed by ':port' (1-65535); an IPv6 address in brackets ('[::1]', '[::1]:8443'). With
+    preserve_host it becomes SNI, the name checked and the Host header sent, so nothing else gets through."""
+    if not isinstance(value, str):
+        raise ConfigError("%s: must be a string, got %s" % (field, type(value).__name__))
+    if value == "":
+        raise ConfigError("%s: must not be empty" % field)
+    if _CONTROL.search(value):
+        raise ConfigError("%s: must not contain CR, LF, NUL or other control characters (they would inject into "
+                          "the HTTP request), got %r" % (field, value[:100]))
+    try:
+        value.encode("ascii")
+    except UnicodeEncodeError:
+        raise ConfigError("%s: %r must be ASCII (use the IDNA 'xn--' form of an international name)"
+                          % (field, value[:100]))
+    if len(value) > 262:
+        raise ConfigError("%s: is longer than 262 characters (a host name has at most 253)" % field)
+    if "%" in value:
+        raise ConfigError("%s: %r: IPv6 zone ids (%%...) are not accepted" % (field, value))
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            raise ConfigError("%s: %r: '[' without a closing ']'" % (field, value))
+        name, rest = value[1:end], value[end + 1:]
+        if ":" not in name or not is_ip_literal(name):
+            raise ConfigError("%s: %r: only IPv6 addresses are written in brackets" % (field, value))
+    else:
+        if value.count(":") > 1:
+            raise ConfigError("%s: %r: write an IPv6 address in brackets, e.g. [::1] or [::1]:8443" % (field, value))
+        name, sep, port = value.partition(":")
+        rest = sep + port
+    check_hostname(name, field)
+    if rest:
+        port = rest[1:]
+        if not rest.startswith(":") or not _PORT.match(port) or not 1 <= int(port) <= 65535:
+            raise ConfigError("%s: %r: the port after ':' must be a number from 1 to 65535" % (field, value))
+    return value
+
+
+def _check_files(tls, prefix=""):
     for key in PATH_KEYS:
         path = tls.get(key)
         if not path:
             continue
         if not os.path.exists(path):
-            raise ConfigError("%s: %s does not exist" % (key, path))
+            raise ConfigError("%s%s: %s does not exist" % (prefix, key, path))
         if key in _DIR_KEYS:
             if not os.path.isdir(path):
-                raise ConfigError("%s: %s is not a directory" % (key, path))
+                raise ConfigError("%s%s: %s is not a directory" % (prefix, key, path))
         elif not os.path.isfile(path):
-            raise ConfigError("%s: %s is not a file" % (key, path))
+            raise ConfigError("%s%s: %s is not a file" % (prefix, key, path))
         if not os.access(path, os.R_OK):
-            raise ConfigError("%s: %s is not readable" % (key, path))
+            raise ConfigError("%s%s: %s is not readable" % (prefix, key, path))
 
 
-def _validate_tls(tls):
+class _Refused(Exception):
+    """A backend that is reported, not checked: reason (invalid_input, no_cipher_match), message, field."""
+
+    def __init__(self, reason, message, field, **fields):
+        Exception.__init__(self, message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+        self.fields = fields
+
+
+def _refused(exc):
+    """invalid_input from a ConfigError whose message starts with the field it names."""
+    msg = str(exc)
+    return _Refused("invalid_input", msg, msg.split(":", 1)[0])
+
+
+def _validate_tls(tls, prefix):
     """validate_backend_tls, except the two settings mod_ssl accepts at startup and fails at request time (verify
-    without a CA, CRL checking without CRLs): the check reports those per backend instead of refusing them."""
+    without a CA, CRL checking without CRLs): the check reports those per backend instead of refusing them. A
+    cipher string that selects nothing once mod_ssl appended its suffix is no_cipher_match (httpd's AH01898)."""
     relaxed = dict(tls)
     if relaxed["verify"] in ("require", "optional") and not (relaxed["ca_file"] or relaxed["ca_path"]):
         relaxed["verify"] = "none"
-    if relaxed["crl_check"] != "none" and not (relaxed["crl_file"] or relaxed["crl_path"]):
+    if relaxed["crl_check"] in ("leaf", "chain") and not (relaxed["crl_file"] or relaxed["crl_path"]):
         relaxed["crl_check"] = "none"
+    ciphers = relaxed["ciphers"]
+    validate_backend_tls(dict(relaxed, ciphers=None), field=prefix)
+    if isinstance(ciphers, str) and _CIPHER_CHARS.match(ciphers) and len(ciphers) <= 1024:
+        error = _tls_probe.cipher_match_error(ciphers)
+        if error:
+            raise _Refused("no_cipher_match", "%s.ciphers: %s" % (prefix, error), prefix + ".ciphers",
+                           ciphers=ciphers)
+    validate_backend_tls(relaxed, field=prefix)
+
+
+def _printable(value, limit=200):
+    """A value as one line of ASCII for labels and messages (control and non-ASCII characters escaped)."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text[:limit * 4].encode("ascii", "backslashreplace").decode("ascii")
+    text = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _backend_check(item, prefix):
+    """One backends[] entry, every field validated; raises _Refused naming backends[N].<field>."""
+    if not isinstance(item, dict):
+        raise _Refused("invalid_input", "%s: must be a dict, got %s" % (prefix, type(item).__name__), prefix)
+    unknown = sorted(str(k) for k in item if k not in BACKEND_OPTIONS)
+    if unknown:
+        raise _Refused("invalid_input", "%s: unknown key(s) %s" % (prefix, ", ".join(unknown)), prefix)
     try:
-        validate_backend_tls(relaxed, field="tls")
+        url = parse_backend_url(item.get("url"), prefix + ".url")
+        preserve_host = item.get("preserve_host", False)
+        if not isinstance(preserve_host, bool):
+            raise ConfigError("%s.preserve_host: must be a boolean, got %r" % (prefix, preserve_host))
+        host = item.get("host")
+        if host is not None:
+            check_host_header(host, prefix + ".host")
+        tls = dict((k, BACKEND_TLS_DEFAULTS[k] if item.get(k) is None else item[k]) for k in BACKEND_TLS_DEFAULTS)
+        if url.is_tls:
+            _validate_tls(tls, prefix)
+            _check_files(tls, prefix + ".")
+        else:
+            validate_backend_tls(tls, field=prefix, used=False)
+        try:
+            sni, checked = tls_names(url, preserve_host, host)
+        except ConfigError as exc:
+            raise ConfigError("%s.%s" % (prefix, exc))
     except ConfigError as exc:
-        msg = str(exc)
-        raise ConfigError(msg[4:] if msg.startswith("tls.") else msg)
+        raise _refused(exc)
+    return {"url": url, "preserve_host": preserve_host, "host": host, "sni": sni, "checked_name": checked,
+            "tls": tls, "path": url.path, "request_path": url.path}
 
 
 def build_checks_from_backends(backends):
+    """One check per backends[] entry, in order. An entry that fails validation becomes a check marked "refused"
+    (reported as invalid_input or no_cipher_match, never probed); the others are unaffected."""
     checks = []
-    for index, item in enumerate(backends):
-        label = "backends[%d] (%s)" % (index, item.get("url"))
+    for index, item in enumerate(backends or []):
+        prefix = "backends[%d]" % index
+        raw = item if isinstance(item, dict) else {}
+        url = raw.get("url")
+        host = raw.get("host")
         try:
-            url = parse_backend_url(item["url"], "url")
-            tls = dict((k, item.get(k, BACKEND_TLS_DEFAULTS[k])) for k in BACKEND_TLS_DEFAULTS)
-            if url.is_tls:
-                _validate_tls(tls)
-                _check_files(tls)
-            if item.get("host") is not None and not item.get("preserve_host"):
-                pass  # host only matters with preserve_host
-            sni, checked = tls_names(url, item.get("preserve_host"), item.get("host"))
-        except ConfigError as exc:
-            raise ConfigError("%s: %s" % (label, exc))
-        checks.append({
-            "label": label, "url": url, "preserve_host": bool(item.get("preserve_host")), "host": item.get("host"),
-            "sni": sni, "checked_name": checked, "tls": tls, "path": url.path, "request_path": url.path,
-            "result_keys": {"url": item["url"], "path": url.path, "host": item.get("host")},
+            check = _backend_check(item, prefix)
+        except _Refused as exc:
+            check = {"refused": exc, "url": None, "preserve_host": False, "host": None, "sni": None,
+                     "checked_name": None, "tls": None, "path": None, "request_path": None}
+        check.update({
+            "label": "%s (%s)" % (prefix, _printable(url)),
+            "field_prefix": prefix + ".",
+            "result_keys": {"url": url if isinstance(url, str) else _printable(url),
+                            "path": check["path"],
+                            "host": host if host is None or isinstance(host, str) else _printable(host)},
         })
+        checks.append(check)
     return checks
 
 
@@ -732,7 +964,7 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
             checks.append({
                 "label": label, "url": url, "preserve_host": check["preserve_host"], "host": check["host"],
                 "sni": check["sni"], "checked_name": check["checked_name"], "tls": tls, "path": check["path"],
-                "request_path": url.path,
+                "request_path": url.path, "field_prefix": "site %r: backend_tls." % check["site"],
                 "result_keys": {"site": check["site"], "url": check["url"], "path": check["path"],
                                 "host": check["host"]},
             })
@@ -758,16 +990,42 @@ def _secret_values(value):
     return found
 
 
+_NOT_CHECKED = {"sni": None, "checked_name": None, "host_header": None, "address": None, "tls_version": None,
+                "cipher": None, "certificate": None, "chain": [], "elapsed_ms": 0}
+
+
+def refused_result(check):
+    """The result of a backend that is reported without a connection (invalid_input, no_cipher_match)."""
+    refused = check["refused"]
+    fields = dict(refused.fields, detail=refused.message, field=refused.field)
+    result = dict(check["result_keys"])
+    result.update(_NOT_CHECKED)
+    result.update({"ok": False, "reason": refused.reason})
+    result.update(entry_result(refused.reason, fields))
+    return result
+
+
 def check_one(check, context, timeout, http_request, return_pem, now=None):
+    if check.get("refused"):
+        return refused_result(check)
     url = check["url"]
     tls = check["tls"]
     spec = {
         "url": url, "sni": check["sni"], "path": check["request_path"],
         "request_host": host_header(url.host, urlsplit(url.url).port, check["preserve_host"], check["host"]),
     }
+    try:
+        # Whatever validation ran before: no CR, LF or NUL reaches the request or the SNI.
+        _tls_probe.request_bytes(spec)
+        _tls_probe.sni_bytes(spec["sni"])
+    except _tls_probe.UnsafeRequest as exc:
+        field = check["field_prefix"] + ("host" if check["preserve_host"] else "url")
+        check["refused"] = _Refused("invalid_input", "%s: %s" % (field, exc), field)
+        return refused_result(check)
     if url.is_tls and context.client_cert_error:
         facts = {"tls": True, "elapsed_ms": 0, "address": None}
-        reason, variant, fields = "client_cert_invalid", "default", {"detail": context.client_cert_error}
+        reason, variant, fields = "client_cert_invalid", "default", {
+            "detail": check["field_prefix"] + context.client_cert_error}
     else:
         facts = _tls_probe.probe(spec, context, timeout, http_request)
         now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -818,29 +1076,47 @@ def check_one(check, context, timeout, http_request, return_pem, now=None):
     return result
 
 
+def _attach_contexts(checks):
+    """One TLSContext per distinct set of settings; a context that cannot be built refuses its backends (the
+    message names each backend's own field)."""
+    contexts = {}
+    for check in checks:
+        check["context"] = None
+        if check.get("refused") or not check["url"].is_tls:
+            continue
+        key = _settings_key(check["tls"])
+        if key not in contexts:
+            try:
+                contexts[key] = (_tls_probe.TLSContext(check["tls"]), None)
+            except _tls_probe.ProbeConfigError as exc:
+                contexts[key] = (None, exc)
+            except (OSError, ValueError, TypeError) as exc:  # never a traceback for a backend's files
+                contexts[key] = (None, _tls_probe.ProbeConfigError("backend_tls", str(exc)))
+        context, error = contexts[key]
+        check["context"] = context
+        if error is not None:
+            field = check["field_prefix"] + error.field
+            check["refused"] = _Refused(error.reason, "%s: %s" % (field, error.detail), field,
+                                        ciphers=check["tls"].get("ciphers"))
+
+
 def run(params, module=None):
-    """Validate, build contexts, probe concurrently. Returns (results, openssl_version). Raises ConfigError."""
+    """Validate, build contexts, probe concurrently. Returns (checks, results). Raises ConfigError for what concerns
+    the whole task (timeout, concurrency, backend_tls_defaults, sites); a bad backends[] entry is a result."""
+    check_limits(params)
+    defaults = check_tls_defaults(params.get("backend_tls_defaults"))
     tmpdir = None
     try:
         if params.get("sites") is not None:
             tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
             os.chmod(tmpdir, 0o700)
             try:
-                checks = build_checks_from_sites(params["sites"], params.get("backend_tls_defaults") or {},
-                                                 params["tls_dir"], tmpdir, module)
+                checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module)
             except ConfigError as exc:
                 raise ConfigError("sites: %s" % exc)
         else:
-            checks = build_checks_from_backends(params["backends"])
-        contexts = {}
-        for check in checks:
-            key = _settings_key(check["tls"])
-            if key not in contexts:
-                try:
-                    contexts[key] = _tls_probe.TLSContext(check["tls"]) if check["url"].is_tls else None
-                except (_tls_probe.ProbeConfigError, OSError, ValueError) as exc:
-                    raise ConfigError("%s: %s" % (check["label"], exc))
-            check["context"] = contexts[key]
+            checks = build_checks_from_backends(params.get("backends"))
+        _attach_contexts(checks)
         timeout = params["timeout"]
         jobs = [(lambda c=c: check_one(c, c["context"], timeout, params["http_request"], params["return_pem"]))
                 for c in checks]
@@ -857,7 +1133,10 @@ def summarize(checks, results):
     for check, res in zip(checks, results):
         summary[res["reason"]] = summary.get(res["reason"], 0) + 1
         if not res["ok"]:
-            failed.append("%s: %s" % (check["label"], res["reason"]))
+            if check.get("refused"):
+                failed.append("%s: %s (%s)" % (check["label"], res["reason"], check["refused"].message))
+            else:
+                failed.append("%s: %s" % (check["label"], res["reason"]))
     n_ok = len(results) - len(failed)
     plural = "" if len(results) == 1 else "s"
     msg = "%d backend%s checked: %d ok, %d failed" % (len(results), plural, n_ok, len(failed))
@@ -868,7 +1147,8 @@ def summarize(checks, results):
 
 
 def main():
-    module = AnsibleModule(
+    # RevproxyModule: the invocation log (syslog) masks no_log values however deeply nested (sites[].backend_tls).
+    module = RevproxyModule(
         argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("backends", "sites")],
         required_one_of=[("backends", "sites")],
@@ -882,10 +1162,6 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"),
                          exception=str(_tls_probe.CRYPTOGRAPHY_IMPORT_ERROR))
     params = module.params
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout: must be greater than 0, got %s" % params["timeout"])
-    if params["concurrency"] < 1:
-        module.fail_json(msg="concurrency: must be at least 1, got %d" % params["concurrency"])
     try:
         checks, results = run(params, module)
     except ConfigError as exc:

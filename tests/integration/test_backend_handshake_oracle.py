@@ -152,6 +152,31 @@ def world(tmp_path_factory):
           ca_file=root.cert_path)
     b = backends.HugeChainBackend(f, length=50, name="localhost")
     w.add("hugechain", b, "https://localhost:%d/" % b.port, "chain_too_long", ah=("AH02040",), ca_file=b.ca_path)
+    # cipher lists as mod_ssl builds them (SSLProxyCipherSuite + ":!aNULL:!eNULL:!EXP")
+    b = T(good.chain_path, good.key_path, max_version="TLSv1.2")
+    b.context.set_ciphers("ECDHE-ECDSA-AES128-SHA")
+    w.add("ciphermismatch", b, "https://localhost:%d/" % b.port, "tls_cipher_mismatch", ah=("AH02003",),
+          ca_file=root.cert_path, ciphers="ECDHE-ECDSA-AES256-GCM-SHA384")
+    b = T(good.chain_path, good.key_path, max_version="TLSv1.2")
+    b.context.set_ciphers("ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")  # a backend that only offers a NULL cipher
+    w.add("nullexcluded", b, "https://localhost:%d/" % b.port, "tls_cipher_mismatch", ah=("AH02003",),
+          ca_file=root.cert_path, ciphers="ALL:eNULL:@SECLEVEL=0")
+    # NUL in the certificate's names (mod_ssl escapes it: 'localhost\00.evil.test' never matches localhost)
+    nul_san = f.leaf("nulsan", dns=["localhost\x00.evil.test"], cn="nul-san", issuer=inter)
+    nul_cn = f.leaf("nulcn", cn="localhost\x00.evil.test", issuer=inter)
+    for name, leaf in (("nulsan", nul_san), ("nulcn", nul_cn)):
+        b = T(leaf.chain_path, leaf.key_path)
+        w.add(name, b, "https://localhost:%d/" % b.port, "name_mismatch", ah=("AH02411",), ca_file=root.cert_path)
+    # hostile responses after a good handshake
+    b = backends.HugeLineBackend(good.chain_path, good.key_path, where="status", size=4 << 20)
+    w.add("hugestatus", b, "https://localhost:%d/" % b.port, "response_head_too_long", ah=("AH00898",),
+          ca_file=root.cert_path)
+    b = backends.HugeLineBackend(good.chain_path, good.key_path, where="header", size=4 << 20)
+    w.add("hugeheader", b, "https://localhost:%d/" % b.port, "response_head_too_long", ah=("AH10124", "AH01106"),
+          ca_file=root.cert_path)
+    b = backends.SilentAfterHandshakeBackend(good.chain_path, good.key_path)
+    w.add("silenttls", b, "https://localhost:%d/" % b.port, "response_timeout", ah=("AH01102",),
+          ca_file=root.cert_path)
 
     httpd = apache.PrivateApache(tmp / "httpd", loglevel="warn ssl:info")
     vhosts = []
@@ -201,7 +226,8 @@ def world(tmp_path_factory):
 CASES = ["ok", "depth1", "depth2", "untrusted", "verifynone", "ipliteral", "selfsigned", "pinned", "expired",
          "expired_noverify", "future", "wrongname", "wildcard", "wildcard2", "cnonly", "ipsan", "incomplete",
          "revoked", "tls13only", "mtls12_none", "mtls12_ok", "mtls12_bad", "mtls13_none", "mtls13_ok", "mtls13_bad",
-         "plainhttp", "dns", "refused", "blackhole", "silent", "garbage", "closemid", "hugechain"]
+         "plainhttp", "dns", "refused", "blackhole", "silent", "garbage", "closemid", "hugechain", "ciphermismatch",
+         "nullexcluded", "nulsan", "nulcn", "hugestatus", "hugeheader", "silenttls"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -230,3 +256,28 @@ def test_hostile_backends_do_not_delay_others(world):
     # all backends in one run: the whole run is bounded by the slowest backend's timeout, not the sum
     assert world.module_elapsed < TIMEOUT + 1.5, world.module_elapsed
     assert world.cases["ok"]["result"]["elapsed_ms"] < 1000
+
+
+@pytest.mark.parametrize("ciphers", ["eNULL:@SECLEVEL=0", "NOSUCHCIPHER", "aNULL"])
+def test_no_cipher_match_agrees_with_apache_startup(tmp_path, ciphers):
+    """A cipher list that selects nothing once mod_ssl appended ':!aNULL:!eNULL:!EXP': Apache passes -t but refuses
+    to start (AH01898); the checker says no_cipher_match and predicts the lines Apache writes."""
+    entry = dict(BACKEND_TLS_DEFAULTS, url="https://localhost:%d/" % apache.free_port(), verify="none",
+                 ciphers=ciphers)
+    params = dict(backends=[entry], sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
+                  return_pem=False)
+    result = mod.run(params)[1][0]
+    assert (result["ok"], result["reason"], result["http_status"]) == (False, "no_cipher_match", None), result
+    httpd = apache.PrivateApache(tmp_path / "httpd", loglevel="warn ssl:info")
+    directives = _directives(dict(BACKEND_TLS_DEFAULTS, verify="none", ciphers=ciphers))
+    httpd.set_vhosts("<VirtualHost 127.0.0.1:%d>\n ServerName nomatch.test\n %s\n ProxyPass / %s\n</VirtualHost>"
+                     % (httpd.port, "\n ".join(directives), entry["url"]))
+    assert httpd.configtest()[0]  # apache2 -t does not see it
+    with pytest.raises(apache.ApacheError) as info:
+        httpd.start()
+    httpd.stop()
+    for line in result["apache_log"]:
+        assert line["level"] == "startup"
+        code = line["line"].split("] ", 1)[1].split(":", 1)[0]  # AH01898, "SSL Library Error", AH02312
+        assert code in str(info.value), (code, str(info.value)[-2000:])
+    assert "no cipher match" in str(info.value)

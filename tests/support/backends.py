@@ -9,7 +9,9 @@ thread, exposes ``.port`` and ``.stop()`` and is a context manager::
 
 TLS servers use the stdlib ``ssl`` module on an asyncio event loop (one loop per backend object; MultiTLSBackend serves
 many ports from one loop). Hostile backends: PlainHTTPBackend, SilentBackend, GarbageBackend, CloseMidHandshakeBackend,
-BlackholeBackend, HugeChainBackend.
+BlackholeBackend, HugeChainBackend, SlowlorisHandshakeBackend, and after a good TLS handshake (or over plain TCP with
+``tls=False``): SilentAfterHandshakeBackend, SlowlorisResponseBackend, EndlessBodyBackend, HugeLineBackend. The
+streaming ones never hold more than one chunk in memory and count what they sent in ``.sent``.
 
 CLI (used by ``make demo``; runs in the foreground, SIGTERM/SIGINT stop it cleanly)::
 
@@ -31,7 +33,8 @@ import threading
 
 __all__ = [
     "TLSBackend", "MultiTLSBackend", "PlainHTTPBackend", "SilentBackend", "GarbageBackend", "CloseMidHandshakeBackend",
-    "BlackholeBackend", "HugeChainBackend", "free_port", "main",
+    "BlackholeBackend", "HugeChainBackend", "SlowlorisHandshakeBackend", "SilentAfterHandshakeBackend",
+    "SlowlorisResponseBackend", "EndlessBodyBackend", "HugeLineBackend", "free_port", "main",
 ]
 
 LOG = logging.getLogger("support.backends")
@@ -546,6 +549,127 @@ class HugeChainBackend(TLSBackend):
         self.ca_path = self.root.cert_path
         self.leaf = pki.leaf("huge-leaf", dns=[name], issuer=self.cas[-1])
         super().__init__(self.leaf.chain_path, self.leaf.key_path, **kwargs)
+
+
+class SlowlorisHandshakeBackend(_Backend):
+    """Reads the ClientHello, then starts a TLS handshake record of 16 KiB and drips it one byte every ``interval``
+    seconds, forever (a client without an overall deadline waits for hours)."""
+
+    def __init__(self, *, interval=0.05, host=LOCALHOST, port=0):
+        super().__init__(host)
+        self.interval = interval
+        self.sent = 0
+        self.port = self._listen(port)
+
+    async def handle(self, reader, writer):
+        header = await reader.readexactly(5)
+        await reader.readexactly(int.from_bytes(header[3:5], "big"))
+        writer.write(b"\x16\x03\x03\x40\x00")  # handshake record, TLS 1.2, 16384 bytes follow... slowly
+        await writer.drain()
+        while True:
+            writer.write(b"\x02")
+            await writer.drain()
+            self.sent += 1
+            await asyncio.sleep(self.interval)
+
+
+class _AfterHandshakeBackend(TLSBackend):
+    """A TLS server that completes the handshake, reads the request head, then runs ``respond(stream)``; with
+    ``tls=False`` the same over plain TCP. ``stream`` has write() and drain(); ``.requests`` counts request heads."""
+
+    def __init__(self, chain_path=None, key_path=None, *, tls=True, **kwargs):
+        self.tls = tls
+        self.sent = 0
+        self.request_heads = []
+        if tls:
+            super().__init__(chain_path, key_path, **kwargs)
+        else:
+            _Backend.__init__(self, kwargs.get("host", LOCALHOST))
+            self._init_http(200, b"", None, 0.0)
+            self.port = self._listen(kwargs.get("port", 0))
+            self.ports = [self.port]
+
+    async def handle(self, reader, writer):
+        if not self.tls:
+            await self._after(reader, writer)
+            return
+        conn = _TLSConnection(self.context, reader, writer)
+        await asyncio.wait_for(conn.handshake(), self.handshake_timeout)
+        pump = asyncio.ensure_future(conn.pump())
+        try:
+            await self._after(conn.reader, conn)
+        finally:
+            pump.cancel()
+
+    async def _after(self, reader, stream):
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.request_heads.append(head)
+        await self.respond(stream)
+
+    async def send(self, stream, data):
+        stream.write(data)
+        await stream.drain()
+        self.sent += len(data)
+
+    async def respond(self, stream):
+        """Answer (override)."""
+        raise NotImplementedError
+
+
+class SilentAfterHandshakeBackend(_AfterHandshakeBackend):
+    """Completes the TLS handshake, reads the request, never answers (the connection stays open)."""
+
+    async def respond(self, stream):
+        await asyncio.sleep(3600)
+
+
+class SlowlorisResponseBackend(_AfterHandshakeBackend):
+    """Answers the request with a status line dripped one byte every ``interval`` seconds, forever (no line end)."""
+
+    def __init__(self, chain_path=None, key_path=None, *, interval=0.05, **kwargs):
+        self.interval = interval
+        super().__init__(chain_path, key_path, **kwargs)
+
+    async def respond(self, stream):
+        await self.send(stream, b"HTTP/1.1 200 ")
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.send(stream, b"O")
+
+
+class EndlessBodyBackend(_AfterHandshakeBackend):
+    """Answers 200 with a well-formed head and then a body that never ends (64 KiB chunks until the peer leaves)."""
+
+    CHUNK = b"x" * 65536
+
+    async def respond(self, stream):
+        await self.send(stream, b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                                b"Connection: close\r\n\r\n")
+        while True:
+            await self.send(stream, self.CHUNK)
+
+
+class HugeLineBackend(_AfterHandshakeBackend):
+    """Answers with a status line (``where="status"``) or one header line (``where="header"``) of ``size`` bytes,
+    streamed in 64 KiB chunks (default 100 MiB; never held in memory at once), then ends the head."""
+
+    CHUNK = b"A" * 65536
+
+    def __init__(self, chain_path=None, key_path=None, *, where="status", size=100 << 20, **kwargs):
+        if where not in ("status", "header"):
+            raise ValueError("where: status or header")
+        self.where = where
+        self.size = size
+        super().__init__(chain_path, key_path, **kwargs)
+
+    async def respond(self, stream):
+        await self.send(stream, b"HTTP/1.1 200 " if self.where == "status" else b"HTTP/1.1 200 OK\r\nX-Huge: ")
+        left = self.size
+        while left > 0:
+            chunk = self.CHUNK[:left]
+            await self.send(stream, chunk)
+            left -= len(chunk)
+        await self.send(stream, b"\r\nContent-Length: 0\r\n\r\n")
 
 
 def _serve(args):

@@ -232,6 +232,31 @@ MAPPING = [
     ({"tls": False, "response": {"status": None, "rx_head": b"\x15\x03\x01\x00\x02\x02\x46"}}, {}, {},
      "tls_backend_on_http_url", "default"),
     ({"tls": False, "response": {"status": 200}}, {}, {}, "ok", "default"),
+    # the response head, read with mod_proxy_http's limits
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 200, "too_long": "status",
+                                                                  "line_length": 8191}}, {},
+     {"checked_name": "backend.test"}, "response_head_too_long", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": None, "too_long": "status",
+                                                                  "line_length": 70000}}, {},
+     {"checked_name": "backend.test"}, "response_head_too_long", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 200, "too_long": "header",
+                                                                  "line_length": 9000}}, {},
+     {"checked_name": "backend.test"}, "response_head_too_long", "header"),
+    ({"tls": False, "response": {"status": 200, "too_long": "header", "line_length": 9000}}, {}, {},
+     "response_head_too_long", "header"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 200, "head_complete": False,
+                                                                  "timeout": True}}, {},
+     {"checked_name": "backend.test"}, "response_timeout", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 200, "head_complete": False,
+                                                                  "eof": True}}, {},
+     {"checked_name": "backend.test"}, "no_http_response", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": LEAF, "response": {"status": 200, "head_complete": False}}, {},
+     {"checked_name": "backend.test"}, "ok", "default"),  # 64 KiB of short header lines: not examined further
+    # a NUL in the certificate's names never matches the shorter host name (mod_ssl escapes it as \00)
+    ({"tls": True, "handshake": OK_HS, "leaf": cert(cns=["nul"], dns=["backend.test\x00.evil.test"])}, {},
+     {"checked_name": "backend.test"}, "name_mismatch", "default"),
+    ({"tls": True, "handshake": OK_HS, "leaf": cert(cns=["backend.test\x00.evil.test"])}, {},
+     {"checked_name": "backend.test"}, "name_mismatch", "default"),
 ]
 
 
@@ -278,3 +303,48 @@ def test_troubleshooting_doc_is_generated():
         text = f.read()
     for reason in cat.REASONS:
         assert "`%s`" % reason in text
+
+
+@pytest.mark.parametrize("kwargs, ids", [
+    ({"cns": ["x"], "dns": ["localhost\x00.evil.test"]}, ["localhost\\00.evil.test", "x"]),
+    ({"cns": ["localhost\x00.evil.test"]}, ["localhost\\00.evil.test"]),
+    ({"cns": ["a\x1fb\x7fc"]}, ["a\\1Fb\\7Fc"]),
+])
+def test_cert_ids_escape_control_characters_as_mod_ssl(kwargs, ids):
+    got = m.cert_ids(cert(**kwargs))
+    assert got == ids
+    assert not m.match_name("localhost", got)
+
+
+def test_too_long_message_and_logs():
+    facts = {"tls": True, "handshake": OK_HS, "leaf": LEAF,
+             "response": {"status": 200, "status_line": "HTTP/1.1 200 " + "A" * 200, "too_long": "status",
+                          "line_length": 104857613}}
+    reason, variant, fields = m.classify(facts, TLS, checked_name="backend.test", now=NOW)
+    entry = cat.entry_result(reason, dict(fields, address="127.0.0.1:1", path="/"), variant)
+    assert entry["message"] == ("127.0.0.1:1 sent a status line too long (104857613 bytes; mod_proxy_http's "
+                                "ResponseFieldSize is 8192): Apache answers 502")
+    facts["response"].update(line_length=16397, line_end=False)
+    entry = cat.entry_result(*m.classify(facts, TLS, checked_name="backend.test", now=NOW)[::2])
+    assert "status line too long (16397 bytes read without a line end;" in entry["message"]
+    assert entry["http_status"] == 502
+    assert "AH00898: Corrupt status line returned by remote server: HTTP/1.1 200 AAA" in entry["apache_log"][0]["line"]
+    facts["response"]["too_long"] = "header"
+    reason, variant, fields = m.classify(facts, TLS, checked_name="backend.test", now=NOW)
+    entry = cat.entry_result(reason, dict(fields, address="127.0.0.1:1", path="/"), variant)
+    assert "header line too long" in entry["message"]
+    assert [line["line"].split("AH")[1][:5] for line in entry["apache_log"]] == ["10124", "01106"]
+
+
+def test_new_catalogue_entries_render():
+    entry = cat.entry_result("invalid_input", {"detail": "backends[3].host: must not contain CR", "field":
+                                               "backends[3].host"})
+    assert entry["message"] == "invalid input, not checked: backends[3].host: must not contain CR"
+    assert "backends[3].host" in entry["fix"] and entry["apache_log"] == [] and entry["http_status"] is None
+    entry = cat.entry_result("no_cipher_match", {"detail": "backends[0].ciphers: OpenSSL: no cipher match",
+                                                 "ciphers": "eNULL"})
+    assert entry["message"].startswith("SSLProxyCipherSuite eNULL selects no cipher once mod_ssl appends "
+                                       ":!aNULL:!eNULL:!EXP, so httpd will not start")
+    assert [line["level"] for line in entry["apache_log"]] == ["startup"] * 3
+    assert "AH01898" in entry["apache_log"][0]["line"] and entry["http_status"] is None
+    assert "<" not in entry["message"] + entry["fix"]
