@@ -319,8 +319,8 @@ def _build_candidate_tree(actions, layout, workdir):
     main = _read(layout.main_config) or ""
     for sub in [os.path.basename(live) for _kind, live in layout.enabled_dirs()]:
         # Relative (Debian's default) and absolute Include paths alike point at the candidate directories.
-        pattern = r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (re.escape(layout.config_root),
-                                                                          re.escape(sub))
+        pattern = r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (
+            re.escape(layout.config_root), re.escape(sub))
         main = re.sub(pattern, lambda m, s=sub: m.group(1) + os.path.join(workdir, s) + "/", main)
     cand_main = os.path.join(workdir, "apache2.conf")
     with open(cand_main, "w") as handle:

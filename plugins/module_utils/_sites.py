@@ -88,9 +88,13 @@ SITE_SPEC = {
     "allow_insecure_backend_tls": {"type": "bool", "default": False},
 }
 
+
 # apache_proxy_backend_tls_defaults as a module option: typed like backend_tls, so that a *_content key given there
 # (which check_defaults refuses) is still no_log in every module's invocation and output.
-BACKEND_TLS_DEFAULTS_SPEC = {"type": "dict", "default": {}, "options": SITE_SPEC["backend_tls"]["options"]}
+def backend_tls_defaults_spec():
+    """A fresh spec each call: AnsibleModule fills suboption defaults into the option's default dict in place."""
+    return {"type": "dict", "default": {}, "options": copy.deepcopy(SITE_SPEC["backend_tls"]["options"])}
+
 
 # Files the role deploys for a site from *_content keys, relative to <tls_dir>/<site name>/.
 DEPLOYED_FILES = {

@@ -478,7 +478,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import C
 from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import read_since
 from ansible_collections.revproxy.tls.plugins.module_utils._probe import explain, probe_sites, wait_for_reload
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
-    BACKEND_TLS_DEFAULTS_SPEC,
+    backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,
 )
@@ -523,7 +523,7 @@ def main():
         argument_spec=dict(
             sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
             names=dict(type="list", elements="str"),
-            backend_tls_defaults=BACKEND_TLS_DEFAULTS_SPEC,
+            backend_tls_defaults=backend_tls_defaults_spec(),
             tls_dir=dict(type="path", default="/etc/apache2/revproxy-tls"),
             error_log=dict(type="path", default="/var/log/apache2/error.log"),
             error_log_offset=dict(type="int", default=0),

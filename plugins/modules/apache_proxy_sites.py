@@ -512,7 +512,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils._render import check_log_level
 from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
-    BACKEND_TLS_DEFAULTS_SPEC,
+    backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,
 )
@@ -593,7 +593,7 @@ def main():
     module = RevproxyModule(
         argument_spec=dict(
             sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
-            backend_tls_defaults=BACKEND_TLS_DEFAULTS_SPEC,
+            backend_tls_defaults=backend_tls_defaults_spec(),
             log_level=dict(type="str", default="warn ssl:info"),
             prune=dict(type="bool", default=True),
             config_root=dict(type="path", default="/etc/apache2"),

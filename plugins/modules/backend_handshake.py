@@ -394,9 +394,13 @@ options:
       - The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).
       - The C(*_content) keys are refused here, as the role refuses them.
     type: dict
+    # BEGIN GENERATED backend_tls_defaults from roles/apache_proxy/meta/argument_specs.yml by scripts/sync_docs.py
     suboptions:
       verify:
-        description: Default for O(sites[].backend_tls.verify).
+        description:
+        - C(SSLProxyVerify). V(none) and V(optional_no_ca) need O(sites[].allow_insecure_backend_tls).
+          V(require) and V(optional) need C(ca_file), C(ca_content) or C(ca_path) (mod_ssl never uses the system trust
+          store).
         type: str
         choices:
         - none
@@ -404,44 +408,75 @@ options:
         - require
         - optional_no_ca
       verify_depth:
-        description: Default for O(sites[].backend_tls.verify_depth).
+        description:
+        - C(SSLProxyVerifyDepth). mod_ssl fails when the root's depth (leaf = 0) exceeds it, so Apache's default 1 refuses
+          leaf, intermediate, root.
         type: int
       ca_file:
-        description: Default for O(sites[].backend_tls.ca_file).
+        description:
+        - C(SSLProxyCACertificateFile), a PEM bundle on the proxy.
         type: path
+      ca_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
       ca_path:
-        description: Default for O(sites[].backend_tls.ca_path).
+        description:
+        - C(SSLProxyCACertificatePath), a directory with C(c_rehash) links.
         type: path
       crl_file:
-        description: Default for O(sites[].backend_tls.crl_file).
+        description:
+        - C(SSLProxyCARevocationFile).
         type: path
       crl_path:
-        description: Default for O(sites[].backend_tls.crl_path).
+        description:
+        - C(SSLProxyCARevocationPath).
         type: path
       crl_check:
-        description: Default for O(sites[].backend_tls.crl_check).
+        description:
+        - C(SSLProxyCARevocationCheck); V(leaf) and V(chain) need C(crl_file) or C(crl_path).
         type: str
         choices:
         - none
         - leaf
         - chain
       check_peer_name:
-        description: Default for O(sites[].backend_tls.check_peer_name).
+        description:
+        - C(SSLProxyCheckPeerName). V(false) needs C(allow_insecure_backend_tls).
         type: bool
       check_peer_expire:
-        description: Default for O(sites[].backend_tls.check_peer_expire).
+        description:
+        - C(SSLProxyCheckPeerExpire). V(false) needs C(allow_insecure_backend_tls).
         type: bool
       client_cert_file:
-        description: Default for O(sites[].backend_tls.client_cert_file).
+        description:
+        - Client certificate for backends that require one (C(SSLProxyMachineCertificateFile)). When C(client_key_file)
+          is a different file, the role combines both into C(<tls_dir>/<name>/proxy-client.pem) (mode 0600), since mod_ssl
+          wants them in one file.
         type: path
       client_key_file:
-        description: Default for O(sites[].backend_tls.client_key_file).
+        description:
+        - Unencrypted private key of C(client_cert_file), when it is a separate file.
         type: path
       client_chain_file:
-        description: Default for O(sites[].backend_tls.client_chain_file).
+        description:
+        - C(SSLProxyMachineCertificateChainFile). mod_ssl also trusts every certificate in it as a CA.
         type: path
+      client_cert_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
+      client_key_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
+      client_chain_content:
+        description:
+        - Not accepted here (contents are deployed per site); refused with an error, never logged.
+        type: str
       protocols:
-        description: Default for O(sites[].backend_tls.protocols).
+        description:
+        - C(SSLProxyProtocol), rendered as C(-all +TLSv1.2 +TLSv1.3). TLSv1/TLSv1.1 need C(allow_insecure_backend_tls).
         type: list
         elements: str
         choices:
@@ -450,28 +485,10 @@ options:
         - TLSv1.2
         - TLSv1.3
       ciphers:
-        description: Default for O(sites[].backend_tls.ciphers).
-        type: str
-      ca_content:
         description:
-        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
-          task fails naming the key.'
+        - C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
         type: str
-      client_cert_content:
-        description:
-        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
-          task fails naming the key.'
-        type: str
-      client_key_content:
-        description:
-        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
-          task fails naming the key and the value is never logged.'
-        type: str
-      client_chain_content:
-        description:
-        - 'Not accepted here: contents are deployed per site, so set it in O(sites[].backend_tls). Given anyway, the
-          task fails naming the key.'
-        type: str
+    # END GENERATED backend_tls_defaults
   tls_dir:
     description: The role's C(apache_proxy_tls_dir) (used with O(sites)).
     type: path

@@ -34,7 +34,6 @@ HOSTILE = [
 ]
 
 
-
 # Where each hostile string is put: (field label as errors name it, function(site, value)).
 def _set(path):
     def setter(site, value):
