@@ -28,15 +28,27 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-try:
-    from OpenSSL import SSL
-    from OpenSSL import crypto as _crypto
-    from OpenSSL._util import ffi as _ffi, lib as _lib
-    HAS_PYOPENSSL = True
-    PYOPENSSL_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - depends on the host
-    HAS_PYOPENSSL = False
-    PYOPENSSL_IMPORT_ERROR = exc
+# Every private-API use and version shim of pyOpenSSL lives in _pyopenssl_compat, checked at import: when a symbol
+# the checker needs is missing, HAS_PYOPENSSL is False and PYOPENSSL_IMPORT_ERROR (and CAPABILITY_ERROR) name the
+# versions found and the symbol. Re-exported here for backend_handshake:
+# pylint: disable=unused-import
+from ansible_collections.revproxy.tls.plugins.module_utils._pyopenssl_compat import (  # noqa: F401
+    CAPABILITY_ERROR,
+    PYOPENSSL_IMPORT_ERROR,
+    openssl_version,
+)
+# pylint: enable=unused-import
+from ansible_collections.revproxy.tls.plugins.module_utils._pyopenssl_compat import (
+    HAS_PYOPENSSL,
+    SSL,
+    client_ca_names,
+    crypto as _crypto,
+    install_cert_callback,
+    peer_cert_chain,
+    peer_certificate,
+    use_client_cert,
+    verify_cert,
+)
 
 try:
     from cryptography import x509
@@ -86,53 +98,6 @@ _ALERTS = (
     ("decode error", 50), ("decrypt error", 51), ("internal error", 80), ("unrecognized name", 112),
     ("insufficient security", 71), ("no application protocol", 120),
 )
-
-
-def openssl_version():
-    if not HAS_PYOPENSSL:
-        return None
-    return SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode("ascii", "replace")
-
-
-# pyOpenSSL compatibility: `as_cryptography=` arrived in pyOpenSSL 24.3; Debian 12 ships 23.0. Both paths give
-# cryptography objects (and DER-encoded DNs) to the pure mod_ssl rules.
-def peer_cert_chain(conn):
-    try:
-        return conn.get_peer_cert_chain(as_cryptography=True) or []
-    except TypeError:
-        return [cert.to_cryptography() for cert in conn.get_peer_cert_chain() or []]
-
-
-def peer_certificate(conn):
-    try:
-        return conn.get_peer_certificate(as_cryptography=True)
-    except TypeError:
-        cert = conn.get_peer_certificate()
-        return cert.to_cryptography() if cert is not None else None
-
-
-def use_client_cert(conn, cert, key):
-    """Install a cryptography certificate and key on the connection (pyOpenSSL < 24.3 wants its own types)."""
-    try:
-        conn.use_certificate(cert)
-        conn.use_privatekey(key)
-    except TypeError:
-        conn.use_certificate(_crypto.X509.from_cryptography(cert))
-        conn.use_privatekey(_crypto.PKey.from_cryptography_key(key))
-
-
-def client_ca_names(conn):
-    """The server's acceptable client-CA list as (DER, readable string) pairs."""
-    try:
-        names = conn.get_client_ca_list(as_cryptography=True) or []
-        return [(name.public_bytes(), name.rfc4514_string()) for name in names]
-    except TypeError:
-        out = []
-        for name in conn.get_client_ca_list() or []:
-            text = ",".join("%s=%s" % (k.decode("ascii", "replace"), v.decode("utf-8", "replace"))
-                            for k, v in reversed(name.get_components()))
-            out.append((name.der(), text))
-        return out
 
 
 class ProbeConfigError(Exception):
@@ -349,8 +314,7 @@ class TLSContext:
         ctx.set_verify(SSL.VERIFY_PEER, self._verify_cb)
         # ssl_callback_proxy_cert is installed for every proxy context; SSL_CTX_set_cert_cb runs at the same point
         # of the handshake (when the server sends CertificateRequest).
-        self._cert_cb = _ffi.callback("int (*)(SSL *, void *)", self._cert_callback)
-        _lib.SSL_CTX_set_cert_cb(ctx._context, self._cert_cb, _ffi.NULL)
+        self._cert_cb = install_cert_callback(ctx, self._cert_callback)
         self.ctx = ctx
 
     @staticmethod
@@ -368,23 +332,20 @@ class TLSContext:
     def _verify_cb(self, conn, cert, errnum, errdepth, ok):
         state = conn.get_app_data()
         try:
-            crt = cert.to_cryptography()
+            crt = verify_cert(cert)
             result, event = verify_decision(self.tls["verify"], self.tls["verify_depth"], errnum, errdepth, ok)
-            state.verify_calls.append((errdepth, errnum, bool(ok)))
             if event is not None and state.verify_event is None:
                 event = dict(event)
                 event["cert"] = crt
                 state.verify_event = event
-            if not result:
-                state.verify_rejected = True
             return result
         except Exception as exc:  # pragma: no cover - never let an exception escape into OpenSSL
             state.internal_error = "verify callback: %s" % exc
             return False
 
-    def _cert_callback(self, ssl, _arg):
+    def _cert_callback(self, conn):
+        state = None
         try:
-            conn = SSL.Connection._reverse_mapping[ssl]
             state = conn.get_app_data()
             state.cert_requested = True
             names = client_ca_names(conn)
@@ -401,10 +362,8 @@ class TLSContext:
                 state.client_cert_sent = chosen["subject"]
             return 1
         except Exception as exc:  # pragma: no cover
-            try:
+            if state is not None:
                 state.internal_error = "client certificate callback: %s" % exc
-            except Exception:
-                pass
             return 1
 
 
@@ -414,9 +373,7 @@ class TLSContext:
 
 class _State:
     def __init__(self):
-        self.verify_calls = []
         self.verify_event = None
-        self.verify_rejected = False
         self.cert_requested = False
         self.ca_list = []
         self.choice_code = None
@@ -570,7 +527,6 @@ def _name(n):
 
 
 def cert_summary(cert, now, return_pem=False):
-    from cryptography.x509.oid import ExtensionOID  # noqa: F401  (keeps the import local and explicit)
     sans = []
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -670,7 +626,6 @@ def probe(spec, context, timeout, http_request=True):
         hs["rx_head"] = pipe.rx_head
         hs["rx_total"] = pipe.rx_total
         hs["verify_event"] = state.verify_event
-        hs["verify_calls"] = state.verify_calls
         hs["cert_requested"] = state.cert_requested
         hs["ca_list"] = state.ca_list
         hs["choice_code"] = state.choice_code
