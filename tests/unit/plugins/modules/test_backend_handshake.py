@@ -11,6 +11,8 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_DEFAULTS, BACKEND_TLS_SPEC
 from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
 
+from support.docs import module_documentation
+
 
 def run_main(capsys, args):
     with patch_module_args(args):
@@ -28,7 +30,7 @@ def test_backend_options_come_from_the_shared_spec():
 def test_docs_match_argspec():
     yaml.safe_load(mod.EXAMPLES)
     assert "backends" in yaml.safe_load(mod.RETURN)
-    doc = yaml.safe_load(mod.DOCUMENTATION)["options"]
+    doc = module_documentation(mod.__file__)["options"]  # as ansible-doc shows it: with the doc fragments
 
     def compare(docs, spec, where):
         assert set(docs) == set(spec), where
