@@ -444,10 +444,8 @@ CATALOGUE = {
     },
 }
 
+# The reasons, in the order the docs list them (CATALOGUE's order).
 REASONS = tuple(CATALOGUE)
-
-# The order in which the reasons are listed in the docs (same as CATALOGUE).
-_LEVEL_ORDER = ("startup", "warn", "ssl:info", "ssl:debug")
 
 
 class _Defaulting(dict):

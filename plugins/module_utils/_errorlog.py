@@ -7,7 +7,8 @@
 
 Used by the role's probe (apache_proxy_probe), the diagnose playbook and the report (explain_apache_log filter).
 The AH codes come from the catalogue's own log templates (no second copy); a few rules add what a code alone cannot
-say: the X509 error number of AH02039/AH02276, OpenSSL's text on the "SSL Library Error" line, and httpd exiting.
+say: the X509 error number of AH02039/AH02276 (through _mod_ssl.VERIFY_ERROR_REASONS, the table the checker uses),
+OpenSSL's text on the "SSL Library Error" line, and httpd exiting (HTTPD_EXITED, the list the probe waits for).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,10 +18,16 @@ __metaclass__ = type
 import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import CATALOGUE
+# The X509 verify error number that AH02039/AH02276 print -> catalogue reasons: the checker's own table.
+from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import verify_error_reasons
 
-# X509_V_ERR_* numbers that AH02039/AH02276 print, as catalogue reasons.
-VERIFY_ERRORS = {2: "ca_file_missing_root", 3: "crl_error", 9: "not_yet_valid", 10: "expired", 18: "untrusted_ca",
-                 19: "untrusted_ca", 20: "incomplete_chain", 21: "incomplete_chain", 23: "revoked"}
+# The AH codes httpd logs when it exits instead of serving: configuration failed (AH00016, AH00020), mod_ssl could
+# not initialise (AH02312), logs (AH00015, AH00019) or listening sockets (AH00451) unavailable. The one list: the
+# probe's "httpd died" test (_probe.wait_for_reload) and the explainer's reload_failed rule read it.
+HTTPD_EXITED = ("AH00015", "AH00016", "AH00019", "AH00020", "AH00451", "AH02312")
+# Lines logged just before one of those, explained as reload_failed too (the probe waits for the exit itself):
+# AH02565, a certificate and its private key do not match.
+_FATAL_BEFORE_EXIT = ("AH02565",)
 
 RELOAD_FAILED = "reload_failed"
 _RELOAD_FAILED_MEANING = "Apache could not load the new configuration and exited"
@@ -28,7 +35,7 @@ _RELOAD_FAILED_FIX = "Fix what the lines before this one name; the role restores
 
 # (pattern, reason) for what the AH code alone does not decide; the first match wins.
 _RULES = [
-    (r"AH0(?:2312|0020|0016|0019|2565)|Configuration Failed", RELOAD_FAILED),
+    ("|".join(HTTPD_EXITED + _FATAL_BEFORE_EXIT) + "|Configuration Failed", RELOAD_FAILED),
     (r"AH02326", "client_cert_invalid"),
     (r"wrong version number", "plain_http_backend"),
     (r"alert protocol version|unsupported protocol|no protocols available", "tls_protocol_mismatch"),
@@ -78,7 +85,7 @@ def explain_line(line):
         reasons = list(min(known, key=len))  # the most specific code decides
     verify = _VERIFY.search(line)
     if verify:
-        reasons = [VERIFY_ERRORS.get(int(verify.group(1)), "verify_failed")]
+        reasons = list(verify_error_reasons(int(verify.group(1))))
     else:
         for pattern, reason in _RULES:
             if re.search(pattern, line):

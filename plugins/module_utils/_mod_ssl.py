@@ -14,7 +14,8 @@ Each function mirrors one piece of httpd 2.4.x:
 - choose_client_cert: ssl_engine_kernel.c ssl_callback_proxy_cert() (the server's acceptable-CA list against each
   certificate's issuer, then the issuers of its chain built from SSLProxyMachineCertificateChainFile);
 - host_header: mod_proxy_http's Host header (ProxyPreserveHost Off: URL host, plus the port when one is written in
-  the URL and it is not 80).
+  the URL and it is not 80); parse_status_line: the status of a response's first line;
+- VERIFY_ERROR_REASONS: X509 verify error number -> catalogue reasons, for classify() and the error-log explainer.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,14 +25,9 @@ __metaclass__ = type
 import datetime
 
 # OpenSSL X509_V_ERR_* codes used below (stable across OpenSSL 1.1 - 4.x).
-X509_V_OK = 0
 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = 2
-X509_V_ERR_UNABLE_TO_GET_CRL = 3
-X509_V_ERR_CRL_SIGNATURE_FAILURE = 8
 X509_V_ERR_CERT_NOT_YET_VALID = 9
 X509_V_ERR_CERT_HAS_EXPIRED = 10
-X509_V_ERR_CRL_NOT_YET_VALID = 11
-X509_V_ERR_CRL_HAS_EXPIRED = 12
 X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18
 X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19
 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
@@ -48,6 +44,38 @@ OPTIONAL_NO_CA_ERRORS = frozenset((
     X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
     X509_V_ERR_CERT_UNTRUSTED,
 ))
+
+# CRL errors: unable to get CRL (3), CRL signature failure (8), CRL not yet valid / expired (11, 12), bad CRL dates
+# (13-16), no CRL signing key usage (35), unable to get CRL issuer (33), different CRL scope (44), and so on.
+_CRL_ERRORS = (3, 8, 11, 12, 13, 14, 15, 16, 33, 35, 36, 44)
+
+# X509 verify error number (what AH02039/AH02276 print as "Error (n)") -> the catalogue reasons it can mean: the one
+# table the checker (classify) and the error-log explainer (_errorlog) read. A number not listed is verify_failed.
+# One reason: the number decides. Two: the number alone cannot tell, and the checker decides in the order listed
+# with what it saw. 20, "unable to get local issuer certificate", means the chain OpenSSL built from what the
+# backend sent reaches no configured CA: an incomplete chain when the backend sent only its leaf and that leaf is
+# not self-issued (the intermediate is missing), an untrusted CA otherwise. A log line carries the number only, so
+# the explainer lists both. Without SSLProxyCACertificateFile/Path the checker says no_ca_configured for the errors
+# optional_no_ca accepts and for 2 (a log line does not say what is configured).
+VERIFY_ERROR_REASONS = {
+    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: ("ca_file_missing_root",),
+    X509_V_ERR_CERT_NOT_YET_VALID: ("not_yet_valid",),
+    X509_V_ERR_CERT_HAS_EXPIRED: ("expired",),
+    X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: ("untrusted_ca",),
+    X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: ("untrusted_ca",),
+    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ("incomplete_chain", "untrusted_ca"),
+    X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: ("incomplete_chain",),
+    X509_V_ERR_CERT_REVOKED: ("revoked",),
+    X509_V_ERR_CERT_UNTRUSTED: ("untrusted_ca",),
+}
+VERIFY_ERROR_REASONS.update((errnum, ("crl_error",)) for errnum in _CRL_ERRORS)
+VERIFY_FAILED = "verify_failed"
+
+
+def verify_error_reasons(errnum):
+    """The reasons an X509 verify error number can mean (VERIFY_ERROR_REASONS), most specific first."""
+    return VERIFY_ERROR_REASONS.get(errnum, (VERIFY_FAILED,))
+
 
 # X509_verify_cert_error_string() texts as OpenSSL 3.x prints them (what Apache on Debian 12 logs).
 X509_ERROR_STRINGS = {
@@ -259,10 +287,19 @@ def host_header(url_host, explicit_port, preserve_host=False, client_host=None):
     return host
 
 
+def parse_status_line(line):
+    """(status or None, the line as text, at most 200 characters) of an HTTP response's first line (bytes, without
+    its line end): the status is the 3-digit code after an HTTP/ version, None when the line is no status line."""
+    parts = line.split(None, 2)
+    text = line[:200].decode("latin-1", "replace")
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit() and len(parts[1]) == 3:
+        return int(parts[1]), text
+    return None, text
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Reason mapping
 
-_CRL_ERRORS = frozenset((3, 8, 11, 12, 13, 14, 15, 16, 33, 35, 36, 44))
 _PROTOCOL_TEXTS = ("unsupported protocol", "no protocols available", "wrong ssl version", "protocol version",
                    "version too low", "version too high")
 _CIPHER_TEXTS = ("no ciphers available", "no shared cipher", "no cipher match")
@@ -424,23 +461,13 @@ def _verify_reason(event, facts, tls, fields):
     fields["served"] = len(served)
     if event["kind"] == "chain_too_long":
         return "chain_too_long", "default", fields
-    if errnum == X509_V_ERR_CERT_HAS_EXPIRED:
-        return "expired", "verify", fields
-    if errnum == X509_V_ERR_CERT_NOT_YET_VALID:
-        return "not_yet_valid", "verify", fields
-    if errnum == X509_V_ERR_CERT_REVOKED:
-        return "revoked", "default", fields
-    if errnum in _CRL_ERRORS:
-        return "crl_error", "default", fields
-    if not (tls.get("ca_file") or tls.get("ca_path")) and errnum in OPTIONAL_NO_CA_ERRORS | {2}:
+    if not (tls.get("ca_file") or tls.get("ca_path")) and \
+            errnum in OPTIONAL_NO_CA_ERRORS | {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT}:
         return "no_ca_configured", "default", fields
-    if errnum == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-        return "ca_file_missing_root", "default", fields
-    if errnum == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        return "incomplete_chain", "default", fields
-    if errnum == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY and cert is not None and \
-            cert.issuer != cert.subject and len(served) == 1:
-        return "incomplete_chain", "default", fields
-    if errnum in OPTIONAL_NO_CA_ERRORS:
-        return "untrusted_ca", "default", fields
-    return "verify_failed", "default", fields
+    reasons = verify_error_reasons(errnum)
+    if len(reasons) > 1:
+        # 20: incomplete_chain when the backend sent only its leaf and the leaf is not self-issued, else untrusted_ca
+        leaf_only = cert is not None and cert.issuer != cert.subject and len(served) == 1
+        return reasons[0] if leaf_only else reasons[1], "default", fields
+    reason = reasons[0]
+    return reason, ("verify" if reason in ("expired", "not_yet_valid") else "default"), fields

@@ -14,10 +14,11 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import diagnose, read_since
+from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import HTTPD_EXITED, diagnose, read_since
+from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import parse_status_line
 
 READY = "AH00489"  # "... configured -- resuming normal operations": a (re)started generation serves
-DIED = ("AH00020", "AH00016", "AH02312", "AH00015", "AH00019", "AH00451")  # config failed, logs or sockets unavailable: httpd exited
+DIED = HTTPD_EXITED  # httpd exited (the explainer's list)
 OLD_GENERATION_GRACE = 1.5  # seconds old-generation children may still accept after a graceful restart
 
 
@@ -54,11 +55,10 @@ def request(site, path, timeout):
             if not chunk:
                 break
             data += chunk
-        line = data.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = line.split()
-        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        status, line = parse_status_line(data.split(b"\r\n", 1)[0])
+        if status is None:
             return None, "no HTTP response (got %r)" % line[:80]
-        return int(parts[1]), None
+        return status, None
     except (OSError, socket.error, ssl.SSLError) as exc:
         return None, "request failed: %s" % exc
     finally:
@@ -74,7 +74,7 @@ def location_ok(loc, status):
 
 
 def wait_for_reload(error_log, offset, timeout, sleep=time.sleep, clock=time.time):
-    """Wait until the error log shows the new generation serving (True) or httpd exiting (False).
+    """Wait until the error log shows the new generation serving or httpd exiting (one of DIED).
     Returns (state, lines) with state 'ready', 'died' or 'unknown' (no sign within timeout)."""
     deadline = clock() + timeout
     while True:

@@ -67,6 +67,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import (
     cert_not_after,
     cert_not_before,
     choose_client_cert,
+    parse_status_line,
     protocol_range,
     verify_decision,
 )
@@ -664,15 +665,6 @@ def _request_bytes(spec):
     return request_bytes(spec)
 
 
-def _parse_status(line):
-    """(status or None, the status line as text, at most 200 characters) of a response's first line."""
-    parts = line.split(None, 2)
-    text = line[:200].decode("latin-1", "replace")
-    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit() and len(parts[1]) == 3:
-        return int(parts[1]), text
-    return None, text
-
-
 class _Head:
     """The head of an HTTP response (status line and header lines), read the way mod_proxy_http reads it, with caps:
     a line of RESPONSE_FIELD_SIZE - 1 bytes or more is "too long" (Apache answers 502) and at most MAX_RESPONSE_HEAD
@@ -735,9 +727,9 @@ class _Head:
     def result(self, resp):
         """Fill the response fields classify() reads."""
         if self.status_line is not None:
-            resp["status"], resp["status_line"] = _parse_status(self.status_line)
+            resp["status"], resp["status_line"] = parse_status_line(self.status_line)
         elif self.too_long:
-            resp["status_line"] = _parse_status(self.buf[:200])[1]
+            resp["status_line"] = parse_status_line(self.buf[:200])[1]
         if self.too_long:
             resp["too_long"] = self.too_long
             resp["line_length"] = self.line_length

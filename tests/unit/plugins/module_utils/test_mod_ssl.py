@@ -348,3 +348,40 @@ def test_new_catalogue_entries_render():
     assert [line["level"] for line in entry["apache_log"]] == ["startup"] * 3
     assert "AH01898" in entry["apache_log"][0]["line"] and entry["http_status"] is None
     assert "<" not in entry["message"] + entry["fix"]
+
+
+# --- the one X509 verify error table (checker and log explainer) ---------------------------------------------------
+
+
+def test_verify_error_table_names_catalogue_reasons():
+    for errnum, reasons in m.VERIFY_ERROR_REASONS.items():
+        assert reasons and set(reasons) <= set(cat.REASONS), errnum
+    assert m.verify_error_reasons(26) == ("verify_failed",)
+    assert m.verify_error_reasons(20) == ("incomplete_chain", "untrusted_ca")
+
+
+@pytest.mark.parametrize("errnum", sorted(m.VERIFY_ERROR_REASONS))
+def test_classify_reads_the_verify_error_table(errnum):
+    """With a CA configured, the checker's reason is one the table lists for the number (the first when the backend
+    sent only a leaf that is not self-issued, the last otherwise)."""
+    reasons = m.VERIFY_ERROR_REASONS[errnum]
+    leaf_only = m.classify({"tls": True, "handshake": hs(verify_event=ev(errnum)), "served_chain": [LEAF]}, TLS,
+                           now=NOW)[0]
+    full = m.classify({"tls": True, "handshake": hs(verify_event=ev(errnum)), "served_chain": [LEAF, SELF]}, TLS,
+                      now=NOW)[0]
+    assert (leaf_only, full) == (reasons[0], reasons[-1])
+
+
+@pytest.mark.parametrize("line, status, text", [
+    (b"HTTP/1.1 200 OK", 200, "HTTP/1.1 200 OK"),
+    (b"HTTP/1.0 502 Bad Gateway", 502, "HTTP/1.0 502 Bad Gateway"),
+    (b"HTTP/1.1 204", 204, "HTTP/1.1 204"),
+    (b"HTTP/1.1 2000 Big", None, "HTTP/1.1 2000 Big"),
+    (b"HTTP/1.1 OK 200", None, "HTTP/1.1 OK 200"),
+    (b"SSH-2.0-OpenSSH_9.2", None, "SSH-2.0-OpenSSH_9.2"),
+    (b"", None, ""),
+    (b"HTTP/1.1 \xb2\xb2\xb2 x", None, "HTTP/1.1 \xb2\xb2\xb2 x"),  # latin-1 superscript digits are no digits
+    (b"HTTP/1.1 200 " + b"x" * 300, 200, "HTTP/1.1 200 " + "x" * 187),
+])
+def test_parse_status_line(line, status, text):
+    assert m.parse_status_line(line) == (status, text)
