@@ -58,7 +58,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.revproxy.tls.plugins.module_utils._outcome import site_outcomes
+from ansible_collections.revproxy.tls.plugins.plugin_utils._outcome import site_outcomes
 
 
 class FilterModule(object):

@@ -1,12 +1,13 @@
-"""The filter plugin is a thin wrapper: errors become AnsibleFilterError, results come from module_utils/_report.py."""
+"""The filter plugin is a thin wrapper: errors become AnsibleFilterError, results come from plugin_utils/_report.py."""
 import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.revproxy.tls.plugins.filter.report import FilterModule
+from ansible_collections.revproxy.tls.plugins.filter import backend_report, backend_report_summary, explain_apache_log
 
-
-FILTERS = FilterModule().filters()
+# One filter per file (each documented for ansible-doc -t filter); together they are the report filters.
+FILTERS = dict(item for plugin in (backend_report, backend_report_summary, explain_apache_log)
+               for item in plugin.FilterModule().filters().items())
 
 
 def test_filters_are_registered():

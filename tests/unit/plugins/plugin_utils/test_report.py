@@ -1,9 +1,9 @@
-"""The backend report (module_utils/_report.py and the filter plugin): verdicts, order, summary, escaping, AH codes."""
+"""The backend report (plugin_utils/_report.py and the filter plugin): verdicts, order, summary, escaping, AH codes."""
 import re
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _report as report
+from ansible_collections.revproxy.tls.plugins.plugin_utils import _report as report
 from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import CATALOGUE
 
 

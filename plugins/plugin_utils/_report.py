@@ -2,7 +2,7 @@
 # Copyright: contributors to the revproxy.tls collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+# PRIVATE: this plugin_utils file (controller side) is internal to revproxy.tls; it is not a public API.
 """The backend report: rows, summary, HTML and Markdown from backend_handshake results; Apache log explanations.
 
 Pure functions (no Ansible imports) so that the filter plugins stay thin and the logic is unit-tested. Input is what

@@ -2,7 +2,7 @@
 # Copyright: contributors to the revproxy.tls collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+# PRIVATE: this plugin_utils file (controller side) is internal to revproxy.tls; it is not a public API.
 """What happened to each site in one run of the apache_proxy role, from the results of its steps (pure)."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+name: backend_report
+short_description: A report people read from backend_handshake results
+version_added: 1.0.0
+description:
+  - Turns the registered result of C(revproxy.tls.backend_handshake) into a self-contained HTML page (inline CSS, no
+    scripts, no external resources) or Markdown, one row per backend, failures first, with the reason, the days left
+    on the certificate and the fix; every value is escaped.
+author:
+  - revproxy.tls contributors (@revproxy)
+options:
+  _input:
+    description:
+      - The registered result of C(revproxy.tls.backend_handshake), the list of its C(backends), or a mapping of
+        proxy host to result (for example built from C(hostvars)).
+    type: raw
+    required: true
+  fmt:
+    description: Output format.
+    type: str
+    choices: [html, markdown, md]
+    default: html
+  days_warn:
+    description: A certificate that expires within this many days is marked WARN.
+    type: int
+    default: 30
+  title:
+    description: Title of the report.
+    type: str
+    default: Backend TLS report
+  generated:
+    description: A timestamp shown in the report (for example C(ansible_date_time.iso8601)).
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Write an HTML report of the backend checks
+  ansible.builtin.copy:
+    content: "{{ check | revproxy.tls.backend_report('html', 30, 'Backends of ' ~ inventory_hostname) }}"
+    dest: ./backend-report.html
+    mode: "0644"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+_value:
+  description: The report text (HTML or Markdown).
+  type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.revproxy.tls.plugins.plugin_utils._report import ReportError, render
+
+
+def backend_report(results, fmt="html", days_warn=30, title="Backend TLS report", generated=None):
+    """HTML or Markdown report: one row per backend, failures first, everything escaped."""
+    try:
+        return render(results, fmt, days_warn, title, generated)
+    except ReportError as exc:
+        raise AnsibleFilterError("backend_report: %s" % exc)
+
+
+class FilterModule(object):
+    """revproxy.tls backend_report filter."""
+
+    def filters(self):
+        return {"backend_report": backend_report}
