@@ -553,98 +553,30 @@ def cert_summary(cert, now, return_pem=False):
 
 def probe(spec, context, timeout, http_request=True):
     """Run one backend check. `spec`: dict with url (BackendURL), sni, request_host (Host header), path, tls.
-    Returns the facts dict that _mod_ssl.classify() consumes."""
+    Returns the facts dict that _mod_ssl.classify() consumes. The stages, each a function below, run in Apache's
+    order against one deadline: DNS -> connect -> TLS handshake -> HTTP request; facts["stage"] names the last one
+    started, and a stage that fails records why in facts and ends the check."""
     start = time.monotonic()
     deadline = start + timeout
     url = spec["url"]
     facts = {"stage": "dns", "address": None, "tls": url.is_tls}
     sock = None
     try:
-        # DNS
-        if url.is_ip:
-            host = url.host.strip("[]")
-            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-            addrs = [(fam, socket.SOCK_STREAM, 0, "", (host, url.port))]
-        else:
-            try:
-                addrs = _resolve(url.host, url.port, deadline)
-            except _Deadline:
-                facts["dns_error"] = "no answer within %s s" % timeout
-                return facts
-            except socket.gaierror as exc:
-                facts["dns_error"] = "(EAI %d)%s" % (abs(exc.errno or 0), exc.strerror or exc)
-                return facts
-            except Exception as exc:  # UnicodeError and the like
-                facts["dns_error"] = str(exc)
-                return facts
-        # TCP: each address in order, as ap_proxy_connect_backend does.
+        addrs = stage_dns(url, deadline, timeout, facts)
+        if addrs is None:
+            return facts
         facts["stage"] = "connect"
-        last = None
-        for fam, _type, _proto, _cn, sockaddr in addrs:
-            address = "[%s]:%d" % sockaddr[:2] if fam == socket.AF_INET6 else "%s:%d" % sockaddr[:2]
-            facts["address"] = address
-            try:
-                sock = _connect(fam, sockaddr, deadline)
-                break
-            except _Deadline:
-                last = ("timeout", "no answer within %s s" % timeout)
-                break
-            except OSError as exc:
-                kind = "refused" if exc.errno == errno.ECONNREFUSED else "other"
-                last = (kind, "(%s)%s" % (exc.errno, exc.strerror or errno.errorcode.get(exc.errno, "")))
+        sock = stage_connect(addrs, deadline, timeout, facts)
         if sock is None:
-            facts["connect_error"] = last
             return facts
         if not url.is_tls:
             facts["stage"] = "request"
             facts["response"] = _plain_request(sock, spec, deadline)
             return facts
-        # TLS
         facts["stage"] = "handshake"
-        state = _State()
-        conn = SSL.Connection(context.ctx, None)
-        conn.set_app_data(state)
-        conn.set_connect_state()
-        if spec.get("sni"):
-            conn.set_tlsext_host_name(sni_bytes(spec["sni"]))
-        pipe = _Pipe(sock, conn, deadline)
-        hs = {}
-        facts["handshake"] = hs
-        try:
-            pipe.run(conn.do_handshake)
-            hs["ok"] = True
-        except _Deadline:
-            hs["ok"] = False
-            hs["timeout"] = True
-        except _EOF:
-            hs["ok"] = False
-            hs["eof"] = True
-        except SSL.Error as exc:
-            hs["ok"] = False
-            hs["ssl_error"] = _ssl_error_text(exc)
-            hs["eof"] = pipe.eof
-        hs["alert"] = _alert_of(hs.get("ssl_error"))
-        hs["rx_head"] = pipe.rx_head
-        hs["rx_total"] = pipe.rx_total
-        hs["verify_event"] = state.verify_event
-        hs["cert_requested"] = state.cert_requested
-        hs["ca_list"] = state.ca_list
-        hs["choice_code"] = state.choice_code
-        hs["client_cert_sent"] = state.client_cert_sent
-        hs["internal_error"] = state.internal_error
-        try:
-            chain = peer_cert_chain(conn)
-        except Exception:  # pragma: no cover
-            chain = []
-        facts["served_chain"] = chain
-        facts["leaf"] = chain[0] if chain else None
-        if not hs["ok"]:
+        pipe, conn = stage_tls(sock, spec, context, deadline, facts)
+        if not facts["handshake"]["ok"]:
             return facts
-        facts["tls_version"] = conn.get_protocol_version_name()
-        facts["cipher"] = conn.get_cipher_name()
-        leaf = peer_certificate(conn)
-        if leaf is not None:
-            facts["leaf"] = leaf
         if not http_request:
             facts["stage"] = "done"
             return facts
@@ -659,6 +591,97 @@ def probe(spec, context, timeout, http_request=True):
                 sock.close()
             except OSError:  # pragma: no cover
                 pass
+
+
+def stage_dns(url, deadline, timeout, facts):
+    """DNS: the getaddrinfo-style addresses of the URL's host (an IP literal without a lookup), or None with
+    facts["dns_error"] set (no answer before the deadline, or the resolver's error)."""
+    if url.is_ip:
+        host = url.host.strip("[]")
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return [(fam, socket.SOCK_STREAM, 0, "", (host, url.port))]
+    try:
+        return _resolve(url.host, url.port, deadline)
+    except _Deadline:
+        facts["dns_error"] = "no answer within %s s" % timeout
+    except socket.gaierror as exc:
+        facts["dns_error"] = "(EAI %d)%s" % (abs(exc.errno or 0), exc.strerror or exc)
+    except Exception as exc:  # UnicodeError and the like
+        facts["dns_error"] = str(exc)
+    return None
+
+
+def _address_text(family, sockaddr):
+    return "[%s]:%d" % sockaddr[:2] if family == socket.AF_INET6 else "%s:%d" % sockaddr[:2]
+
+
+def stage_connect(addrs, deadline, timeout, facts):
+    """TCP: each address in order, as ap_proxy_connect_backend does; the connected non-blocking socket, or None with
+    facts["connect_error"] = (kind, detail), kind "refused", "timeout" (the deadline ends the loop) or "other".
+    facts["address"] is the address tried last."""
+    last = None
+    for fam, _type, _proto, _cn, sockaddr in addrs:
+        facts["address"] = _address_text(fam, sockaddr)
+        try:
+            return _connect(fam, sockaddr, deadline)
+        except _Deadline:
+            last = ("timeout", "no answer within %s s" % timeout)
+            break
+        except OSError as exc:
+            kind = "refused" if exc.errno == errno.ECONNREFUSED else "other"
+            last = (kind, "(%s)%s" % (exc.errno, exc.strerror or errno.errorcode.get(exc.errno, "")))
+    facts["connect_error"] = last
+    return None
+
+
+def stage_tls(sock, spec, context, deadline, facts):
+    """The TLS handshake as mod_ssl's proxy connection makes it (SNI, verify and client-certificate callbacks of
+    `context`). Fills facts["handshake"] (ok, timeout/eof/ssl_error, alert, what the callbacks saw), the served
+    chain and leaf, and on success the protocol and cipher. Returns (pipe, connection) for the HTTP stage."""
+    state = _State()
+    conn = SSL.Connection(context.ctx, None)
+    conn.set_app_data(state)
+    conn.set_connect_state()
+    if spec.get("sni"):
+        conn.set_tlsext_host_name(sni_bytes(spec["sni"]))
+    pipe = _Pipe(sock, conn, deadline)
+    hs = {}
+    facts["handshake"] = hs
+    try:
+        pipe.run(conn.do_handshake)
+        hs["ok"] = True
+    except _Deadline:
+        hs["ok"] = False
+        hs["timeout"] = True
+    except _EOF:
+        hs["ok"] = False
+        hs["eof"] = True
+    except SSL.Error as exc:
+        hs["ok"] = False
+        hs["ssl_error"] = _ssl_error_text(exc)
+        hs["eof"] = pipe.eof
+    hs["alert"] = _alert_of(hs.get("ssl_error"))
+    hs["rx_head"] = pipe.rx_head
+    hs["rx_total"] = pipe.rx_total
+    hs["verify_event"] = state.verify_event
+    hs["cert_requested"] = state.cert_requested
+    hs["ca_list"] = state.ca_list
+    hs["choice_code"] = state.choice_code
+    hs["client_cert_sent"] = state.client_cert_sent
+    hs["internal_error"] = state.internal_error
+    try:
+        chain = peer_cert_chain(conn)
+    except Exception:  # pragma: no cover
+        chain = []
+    facts["served_chain"] = chain
+    facts["leaf"] = chain[0] if chain else None
+    if hs["ok"]:
+        facts["tls_version"] = conn.get_protocol_version_name()
+        facts["cipher"] = conn.get_cipher_name()
+        leaf = peer_certificate(conn)
+        if leaf is not None:
+            facts["leaf"] = leaf
+    return pipe, conn
 
 
 def _request_bytes(spec):
