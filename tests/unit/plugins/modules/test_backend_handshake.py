@@ -267,7 +267,9 @@ def test_concurrency_is_bounded(capsys, value):
 
 def test_bounds_themselves_are_accepted():
     assert run_backends([GOOD], timeout=3600, concurrency=1024)[0]["reason"] == "connect_refused"
-    assert run_backends([GOOD], timeout=0.001, concurrency=1)[0]["reason"] in ("connect_refused", "connect_timeout")
+    # 1 ms is accepted (not invalid_input); it may run out in any stage, name resolution included.
+    assert run_backends([GOOD], timeout=0.001, concurrency=1)[0]["reason"] in ("connect_refused", "connect_timeout",
+                                                                               "dns_failure")
 
 
 @pytest.mark.parametrize("key", ["ca_content", "client_cert_content", "client_key_content", "client_chain_content"])

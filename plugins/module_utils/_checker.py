@@ -1,0 +1,467 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""The checker behind revproxy.tls.backend_handshake: input validation (per backend, never a traceback), the checks
+built from `backends` or from the role's `sites` (the same effective settings the renderer writes), one TLS context
+per distinct setting, the concurrent probe, and each backend's result from the failure catalogue.
+
+The module holds only its documentation and main(); the rules are in _mod_ssl, the I/O in _tls_probe.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import datetime
+import math
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+    BACKEND_TLS_DEFAULTS,
+    BACKEND_TLS_SPEC,
+    ConfigError,
+    PATH_KEYS,
+    check_hostname,
+    insecure_settings,
+    is_ip_literal,
+    parse_backend_url,
+    tls_names,
+    validate_backend_tls,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import entry_result
+from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import classify, host_header
+from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
+    SITE_SPEC,
+    check_defaults,
+    normalize_sites,
+    site_backend_checks,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover
+    from urlparse import urlsplit  # type: ignore
+
+BACKEND_OPTIONS = dict(
+    {
+        "url": {"type": "str", "required": True},
+        "preserve_host": {"type": "bool", "default": False},
+        "host": {"type": "str"},
+    },
+    **copy.deepcopy(BACKEND_TLS_SPEC)
+)
+
+ARGUMENT_SPEC = {
+    "backends": {"type": "list", "elements": "dict", "options": BACKEND_OPTIONS},
+    # The role's site model, so client_key_content is no_log from the start (invocation logging included).
+    "sites": {"type": "list", "elements": "dict", "options": SITE_SPEC},
+    # Typed like backend_tls (the *_content keys included, which run() refuses): a client_key_content given here by
+    # mistake is then no_log from the start too, in the invocation log and in every output. No `default: {}`:
+    # AnsibleModule fills the suboptions into the default dict itself, which would then leak into the next call.
+    "backend_tls_defaults": {"type": "dict", "options": copy.deepcopy(SITE_SPEC["backend_tls"]["options"])},
+    "tls_dir": {"type": "path", "default": "/etc/apache2/revproxy-tls"},
+    "timeout": {"type": "float", "default": 5},
+    "concurrency": {"type": "int", "default": 64},
+    "fail_on": {"type": "str", "choices": ["never", "failure"], "default": "failure"},
+    "http_request": {"type": "bool", "default": True},
+    "return_pem": {"type": "bool", "default": False},
+}
+
+TIMEOUT_MAX = 3600
+CONCURRENCY_MAX = 1024
+
+_DIR_KEYS = ("ca_path", "crl_path")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+_CIPHER_CHARS = re.compile(r"^[A-Za-z0-9_:+!@=.-]+$")
+
+
+def check_limits(params):
+    """timeout (a finite number of seconds, 0 < timeout <= 3600) and concurrency (1..1024). Raises ConfigError."""
+    timeout = params.get("timeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or \
+            not 0 < timeout <= TIMEOUT_MAX:
+        raise ConfigError("timeout: must be a finite number of seconds greater than 0 and at most %d, got %r"
+                          % (TIMEOUT_MAX, timeout))
+    concurrency = params.get("concurrency")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or \
+            not 1 <= concurrency <= CONCURRENCY_MAX:
+        raise ConfigError("concurrency: must be an integer from 1 to %d, got %r" % (CONCURRENCY_MAX, concurrency))
+
+
+def check_tls_defaults(defaults):
+    """backend_tls_defaults as the role takes them (_sites.check_defaults: the *_content keys are refused, named,
+    never their value). Returns the keys that are set."""
+    return dict((k, v) for k, v in check_defaults(defaults).items() if v is not None)
+
+
+def check_host_header(value, field):
+    """backends[].host, the Host header clients send: a host name or IP address as check_hostname() takes it,
+    optionally followed by ':port' (1-65535); an IPv6 address in brackets ('[::1]', '[::1]:8443'). With
+    preserve_host it becomes SNI, the name checked and the Host header sent, so nothing else gets through."""
+    if not isinstance(value, str):
+        raise ConfigError("%s: must be a string, got %s" % (field, type(value).__name__))
+    if value == "":
+        raise ConfigError("%s: must not be empty" % field)
+    if _CONTROL.search(value):
+        raise ConfigError("%s: must not contain CR, LF, NUL or other control characters (they would inject into "
+                          "the HTTP request), got %r" % (field, value[:100]))
+    try:
+        value.encode("ascii")
+    except UnicodeEncodeError:
+        raise ConfigError("%s: %r must be ASCII (use the IDNA 'xn--' form of an international name)"
+                          % (field, value[:100]))
+    if len(value) > 262:
+        raise ConfigError("%s: is longer than 262 characters (a host name has at most 253)" % field)
+    if "%" in value:
+        raise ConfigError("%s: %r: IPv6 zone ids (%%...) are not accepted" % (field, value))
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            raise ConfigError("%s: %r: '[' without a closing ']'" % (field, value))
+        name, rest = value[1:end], value[end + 1:]
+        if ":" not in name or not is_ip_literal(name):
+            raise ConfigError("%s: %r: only IPv6 addresses are written in brackets" % (field, value))
+    else:
+        if value.count(":") > 1:
+            raise ConfigError("%s: %r: write an IPv6 address in brackets, e.g. [::1] or [::1]:8443" % (field, value))
+        name, sep, port = value.partition(":")
+        rest = sep + port
+    check_hostname(name, field)
+    if rest:
+        port = rest[1:]
+        if not rest.startswith(":") or not _PORT.match(port) or not 1 <= int(port) <= 65535:
+            raise ConfigError("%s: %r: the port after ':' must be a number from 1 to 65535" % (field, value))
+    return value
+
+
+def _check_files(tls, prefix=""):
+    for key in PATH_KEYS:
+        path = tls.get(key)
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise ConfigError("%s%s: %s does not exist" % (prefix, key, path))
+        if key in _DIR_KEYS:
+            if not os.path.isdir(path):
+                raise ConfigError("%s%s: %s is not a directory" % (prefix, key, path))
+        elif not os.path.isfile(path):
+            raise ConfigError("%s%s: %s is not a file" % (prefix, key, path))
+        if not os.access(path, os.R_OK):
+            raise ConfigError("%s%s: %s is not readable" % (prefix, key, path))
+
+
+class _Refused(Exception):
+    """A backend that is reported, not checked: reason (invalid_input, no_cipher_match), message, field."""
+
+    def __init__(self, reason, message, field, **fields):
+        Exception.__init__(self, message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+        self.fields = fields
+
+
+def _refused(exc):
+    """invalid_input from a ConfigError whose message starts with the field it names."""
+    msg = str(exc)
+    return _Refused("invalid_input", msg, msg.split(":", 1)[0])
+
+
+def _validate_tls(tls, prefix):
+    """validate_backend_tls, except the two settings mod_ssl accepts at startup and fails at request time (verify
+    without a CA, CRL checking without CRLs): the check reports those per backend instead of refusing them. A
+    cipher string that selects nothing once mod_ssl appended its suffix is no_cipher_match (httpd's AH01898)."""
+    relaxed = dict(tls)
+    if relaxed["verify"] in ("require", "optional") and not (relaxed["ca_file"] or relaxed["ca_path"]):
+        relaxed["verify"] = "none"
+    if relaxed["crl_check"] in ("leaf", "chain") and not (relaxed["crl_file"] or relaxed["crl_path"]):
+        relaxed["crl_check"] = "none"
+    ciphers = relaxed["ciphers"]
+    validate_backend_tls(dict(relaxed, ciphers=None), field=prefix)
+    if isinstance(ciphers, str) and _CIPHER_CHARS.match(ciphers) and len(ciphers) <= 1024:
+        error = _tls_probe.cipher_match_error(ciphers)
+        if error:
+            raise _Refused("no_cipher_match", "%s.ciphers: %s" % (prefix, error), prefix + ".ciphers",
+                           ciphers=ciphers)
+    validate_backend_tls(relaxed, field=prefix)
+
+
+def _printable(value, limit=200):
+    """A value as one line of ASCII for labels and messages (control and non-ASCII characters escaped)."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text[:limit * 4].encode("ascii", "backslashreplace").decode("ascii")
+    text = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _backend_check(item, prefix):
+    """One backends[] entry, every field validated; raises _Refused naming backends[N].<field>."""
+    if not isinstance(item, dict):
+        raise _Refused("invalid_input", "%s: must be a dict, got %s" % (prefix, type(item).__name__), prefix)
+    unknown = sorted(str(k) for k in item if k not in BACKEND_OPTIONS)
+    if unknown:
+        raise _Refused("invalid_input", "%s: unknown key(s) %s" % (prefix, ", ".join(unknown)), prefix)
+    try:
+        url = parse_backend_url(item.get("url"), prefix + ".url")
+        preserve_host = item.get("preserve_host", False)
+        if not isinstance(preserve_host, bool):
+            raise ConfigError("%s.preserve_host: must be a boolean, got %r" % (prefix, preserve_host))
+        host = item.get("host")
+        if host is not None:
+            check_host_header(host, prefix + ".host")
+        tls = dict((k, BACKEND_TLS_DEFAULTS[k] if item.get(k) is None else item[k]) for k in BACKEND_TLS_DEFAULTS)
+        if url.is_tls:
+            _validate_tls(tls, prefix)
+            _check_files(tls, prefix + ".")
+        else:
+            validate_backend_tls(tls, field=prefix, used=False)
+        try:
+            sni, checked = tls_names(url, preserve_host, host)
+        except ConfigError as exc:
+            raise ConfigError("%s.%s" % (prefix, exc))
+    except ConfigError as exc:
+        raise _refused(exc)
+    return {"url": url, "preserve_host": preserve_host, "host": host, "sni": sni, "checked_name": checked,
+            "tls": tls, "path": url.path, "request_path": url.path}
+
+
+def build_checks_from_backends(backends):
+    """One check per backends[] entry, in order. An entry that fails validation becomes a check marked "refused"
+    (reported as invalid_input or no_cipher_match, never probed); the others are unaffected."""
+    checks = []
+    for index, item in enumerate(backends or []):
+        prefix = "backends[%d]" % index
+        raw = item if isinstance(item, dict) else {}
+        url = raw.get("url")
+        host = raw.get("host")
+        try:
+            check = _backend_check(item, prefix)
+        except _Refused as exc:
+            check = {"refused": exc, "url": None, "preserve_host": False, "host": None, "sni": None,
+                     "checked_name": None, "tls": None, "path": None, "request_path": None}
+        check.update({
+            "label": "%s (%s)" % (prefix, _printable(url)),
+            "field_prefix": prefix + ".",
+            "result_keys": {"url": url if isinstance(url, str) else _printable(url),
+                            "path": check["path"],
+                            "host": host if host is None or isinstance(host, str) else _printable(host)},
+        })
+        checks.append(check)
+    return checks
+
+
+def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
+    effective = normalize_sites(sites, defaults, tls_dir)
+    checks = []
+    written = {}
+    for eff in effective:
+        for warning in eff["warnings"]:
+            module.warn("site %s: %s" % (eff["name"], warning))
+        for check in site_backend_checks(eff):
+            tls = dict(check["backend_tls"])
+            for key, content in check["contents"].items():
+                deployed = tls[key]
+                if deployed not in written:
+                    path = os.path.join(tmpdir, "%d.pem" % len(written))
+                    with open(path, "w") as f:
+                        f.write(content)
+                    written[deployed] = path
+                tls[key] = written[deployed]
+            url = parse_backend_url(check["url"], "url")
+            label = "%s %s%s" % (check["site"], check["url"], " (Host %s)" % check["host"] if check["host"] else "")
+            try:
+                _check_files(tls)
+            except ConfigError as exc:
+                raise ConfigError("site %r: locations path %s: backend_tls: %s"
+                                  % (check["site"], check["path"], exc))
+            checks.append({
+                "label": label, "url": url, "preserve_host": check["preserve_host"], "host": check["host"],
+                "sni": check["sni"], "checked_name": check["checked_name"], "tls": tls, "path": check["path"],
+                "request_path": url.path, "field_prefix": "site %r: backend_tls." % check["site"],
+                "result_keys": {"site": check["site"], "url": check["url"], "path": check["path"],
+                                "host": check["host"]},
+            })
+    return checks
+
+
+def _settings_key(tls):
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(tls.items()))
+
+
+def secret_values(value):
+    """client_key_content values anywhere in the sites/defaults input (masked in all output)."""
+    found = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "client_key_content" and isinstance(v, str) and v:
+                found.append(v)
+            else:
+                found.extend(secret_values(v))
+    elif isinstance(value, list):
+        for v in value:
+            found.extend(secret_values(v))
+    return found
+
+
+_NOT_CHECKED = {"sni": None, "checked_name": None, "host_header": None, "address": None, "tls_version": None,
+                "cipher": None, "certificate": None, "chain": [], "elapsed_ms": 0}
+
+
+def refused_result(check):
+    """The result of a backend that is reported without a connection (invalid_input, no_cipher_match)."""
+    refused = check["refused"]
+    fields = dict(refused.fields, detail=refused.message, field=refused.field)
+    result = dict(check["result_keys"])
+    result.update(_NOT_CHECKED)
+    result.update({"ok": False, "reason": refused.reason})
+    result.update(entry_result(refused.reason, fields))
+    return result
+
+
+def check_one(check, context, timeout, http_request, return_pem, now=None):
+    if check.get("refused"):
+        return refused_result(check)
+    url = check["url"]
+    tls = check["tls"]
+    spec = {
+        "url": url, "sni": check["sni"], "path": check["request_path"],
+        "request_host": host_header(url.host, urlsplit(url.url).port, check["preserve_host"], check["host"]),
+    }
+    try:
+        # Whatever validation ran before: no CR, LF or NUL reaches the request or the SNI.
+        _tls_probe.request_bytes(spec)
+        _tls_probe.sni_bytes(spec["sni"])
+    except _tls_probe.UnsafeRequest as exc:
+        field = check["field_prefix"] + ("host" if check["preserve_host"] else "url")
+        check["refused"] = _Refused("invalid_input", "%s: %s" % (field, exc), field)
+        return refused_result(check)
+    if url.is_tls and context.client_cert_error:
+        facts = {"tls": True, "elapsed_ms": 0, "address": None}
+        reason, variant, fields = "client_cert_invalid", "default", {
+            "detail": check["field_prefix"] + context.client_cert_error}
+    else:
+        facts = _tls_probe.probe(spec, context, timeout, http_request)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        reason, variant, fields = classify(facts, tls, check["preserve_host"], check["checked_name"], now, url.is_ip)
+    result = dict(check["result_keys"])
+    fields.update({
+        "address": facts.get("address") or url.authority, "host": url.host, "port": url.port, "scheme": url.scheme,
+        "path": check["path"], "checked_name": check["checked_name"],
+        "sni_label": check["sni"] or "(none: IP literal)", "timeout": timeout, "verify": tls["verify"],
+        "verify_depth": tls["verify_depth"], "protocols": " ".join(tls["protocols"]),
+        "host_header": spec["request_host"], "tls_version": facts.get("tls_version") or "plain HTTP",
+        "cipher": facts.get("cipher") or "",
+    })
+    leaf = facts.get("leaf")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    cert = _tls_probe.cert_summary(leaf, now, return_pem) if leaf is not None else None
+    if cert:
+        fields.setdefault("subject", cert["subject"])
+        fields.setdefault("issuer", cert["issuer"])
+        fields.setdefault("not_after", cert["not_after"])
+    entry = entry_result(reason, fields, variant)
+    if reason == "ok":
+        status = (facts.get("response") or {}).get("status")
+        entry["http_status"] = status
+        entry["message"] = "ok: %s%s" % (
+            "%s %s, certificate %s valid until %s" % (fields["tls_version"], fields["cipher"], cert["subject"],
+                                                      cert["not_after"]) if cert else fields["tls_version"],
+            ", backend answered %d" % status if status else "")
+    result.update({
+        "ok": reason == "ok",
+        "reason": reason,
+        "sni": check["sni"],
+        "checked_name": check["checked_name"],
+        "host_header": spec["request_host"],
+        "address": facts.get("address"),
+        "tls_version": facts.get("tls_version"),
+        "cipher": facts.get("cipher"),
+        "certificate": cert,
+        "chain": [{"subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string()}
+                  for c in facts.get("served_chain") or []],
+        "elapsed_ms": facts.get("elapsed_ms", 0),
+    })
+    result.update(entry)
+    if url.is_tls:
+        insecure = insecure_settings(tls)
+        if insecure:
+            result["insecure_settings"] = insecure
+    return result
+
+
+def _attach_contexts(checks):
+    """One TLSContext per distinct set of settings; a context that cannot be built refuses its backends (the
+    message names each backend's own field)."""
+    contexts = {}
+    for check in checks:
+        check["context"] = None
+        if check.get("refused") or not check["url"].is_tls:
+            continue
+        key = _settings_key(check["tls"])
+        if key not in contexts:
+            try:
+                contexts[key] = (_tls_probe.TLSContext(check["tls"]), None)
+            except _tls_probe.ProbeConfigError as exc:
+                contexts[key] = (None, exc)
+            except (OSError, ValueError, TypeError) as exc:  # never a traceback for a backend's files
+                contexts[key] = (None, _tls_probe.ProbeConfigError("backend_tls", str(exc)))
+        context, error = contexts[key]
+        check["context"] = context
+        if error is not None:
+            field = check["field_prefix"] + error.field
+            check["refused"] = _Refused(error.reason, "%s: %s" % (field, error.detail), field,
+                                        ciphers=check["tls"].get("ciphers"))
+
+
+def run(params, module=None):
+    """Validate, build contexts, probe concurrently. Returns (checks, results). Raises ConfigError for what concerns
+    the whole task (timeout, concurrency, backend_tls_defaults, sites); a bad backends[] entry is a result."""
+    check_limits(params)
+    defaults = check_tls_defaults(params.get("backend_tls_defaults"))
+    tmpdir = None
+    try:
+        if params.get("sites") is not None:
+            tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
+            os.chmod(tmpdir, 0o700)
+            try:
+                checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module)
+            except ConfigError as exc:
+                raise ConfigError("sites: %s" % exc)
+        else:
+            checks = build_checks_from_backends(params.get("backends"))
+        _attach_contexts(checks)
+        timeout = params["timeout"]
+        jobs = [(lambda c=c: check_one(c, c["context"], timeout, params["http_request"], params["return_pem"]))
+                for c in checks]
+        results = _tls_probe.run_all(jobs, params["concurrency"])
+        return checks, results
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def summarize(checks, results):
+    summary = {}
+    failed = []
+    for check, res in zip(checks, results):
+        summary[res["reason"]] = summary.get(res["reason"], 0) + 1
+        if not res["ok"]:
+            if check.get("refused"):
+                failed.append("%s: %s (%s)" % (check["label"], res["reason"], check["refused"].message))
+            else:
+                failed.append("%s: %s" % (check["label"], res["reason"]))
+    n_ok = len(results) - len(failed)
+    plural = "" if len(results) == 1 else "s"
+    msg = "%d backend%s checked: %d ok, %d failed" % (len(results), plural, n_ok, len(failed))
+    if failed:
+        shown = failed[:5]
+        msg += " (%s%s)" % ("; ".join(shown), "; and %d more" % (len(failed) - 5) if len(failed) > 5 else "")
+    return msg, summary, failed
