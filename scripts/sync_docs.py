@@ -8,7 +8,7 @@ writes
     need a literal, so the fragment is generated, never edited by hand);
   - the role variable table of README.md, between its BEGIN/END GENERATED markers.
 tests/unit/plugins/doc_fragments/test_sites_fragment.py checks that the argument spec, the fragment and the Python
-argument spec (module_utils/_sites.py, _backend_tls.py) agree.
+argument spec (module_utils/model/_sites.py, _backend_tls.py) agree.
 
 Usage: sync_docs.py [--check]   (--check exits 1, changing nothing, when a generated file is out of date)
 """

@@ -139,10 +139,10 @@ msg:
 
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import read_since
-from ansible_collections.revproxy.tls.plugins.module_utils._probe import explain, probe_sites, wait_for_reload
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import read_since
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import explain, probe_sites, wait_for_reload
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,

@@ -159,7 +159,7 @@ config_test:
 
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
-from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
     Layout,
     apply,
     begin_transaction,
@@ -174,9 +174,9 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     restore,
     rollback,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._render import check_log_level
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import check_log_level
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,

@@ -374,7 +374,7 @@ backends:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.revproxy.tls.plugins.module_utils._checker import (  # noqa: F401 # pylint: disable=unused-import
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (  # noqa: F401 # pylint: disable=unused-import
     ARGUMENT_SPEC,
     ConfigError,
     build_checks_from_backends,
@@ -385,7 +385,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._checker import (  # 
     summarize,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
-from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 
 def main():

@@ -17,7 +17,7 @@ __metaclass__ = type
 import html
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _errorlog
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _errorlog
 
 VERDICTS = ("FAIL", "EXPIRING", "OK")
 _VERDICT_ORDER = dict((v, i) for i, v in enumerate(VERDICTS))

@@ -15,7 +15,7 @@ import pytest
 
 from support import apache, backends, pki
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_DEFAULTS
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS
 from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
 
 HAVE_APACHE = os.path.exists(apache.HTTPD) and os.path.isdir(apache.MODULES_DIR)

@@ -13,10 +13,10 @@ import re
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _grammar as g
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._render import render_listen_conf, render_site
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import WORKER_PARAMS, normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as g
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_listen_conf, render_site
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import WORKER_PARAMS, normalize_sites
 from support.apache import DEFAULT_MODULES, PrivateApache
 from support.pemdata import CA, CERT, KEY, OTHER_KEY
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
     Layout,
     apply,
     begin_transaction,
@@ -23,7 +23,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     restore,
     rollback,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
 from support.pki import PKI
 
 pytestmark = pytest.mark.apache
@@ -169,7 +169,7 @@ def test_commit_keeps_the_new_tree_and_no_backup(inputs, pristine, tmp_path):
     cleanup_backups(apply(_plan(states["cas+keep"], layout)))
     backups = apply(_plan(states["keep"], layout))
     begin_transaction(layout, backups)
-    from ansible_collections.revproxy.tls.plugins.module_utils._apply import commit  # pylint: disable=import-outside-toplevel
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import commit  # pylint: disable=import-outside-toplevel
     commit(layout)
     leftovers = [p for p in snapshot(root) if "revproxy-prev" in p or "revproxy-transaction" in p]
     assert leftovers == []

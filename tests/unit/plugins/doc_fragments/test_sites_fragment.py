@@ -2,7 +2,7 @@
 
 roles/apache_proxy/meta/argument_specs.yml documents the role's sites; scripts/sync_docs.py generates the doc fragment
 plugins/doc_fragments/_sites.py (options `sites` and `backend_tls_defaults`) from it; the modules validate with the
-Python argument spec (module_utils/_sites.py SITE_SPEC, backend_tls_defaults_spec(); _backend_tls.py
+Python argument spec (module_utils/model/_sites.py SITE_SPEC, backend_tls_defaults_spec(); _backend_tls.py
 BACKEND_TLS_SPEC). These tests check that all of them agree on every option's name, type, elements, choices, required
 flag and default (and the argument specs on no_log), that the fragment is what sync_docs.py generates, and that
 ansible-core's fragment merge gives each module every nested option.
@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from ansible_collections.revproxy.tls.plugins.doc_fragments import _sites
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_CONTENT_SPEC,
     BACKEND_TLS_DEFAULTS,
     BACKEND_TLS_SPEC,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import SITE_SPEC, backend_tls_defaults_spec
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import SITE_SPEC, backend_tls_defaults_spec
 
 from support.docs import module_documentation, own_documentation
 

@@ -8,7 +8,7 @@ import yaml
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_DEFAULTS, BACKEND_TLS_SPEC
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, BACKEND_TLS_SPEC
 from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
 
 from support.docs import module_documentation

@@ -10,8 +10,8 @@ import time
 import pytest
 from OpenSSL import SSL
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe as tp
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import BACKEND_TLS_DEFAULTS, parse_backend_url
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe as tp
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, parse_backend_url
 
 from support.pki import PKI
 

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _grammar as g
-from ansible_collections.revproxy.tls.plugins.module_utils._grammar import Bare, ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._render import render_site
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_site
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as g
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_site
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
 
 # --- kinds -----------------------------------------------------------------------------------------------------
 

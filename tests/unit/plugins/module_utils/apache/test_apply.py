@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
     BACKUP_SUFFIX,
     Layout,
     apply,
@@ -13,8 +13,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils._apply import (
     plan,
     restore,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
 
 from support.pemdata import CERT, KEY, OTHER_KEY  # noqa: E402  real PEM: contents are parsed
 

@@ -1,8 +1,8 @@
 """Rendering of each directive, from effective sites (table-driven)."""
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._render import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,
     check_log_level,
     needed_modules,
@@ -11,7 +11,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._render import (
     render_site,
     ssl_proxy_protocol,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import normalize_site
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
 
 
 def rendered(**over):
@@ -165,7 +165,7 @@ def test_needed_modules(sites, expected):
 
 def test_plain_http_sites_still_load_ssl_for_the_default_log_level():
     """LogLevel 'warn ssl:info' needs mod_ssl loaded even when no site uses TLS (Apache refuses the line otherwise)."""
-    from ansible_collections.revproxy.tls.plugins.module_utils._render import needed_modules  # pylint: disable=import-outside-toplevel
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules  # pylint: disable=import-outside-toplevel
     http_only = [{"uses_tls": False, "tls": None, "uses_ws": False}]
     assert "ssl" in needed_modules(http_only, "warn ssl:info")
     assert "ssl" not in needed_modules(http_only, "warn")

@@ -32,13 +32,13 @@ from concurrent.futures import ThreadPoolExecutor
 # the checker needs is missing, HAS_PYOPENSSL is False and PYOPENSSL_IMPORT_ERROR (and CAPABILITY_ERROR) name the
 # versions found and the symbol. Re-exported here for backend_handshake:
 # pylint: disable=unused-import
-from ansible_collections.revproxy.tls.plugins.module_utils._pyopenssl_compat import (  # noqa: F401
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._pyopenssl_compat import (  # noqa: F401
     CAPABILITY_ERROR,
     PYOPENSSL_IMPORT_ERROR,
     openssl_version,
 )
 # pylint: enable=unused-import
-from ansible_collections.revproxy.tls.plugins.module_utils._pyopenssl_compat import (
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._pyopenssl_compat import (
     HAS_PYOPENSSL,
     SSL,
     client_ca_names,
@@ -61,8 +61,8 @@ except ImportError as exc:  # pragma: no cover - depends on the host
 
 # mod_ssl_cipher_string: the one definition of the list mod_ssl hands to OpenSSL (SSLProxyCipherSuite followed by
 # ":!aNULL:!eNULL:!EXP"); the checker's context uses exactly that list.
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import mod_ssl_cipher_string
-from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import mod_ssl_cipher_string
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import (
     build_chain_issuers,
     cert_not_after,
     cert_not_before,

@@ -22,7 +22,7 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_DEFAULTS,
     BACKEND_TLS_SPEC,
     ConfigError,
@@ -34,15 +34,15 @@ from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
     tls_names,
     validate_backend_tls,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import entry_result
-from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import classify, host_header
-from ansible_collections.revproxy.tls.plugins.module_utils._sites import (
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import classify, host_header
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     SITE_SPEC,
     check_defaults,
     normalize_sites,
     site_backend_checks,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 try:
     from urllib.parse import urlsplit

@@ -16,7 +16,7 @@ __metaclass__ = type
 import copy
 import posixpath
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_CONTENT_SPEC,
     BACKEND_TLS_DEFAULTS,
     BACKEND_TLS_SPEC,
@@ -27,8 +27,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
     tls_names,
     validate_backend_tls,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils import _grammar as grammar
-from ansible_collections.revproxy.tls.plugins.module_utils import _pem
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
 
 SITE_NAME_RE = grammar.SITE_NAME_RE
 LOCATION_PATH_RE = grammar.URL_PATH_RE

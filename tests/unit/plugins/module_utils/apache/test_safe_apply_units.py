@@ -1,9 +1,9 @@
 """Pure parts of safe apply: per-site outcomes, error-log diagnosis, probe pass rules and reload detection."""
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils._errorlog import diagnose, explain_line, read_since
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import diagnose, explain_line, read_since
 from ansible_collections.revproxy.tls.plugins.plugin_utils._outcome import OUTCOMES as KNOWN_OUTCOMES, site_outcomes
-from ansible_collections.revproxy.tls.plugins.module_utils._probe import location_ok, probe_sites, wait_for_reload
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import location_ok, probe_sites, wait_for_reload
 
 PLAN = {"sites": [{"name": "a", "changed": True}, {"name": "b", "changed": True}, {"name": "c", "changed": False}],
         "removed_sites": ["old"], "changed_files": ["/etc/apache2/sites-available/a.conf"]}

@@ -19,7 +19,7 @@ import base64
 import binascii
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils._grammar import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 
 try:
     from cryptography import x509

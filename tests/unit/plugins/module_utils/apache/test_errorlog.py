@@ -2,9 +2,9 @@
 exited" codes are one list for the explainer and the probe."""
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _errorlog as el
-from ansible_collections.revproxy.tls.plugins.module_utils import _probe
-from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import VERIFY_ERROR_REASONS, x509_error_string
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _errorlog as el
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _probe
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import VERIFY_ERROR_REASONS, x509_error_string
 
 
 @pytest.mark.parametrize("errnum", sorted(VERIFY_ERROR_REASONS) + [26, 99])

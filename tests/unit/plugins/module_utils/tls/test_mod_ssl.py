@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _catalogue as cat
-from ansible_collections.revproxy.tls.plugins.module_utils import _mod_ssl as m
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import (
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _catalogue as cat
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _mod_ssl as m
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_DEFAULTS, parse_backend_url, tls_names)
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
@@ -295,7 +295,7 @@ def test_reasons_documented_in_module():
 
 
 def test_troubleshooting_doc_is_generated():
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
     proc = subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_troubleshooting.py"), "--check"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -10,12 +10,12 @@ import OpenSSL._util
 import pytest
 from OpenSSL import SSL, crypto
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _pyopenssl_compat as compat
-from ansible_collections.revproxy.tls.plugins.module_utils import _tls_probe
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _pyopenssl_compat as compat
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 from support.pki import PKI
 
-PREFIX = "ansible_collections.revproxy.tls.plugins.module_utils."
+PREFIX = "ansible_collections.revproxy.tls.plugins.module_utils.tls."
 
 
 def fresh(name, monkeypatch, alias):

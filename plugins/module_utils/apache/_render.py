@@ -17,8 +17,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._grammar import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
 
 MANAGED_MARKER = "# Managed by revproxy.tls (apache_proxy role)"
 LOG_LEVEL_RE = re.compile(r"^(?:[a-z_0-9]+:)?(?:emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])$")

@@ -16,7 +16,7 @@ __metaclass__ = type
 import re
 import ssl
 
-from ansible_collections.revproxy.tls.plugins.module_utils._grammar import (  # noqa: F401 (re-exported)
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import (  # noqa: F401 (re-exported)
     ConfigError,
     URL_PATH_RE,
     abs_path,

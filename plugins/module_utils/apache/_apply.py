@@ -22,10 +22,10 @@ import re
 import shutil
 import tempfile
 
-from ansible_collections.revproxy.tls.plugins.module_utils._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils._grammar import SITE_NAME_RE
-from ansible_collections.revproxy.tls.plugins.module_utils._pem import check_client_pair
-from ansible_collections.revproxy.tls.plugins.module_utils._render import (
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE
+from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,
     needed_modules,
     parse_listens,

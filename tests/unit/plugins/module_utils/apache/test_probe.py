@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils import _probe
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _probe
 
 
 def serve_once(answer):

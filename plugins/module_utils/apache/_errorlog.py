@@ -17,9 +17,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils._catalogue import CATALOGUE
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import CATALOGUE
 # The X509 verify error number that AH02039/AH02276 print -> catalogue reasons: the checker's own table.
-from ansible_collections.revproxy.tls.plugins.module_utils._mod_ssl import verify_error_reasons
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import verify_error_reasons
 
 # The AH codes httpd logs when it exits instead of serving: configuration failed (AH00016, AH00020), mod_ssl could
 # not initialise (AH02312), logs (AH00015, AH00019) or listening sockets (AH00451) unavailable. The one list: the
