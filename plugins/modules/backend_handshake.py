@@ -49,7 +49,7 @@ requirements:
   - pyOpenSSL >= 23.0 on the host the module runs on (the verify callback, the server's acceptable client-CA list and
     memory BIOs; Python's C(ssl) module has neither a per-certificate verify callback nor the acceptable-CA list).
     Debian 12's C(python3-openssl) (23.0) works; the test suite runs the Apache oracle cases with it.
-  - cryptography >= 38 (certificate parsing; Debian 12's C(python3-cryptography)).
+  - cryptography >= 38.0 (certificate parsing; Debian 12's C(python3-cryptography)).
 notes:
   - The check uses the OpenSSL that pyOpenSSL/cryptography bring (see RV(openssl_version)), which may differ from the
     OpenSSL Apache is linked with; protocol and cipher defaults can differ between OpenSSL builds.

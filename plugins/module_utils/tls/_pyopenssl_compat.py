@@ -78,6 +78,13 @@ def versions():
     return "pyOpenSSL %s with cryptography %s" % (pyopenssl, CRYPTOGRAPHY_VERSION or "(not installed)")
 
 
+# The oldest releases the checker supports (Debian 12's python3-openssl and python3-cryptography, which the compat
+# stage of `make test` runs the Apache oracle cases on). The one place these numbers are written: the module's
+# requirements, meta/ee-requirements.txt and docs/usage.md are checked against it by
+# tests/unit/plugins/module_utils/tls/test_dependency_minimums.py.
+MIN_VERSIONS = {"pyOpenSSL": "23.0", "cryptography": "38.0"}
+
+
 def check_capabilities():
     """None when every symbol the checker needs exists, else the message naming the versions and the first missing
     symbol."""
@@ -90,8 +97,8 @@ def check_capabilities():
             present = False
         if not present:
             return ("%s lacks %s, which backend_handshake needs for %s: install a pyOpenSSL release that has it "
-                    "(the collection is tested with Debian 12's 23.0 and the release pinned in "
-                    "requirements/constraints.txt)" % (versions(), symbol, purpose))
+                    "(the collection supports pyOpenSSL >= %s with cryptography >= %s)"
+                    % (versions(), symbol, purpose, MIN_VERSIONS["pyOpenSSL"], MIN_VERSIONS["cryptography"]))
     return None
 
 
