@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _errorlog as el
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _probe
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import diagnose, explain_line, read_since
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import VERIFY_ERROR_REASONS, x509_error_string
 
 
@@ -40,3 +41,46 @@ def test_wait_for_reload_sees_each_exit_code(tmp_path, code):
     log.write_text("[core:emerg] %s: exiting\n" % code)
     state, lines = _probe.wait_for_reload(str(log), 0, 0, sleep=lambda s: None)
     assert state == "died" and lines == ["[core:emerg] %s: exiting" % code]
+
+
+# Moved from test_safe_apply_units.py (assertions unchanged).
+LINES = [
+    ("[ssl:error] AH02039: Certificate Verification: Error (10): certificate has expired", ["AH02039"], "expired"),
+    ("[ssl:info] AH02276: Certificate Verification: Error (20): unable to get local issuer certificate",
+     ["AH02276"], "incomplete_chain"),
+    ("[ssl:error] AH02040: Certificate Verification: Certificate Chain too long", ["AH02040"], "chain_too_long"),
+    ("[ssl:info] AH02411: SSL Proxy: Peer certificate does not match for hostname front.test", ["AH02411"],
+     "name_mismatch"),
+    ("[ssl:info] AH02004: SSL Proxy: Peer certificate is expired", ["AH02004"], "expired"),
+    ("SSL Library Error: error:0A00010B:SSL routines::wrong version number", [], "plain_http_backend"),
+    ("[proxy:error] (111)Connection refused: AH00957: https: attempt to connect to 127.0.0.1:1 failed", ["AH00957"],
+     "connect_refused"),
+    ("AH02326: proxy client certificate and private key do not match", ["AH02326"], "client_cert_invalid"),
+    ("[:emerg] AH00020: Configuration Failed, exiting", ["AH00020"], "reload_failed"),
+    ("[proxy:error] AH00898: Error during SSL Handshake with remote server returned by /", ["AH00898"], None),
+    ("[mpm_event:notice] AH00489: Apache/2.4.71 configured -- resuming normal operations", ["AH00489"], None),
+]
+
+
+@pytest.mark.parametrize("line,ah,reason", LINES)
+def test_explain_line(line, ah, reason):
+    out = explain_line(line)
+    assert (out["ah"], out["reason"]) == (ah, reason)
+
+
+def test_diagnose_picks_the_specific_cause_and_drops_noise():
+    lines = [LINES[-1][0], LINES[-2][0], LINES[3][0]]
+    out = diagnose(lines)
+    assert out["reason"] == "name_mismatch"
+    assert [e["ah"] for e in out["lines"]] == [["AH00898"], ["AH02411"]]
+
+
+def test_read_since(tmp_path):
+    log = tmp_path / "error.log"
+    log.write_text("old 1\nold 2\n")
+    offset = log.stat().st_size
+    with open(str(log), "a") as handle:
+        handle.write("new 1\nnew 2\n")
+    assert read_since(str(log), offset) == ["new 1", "new 2"]
+    assert read_since(str(log), 10 ** 9) == ["old 1", "old 2", "new 1", "new 2"]  # rotated: read it all
+    assert read_since(str(tmp_path / "missing"), 0) == []

@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _probe
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import location_ok, probe_sites, wait_for_reload
 
 
 def serve_once(answer):
@@ -49,3 +50,47 @@ def test_request_connect_failure():
     sock.close()
     status, error = _probe.request(site(port), "/", 2)
     assert status is None and error.startswith("connect to 127.0.0.1:%d failed" % port)
+
+
+# Moved from test_safe_apply_units.py (assertions unchanged).
+@pytest.mark.parametrize("probe_status,status,ok", [
+    (None, 200, True), (None, 404, True), (None, 500, False), (None, 503, False), (None, None, False),
+    ([200], 404, False), ([200, 401], 401, True),
+])
+def test_location_ok(probe_status, status, ok):
+    assert location_ok({"probe_status": probe_status}, status) is ok
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.mark.parametrize("text,state", [
+    ("AH00493: SIGUSR1 received\nAH00489: Apache configured -- resuming normal operations\n", "ready"),
+    ("AH02312: Fatal error initialising mod_ssl, exiting.\nAH00020: Configuration Failed, exiting\n", "died"),
+    ("AH00493: SIGUSR1 received\n", "unknown"),
+])
+def test_wait_for_reload(tmp_path, text, state):
+    log = tmp_path / "error.log"
+    log.write_text("before\n" + text)
+    clock = Clock()
+    got, lines = wait_for_reload(str(log), len("before\n"), 5, sleep=clock.sleep, clock=clock.time)
+    assert got == state
+    assert "before" not in lines
+
+
+def test_probe_retries_a_failing_location_until_settled():
+    answers = iter([(503, None), (503, None), (200, None)])
+    clock = Clock()
+    site = {"name": "a", "locations": [{"path": "/", "backend": "https://b/", "probe_status": None}]}
+    out = probe_sites([site], settle=3, sleep=clock.sleep, clock=clock.time, do_request=lambda *a: next(answers))
+    assert out == [{"name": "a", "ok": True, "locations": [
+        {"path": "/", "backend": "https://b/", "status": 200, "ok": True, "error": None,
+         "expected": "any status below 500"}]}]
