@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -24,15 +25,23 @@ CONFIG_ROOT = "/etc/apache2"
 PROXY_PORT = 18481
 
 
-def get(path="/", host="front.test", port=PROXY_PORT):
-    """GET through the proxy on 127.0.0.1 with a Host header: (status, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
+def get(path="/", host="front.test", port=PROXY_PORT, wait=10.0):
+    """GET through the proxy on 127.0.0.1 with a Host header: (status, body). A graceful reload reopens a newly
+    added listener a moment after `service reload` returns (a run with the probe off does not wait for it), so a
+    refused connection is retried for up to `wait` seconds; any answer is returned as it is."""
+    deadline = time.monotonic() + wait
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode("utf-8", "replace")
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                raise
+        finally:
+            conn.close()
+        time.sleep(0.2)
 
 
 def snapshot():
