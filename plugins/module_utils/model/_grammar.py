@@ -35,7 +35,7 @@ class ConfigError(ValueError):
 # Kinds
 
 MAX_TEXT = 4096
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 _NUMERIC_LABEL = re.compile(r"^[0-9]+$")
 URL_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
@@ -50,7 +50,7 @@ def text(value, field, max_len=MAX_TEXT):
         raise ConfigError("%s: must be a string, got %s" % (field, type(value).__name__))
     if value == "":
         raise ConfigError("%s: must not be empty" % field)
-    if _CONTROL.search(value):
+    if CONTROL_RE.search(value):
         raise ConfigError("%s: must not contain newlines or control characters" % field)
     if "${" in value:
         raise ConfigError("%s: must not contain '${' (Apache would substitute a variable there)" % field)

@@ -36,6 +36,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import classify, host_header
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import CIPHER_RE, CONTROL_RE
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     SITE_SPEC,
     check_defaults,
@@ -78,9 +79,7 @@ TIMEOUT_MAX = 3600
 CONCURRENCY_MAX = 1024
 
 _DIR_KEYS = ("ca_path", "crl_path")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PORT = re.compile(r"^[0-9]{1,5}$")
-_CIPHER_CHARS = re.compile(r"^[A-Za-z0-9_:+!@=.-]+$")
 
 
 def check_limits(params):
@@ -110,7 +109,7 @@ def check_host_header(value, field):
         raise ConfigError("%s: must be a string, got %s" % (field, type(value).__name__))
     if value == "":
         raise ConfigError("%s: must not be empty" % field)
-    if _CONTROL.search(value):
+    if CONTROL_RE.search(value):
         raise ConfigError("%s: must not contain CR, LF, NUL or other control characters (they would inject into "
                           "the HTTP request), got %r" % (field, value[:100]))
     try:
@@ -186,7 +185,7 @@ def _validate_tls(tls, prefix):
         relaxed["crl_check"] = "none"
     ciphers = relaxed["ciphers"]
     validate_backend_tls(dict(relaxed, ciphers=None), field=prefix)
-    if isinstance(ciphers, str) and _CIPHER_CHARS.match(ciphers) and len(ciphers) <= 1024:
+    if isinstance(ciphers, str) and CIPHER_RE.match(ciphers) and len(ciphers) <= 1024:
         error = _tls_probe.cipher_match_error(ciphers)
         if error:
             raise _Refused("no_cipher_match", "%s.ciphers: %s" % (prefix, error), prefix + ".ciphers",
@@ -198,7 +197,7 @@ def _printable(value, limit=200):
     """A value as one line of ASCII for labels and messages (control and non-ASCII characters escaped)."""
     text = value if isinstance(value, str) else repr(value)
     text = text[:limit * 4].encode("ascii", "backslashreplace").decode("ascii")
-    text = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    text = CONTROL_RE.sub(lambda m: "\\x%02x" % ord(m.group()), text)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
