@@ -92,20 +92,6 @@ BACKEND_SCHEMES = ("http", "https", "ws", "wss")
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
-def check_directive_string(value, field):
-    """A single-line string that needs no quotes (grammar kind safe_text)."""
-    return safe_text(value, field)
-
-
-def check_abs_path(value, field):
-    return abs_path(value, field)
-
-
-def check_hostname(value, field, wildcard=False):
-    """A DNS name or an IP literal without zone id (grammar kind hostname)."""
-    return hostname(value, field, wildcard=wildcard)
-
-
 class BackendURL:
     """A parsed ProxyPass target."""
 

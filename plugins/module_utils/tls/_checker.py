@@ -27,7 +27,6 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     BACKEND_TLS_SPEC,
     ConfigError,
     PATH_KEYS,
-    check_hostname,
     insecure_settings,
     is_ip_literal,
     parse_backend_url,
@@ -36,7 +35,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import classify, host_header
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import CIPHER_RE, CONTROL_RE
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import CIPHER_RE, CONTROL_RE, hostname
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     SITE_SPEC,
     check_defaults,
@@ -102,7 +101,7 @@ def check_tls_defaults(defaults):
 
 
 def check_host_header(value, field):
-    """backends[].host, the Host header clients send: a host name or IP address as check_hostname() takes it,
+    """backends[].host, the Host header clients send: a host name or IP address as the grammar's hostname() takes it,
     optionally followed by ':port' (1-65535); an IPv6 address in brackets ('[::1]', '[::1]:8443'). With
     preserve_host it becomes SNI, the name checked and the Host header sent, so nothing else gets through."""
     if not isinstance(value, str):
@@ -133,7 +132,7 @@ def check_host_header(value, field):
             raise ConfigError("%s: %r: write an IPv6 address in brackets, e.g. [::1] or [::1]:8443" % (field, value))
         name, sep, port = value.partition(":")
         rest = sep + port
-    check_hostname(name, field)
+    hostname(name, field)
     if rest:
         port = rest[1:]
         if not rest.startswith(":") or not _PORT.match(port) or not 1 <= int(port) <= 65535:
