@@ -56,8 +56,21 @@ options:
   error_log_offset:
     description:
       - Size of O(error_log) before the reload; only lines after it are read.
+      - C(-1) means the size when this module starts, so only the lines the probe's own requests cause are read
+        (for a diagnosis without a reload; use it with O(wait_for_reload=false)).
     type: int
     default: 0
+  path:
+    description:
+      - Request this path instead of each location's own path (one request per site); the location it falls under
+        (longest prefix) is named as its backend.
+      - An absolute URL path, for example C(/api/health).
+    type: str
+  host:
+    description:
+      - Host header (and SNI when the site has frontend TLS) of the requests instead of the site's C(server_name),
+        for example to probe a C(server_aliases) name.
+    type: str
   wait_for_reload:
     description:
       - Wait (up to O(reload_timeout) seconds) until the error log after O(error_log_offset) shows Apache serving
@@ -131,22 +144,38 @@ diagnosis:
   description: The error-log diagnosis since the reload (C(reason) and explained C(lines)).
   returned: always
   type: dict
+log_lines:
+  description: The last 40 lines Apache wrote to O(error_log) since O(error_log_offset), unexplained (the explained,
+    meaningful ones are in RV(diagnosis)).
+  returned: always
+  type: list
+  elements: str
 msg:
   description: One line per failed site, readable in a play.
   returned: always
   type: str
 """
 
+import os
+
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import read_since
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import explain, probe_sites, wait_for_reload
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import explain, probe_sites, targeted, wait_for_reload
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,
 )
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _summary(result):
@@ -165,14 +194,22 @@ def run(module):
         if unknown:
             raise ConfigError("names: no such site(s): %s" % ", ".join(unknown))
         sites = [s for s in sites if s["name"] in params["names"]]
+    path = grammar.url_path(params["path"], "path") if params["path"] is not None else None
+    host = grammar.hostname(params["host"], "host", ipv6=False) if params["host"] is not None else None
+    sites = targeted(sites, path=path, host=host)
+    offset = params["error_log_offset"]
+    if offset == -1:
+        offset = log_size(params["error_log"])
+    elif offset < 0:
+        raise ConfigError("error_log_offset: %d is not a byte offset (0 or more, or -1 for the current size)" % offset)
     if params["wait_for_reload"]:
-        state, lines = wait_for_reload(params["error_log"], params["error_log_offset"], params["reload_timeout"])
+        state, lines = wait_for_reload(params["error_log"], offset, params["reload_timeout"])
     else:
         state, lines = "unknown", []
     results = [] if state == "died" else probe_sites(sites, params["timeout"], params["settle"])
     if state == "died":
         results = [{"name": s["name"], "ok": False, "locations": []} for s in sites]
-    lines = read_since(params["error_log"], params["error_log_offset"])
+    lines = read_since(params["error_log"], offset)
     diag = explain(results, state, lines)
     failed = [r["name"] for r in results if not r["ok"]]
     if state == "died":
@@ -180,7 +217,7 @@ def run(module):
     else:
         msg = "; ".join(_summary(r) for r in results if not r["ok"]) or "%d site(s) passed the probe" % len(results)
     return {"changed": False, "ok": not failed, "reload": state, "sites": results, "failed_sites": failed,
-            "diagnosis": diag, "msg": msg}
+            "diagnosis": diag, "log_lines": lines[-40:], "msg": msg}
 
 
 def main():
@@ -196,6 +233,8 @@ def main():
             reload_timeout=dict(type="float", default=15),
             timeout=dict(type="float", default=10),
             settle=dict(type="float", default=3),
+            path=dict(type="str"),
+            host=dict(type="str"),
         ),
         supports_check_mode=True,
     )

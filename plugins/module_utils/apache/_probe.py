@@ -101,6 +101,34 @@ def _probe_location(site, loc, timeout, settle, sleep, clock, do_request):
             "expected": loc.get("probe_status") or "any status below 500"}
 
 
+def location_for(site, path):
+    """The location of `site` whose path is the longest prefix of `path` (Apache's ProxyPass order for the
+    role's non-overlapping prefixes), as a probe target for `path`; a location with no backend when none matches."""
+    best = None
+    for loc in site["locations"]:
+        prefix = loc["path"]
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
+            if best is None or len(prefix) > len(best["path"]):
+                best = loc
+    target = dict(best) if best else {"backend": None}
+    target["path"] = path
+    return target
+
+
+def targeted(sites, path=None, host=None):
+    """The sites as the probe sees them when the caller names the request path and/or the Host header: each site
+    keeps one location (the one `path` falls under, requested at `path`) and/or answers to `host` (Host and SNI)."""
+    out = []
+    for site in sites:
+        site = dict(site)
+        if host:
+            site["server_name"] = host
+        if path:
+            site["locations"] = [location_for(site, path)]
+        out.append(site)
+    return out
+
+
 def probe_sites(sites, timeout=5.0, settle=3.0, sleep=time.sleep, clock=time.time, do_request=request,
                 concurrency=16):
     """Probe each location of each site, concurrently; a failing location is retried for `settle` seconds

@@ -94,3 +94,35 @@ def test_probe_retries_a_failing_location_until_settled():
     assert out == [{"name": "a", "ok": True, "locations": [
         {"path": "/", "backend": "https://b/", "status": 200, "ok": True, "error": None,
          "expected": "any status below 500"}]}]
+
+
+LOCS = [{"path": "/", "backend": "https://root/"}, {"path": "/api", "backend": "https://api/"},
+        {"path": "/api/v2/", "backend": "https://v2/"}]
+
+
+@pytest.mark.parametrize("path, backend", [
+    ("/", "https://root/"),
+    ("/index.html", "https://root/"),
+    ("/api", "https://api/"),
+    ("/api/users", "https://api/"),
+    ("/apix", "https://root/"),          # a prefix match is by path segment, as ProxyPass's is
+    ("/api/v2/x", "https://v2/"),        # the longest prefix wins
+    ("/api/v2", "https://api/"),         # "/api/v2/" does not match "/api/v2" (ProxyPass compares the trailing slash)
+])
+def test_location_for_names_the_longest_prefix(path, backend):
+    target = _probe.location_for({"locations": LOCS}, path)
+    assert target["path"] == path and target["backend"] == backend
+
+
+def test_location_for_without_match_has_no_backend():
+    assert _probe.location_for({"locations": [{"path": "/api", "backend": "https://api/"}]}, "/other") == {
+        "backend": None, "path": "/other"}
+
+
+def test_targeted_overrides_path_and_host_without_touching_the_input():
+    sites = [dict(site(1), name="a", locations=list(LOCS))]
+    out = _probe.targeted(sites, path="/api/x", host="alias.test")
+    assert out[0]["server_name"] == "alias.test"
+    assert out[0]["locations"] == [{"path": "/api/x", "backend": "https://api/"}]
+    assert sites[0]["server_name"] == "front.test" and len(sites[0]["locations"]) == 3
+    assert _probe.targeted(sites) == sites
