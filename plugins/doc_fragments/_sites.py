@@ -97,8 +97,173 @@ options:
             - Backend URL (C(http), C(https), C(ws) or C(wss)); C(path) and the URL path must both end with C(/)
               or both not. An C(https) backend given as an IP literal is refused while C(check_peer_name) is on,
               because mod_ssl never matches iPAddress SANs.
+            - One of C(backend) (one URL) or C(backends) (a pool) is required.
             type: str
-            required: true
+          backends:
+            description:
+            - A pool of backends (mod_proxy_balancer), instead of C(backend). Rendered as a C(<Proxy "balancer://NAME">)
+              section, NAME made from the path (C(/) is C(root), C(/api/v1/) is C(api-v1)); the location's worker
+              parameters (C(timeout)...) apply to every member.
+            - Each member is checked before going live, with the pool's TLS settings; a failing member refuses the
+              run unless C(min_ok) allows it. See docs/pools.md.
+            type: list
+            elements: dict
+            suboptions:
+              url:
+                description: Member URL; every member has the same scheme, and its path ends with C(/) when C(path)
+                  does.
+                type: str
+                required: true
+              weight:
+                description: C(loadfactor=), 1 to 100.
+                type: int
+                default: 1
+              route:
+                description: C(route=), a token; with C(sticky) members without one get C(m1), C(m2)...
+                type: str
+              standby:
+                description: Hot standby (C(status=+H)), used only when every other member is unusable.
+                type: bool
+                default: false
+              enabled:
+                description: V(false) renders the member disabled (C(status=+D)); it is still checked.
+                type: bool
+                default: true
+          lbmethod:
+            description: C(ProxySet lbmethod=) of the pool; its C(lbmethod_*) module is enabled when used.
+            type: str
+            choices:
+            - byrequests
+            - bytraffic
+            - bybusyness
+          sticky:
+            description:
+            - Sticky sessions on this cookie name (C(ProxySet stickysession=)); the proxy sets the cookie (C(NAME=.route))
+              when it picks a member. V(off) or unset for none.
+            type: str
+          min_ok:
+            description:
+            - A pool goes live when at least this many members pass the preflight; the run then warns naming each
+              failing member. Unset, every member must pass (all or nothing, as for a site).
+            type: int
+          health_check:
+            description:
+            - Active health checks by mod_proxy_hcheck (C(hcmethod), C(hcuri), C(hcinterval), C(hcpasses), C(hcfails),
+              and a C(ProxyHCExpr) on the status class). See docs/pools.md for the Host and SNI they send.
+            type: dict
+            suboptions:
+              method:
+                description: C(hcmethod=).
+                type: str
+                choices:
+                - GET
+                - HEAD
+                - OPTIONS
+                default: GET
+              uri:
+                description: C(hcuri=), a path of letters, digits and C(. _ ~ / -).
+                type: str
+                default: /
+              interval:
+                description: C(hcinterval=) in seconds (1 to 3600).
+                type: int
+                default: 30
+              passes:
+                description: C(hcpasses=), successes before a member is back in rotation.
+                type: int
+                default: 1
+              fails:
+                description: C(hcfails=), failures before a member is taken out.
+                type: int
+                default: 1
+              expect:
+                description: Status classes that count as healthy.
+                type: list
+                elements: str
+                choices:
+                - 2xx
+                - 3xx
+                - 4xx
+                default:
+                - 2xx
+                - 3xx
+          backend_tls:
+            description:
+            - This location's (or its pool's) own backend TLS settings, over the site's O(sites[].backend_tls)
+              (collection defaults < site < location). Rendered in the backend's own C(<Proxy>) section when they
+              differ from the site's. Files only (the C(*_content) keys are per site); a client certificate is one
+              file holding the certificate and its key.
+            type: dict
+            suboptions:
+              verify:
+                description:
+                - C(SSLProxyVerify). V(none) and V(optional_no_ca) need O(sites[].allow_insecure_backend_tls).
+                  V(require) and V(optional) need C(ca_file), C(ca_content) or C(ca_path) (mod_ssl never uses the
+                  system trust store).
+                type: str
+                choices:
+                - none
+                - optional
+                - require
+                - optional_no_ca
+              verify_depth:
+                description:
+                - C(SSLProxyVerifyDepth). mod_ssl fails when the root's depth (leaf = 0) exceeds it, so Apache's
+                  default 1 refuses leaf, intermediate, root.
+                type: int
+              ca_file:
+                description: C(SSLProxyCACertificateFile), a PEM bundle on the proxy.
+                type: path
+              ca_path:
+                description: C(SSLProxyCACertificatePath), a directory with C(c_rehash) links.
+                type: path
+              crl_file:
+                description: C(SSLProxyCARevocationFile).
+                type: path
+              crl_path:
+                description: C(SSLProxyCARevocationPath).
+                type: path
+              crl_check:
+                description: C(SSLProxyCARevocationCheck); V(leaf) and V(chain) need C(crl_file) or C(crl_path).
+                type: str
+                choices:
+                - none
+                - leaf
+                - chain
+              check_peer_name:
+                description: C(SSLProxyCheckPeerName). V(false) needs C(allow_insecure_backend_tls).
+                type: bool
+              check_peer_expire:
+                description: C(SSLProxyCheckPeerExpire). V(false) needs C(allow_insecure_backend_tls).
+                type: bool
+              client_cert_file:
+                description:
+                - Client certificate for backends that require one (C(SSLProxyMachineCertificateFile)). When C(client_key_file)
+                  is a different file, the role combines both into C(<tls_dir>/<name>/proxy-client.pem) (mode 0600),
+                  since mod_ssl wants them in one file.
+                type: path
+              client_key_file:
+                description: Unencrypted private key of C(client_cert_file), when it is a separate file.
+                type: path
+              client_chain_file:
+                description:
+                - C(SSLProxyMachineCertificateChainFile). mod_ssl also trusts every certificate in it as a CA.
+                type: path
+              protocols:
+                description: C(SSLProxyProtocol), rendered as C(-all +TLSv1.2 +TLSv1.3). TLSv1/TLSv1.1 need C(allow_insecure_backend_tls).
+                type: list
+                elements: str
+                choices:
+                - TLSv1
+                - TLSv1.1
+                - TLSv1.2
+                - TLSv1.3
+              ciphers:
+                description:
+                - C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
+                - mod_ssl appends C(:!aNULL:!eNULL:!EXP). A string that then selects no cipher keeps httpd from
+                  starting (C(AH01898)); the role refuses it, M(revproxy.tls.backend_handshake) reports C(no_cipher_match).
+                type: str
           probe_status:
             description:
             - HTTP statuses that count as success when this location is probed through the proxy (default any status
@@ -163,6 +328,58 @@ options:
           upgrade:
             description: ProxyPass C(upgrade=) protocol token, for example C(websocket).
             type: str
+          request_headers:
+            description:
+            - C(RequestHeader) lines for this location only (a C(<Location>) section), applied to the request before
+              it is proxied. Each entry is one header; the value is one line (no control characters, no C(${)})
+              and a C(%) only starts one of mod_headers' C(%%), C(%t), C(%D), C(%{NAME}e), C(%{NAME}s).
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              action:
+                description: What to do with the header.
+                type: str
+                choices:
+                - set
+                - unset
+                - append
+                - add
+                - merge
+                default: set
+              name:
+                description: The header name (an HTTP token).
+                type: str
+                required: true
+              value:
+                description: The value; required except for V(unset), which takes none.
+                type: str
+          response_headers:
+            description:
+            - C(Header) lines for this location only (a C(<Location>) section), applied to responses. Each entry
+              is one header; the value is one line (no control characters, no C(${)}) and a C(%) only starts one
+              of mod_headers' C(%%), C(%t), C(%D), C(%{NAME}e), C(%{NAME}s).
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              action:
+                description: What to do with the header.
+                type: str
+                choices:
+                - set
+                - unset
+                - append
+                - add
+                - merge
+                default: set
+              name:
+                description: The header name (an HTTP token).
+                type: str
+                required: true
+              value:
+                description: The value; required except for V(unset), which takes none.
+                type: str
       backend_tls:
         description:
         - Settings for TLS backends (C(https), C(wss)), the same names the M(revproxy.tls.backend_handshake) module
@@ -257,13 +474,147 @@ options:
             - TLSv1.2
             - TLSv1.3
           ciphers:
-            description: C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
+            description:
+            - C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
+            - mod_ssl appends C(:!aNULL:!eNULL:!EXP). A string that then selects no cipher keeps httpd from starting
+              (C(AH01898)); the role refuses it, M(revproxy.tls.backend_handshake) reports C(no_cipher_match).
             type: str
       allow_insecure_backend_tls:
         description:
         - Accept insecure backend TLS settings for this site (C(verify) none or optional_no_ca, C(check_peer_name)
           or C(check_peer_expire) false, protocols below TLS 1.2). They are rendered with a comment saying so and
           the play prints a warning naming the site.
+        type: bool
+        default: false
+      redirect_http:
+        description:
+        - With O(sites[].tls), add a vhost on O(sites[].redirect_http_port) (same address,
+          same names) that redirects every request to C(https://<server_name>[:port]/) with the path and query kept.
+          V(false) renders no redirect vhost (the behaviour before 2.0.0).
+        type: bool
+        default: true
+      redirect_http_port:
+        description: The plain HTTP port of the redirect vhost.
+        type: int
+        default: 80
+      redirect_status:
+        description: HTTP status of the redirect.
+        type: int
+        choices:
+        - 301
+        - 302
+        - 303
+        - 307
+        - 308
+        default: 301
+      acme_challenge_dir:
+        description:
+        - A local directory served at C(/.well-known/acme-challenge/) by the redirect vhost (everything else is
+          redirected), so that ACME HTTP-01 certificate renewal keeps working. Needs the redirect.
+        type: path
+      forwarded_headers:
+        description:
+        - Set C(X-Forwarded-Proto) (C(https) or C(http)) and C(X-Forwarded-Port) (the vhost's port) from the real
+          request, drop C(X-Forwarded-For/-Host/-Server) values the client sent and let mod_proxy add its own (C(ProxyAddHeaders
+          On)). V(false) renders none of it (the behaviour before 2.0.0; a client can then spoof them).
+        type: bool
+        default: true
+      request_headers:
+        description:
+        - C(RequestHeader) lines at the site level, applied to the request before it is proxied. Each entry is one
+          header; the value is one line (no control characters, no C(${)}) and a C(%) only starts one of mod_headers'
+          C(%%), C(%t), C(%D), C(%{NAME}e), C(%{NAME}s).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          action:
+            description: What to do with the header.
+            type: str
+            choices:
+            - set
+            - unset
+            - append
+            - add
+            - merge
+            default: set
+          name:
+            description: The header name (an HTTP token).
+            type: str
+            required: true
+          value:
+            description: The value; required except for V(unset), which takes none.
+            type: str
+      response_headers:
+        description:
+        - C(Header) lines at the site level, applied to responses. Each entry is one header; the value is one line
+          (no control characters, no C(${)}) and a C(%) only starts one of mod_headers' C(%%), C(%t), C(%D), C(%{NAME}e),
+          C(%{NAME}s).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          action:
+            description: What to do with the header.
+            type: str
+            choices:
+            - set
+            - unset
+            - append
+            - add
+            - merge
+            default: set
+          name:
+            description: The header name (an HTTP token).
+            type: str
+            required: true
+          value:
+            description: The value; required except for V(unset), which takes none.
+            type: str
+      hsts:
+        description:
+        - With O(sites[].tls), send C(Strict-Transport-Security) on every response (also errors). V(false)
+          sends none (the behaviour before 2.0.0).
+        type: bool
+        default: true
+      hsts_max_age:
+        description: HSTS C(max-age) in seconds (0 tells browsers to forget the policy; at most ten years).
+        type: int
+        default: 63072000
+      hsts_include_subdomains:
+        description: Add C(includeSubDomains) to HSTS (every subdomain must then serve HTTPS).
+        type: bool
+        default: false
+      hsts_preload:
+        description: Add C(preload) to HSTS; needs C(hsts_include_subdomains) and a C(hsts_max_age) of a year or
+          more.
+        type: bool
+        default: false
+      tls_profile:
+        description:
+        - Frontend protocols and ciphers from Mozilla's server-side TLS profiles. V(intermediate) is TLS 1.2 and
+          1.3 with AEAD ECDHE/DHE ciphers; V(modern) is TLS 1.3 only; V(old) (TLS 1.0 and up, CBC and 3DES ciphers)
+          needs O(sites[].allow_insecure_frontend_tls).
+        type: str
+        choices:
+        - intermediate
+        - modern
+        - old
+        default: intermediate
+      tls_session_tickets:
+        description:
+        - C(SSLSessionTickets). V(true) needs O(sites[].allow_insecure_frontend_tls) (ticket keys live
+          until Apache restarts and undo forward secrecy until then).
+        type: bool
+        default: false
+      http2:
+        description: Offer HTTP/2 to clients (C(Protocols h2 http/1.1), mod_http2). Needs O(sites[].tls).
+        type: bool
+        default: false
+      allow_insecure_frontend_tls:
+        description:
+        - Accept weak frontend TLS choices for this site (C(tls_profile) V(old), C(tls_session_tickets)). They are
+          rendered with a comment saying so and the play prints a warning naming the site.
         type: bool
         default: false
   backend_tls_defaults:
@@ -358,5 +709,106 @@ options:
       ciphers:
         description:
         - The default of O(sites[].backend_tls.ciphers) for every site.
+        type: str
+"""
+
+    # revproxy.tls._sites.BACKENDS: the suboptions of backend_handshake's `backends` (a ProxyPass target, then the
+    # backend_tls keys with the collection's defaults). The module documents `backends` itself without suboptions.
+    BACKENDS = r"""
+options:
+  backends:
+    suboptions:
+      url:
+        description:
+        - The C(ProxyPass) target, for example C(https://backend.example:8443/app/). C(http://) URLs are checked
+          with a plain request (to detect a TLS port behind an C(http://) URL).
+        type: str
+        required: true
+      preserve_host:
+        description:
+        - C(ProxyPreserveHost On). Apache then sends O(backends[].host) as SNI and checks the certificate against
+          it.
+        type: bool
+        default: false
+      host:
+        description:
+        - The Host header clients send (required with O(backends[].preserve_host=true)).
+        type: str
+      verify:
+        description:
+        - C(SSLProxyVerify). V(none) and V(optional_no_ca) need the role's C(allow_insecure_backend_tls).
+          V(require) and V(optional) need C(ca_file), C(ca_content) or C(ca_path) (mod_ssl never uses the system
+          trust store).
+        type: str
+        choices:
+        - none
+        - optional
+        - require
+        - optional_no_ca
+        default: require
+      verify_depth:
+        description:
+        - C(SSLProxyVerifyDepth). mod_ssl fails when the root's depth (leaf = 0) exceeds it, so Apache's default
+          1 refuses leaf, intermediate, root.
+        type: int
+        default: 4
+      ca_file:
+        description: C(SSLProxyCACertificateFile), a PEM bundle on the proxy.
+        type: path
+      ca_path:
+        description: C(SSLProxyCACertificatePath), a directory with C(c_rehash) links.
+        type: path
+      crl_file:
+        description: C(SSLProxyCARevocationFile).
+        type: path
+      crl_path:
+        description: C(SSLProxyCARevocationPath).
+        type: path
+      crl_check:
+        description: C(SSLProxyCARevocationCheck); V(leaf) and V(chain) need C(crl_file) or C(crl_path).
+        type: str
+        choices:
+        - none
+        - leaf
+        - chain
+        default: none
+      check_peer_name:
+        description: C(SSLProxyCheckPeerName). V(false) needs C(allow_insecure_backend_tls).
+        type: bool
+        default: true
+      check_peer_expire:
+        description: C(SSLProxyCheckPeerExpire). V(false) needs C(allow_insecure_backend_tls).
+        type: bool
+        default: true
+      client_cert_file:
+        description:
+        - Client certificate for backends that require one (C(SSLProxyMachineCertificateFile)). When C(client_key_file)
+          is a different file, the role combines both into C(<tls_dir>/<name>/proxy-client.pem) (mode 0600), since
+          mod_ssl wants them in one file.
+        type: path
+      client_key_file:
+        description: Unencrypted private key of C(client_cert_file), when it is a separate file.
+        type: path
+      client_chain_file:
+        description:
+        - C(SSLProxyMachineCertificateChainFile). mod_ssl also trusts every certificate in it as a CA.
+        type: path
+      protocols:
+        description: C(SSLProxyProtocol), rendered as C(-all +TLSv1.2 +TLSv1.3). TLSv1/TLSv1.1 need C(allow_insecure_backend_tls).
+        type: list
+        elements: str
+        choices:
+        - TLSv1
+        - TLSv1.1
+        - TLSv1.2
+        - TLSv1.3
+        default:
+        - TLSv1.2
+        - TLSv1.3
+      ciphers:
+        description:
+        - C(SSLProxyCipherSuite), an OpenSSL cipher string; OpenSSL's default when omitted.
+        - mod_ssl appends C(:!aNULL:!eNULL:!EXP). A string that then selects no cipher keeps httpd from starting
+          (C(AH01898)); the role refuses it, M(revproxy.tls.backend_handshake) reports C(no_cipher_match).
         type: str
 """

@@ -19,6 +19,8 @@ import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_frontend as frontend
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_pools as pools
 
 MANAGED_MARKER = "# Managed by revproxy.tls (apache_proxy role)"
 LOG_LEVEL_RE = re.compile(r"^(?:[a-z_0-9]+:)?(?:emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])$")
@@ -121,8 +123,11 @@ def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-
         lines.append(_d("SSLCertificateKeyFile", front["key_file"]))
         if front.get("chain_file"):
             lines.append(_d("SSLCertificateChainFile", front["chain_file"]))
+        lines.extend(frontend.tls_policy_lines(site))
     if site["uses_tls"]:
         lines.extend(_render_backend_tls(site))
+    lines.extend(pools.proxy_sections(site, tls_dir, _render_backend_tls, client_cert_render_path))
+    lines.extend(frontend.header_lines(site))
     lines.append("")
     lines.append(_d("ProxyRequests", Bare("Off")))
     if site["preserve_host"]:
@@ -130,10 +135,12 @@ def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-
     lines.append(_d("ProxyPreserveHost", Bare("On" if site["preserve_host"] else "Off")))
     # mod_proxy uses the first matching ProxyPass: the longest paths go first.
     for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
-        params = [Bare("%s=%s" % (k, v)) for k, v in loc["params"]]
+        params = pools.proxypass_params(loc)
         lines.append(_d("ProxyPass", loc["path"], loc["backend"], *params))
         lines.append(_d("ProxyPassReverse", loc["path"], loc["backend"]))
+    lines.extend(frontend.location_lines(site))
     lines.append("</VirtualHost>")
+    lines.extend(frontend.redirect_vhost_lines(site))
     return "\n".join(lines) + "\n"
 
 
@@ -146,6 +153,8 @@ def needed_modules(sites, log_level=""):
         mods.update(("ssl", "socache_shmcb"))
     if any(s["uses_ws"] for s in sites):
         mods.add("proxy_wstunnel")
+    mods.update(frontend.frontend_modules(sites))
+    mods.update(pools.pool_modules(sites))
     return sorted(mods)
 
 
@@ -172,6 +181,8 @@ def render_listen_conf(sites, existing):
     wanted = {}
     for site in sites:
         wanted.setdefault(site["listen"]["port"], set()).add(site["listen"]["address"])
+    for address, port in frontend.frontend_listens(sites):
+        wanted.setdefault(port, set()).add(address)
     lines = [MANAGED_MARKER, "# Listen directives for the ports of managed sites not already in ports.conf."]
     existing_ports_any = set(p for h, p in existing if h is None)
     for port in sorted(wanted):

@@ -28,7 +28,9 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     validate_backend_tls,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _pools
 
 SITE_NAME_RE = grammar.SITE_NAME_RE
 LOCATION_PATH_RE = grammar.URL_PATH_RE
@@ -62,12 +64,12 @@ _WORKER_SPEC_TYPES = {"int": "int", "bool": "bool", "onoffauto": "str", "token":
 LOCATION_SPEC = dict(
     {
         "path": {"type": "str", "required": True},
-        "backend": {"type": "str", "required": True},
+        "backend": {"type": "str"},
         "probe_status": {"type": "list", "elements": "int"},
     },
-    **dict((k, dict({"type": _WORKER_SPEC_TYPES[v[0]]},
+    **dict(_pools.POOL_LOCATION_SPEC, **dict((k, dict({"type": _WORKER_SPEC_TYPES[v[0]]},
                     **({"choices": ["on", "off", "auto"]} if v[0] == "onoffauto" else {})))
-           for k, v in WORKER_PARAMS.items())
+           for k, v in WORKER_PARAMS.items()))
 )
 
 SITE_SPEC = {
@@ -87,6 +89,12 @@ SITE_SPEC = {
         **BACKEND_TLS_CONTENT_SPEC)},
     "allow_insecure_backend_tls": {"type": "bool", "default": False},
 }
+# A location's (or its pool's) own backend_tls: the site's keys, files only (see _pools.location_tls).
+LOCATION_SPEC["backend_tls"] = {"type": "dict", "options": dict(
+    (k, v) for k, v in SITE_SPEC["backend_tls"]["options"].items() if k not in BACKEND_TLS_CONTENT_SPEC)}
+# The public side of a site (redirect, headers, HSTS, frontend TLS policy): model/_frontend.py.
+SITE_SPEC.update(_frontend.FRONTEND_SITE_SPEC)
+LOCATION_SPEC.update(_frontend.FRONTEND_LOCATION_SPEC)
 
 
 # apache_proxy_backend_tls_defaults as a module option: typed like backend_tls, so that a *_content key given there
@@ -130,14 +138,19 @@ def _worker_value(kind, value, field):
     return grammar.token(value, field, 15)  # mod_proxy keeps the upgrade protocol in 16 bytes
 
 
-def _normalize_location(loc, field):
+def _normalize_location(loc, field, pools=None):
     _check_keys(loc, LOCATION_SPEC, field)
-    for key in ("path", "backend"):
-        if loc.get(key) is None:
-            raise ConfigError("%s.%s: is required" % (field, key))
+    if loc.get("path") is None:
+        raise ConfigError("%s.path: is required" % field)
+    _pools.check_location_keys(loc, field)
     path = grammar.url_path(loc["path"], field + ".path")
-    url = parse_backend_url(loc["backend"], field + ".backend")
-    if path.endswith("/") != url.path.endswith("/"):
+    if loc.get("backends") is not None:
+        pool = _pools.normalize_pool(loc, field, path, set() if pools is None else pools)
+        url = None
+    else:
+        pool = None
+        url = parse_backend_url(loc["backend"], field + ".backend")
+    if url is not None and path.endswith("/") != url.path.endswith("/"):
         raise ConfigError("%s: path %r and backend %r must both end with '/' or both not (mod_proxy maps the rest "
                           "of the URL textually)" % (field, path, url.url))
     params = []
@@ -149,7 +162,10 @@ def _normalize_location(loc, field):
         if not isinstance(probe_status, list) or not all(
                 isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in probe_status):
             raise ConfigError("%s.probe_status: must be a list of HTTP status codes" % field)
-    return {"path": path, "backend": url.url, "url": url, "params": params, "probe_status": probe_status}
+    backend = url.url if url else "balancer://%s%s" % (pool["name"], "/" if path.endswith("/") else "")
+    return {"path": path, "backend": backend, "url": url, "params": params, "probe_status": probe_status,
+            "frontend": _frontend.normalize_location_frontend(loc, field),
+            "pool": pool, "backend_tls_raw": loc.get("backend_tls")}
 
 
 def _effective_tls(raw, name, field, tls_dir, used):
@@ -258,7 +274,8 @@ def _normalize_site(site, defaults, tls_dir):
     locations = site["locations"]
     if not isinstance(locations, list) or not locations or len(locations) > 1000:
         raise ConfigError("locations: must be a non-empty list of at most 1000 locations")
-    locs = [_normalize_location(loc, "locations[%d]" % i) for i, loc in enumerate(locations)]
+    pool_names = set()
+    locs = [_normalize_location(loc, "locations[%d]" % i, pool_names) for i, loc in enumerate(locations)]
     seen = set()
     for i, loc in enumerate(locs):
         if loc["path"] in seen:
@@ -270,9 +287,10 @@ def _normalize_site(site, defaults, tls_dir):
     if not isinstance(backend_tls, dict):
         raise ConfigError("backend_tls: must be a mapping")
     layered.update((k, v) for k, v in backend_tls.items() if v is not None)
-    uses_tls = any(loc["url"].is_tls for loc in locs)
-    tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, uses_tls)
-    warnings = []
+    uses_tls = any(_pools.location_is_tls(loc) for loc in locs)
+    site_used = any(_pools.location_is_tls(loc) and loc["backend_tls_raw"] is None for loc in locs)
+    tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, site_used)
+    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address})
     insecure = insecure_settings(tls) if uses_tls else []
     if insecure and not allow_insecure:
         raise ConfigError("backend_tls: insecure setting(s) refused: %s. Fix the backend instead (see "
@@ -280,9 +298,13 @@ def _normalize_site(site, defaults, tls_dir):
                           "risk" % "; ".join(insecure))
     if insecure:
         warnings.append("INSECURE backend TLS allowed by allow_insecure_backend_tls: %s" % "; ".join(insecure))
+    _pools.normalize_location_tls(locs, tls, allow_insecure, warnings)
     public_names = [server_name] + aliases
     if uses_tls:
         for i, loc in enumerate(locs):
+            if loc["pool"] or loc["backend_tls"] is not tls:
+                _pools.check_member_names(loc, loc["backend_tls"], preserve_host, "locations[%d]" % i)
+                continue
             if not loc["url"].is_tls:
                 continue
             if not preserve_host and loc["url"].is_ip and tls["check_peer_name"]:
@@ -306,12 +328,13 @@ def _normalize_site(site, defaults, tls_dir):
         "allow_insecure_backend_tls": allow_insecure,
         "locations": locs,
         "uses_tls": uses_tls,
-        "uses_ws": any(loc["url"].scheme in ("ws", "wss") for loc in locs),
+        "uses_ws": any(u.scheme in ("ws", "wss") for loc in locs for u in _pools.location_urls(loc)),
         "backend_tls": tls,
         "insecure": insecure,
         "contents": contents,
         "combined_client_cert": combined_from,
         "warnings": warnings,
+        "frontend": frontend,
     }
 
 
@@ -338,6 +361,12 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
                 raise ConfigError("site %r: %s: %r is already served by site %r on %s:%d; Apache would answer only "
                                   "with the first" % (eff["name"], field, host, hosts[key], listen[0] or "*",
                                                       listen[1]))
+            hosts[key] = eff["name"]
+        for key in _frontend.redirect_hosts(eff):
+            if key in hosts:
+                raise ConfigError("site %r: redirect_http_port: %r on %s:%d is already served by site %r; set "
+                                  "redirect_http: false on one of them" % (eff["name"], key[2], key[0] or "*", key[1],
+                                                                            hosts[key]))
             hosts[key] = eff["name"]
         out.append(eff)
     return out

@@ -157,7 +157,7 @@ def test_parse_listens():
     ([_eff("a", 80, backend="http://b.internal/")], ["headers", "proxy", "proxy_http"]),
     ([_eff("a", 80, backend="wss://b.internal/")], ["headers", "proxy", "proxy_http", "proxy_wstunnel", "socache_shmcb", "ssl"]),
     ([_eff("a", 443, backend="http://b.internal/", tls={"certificate_file": "/c", "key_file": "/k"})],
-     ["headers", "proxy", "proxy_http", "socache_shmcb", "ssl"]),
+     ["alias", "headers", "proxy", "proxy_http", "socache_shmcb", "ssl"]),
 ])
 def test_needed_modules(sites, expected):
     assert needed_modules(sites) == expected

@@ -37,8 +37,11 @@ REFUSED = [
     ("name upper case", site(name="Shop"), "site #0: name: 'Shop' must match ^[a-z0-9][a-z0-9_.-]*$ (it becomes a file name)"),
     ("name missing", site(name=None), "site #0: name: is required"),
     ("unknown site key", dict(site(), extra_directives="Foo"),
-     "site 'shop': site: unknown key(s) extra_directives (allowed: allow_insecure_backend_tls, backend_tls, listen, "
-     "locations, name, preserve_host, server_aliases, server_name, tls)"),
+     "site 'shop': site: unknown key(s) extra_directives (allowed: acme_challenge_dir, allow_insecure_backend_tls, "
+     "allow_insecure_frontend_tls, backend_tls, forwarded_headers, hsts, hsts_include_subdomains, hsts_max_age, "
+     "hsts_preload, http2, listen, locations, name, preserve_host, redirect_http, redirect_http_port, "
+     "redirect_status, request_headers, response_headers, server_aliases, server_name, tls, tls_profile, "
+     "tls_session_tickets)"),
     ("newline in server_name", site(server_name="a.example\nProxyPass / http://evil/"),
      "site 'shop': server_name: must not contain newlines or control characters"),
     ("closing tag in server_name", site(server_name="</VirtualHost>"),
@@ -71,9 +74,10 @@ REFUSED = [
      "not (mod_proxy maps the rest of the URL textually)"),
     ("duplicate path", site(locations=[loc(), loc()]), "site 'shop': locations[1].path: '/' is listed twice"),
     ("unknown worker param", site(locations=[loc(hostname="x")]),
-     "site 'shop': locations[0]: unknown key(s) hostname (allowed: acquire, backend, connectiontimeout, disablereuse, "
-     "enablereuse, flushpackets, flushwait, iobuffersize, keepalive, max, min, path, ping, probe_status, "
-     "receivebuffersize, responsefieldsize, retry, smax, timeout, ttl, upgrade)"),
+     "site 'shop': locations[0]: unknown key(s) hostname (allowed: acquire, backend, backend_tls, backends, "
+     "connectiontimeout, disablereuse, enablereuse, flushpackets, flushwait, health_check, iobuffersize, keepalive, "
+     "lbmethod, max, min, min_ok, path, ping, probe_status, receivebuffersize, request_headers, response_headers, "
+     "responsefieldsize, retry, smax, sticky, timeout, ttl, upgrade)"),
     ("negative timeout", site(locations=[loc(timeout=-1)]),
      "site 'shop': locations[0].timeout: must be an integer from 1 to 86400, got -1"),
     ("injected upgrade", site(locations=[loc(upgrade="websocket\nProxyPass")]),

@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""Render the public side of an effective site (model/_frontend.py): the frontend TLS policy and HSTS, forwarded and
+custom headers, per-location headers, and the HTTP->HTTPS redirect vhost. Pure; every line through _grammar."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import ACME_PATH
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
+
+_IN = "    "
+_PROTO_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+_FORWARDED_BY_PROXY = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server")
+
+
+def _d(name, *args, **kwargs):
+    return directive(name, *args, indent=kwargs.get("indent", _IN))
+
+
+def _front(site):
+    return site.get("frontend") or {}
+
+
+def tls_policy_lines(site):
+    """Lines after the SSLCertificate* lines of a TLS site: protocols, ciphers, tickets, HTTP/2, HSTS."""
+    front = _front(site)
+    if not site.get("tls") or not front.get("tls_protocols"):
+        return []
+    lines = ["    # Frontend TLS policy: Mozilla %r profile (tls_profile)." % front["tls_profile"]]
+    if front.get("insecure"):
+        lines.append("    # WARNING: INSECURE frontend TLS, accepted with allow_insecure_frontend_tls: true:")
+        for item in front["insecure"]:
+            lines.append("    #   %s" % item)
+    lines.append(_d("SSLProtocol", Bare("-all"), *[Bare("+" + p) for p in _PROTO_ORDER if p in front["tls_protocols"]]))
+    if front["tls_ciphers"]:
+        lines.append(_d("SSLCipherSuite", Bare(front["tls_ciphers"])))
+    lines.append(_d("SSLHonorCipherOrder", Bare("off")))
+    lines.append(_d("SSLSessionTickets", Bare("on" if front["session_tickets"] else "off")))
+    if front.get("http2"):
+        lines.append(_d("Protocols", Bare("h2"), Bare("http/1.1")))
+    if front.get("hsts"):
+        lines.append("    # HSTS: browsers use https:// only for this name from now on (hsts, hsts_max_age).")
+        lines.append(_d("Header", Bare("always"), Bare("set"), Bare("Strict-Transport-Security"), front["hsts"]))
+    return lines
+
+
+def _header_lines(kind, entries, indent):
+    out = []
+    for action, name, value in entries:
+        args = [Bare(action), name] + ([] if value is None else [value])
+        out.append(_d(kind, *args, indent=indent))
+    return out
+
+
+def header_lines(site):
+    """Vhost-level request/response header lines (before ProxyRequests)."""
+    front = _front(site)
+    if not front:
+        return []
+    lines = []
+    if front.get("forwarded"):
+        scheme = "https" if site.get("tls") else "http"
+        lines.append("")
+        lines.append("    # Forwarded headers from the real request; values a client sent are dropped, and mod_proxy")
+        lines.append("    # adds its own X-Forwarded-For/-Host/-Server (ProxyAddHeaders On).")
+        for name in _FORWARDED_BY_PROXY:
+            lines.append(_d("RequestHeader", Bare("unset"), Bare(name)))
+        lines.append(_d("RequestHeader", Bare("set"), Bare("X-Forwarded-Proto"), Bare(scheme)))
+        lines.append(_d("RequestHeader", Bare("set"), Bare("X-Forwarded-Port"), Bare(str(site["listen"]["port"]))))
+        lines.append(_d("ProxyAddHeaders", Bare("On")))
+    if front.get("request_headers") or front.get("response_headers"):
+        lines.append("")
+        lines.extend(_header_lines("RequestHeader", front.get("request_headers") or [], _IN))
+        lines.extend(_header_lines("Header", front.get("response_headers") or [], _IN))
+    return lines
+
+
+def location_lines(site):
+    """<Location> sections for the locations that set their own headers (after the ProxyPass lines)."""
+    lines = []
+    for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
+        front = loc.get("frontend") or {}
+        if not front.get("request_headers") and not front.get("response_headers"):
+            continue
+        lines.append(section("Location", loc["path"], indent=_IN))
+        lines.extend(_header_lines("RequestHeader", front.get("request_headers") or [], _IN * 2))
+        lines.extend(_header_lines("Header", front.get("response_headers") or [], _IN * 2))
+        lines.append(_IN + "</Location>")
+    return lines
+
+
+def _vhost_addr(address, port):
+    addr = address or "*"
+    if ":" in addr:
+        addr = "[%s]" % addr
+    return "%s:%d" % (addr, port)
+
+
+def redirect_vhost_lines(site):
+    """The port-80 vhost of a TLS site: a redirect to https://server_name, and the ACME challenge directory."""
+    redirect = _front(site).get("redirect")
+    if not redirect:
+        return []
+    port = site["listen"]["port"]
+    target = "https://%s%s/" % (site["server_name"], "" if port == 443 else ":%d" % port)
+    lines = [
+        "",
+        "# HTTP -> HTTPS redirect of site %s (redirect_http)." % site["name"],
+        section("VirtualHost", Bare(_vhost_addr(site["listen"]["address"], redirect["port"]))),
+        _d("ServerName", Bare(site["server_name"])),
+    ]
+    for alias in site["server_aliases"]:
+        lines.append(_d("ServerAlias", Bare(alias)))
+    acme = redirect["acme_challenge_dir"]
+    if acme:
+        lines.append("    # Certificate renewal: ACME HTTP-01 challenges are served from acme_challenge_dir.")
+        lines.append(_d("Alias", ACME_PATH, acme + "/"))
+        lines.append(section("Directory", acme, indent=_IN))
+        lines.append(_d("Require", Bare("all"), Bare("granted"), indent=_IN * 2))
+        lines.append(_IN + "</Directory>")
+        lines.append(_d("RedirectMatch", Bare(str(redirect["status"])), "^/(?![.]well-known/acme-challenge/)(.*)$",
+                        target + "$1"))
+    else:
+        lines.append(_d("Redirect", Bare(str(redirect["status"])), "/", target))
+    lines.append("</VirtualHost>")
+    return lines
+
+
+def frontend_modules(sites):
+    """Apache modules the public side of the sites needs (Debian names)."""
+    mods = set()
+    for site in sites:
+        front = _front(site)
+        if front.get("redirect"):
+            mods.add("alias")
+        if front.get("http2"):
+            mods.add("http2")
+    return mods
+
+
+def frontend_listens(sites):
+    """(address or None, port) of each redirect vhost, for the managed Listen file."""
+    out = []
+    for site in sites:
+        redirect = _front(site).get("redirect")
+        if redirect:
+            out.append((site["listen"]["address"], redirect["port"]))
+    return out

@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""The public side of a site: HTTP->HTTPS redirect, forwarded and custom headers, HSTS, frontend TLS policy.
+
+normalize_frontend() turns a user's site fields into the effective "frontend" part of the site the renderer
+(apache/_render_frontend.py) writes. Pure (no I/O); every value goes through a grammar kind, every error names the
+field (the caller prefixes the site).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
+
+# Mozilla server-side TLS recommendations, version 5.7 (https://ssl-config.mozilla.org/guidelines/5.7.json).
+TLS_PROFILES = {
+    "intermediate": {
+        "protocols": ["TLSv1.2", "TLSv1.3"],
+        "ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                   "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                   "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305",
+    },
+    "modern": {"protocols": ["TLSv1.3"], "ciphers": None},
+    "old": {
+        "protocols": ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"],
+        "ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                   "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                   "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305:"
+                   "ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:"
+                   "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:"
+                   "DHE-RSA-AES128-SHA256:DHE-RSA-AES256-SHA256:AES128-GCM-SHA256:AES256-GCM-SHA384:"
+                   "AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA",
+    },
+}
+HEADER_ACTIONS = ("set", "unset", "append", "add", "merge")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+HSTS_DEFAULT_MAX_AGE = 63072000  # two years, Mozilla's recommendation
+HSTS_PRELOAD_MIN_AGE = 31536000  # hstspreload.org requires at least one year
+ACME_PATH = "/.well-known/acme-challenge/"
+
+# An RFC 9110 field name (token) without the quote and backtick characters a config line never needs.
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&*+.^_|~-]+$")
+# mod_headers format specifiers the role lets through: %% (a literal %), %t, %D, %{NAME}e (environment) and
+# %{NAME}s (SSL variable). Anything else after a '%' is refused before Apache sees it.
+_FORMAT_RE = re.compile(r"%(?:%|t|D|\{[A-Za-z0-9_:-]{1,64}\}[es])")
+
+HEADER_ENTRY_SPEC = {
+    "action": {"type": "str", "choices": list(HEADER_ACTIONS), "default": "set"},
+    "name": {"type": "str", "required": True},
+    "value": {"type": "str"},
+}
+_HEADERS_SPEC = {"type": "list", "elements": "dict", "default": [], "options": HEADER_ENTRY_SPEC}
+
+# Site-level options, added to _sites.SITE_SPEC.
+FRONTEND_SITE_SPEC = {
+    "redirect_http": {"type": "bool", "default": True},
+    "redirect_http_port": {"type": "int", "default": 80},
+    "redirect_status": {"type": "int", "default": 301, "choices": list(REDIRECT_STATUSES)},
+    "acme_challenge_dir": {"type": "path"},
+    "forwarded_headers": {"type": "bool", "default": True},
+    "request_headers": _HEADERS_SPEC,
+    "response_headers": _HEADERS_SPEC,
+    "hsts": {"type": "bool", "default": True},
+    "hsts_max_age": {"type": "int", "default": HSTS_DEFAULT_MAX_AGE},
+    "hsts_include_subdomains": {"type": "bool", "default": False},
+    "hsts_preload": {"type": "bool", "default": False},
+    "tls_profile": {"type": "str", "default": "intermediate", "choices": sorted(TLS_PROFILES)},
+    "tls_session_tickets": {"type": "bool", "default": False},
+    "http2": {"type": "bool", "default": False},
+    "allow_insecure_frontend_tls": {"type": "bool", "default": False},
+}
+
+# Location-level options, added to _sites.LOCATION_SPEC.
+FRONTEND_LOCATION_SPEC = {
+    "request_headers": _HEADERS_SPEC,
+    "response_headers": _HEADERS_SPEC,
+}
+
+_FORWARDED_BY_PROXY = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server")
+
+
+def header_name(value, field):
+    grammar.safe_text(value, field, 256)
+    if not HEADER_NAME_RE.match(value):
+        raise ConfigError("%s: %r is not an HTTP header name (letters, digits and !#$%%&*+.^_|~-)" % (field, value))
+    return value
+
+
+def header_value(value, field):
+    """Any single line (no control characters, no '${'); a '%' only as one of mod_headers' format specifiers
+    %%, %t, %D, %{NAME}e, %{NAME}s."""
+    grammar.text(value, field, 4096)
+    if value.endswith("\\"):
+        raise ConfigError("%s: must not end with a backslash" % field)
+    if "%" in _FORMAT_RE.sub("", value):
+        raise ConfigError("%s: %r: a '%%' must start one of %%%%, %%t, %%D, %%{NAME}e or %%{NAME}s (write %%%% for "
+                          "a literal %%)" % (field, value))
+    return value
+
+
+def _check_keys(value, allowed, field):
+    if not isinstance(value, dict):
+        raise ConfigError("%s: must be a mapping, got %s" % (field, type(value).__name__))
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ConfigError("%s: unknown key(s) %s (allowed: %s)"
+                          % (field, ", ".join(map(str, unknown)), ", ".join(sorted(allowed))))
+
+
+def headers(value, field):
+    """A request_headers/response_headers list as [(action, name, value or None)]."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 100:
+        raise ConfigError("%s: must be a list of at most 100 header entries" % field)
+    out = []
+    for i, entry in enumerate(value):
+        efield = "%s[%d]" % (field, i)
+        _check_keys(entry, HEADER_ENTRY_SPEC, efield)
+        action = entry.get("action")
+        action = "set" if action is None else grammar.choice(action, efield + ".action", HEADER_ACTIONS)
+        if entry.get("name") is None:
+            raise ConfigError("%s.name: is required" % efield)
+        name = header_name(entry["name"], efield + ".name")
+        val = entry.get("value")
+        if action == "unset":
+            if val is not None:
+                raise ConfigError("%s.value: an unset entry takes no value" % efield)
+        else:
+            if val is None:
+                raise ConfigError("%s.value: is required for action %s" % (efield, action))
+            val = header_value(val, efield + ".value")
+        out.append((action, name, val))
+    return out
+
+
+def normalize_location_frontend(loc, field):
+    """The location-level public-side fields of one location (raw user mapping)."""
+    return {
+        "request_headers": headers(loc.get("request_headers"), field + ".request_headers"),
+        "response_headers": headers(loc.get("response_headers"), field + ".response_headers"),
+    }
+
+
+def _get(site, key):
+    value = site.get(key)
+    return FRONTEND_SITE_SPEC[key].get("default") if value is None else value
+
+
+def normalize_frontend(site, tls_front, listen):
+    """The effective public side of a site. Returns (frontend, warnings)."""
+    has_tls = bool(tls_front)
+    warnings = []
+    allow_insecure = grammar.boolean(_get(site, "allow_insecure_frontend_tls"), "allow_insecure_frontend_tls")
+
+    redirect = None
+    if grammar.boolean(_get(site, "redirect_http"), "redirect_http") and has_tls:
+        rport = grammar.port(_get(site, "redirect_http_port"), "redirect_http_port")
+        if rport == listen["port"]:
+            raise ConfigError("redirect_http_port: %d is the port the HTTPS vhost listens on; choose another port "
+                              "or set redirect_http: false" % rport)
+        status = _get(site, "redirect_status")
+        if isinstance(status, bool) or not isinstance(status, int) or status not in REDIRECT_STATUSES:
+            raise ConfigError("redirect_status: must be one of %s, got %r"
+                              % (", ".join(map(str, REDIRECT_STATUSES)), status))
+        acme = site.get("acme_challenge_dir")
+        if acme is not None:
+            acme = grammar.abs_path(acme, "acme_challenge_dir").rstrip("/") or "/"
+            if acme == "/":
+                raise ConfigError("acme_challenge_dir: must not be / (it is served to anyone on port %d)" % rport)
+        redirect = {"port": rport, "status": status, "acme_challenge_dir": acme}
+    elif site.get("acme_challenge_dir") is not None:
+        raise ConfigError("acme_challenge_dir: is served by the HTTP redirect vhost; it needs tls and "
+                          "redirect_http: true")
+
+    hsts = None
+    if grammar.boolean(_get(site, "hsts"), "hsts") and has_tls:
+        max_age = grammar.integer(_get(site, "hsts_max_age"), "hsts_max_age", 0, 10 * 365 * 86400)
+        subdomains = grammar.boolean(_get(site, "hsts_include_subdomains"), "hsts_include_subdomains")
+        preload = grammar.boolean(_get(site, "hsts_preload"), "hsts_preload")
+        if preload and (not subdomains or max_age < HSTS_PRELOAD_MIN_AGE):
+            raise ConfigError("hsts_preload: the preload list requires hsts_include_subdomains: true and "
+                              "hsts_max_age of at least %d" % HSTS_PRELOAD_MIN_AGE)
+        value = "max-age=%d" % max_age + ("; includeSubDomains" if subdomains else "") + ("; preload" if preload else "")
+        hsts = value
+
+    profile = grammar.choice(_get(site, "tls_profile"), "tls_profile", tuple(sorted(TLS_PROFILES)))
+    tickets = grammar.boolean(_get(site, "tls_session_tickets"), "tls_session_tickets")
+    http2 = grammar.boolean(_get(site, "http2"), "http2")
+    if http2 and not has_tls:
+        raise ConfigError("http2: needs tls (browsers speak HTTP/2 only over TLS)")
+    insecure = []
+    if has_tls:
+        if profile == "old":
+            insecure.append("tls_profile old (TLS 1.0/1.1 and CBC/3DES ciphers for clients)")
+        if tickets:
+            insecure.append("tls_session_tickets true (ticket keys undo forward secrecy until Apache restarts)")
+    if insecure and not allow_insecure:
+        raise ConfigError("insecure frontend TLS setting(s) refused: %s. Keep the defaults, or set "
+                          "allow_insecure_frontend_tls: true to accept the risk" % "; ".join(insecure))
+    if insecure:
+        warnings.append("INSECURE frontend TLS allowed by allow_insecure_frontend_tls: %s" % "; ".join(insecure))
+
+    return {
+        "redirect": redirect,
+        "forwarded": grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers"),
+        "request_headers": headers(site.get("request_headers"), "request_headers"),
+        "response_headers": headers(site.get("response_headers"), "response_headers"),
+        "hsts": hsts,
+        "tls_profile": profile if has_tls else None,
+        "tls_protocols": list(TLS_PROFILES[profile]["protocols"]) if has_tls else None,
+        "tls_ciphers": TLS_PROFILES[profile]["ciphers"] if has_tls else None,
+        "session_tickets": tickets,
+        "http2": http2,
+        "insecure": insecure,
+    }, warnings
+
+
+def redirect_hosts(eff):
+    """(address, port, host) keys the redirect vhost of an effective site serves (for the duplicate-name check)."""
+    front = eff.get("frontend") or {}
+    if not front.get("redirect"):
+        return []
+    return [(eff["listen"]["address"], front["redirect"]["port"], host.lower().rstrip("."))
+            for host in [eff["server_name"]] + eff["server_aliases"]]
