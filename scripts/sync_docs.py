@@ -51,6 +51,11 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 '''
 FRAGMENT_TAIL = '"""\n'
+BACKENDS_HEAD = '''
+    # revproxy.tls._sites.BACKENDS: the suboptions of backend_handshake's `backends` (a ProxyPass target, then the
+    # backend_tls keys with the collection's defaults). The module documents `backends` itself without suboptions.
+    BACKENDS = r"""
+'''
 
 
 def _strip(options, key):
@@ -118,14 +123,57 @@ def fragment_options():
     }
 
 
-def render_fragment():
-    text = yaml.safe_dump({"options": fragment_options()}, sort_keys=False, width=110, default_flow_style=False)
-    # Names as the modules call them.
+# backend_handshake's `backends`: a ProxyPass target and how Apache names it, then the backend_tls keys. These three
+# are the checker's own (the role takes them from the location and the site), so their text lives here.
+BACKEND_TARGET_OPTIONS = {
+    "url": {
+        "description": ["The C(ProxyPass) target, for example C(https://backend.example:8443/app/). C(http://) URLs are "
+                        "checked with a plain request (to detect a TLS port behind an C(http://) URL)."],
+        "type": "str",
+        "required": True,
+    },
+    "preserve_host": {
+        "description": ["C(ProxyPreserveHost On). Apache then sends O(backends[].host) as SNI and checks the "
+                        "certificate against it."],
+        "type": "bool",
+        "default": False,
+    },
+    "host": {
+        "description": ["The Host header clients send (required with O(backends[].preserve_host=true))."],
+        "type": "str",
+    },
+}
+
+
+def backends_options():
+    """The suboptions of backend_handshake's `backends`: the target, then every backend_tls key (not the *_content
+    ones: a check reads files) with the collection's defaults, which apply to `backends` as they are."""
+    options = copy.deepcopy(BACKEND_TARGET_OPTIONS)
+    backend_tls = copy.deepcopy(_argspec()["apache_proxy_sites"]["options"]["backend_tls"]["options"])
+    _strip(backend_tls, "no_log")
+    for key, opt in backend_tls.items():
+        if not key.endswith("_content"):
+            options[key] = opt
+    return options
+
+
+def _module_names(text, backends=False):
+    """Option references as the modules call them."""
+    if backends:  # the role's insecure-settings gate does not apply to a check: it reports what Apache would do
+        text = text.replace("O(apache_proxy_sites[].allow_insecure_backend_tls)", "the role's C(allow_insecure_backend_tls)")
     text = text.replace("O(apache_proxy_sites[].", "O(sites[].")
     text = text.replace("O(apache_proxy_backend_tls_defaults)", "O(backend_tls_defaults)")
     if '"""' in text or "\\" in text:
         raise ValueError("the argument spec's text cannot go into a raw triple-quoted string")
-    return FRAGMENT_HEAD + text + FRAGMENT_TAIL
+    return text
+
+
+def render_fragment():
+    text = _module_names(yaml.safe_dump({"options": fragment_options()}, sort_keys=False, width=110,
+                                        default_flow_style=False))
+    backends = _module_names(yaml.safe_dump({"options": {"backends": {"suboptions": backends_options()}}},
+                                            sort_keys=False, width=110, default_flow_style=False), backends=True)
+    return FRAGMENT_HEAD + text + FRAGMENT_TAIL + BACKENDS_HEAD + backends + FRAGMENT_TAIL
 
 
 def _text(desc):

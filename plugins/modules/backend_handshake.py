@@ -29,9 +29,11 @@ description:
     within one task; each one is bounded by O(timeout), DNS included.
   - "Stable reason codes: C(ok), C(dns_failure), C(connect_refused), C(connect_timeout), C(connect_failed),
     C(timeout), C(connection_closed), C(plain_http_backend), C(not_tls), C(tls_protocol_mismatch),
-    C(tls_cipher_mismatch), C(tls_handshake_failed), C(untrusted_ca), C(no_ca_configured), C(ca_file_missing_root),
+    C(tls_cipher_mismatch), C(tls_handshake_failed), C(certificate_too_large), C(untrusted_ca),
+    C(no_ca_configured), C(ca_file_missing_root),
     C(incomplete_chain), C(chain_too_long), C(name_mismatch), C(preserve_host_name_mismatch), C(ip_literal_name),
-    C(expired), C(not_yet_valid), C(revoked), C(crl_error), C(verify_failed), C(client_cert_required),
+    C(expired), C(not_yet_valid), C(revoked), C(crl_error), C(weak_key), C(weak_signature), C(verify_failed),
+    C(client_cert_required),
     C(client_cert_not_chosen), C(client_cert_rejected), C(client_cert_invalid), C(misdirected_request),
     C(no_http_response), C(response_timeout), C(response_head_too_long), C(tls_backend_on_http_url),
     C(no_cipher_match), C(invalid_input). Each is described, with its log lines, status, fix and insecure workaround,
@@ -62,6 +64,7 @@ seealso:
 extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._sites
+  - revproxy.tls._sites.BACKENDS
   - revproxy.tls._attributes.INFO_MODULE
 options:
   backends:
@@ -69,79 +72,11 @@ options:
       - The backends to check, each as a C(ProxyPass) target plus the backend TLS settings, with the same key names and
         defaults as the C(apache_proxy) role's C(backend_tls).
       - Mutually exclusive with O(sites); one of the two is required.
+      - "Each entry is a C(ProxyPass) target (O(backends[].url), O(backends[].preserve_host), O(backends[].host)) and
+        the keys of the role's C(backend_tls) with the collection's defaults. The role's insecure-settings gate
+        (C(allow_insecure_backend_tls)) does not apply here; the check reports what Apache would do with any settings."
     type: list
     elements: dict
-    suboptions:
-      url:
-        description:
-          - The C(ProxyPass) target, for example C(https://backend.example:8443/app/). C(http://) URLs are checked with a
-            plain request (to detect a TLS port behind an C(http://) URL).
-        type: str
-        required: true
-      preserve_host:
-        description:
-          - C(ProxyPreserveHost On). Apache then sends O(backends[].host) as SNI and checks the certificate against it.
-        type: bool
-        default: false
-      host:
-        description:
-          - The Host header clients send (required with O(backends[].preserve_host=true)).
-        type: str
-      verify:
-        description: C(SSLProxyVerify).
-        type: str
-        choices: [none, optional, require, optional_no_ca]
-        default: require
-      verify_depth:
-        description: C(SSLProxyVerifyDepth) (mod_ssl's counting; leaf -> intermediate -> root needs 2).
-        type: int
-        default: 4
-      ca_file:
-        description: C(SSLProxyCACertificateFile).
-        type: path
-      ca_path:
-        description: C(SSLProxyCACertificatePath) (a directory with C(c_rehash) links).
-        type: path
-      crl_file:
-        description: C(SSLProxyCARevocationFile).
-        type: path
-      crl_path:
-        description: C(SSLProxyCARevocationPath).
-        type: path
-      crl_check:
-        description: C(SSLProxyCARevocationCheck).
-        type: str
-        choices: [none, leaf, chain]
-        default: none
-      check_peer_name:
-        description: C(SSLProxyCheckPeerName).
-        type: bool
-        default: true
-      check_peer_expire:
-        description: C(SSLProxyCheckPeerExpire).
-        type: bool
-        default: true
-      client_cert_file:
-        description: C(SSLProxyMachineCertificateFile) (certificate, and its key unless O(backends[].client_key_file)).
-        type: path
-      client_key_file:
-        description: The client certificate's unencrypted key, when it is not in O(backends[].client_cert_file).
-        type: path
-      client_chain_file:
-        description: C(SSLProxyMachineCertificateChainFile).
-        type: path
-      protocols:
-        description: C(SSLProxyProtocol) (the enabled protocols).
-        type: list
-        elements: str
-        choices: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]
-        default: [TLSv1.2, TLSv1.3]
-      ciphers:
-        description:
-          - C(SSLProxyCipherSuite) for TLS 1.2 and below (default OpenSSL's, minus aNULL, eNULL, EXP).
-          - mod_ssl appends C(:!aNULL:!eNULL:!EXP) to the list given; the check does the same. A list that then
-            selects no cipher is reported as C(no_cipher_match) (httpd refuses to start with C(AH01898)).
-        type: str
   sites:
     description:
       - The C(apache_proxy) role's C(apache_proxy_sites), as is. Every TLS backend in it is checked with the settings

@@ -143,3 +143,27 @@ def test_module_gets_every_nested_option_from_the_fragment(module):
         merged = doc["options"][option]
         assert flat(merged["suboptions"], "suboptions") == flat(fragment[option]["suboptions"], "suboptions")
         assert merged["description"] != fragment[option]["description"], "%s says what it does with %s" % (module, option)
+
+
+def backends_fragment_options():
+    return yaml.safe_load(_sites.ModuleDocFragment.BACKENDS)["options"]
+
+
+def test_fragment_backends_match_the_checker_spec():
+    """backend_handshake's `backends`: documented from the same source as the role's backend_tls (argument_specs.yml),
+    with the collection's defaults, and exactly the options the checker validates."""
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import BACKEND_OPTIONS
+    documented = backends_fragment_options()["backends"]["suboptions"]
+    assert flat(documented, "suboptions") == flat(BACKEND_OPTIONS, "options")
+    role = role_options()["apache_proxy_sites"]["options"]["backend_tls"]["options"]
+    for key in BACKEND_TLS_SPEC:
+        assert documented[key]["description"] == role[key]["description"] or key == "verify", key
+
+
+def test_backend_handshake_gets_backends_suboptions_from_the_fragment():
+    path = os.path.join(ROOT, "plugins", "modules", "backend_handshake.py")
+    assert "suboptions" not in own_documentation(path)["options"]["backends"]
+    doc = module_documentation(path)
+    backends = doc["options"]["backends"]
+    assert (backends["type"], backends["elements"]) == ("list", "dict")
+    assert set(backends["suboptions"]) == {"url", "preserve_host", "host"} | set(BACKEND_TLS_SPEC)
