@@ -17,22 +17,13 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_frontend as frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_pools as pools
 
 MANAGED_MARKER = "# Managed by revproxy.tls (apache_proxy role)"
-LOG_LEVEL_RE = re.compile(r"^(?:[a-z_0-9]+:)?(?:emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])$")
 
 _PROTO_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-
-
-def check_log_level(value, field="log_level"):
-    tokens = value.split() if isinstance(value, str) else []
-    if not tokens or not all(LOG_LEVEL_RE.match(t) for t in tokens):
-        raise ConfigError("%s: %r is not an Apache LogLevel (for example 'warn ssl:info')" % (field, value))
-    return " ".join(tokens)
 
 
 _IN = "    "

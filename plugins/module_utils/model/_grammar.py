@@ -42,6 +42,7 @@ URL_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 SITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 CIPHER_RE = re.compile(r"^[A-Za-z0-9_:+!@=.-]+$")
+LOG_LEVEL_RE = re.compile(r"^(?:[a-z_0-9]+:)?(?:emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])$")
 
 
 def text(value, field, max_len=MAX_TEXT):
@@ -191,6 +192,14 @@ def site_name(value, field="name"):
     if not SITE_NAME_RE.match(value) or value in (".", ".."):
         raise ConfigError("%s: %r must match ^[a-z0-9][a-z0-9_.-]*$ (it becomes a file name)" % (field, value))
     return value
+
+
+def log_level(value, field="log_level"):
+    """An Apache LogLevel: one or more `[module:]level` words, returned joined by single spaces."""
+    tokens = value.split() if isinstance(value, str) else []
+    if not tokens or not all(LOG_LEVEL_RE.match(t) for t in tokens):
+        raise ConfigError("%s: %r is not an Apache LogLevel (for example 'warn ssl:info')" % (field, value))
+    return " ".join(tokens)
 
 
 def cipher_string(value, field):

@@ -1,10 +1,8 @@
 """Rendering of each directive, from effective sites (table-driven)."""
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,
-    check_log_level,
     needed_modules,
     parse_listens,
     render_listen_conf,
@@ -110,18 +108,6 @@ def test_no_frontend_ssl_without_tls():
 ])
 def test_ssl_proxy_protocol(protocols, expected):
     assert ssl_proxy_protocol(protocols) == expected
-
-
-@pytest.mark.parametrize("value,ok", [
-    ("warn", True), ("warn ssl:info", True), ("info proxy:trace2 ssl:debug", True),
-    ("verbose", False), ("warn\nProxyPass / http://x/", False), ("", False), ("warn ssl:", False),
-])
-def test_log_level(value, ok):
-    if ok:
-        assert check_log_level(value) == " ".join(value.split())
-    else:
-        with pytest.raises(ConfigError):
-            check_log_level(value)
 
 
 def _eff(name, port, address=None, backend="https://b.internal/", tls=None):

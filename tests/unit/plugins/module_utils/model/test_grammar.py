@@ -233,3 +233,15 @@ def test_property_accepted_site_renders_one_argument_per_value(server_name, alia
     for _line, words in _rendered_lines_read_back(render_site(eff)):
         if words[0] == "ServerAlias":
             assert len(words) == 2
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("warn", True), ("warn ssl:info", True), ("info proxy:trace2 ssl:debug", True),
+    ("verbose", False), ("warn\nProxyPass / http://x/", False), ("", False), ("warn ssl:", False),
+])
+def test_log_level(value, ok):
+    if ok:
+        assert g.log_level(value) == " ".join(value.split())
+    else:
+        with pytest.raises(ConfigError):
+            g.log_level(value)
