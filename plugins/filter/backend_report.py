@@ -17,13 +17,9 @@ description:
     on the certificate and the fix; every value is escaped.
 author:
   - revproxy.tls contributors (@revproxy)
+extends_documentation_fragment:
+  - revproxy.tls._report_input
 options:
-  _input:
-    description:
-      - The registered result of C(revproxy.tls.backend_handshake), the list of its C(backends), or a mapping of
-        proxy host to result (for example built from C(hostvars)).
-    type: raw
-    required: true
   fmt:
     description: Output format.
     type: str

@@ -15,13 +15,9 @@ description:
   - What the job output and C(set_stats) show after a check; never certificates or PEM.
 author:
   - revproxy.tls contributors (@revproxy)
+extends_documentation_fragment:
+  - revproxy.tls._report_input
 options:
-  _input:
-    description:
-      - The registered result of C(revproxy.tls.backend_handshake), the list of its C(backends), or a mapping of
-        proxy host to result (for example built from C(hostvars)).
-    type: raw
-    required: true
   days_warn:
     description: A certificate that expires within this many days counts as WARN.
     type: int
