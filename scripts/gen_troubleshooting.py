@@ -53,7 +53,8 @@ show at warn.
 
 Things to know first:
 
-- Apache checks the certificate **name** and **expiry** even with `SSLProxyVerify none` (the default).
+- Apache checks the certificate **name** and **expiry** even with `SSLProxyVerify none` (mod_ssl's default when the directive is absent;
+  this collection renders `require`).
 - The name Apache checks is the name it sends as SNI: the host of the `ProxyPass` URL, or the client's `Host` with
   `ProxyPreserveHost On`. No SNI is sent for IP literals, and iPAddress SANs never match.
 - For backends mod_ssl never uses the system trust store: `SSLProxyVerify require` needs

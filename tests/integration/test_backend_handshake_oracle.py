@@ -5,15 +5,23 @@ SSLProxy settings as the module's backend entry and its own ErrorLog at `LogLeve
 for every case (concurrently), the module checks every case in one run; each test then asserts that the module's
 verdict (ok, http_status) equals Apache's actual response and that the AH codes the module predicts at warn/ssl:info
 are in that vhost's error log.
+
+With REVPROXY_TEST_MODULE_PYTHON set (the matrix stage of scripts/test.sh), the module runs as on a managed node:
+through ansible-playbook (this venv's ansible-core) with that interpreter, instead of in this process.
 """
 import datetime
+import json
 import os
+import ssl
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from support import apache, backends, pki
+
+from conftest import run_playbook
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS
 from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
@@ -23,6 +31,50 @@ pytestmark = [pytest.mark.apache, pytest.mark.skipif(not HAVE_APACHE, reason="Ap
 
 DAY = datetime.timedelta(days=1)
 TIMEOUT = 2.0  # module timeout per backend, and Apache's connectiontimeout/timeout for the hostile cases
+MODULE_PYTHON = os.environ.get("REVPROXY_TEST_MODULE_PYTHON")
+
+MODULE_PLAY = """
+- name: Run backend_handshake on the managed node's Python
+  hosts: localhost
+  gather_facts: true
+  gather_subset: ["!all"]
+  tasks:
+    - name: Check the backends
+      revproxy.tls.backend_handshake: "{{ params }}"
+      register: check
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{ check | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+    - name: Save the Python version the modules ran on
+      ansible.builtin.copy:
+        content: "{{ ansible_facts.python_version }}"
+        dest: "{{ out }}.python"
+        mode: "0600"
+"""
+
+
+def run_module(params, tmp):
+    """The module's (checks, results) for `backends` params: mod.run() in this process, or with
+    REVPROXY_TEST_MODULE_PYTHON the real module through ansible-playbook on that interpreter (results only)."""
+    if not MODULE_PYTHON:
+        return mod.run(params)
+    out = os.path.join(str(tmp), "module-result.json")
+    args = dict((k, v) for k, v in params.items() if k != "sites")
+    res = run_playbook(MODULE_PLAY, {"params": dict(args, fail_on="never"), "out": out,
+                                     "ansible_python_interpreter": MODULE_PYTHON})
+    assert res.rc == 0, res
+    with open(out) as handle:
+        result = json.load(handle)
+    with open(out + ".python") as handle:
+        assert handle.read().strip() == _python_version(MODULE_PYTHON)  # the module ran on that Python
+    return None, result["backends"]
+
+
+def _python_version(python):
+    return subprocess.run([python, "-c", "import platform; print(platform.python_version())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
 
 
 def _directives(tls):
@@ -45,19 +97,37 @@ def _directives(tls):
     return out
 
 
+class LegacyTLSBackend(backends.TLSBackend):
+    """A TLS backend whose own OpenSSL accepts legacy keys and signatures (@SECLEVEL=0), as an old server does: the
+    stdlib context refuses to load an RSA 512/1024 certificate at Debian's default security level 2."""
+
+    def _make_context(self, chain_path, key_path, client_ca_path, client_ca_names_path, min_version, max_version,
+                      key_password, alpn):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        ctx.load_cert_chain(chain_path, key_path, password=key_password)
+        if min_version is not None:
+            ctx.minimum_version = backends._tls_version(min_version)
+        if max_version is not None:
+            ctx.maximum_version = backends._tls_version(max_version)
+        ctx.sni_callback = self._sni_callback
+        return ctx
+
+
 class World:
     def __init__(self, tmp):
         self.tmp = tmp
         self.cases = {}
         self.stack = []
 
-    def add(self, name, backend, url, reason, preserve_host=False, host=None, ah=(), **tls):
+    def add(self, name, backend, url, reason, preserve_host=False, host=None, ah=(), texts=(), **tls):
         if backend is not None:
             self.stack.append(backend)
         entry = dict(BACKEND_TLS_DEFAULTS)
         entry.update(tls)
         entry.update(url=url, preserve_host=preserve_host, host=host)
-        self.cases[name] = {"entry": entry, "reason": reason, "ah": ah, "front": "%s.front.test" % name}
+        self.cases[name] = {"entry": entry, "reason": reason, "ah": ah, "texts": texts,
+                            "front": "%s.front.test" % name}
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +248,40 @@ def world(tmp_path_factory):
     w.add("silenttls", b, "https://localhost:%d/" % b.port, "response_timeout", ah=("AH01102",),
           ca_file=root.cert_path)
 
+    # legacy crypto (badssl.com's rsa512, rsa1024, sha1-intermediate, md5 and 10000-sans personalities)
+    rsa = pki.PKI(tmp / "pki-rsa", key_type="rsa")
+    rsa_root = rsa.ca("Legacy Root CA")
+    rsa_inter = rsa.ca("Legacy Intermediate CA", issuer=rsa_root)
+    weak_text = ("Error (66): EE certificate key too weak",)
+    for bits, max_version in ((1024, None), (512, "TLSv1.2")):  # RSA-PSS (TLS 1.3) cannot sign with 512 bits
+        leaf = f.leaf("rsa%d" % bits, dns=["localhost"], issuer=inter, key_type="rsa%d" % bits)
+        b = LegacyTLSBackend(leaf.chain_path, leaf.key_path, max_version=max_version)
+        w.add("rsa%d" % bits, b, "https://localhost:%d/" % b.port, "weak_key", ah=("AH02276",), texts=weak_text,
+              ca_file=root.cert_path)
+        if bits == 1024:  # the documented insecure workaround really works
+            w.add("rsa1024_seclevel1", None, "https://localhost:%d/" % b.port, "ok", ca_file=root.cert_path,
+                  ciphers="DEFAULT:@SECLEVEL=1")
+    md_text = ("Error (68): CA signature digest algorithm too weak",)
+    sha1_leaf = rsa.leaf("sha1-leaf", dns=["localhost"], issuer=rsa_inter, digest="sha1")
+    sha1_inter = rsa.ca("SHA-1 Intermediate CA", issuer=rsa_root, digest="sha1")
+    md5_inter = rsa.ca("MD5 Intermediate CA", issuer=rsa_root, digest="md5")
+    for name, leaf in (("sha1leaf", sha1_leaf),
+                       ("sha1inter", rsa.leaf("sha1-inter-leaf", dns=["localhost"], issuer=sha1_inter)),
+                       ("md5chain", rsa.leaf("md5-leaf", dns=["localhost"], issuer=md5_inter, digest="md5"))):
+        b = LegacyTLSBackend(leaf.chain_path, leaf.key_path)
+        w.add(name, b, "https://localhost:%d/" % b.port, "weak_signature", ah=("AH02276",), texts=md_text,
+              ca_file=rsa_root.cert_path)
+    sans = f.leaf("sans10000", dns=["localhost"] + ["san%05d.10000-sans.test" % i for i in range(1, 10000)],
+                  issuer=inter)
+    b = T(sans.chain_path, sans.key_path)
+    w.add("sans10000", b, "https://localhost:%d/" % b.port, "certificate_too_large", ah=("AH02003",),
+          texts=("excessive message size",), ca_file=root.cert_path)
+    # a one-tier private CA: the leaf is signed by a root the proxy does not trust, the backend sends only the leaf
+    one_tier = f.leaf("onetier", dns=["localhost"], issuer=root)
+    b = T(one_tier.cert_path, one_tier.key_path)
+    w.add("onetier", b, "https://localhost:%d/" % b.port, "incomplete_chain", ah=("AH02276",),
+          ca_file=other_root.cert_path)
+
     httpd = apache.PrivateApache(tmp / "httpd", loglevel="warn ssl:info")
     vhosts = []
     for name, case in w.cases.items():
@@ -212,7 +316,7 @@ def world(tmp_path_factory):
         params = dict(backends=[c["entry"] for c in w.cases.values()], sites=None, timeout=TIMEOUT, concurrency=64,
                       http_request=True, return_pem=False)
         start = time.monotonic()
-        _checks, results = mod.run(params)
+        _checks, results = run_module(params, w.tmp)
         w.module_elapsed = time.monotonic() - start
         for case, result in zip(w.cases.values(), results):
             case["result"] = result
@@ -227,7 +331,8 @@ CASES = ["ok", "depth1", "depth2", "untrusted", "verifynone", "ipliteral", "self
          "expired_noverify", "future", "wrongname", "wildcard", "wildcard2", "cnonly", "ipsan", "incomplete",
          "revoked", "tls13only", "mtls12_none", "mtls12_ok", "mtls12_bad", "mtls13_none", "mtls13_ok", "mtls13_bad",
          "plainhttp", "dns", "refused", "blackhole", "silent", "garbage", "closemid", "hugechain", "ciphermismatch",
-         "nullexcluded", "nulsan", "nulcn", "hugestatus", "hugeheader", "silenttls"]
+         "nullexcluded", "nulsan", "nulcn", "hugestatus", "hugeheader", "silenttls", "rsa1024", "rsa512",
+         "rsa1024_seclevel1", "sha1leaf", "sha1inter", "md5chain", "sans10000", "onetier"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -245,6 +350,9 @@ def test_module_agrees_with_apache(world, name):
         # the module predicts the code at warn or ssl:info (AH02276 replaces AH02039 at info)
         assert any(code in line["line"] or (code == "AH02276" and "AH02039" in line["line"])
                    for line in res["apache_log"]), detail
+    for text in case["texts"]:  # Apache's own words, and the module predicts them
+        assert text in case["apache_log"], detail
+        assert any(text in line["line"] for line in res["apache_log"]), detail
     assert res["elapsed_ms"] <= TIMEOUT * 1000 + 500, detail
 
 
@@ -252,6 +360,7 @@ def test_every_case_is_listed(world):
     assert sorted(world.cases) == sorted(CASES)
 
 
+@pytest.mark.skipif(bool(MODULE_PYTHON), reason="bounds the module's own run; ansible-playbook adds its start-up time")
 def test_hostile_backends_do_not_delay_others(world):
     # all backends in one run: the whole run is bounded by the slowest backend's timeout, not the sum
     assert world.module_elapsed < TIMEOUT + 1.5, world.module_elapsed
@@ -266,7 +375,7 @@ def test_no_cipher_match_agrees_with_apache_startup(tmp_path, ciphers):
                  ciphers=ciphers)
     params = dict(backends=[entry], sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
                   return_pem=False)
-    result = mod.run(params)[1][0]
+    result = run_module(params, tmp_path)[1][0]
     assert (result["ok"], result["reason"], result["http_status"]) == (False, "no_cipher_match", None), result
     httpd = apache.PrivateApache(tmp_path / "httpd", loglevel="warn ssl:info")
     directives = _directives(dict(BACKEND_TLS_DEFAULTS, verify="none", ciphers=ciphers))

@@ -25,17 +25,50 @@ import datetime
 import ipaddress
 import os
 import re
+import subprocess
 import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["PKI", "Cert", "load_cert", "utcnow", "main"]
 
 DEFAULT_VALIDITY = datetime.timedelta(days=365)
 DEFAULT_BACKDATE = datetime.timedelta(days=1)
+
+# Legacy signatures (``digest="sha1"``/``"md5"``): cryptography >= 39 refuses to sign certificates with them, so the
+# certificate is built with sha256WithRSAEncryption and re-signed here. The three OIDs have the same DER length, so
+# the TBSCertificate changes in one byte (the signature AlgorithmIdentifier) and is then signed with the weak digest.
+_RSA_SIG_OID = {"sha256": b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b",
+                "sha1": b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x05",
+                "md5": b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x04"}
+
+
+def _der(tag, body):
+    """One DER TLV."""
+    n = len(body)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + length + body
+
+
+def _resign(cert, signing_key, digest):
+    """``cert`` (signed sha256WithRSAEncryption by ``signing_key``) re-signed with the legacy ``digest``."""
+    if not isinstance(signing_key, rsa.RSAPrivateKey):
+        raise ValueError("digest=%r needs an RSA signing key (key_type='rsa...')" % (digest,))
+    tbs = cert.tbs_certificate_bytes
+    if _RSA_SIG_OID["sha256"] not in tbs:  # pragma: no cover
+        raise ValueError("certificate is not signed with sha256WithRSAEncryption")
+    tbs = tbs.replace(_RSA_SIG_OID["sha256"], _RSA_SIG_OID[digest], 1)
+    algorithm = {"sha1": hashes.SHA1(), "md5": hashes.MD5()}[digest]
+    signature = signing_key.sign(tbs, padding.PKCS1v15(), algorithm)
+    alg_id = _der(0x30, _RSA_SIG_OID[digest] + b"\x05\x00")
+    return x509.load_der_x509_certificate(_der(0x30, tbs + alg_id + _der(0x03, b"\x00" + signature)))
 
 
 def utcnow():
@@ -153,7 +186,10 @@ class Cert:
 
 
 class PKI:
-    """A directory of test certificates. ``key_type`` is ``"ec"`` (P-256, default, fast) or ``"rsa"`` (2048 bits)."""
+    """A directory of test certificates. ``key_type`` is ``"ec"`` (P-256, default, fast) or ``"rsa"`` (2048 bits);
+    ``"rsa<bits>"`` (e.g. ``"rsa1024"``, ``"rsa512"``) makes a legacy-size RSA key: the openssl CLI generates the
+    sizes below 1024 bits that cryptography refuses. ``digest="sha1"``/``"md5"`` on ``ca()``/``leaf()`` signs the
+    certificate with that legacy digest (RSA issuers only)."""
 
     def __init__(self, directory, key_type="ec"):
         self.directory = os.path.abspath(str(directory))
@@ -171,11 +207,21 @@ class PKI:
             return rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if key_type == "ec":
             return ec.generate_private_key(ec.SECP256R1())
+        match = re.match(r"rsa(\d+)$", key_type)
+        if match:
+            bits = int(match.group(1))
+            if bits >= 1024:
+                return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+            pem = subprocess.run(["openssl", "genrsa", str(bits)], check=True, capture_output=True).stdout
+            return serialization.load_pem_private_key(pem, None)
         raise ValueError("unknown key_type %r" % (key_type,))
 
     @staticmethod
-    def _sign(builder, signing_key):
-        return builder.sign(signing_key, hashes.SHA256())
+    def _sign(builder, signing_key, digest=None):
+        cert = builder.sign(signing_key, hashes.SHA256())
+        if digest in (None, "sha256"):
+            return cert
+        return _resign(cert, signing_key, digest)
 
     def _builder(self, subject, issuer, key, not_before, not_after):
         issuer_name = subject if issuer is None else issuer.cert.subject
@@ -191,7 +237,8 @@ class PKI:
         builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_pub), critical=False)
         return builder
 
-    def ca(self, name, issuer=None, not_before=None, not_after=None, key_usage=True, *, stem=None, key_type=None, path_length=None):
+    def ca(self, name, issuer=None, not_before=None, not_after=None, key_usage=True, *, stem=None, key_type=None, path_length=None,
+           digest=None):
         """A CA: self-signed root when ``issuer`` is None, else an intermediate signed by ``issuer``.
 
         ``key_usage=False`` omits the keyUsage extension. ``not_before``/``not_after``: datetime or timedelta from now.
@@ -204,11 +251,11 @@ class PKI:
             builder = builder.add_extension(x509.KeyUsage(
                 digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
                 key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-        cert = self._sign(builder, key if issuer is None else issuer.key)
+        cert = self._sign(builder, key if issuer is None else issuer.key, digest)
         return Cert(stem or _slug(name), cert, key, issuer, self.directory, is_ca=True)
 
     def leaf(self, name_or_stem, dns=None, ips=None, cn=None, issuer=None, not_before=None, not_after=None, client=False, *,
-             encrypted_key_password=None, key_type=None, self_signed=False):
+             encrypted_key_password=None, key_type=None, self_signed=False, digest=None):
         """An end-entity certificate (serverAuth, or clientAuth when ``client``), files named after ``name_or_stem``.
 
         The subject CN is ``cn``, else the first DNS name, else ``name_or_stem``. A subjectAltName is added only when
@@ -233,7 +280,7 @@ class PKI:
         if dns or ips:
             names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        cert = self._sign(builder, key if self_signed else issuer.key)
+        cert = self._sign(builder, key if self_signed else issuer.key, digest)
         obj = Cert(_slug(name_or_stem), cert, key, None if self_signed else issuer, self.directory, key_password=encrypted_key_password)
         return obj
 

@@ -116,6 +116,11 @@ class BackendURL:
         return "%s:%d" % (host, self.port)
 
 
+# 'host', 'host:port' or 'host:port/path' written without a scheme (urlsplit reads 'localhost:8443' as scheme
+# 'localhost')
+_SCHEMELESS_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]*)?(/|$)")
+
+
 def parse_backend_url(url, field="backend"):
     """Parse and validate a ProxyPass backend URL: http, https, ws or wss, a host, an optional port and path."""
     safe_text(url, field, 2048)
@@ -131,6 +136,10 @@ def parse_backend_url(url, field="backend"):
     except ValueError as exc:
         raise ConfigError("%s: %r is not a valid URL (%s)" % (field, url, exc))
     scheme = parts.scheme.lower()
+    if "://" not in url and _SCHEMELESS_RE.match(url):
+        # 'localhost:8443' parses as scheme 'localhost'; '10.0.0.5:8443' and 'backend' as a bare path
+        raise ConfigError("%s: URL %r has no scheme: add https:// (https://%s) for a TLS backend, or http://"
+                          % (field, url, url.lstrip("/")))
     if scheme not in BACKEND_SCHEMES:
         raise ConfigError("%s: URL scheme must be one of %s, got %r in %r"
                           % (field, ", ".join(BACKEND_SCHEMES), parts.scheme, url))

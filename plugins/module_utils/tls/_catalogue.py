@@ -48,8 +48,19 @@ _NAME = [
 ] + _TAIL
 _EXPIRE_POST = [("ssl:info", "[ssl:info] AH02004: SSL Proxy: Peer certificate is expired")] + _TAIL
 
-_VERIFY_OFF = "SSLProxyVerify none (the default; the CA chain is then not checked at all: anyone on the path can " \
-              "impersonate the backend)"
+_VERIFY_OFF = "SSLProxyVerify none (backend_tls.verify: none; also mod_ssl's own default when the directive is " \
+              "absent, while this collection renders require): the CA chain is then not checked at all, and anyone " \
+              "on the path can impersonate the backend"
+
+# The OS trust bundle for publicly signed backends, by platform family (the fix names them all: it is read on the
+# proxy host, in an execution environment and in the docs alike).
+SYSTEM_CA_BUNDLES = (
+    ("Debian/Ubuntu", "/etc/ssl/certs/ca-certificates.crt"),
+    ("RHEL/Fedora", "/etc/pki/tls/certs/ca-bundle.crt"),
+    ("SUSE", "/etc/ssl/ca-bundle.pem"),
+    ("Alpine", "/etc/ssl/cert.pem"),
+)
+SYSTEM_CA_BUNDLES_TEXT = "; ".join("%s: %s" % pair for pair in SYSTEM_CA_BUNDLES)
 
 CATALOGUE = {
     "ok": {
@@ -105,6 +116,23 @@ CATALOGUE = {
         ]},
         "http_status": 503,
         "fix": "Fix the network path from the proxy to {address}.",
+        "insecure_workaround": None,
+    },
+    "selinux_denied": {
+        "f": [], "title": "SELinux forbids httpd to connect to the backend (RHEL family, enforcing)",
+        "message": "httpd may not connect to {address}: SELinux (enforcing) denies httpd_t outbound connections "
+                   "until the boolean httpd_can_network_connect is on",
+        "logs": {"default": [
+            ("warn", "[proxy:error] (13)Permission denied: AH00957: {scheme}: attempt to connect to {address} "
+                     "({host}:{port}) failed"),
+            ("warn", "[proxy_http:error] AH01114: HTTP: failed to make connection to backend: {host}"),
+            ("warn", "[proxy:error] AH00959: ap_proxy_connect_backend disabling worker for ({host}:{port}) for 60s"),
+        ]},
+        "http_status": 503,
+        "fix": "Turn the SELinux boolean on, persistently: `setsebool -P httpd_can_network_connect 1` (the "
+               "apache_proxy role does it where SELinux enforces, unless apache_proxy_selinux_network_connect is "
+               "false). The denial is in the audit log: `ausearch -m AVC -c httpd` (name_connect). "
+               "A curl from a shell works meanwhile: only httpd_t is confined.",
         "insecure_workaround": None,
     },
     "timeout": {
@@ -194,8 +222,8 @@ CATALOGUE = {
                         "known for verification!?  [Hint: SSLCACertificate*]"),
         ] + _VERIFY},
         "http_status": 500,
-        "fix": "Set SSLProxyCACertificateFile (backend_tls.ca_file): the backend's private CA, or the OS bundle "
-               "/etc/ssl/certs/ca-certificates.crt for publicly signed backends.",
+        "fix": "Set SSLProxyCACertificateFile (backend_tls.ca_file): the backend's private CA, or for publicly "
+               "signed backends the OS trust bundle (" + SYSTEM_CA_BUNDLES_TEXT + ").",
         "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
     },
     "ca_file_missing_root": {
@@ -208,13 +236,17 @@ CATALOGUE = {
         "insecure_workaround": None,
     },
     "incomplete_chain": {
-        "f": ["F-4"], "title": "The backend does not send its intermediate certificate(s)",
-        "message": "{address} sent only {served} certificate(s); the issuer {err_issuer} of {err_subject} is neither "
-                   "sent nor in the CA file (error {errnum}: {errstr})",
+        "f": ["F-4"], "title": "The issuer of the backend's certificate is neither sent nor trusted",
+        "message": "{address} sent only {served} certificate(s): its certificate {err_subject} is issued by "
+                   "{err_issuer} ({err_aki}), which the backend does not send and SSLProxyCACertificateFile/Path "
+                   "does not hold (error {errnum}: {errstr}); that issuer may be a root or an intermediate CA",
         "logs": {"default": _VERIFY},
         "http_status": 500,
-        "fix": "Configure the backend to send its full chain (leaf + intermediates), or add the intermediate "
-               "{err_issuer} and its root to SSLProxyCACertificateFile.",
+        "fix": "Either trust that CA: if {err_issuer} is the CA you run (a one-tier private CA signs leaves with "
+               "its root), put its certificate in SSLProxyCACertificateFile (backend_tls.ca_file); or, if it is an "
+               "intermediate, have the backend send its full chain (leaf + intermediates) and trust the root above "
+               "it. Compare {err_aki} with the subject key identifier of the CA certificates you have "
+               "(openssl x509 -noout -subject -ext subjectKeyIdentifier -in ca.pem).",
         "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
     },
     "chain_too_long": {
@@ -302,6 +334,45 @@ CATALOGUE = {
         "fix": "Reissue the backend certificate so that OpenSSL accepts the chain (extensions, key usage, "
                "signature).",
         "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
+    },
+    "weak_key": {
+        "f": [], "title": "The backend's certificate key is too weak for OpenSSL's security level",
+        "message": "certificate {err_subject} at depth {errdepth} has a weak key ({err_key}), below the proxy's "
+                   "OpenSSL security level (error {errnum}: {errstr})",
+        "logs": {"default": _VERIFY},
+        "http_status": 500,
+        "fix": "Reissue {err_subject} (depth {errdepth}; depth 0 is the backend's own certificate) with an RSA "
+               "key of at least 2048 bits or an ECDSA P-256 key: OpenSSL's security level 2 (the Debian and RHEL default) refuses RSA "
+               "keys below 2048 bits, level 1 below 1024.",
+        "insecure_workaround": "INSECURE: lower the proxy's security level for this backend with "
+                               "SSLProxyCipherSuite DEFAULT:@SECLEVEL=1 (RSA 1024) or @SECLEVEL=0 (any key), or "
+                               + _VERIFY_OFF + ".",
+    },
+    "weak_signature": {
+        "f": [], "title": "A certificate of the backend's chain is signed with SHA-1 or MD5",
+        "message": "certificate {err_subject} at depth {errdepth} is signed with {err_sig} by {err_issuer}, which "
+                   "the proxy's OpenSSL security level refuses (error {errnum}: {errstr})",
+        "logs": {"default": _VERIFY},
+        "http_status": 500,
+        "fix": "Have {err_issuer} reissue {err_subject} with a SHA-256 (or stronger) signature, and replace every "
+               "intermediate of the chain that is signed with SHA-1 or MD5 (OpenSSL 3 refuses SHA-1 signatures "
+               "from security level 1 on, MD5 always but at level 0).",
+        "insecure_workaround": "INSECURE: SSLProxyCipherSuite DEFAULT:@SECLEVEL=0 for this backend, or "
+                               + _VERIFY_OFF + ".",
+    },
+    "certificate_too_large": {
+        "f": [], "title": "The backend's certificate message is larger than OpenSSL accepts",
+        "message": "{address} sent a certificate message larger than OpenSSL's 100 KiB limit (a certificate with "
+                   "thousands of subjectAltNames, or a very long chain): {detail}",
+        "logs": {"default": [
+            ("ssl:info", "[ssl:info] AH02003: SSL Proxy connect failed"),
+            ("ssl:info", "[ssl:info] SSL Library Error: error:0A000098:SSL routines::excessive message size"),
+        ] + _TAIL},
+        "http_status": 500,
+        "fix": "Give the backend a smaller certificate: split a certificate with thousands of subjectAltNames "
+               "into several (one per service or a wildcard), and send only the intermediates the chain needs. "
+               "mod_ssl has no directive to raise OpenSSL's limit on the Certificate message (100 KiB).",
+        "insecure_workaround": None,
     },
     "client_cert_required": {
         "f": ["F-16"], "title": "The backend requires a client certificate and none is configured",

@@ -35,6 +35,9 @@ X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
 X509_V_ERR_CERT_CHAIN_TOO_LONG = 22
 X509_V_ERR_CERT_REVOKED = 23
 X509_V_ERR_CERT_UNTRUSTED = 27
+X509_V_ERR_EE_KEY_TOO_SMALL = 66
+X509_V_ERR_CA_KEY_TOO_SMALL = 67
+X509_V_ERR_CA_MD_TOO_WEAK = 68
 
 # ssl_engine_kernel.c ssl_verify_error_is_optional(): the errors SSLProxyVerify optional_no_ca accepts.
 OPTIONAL_NO_CA_ERRORS = frozenset((
@@ -67,6 +70,11 @@ VERIFY_ERROR_REASONS = {
     X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: ("incomplete_chain",),
     X509_V_ERR_CERT_REVOKED: ("revoked",),
     X509_V_ERR_CERT_UNTRUSTED: ("untrusted_ca",),
+    # OpenSSL's security level (Debian/RHEL default 2: RSA/DH keys of 2048 bits and more, no SHA-1 or MD5
+    # signatures; level 1: 1024 bits, still no SHA-1 since OpenSSL 3.0) applied to the backend's chain.
+    X509_V_ERR_EE_KEY_TOO_SMALL: ("weak_key",),
+    X509_V_ERR_CA_KEY_TOO_SMALL: ("weak_key",),
+    X509_V_ERR_CA_MD_TOO_WEAK: ("weak_signature",),
 }
 VERIFY_ERROR_REASONS.update((errnum, ("crl_error",)) for errnum in _CRL_ERRORS)
 VERIFY_FAILED = "verify_failed"
@@ -98,6 +106,9 @@ X509_ERROR_STRINGS = {
     26: "unsupported certificate purpose",
     27: "certificate not trusted",
     28: "certificate rejected",
+    66: "EE certificate key too weak",
+    67: "CA certificate key too weak",
+    68: "CA signature digest algorithm too weak",
 }
 
 
@@ -303,6 +314,7 @@ def parse_status_line(line):
 _PROTOCOL_TEXTS = ("unsupported protocol", "no protocols available", "wrong ssl version", "protocol version",
                    "version too low", "version too high")
 _CIPHER_TEXTS = ("no ciphers available", "no shared cipher", "no cipher match")
+_MESSAGE_SIZE_TEXT = "excessive message size"
 _CLIENT_CERT_ALERTS = frozenset((42, 43, 44, 45, 46, 48, 49, 116))
 
 
@@ -364,6 +376,11 @@ def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip
                 reason = "client_cert_not_chosen" if hs.get("choice_code") == "AH02269" else "client_cert_required"
                 return reason, tls12, fields
             return "client_cert_rejected", tls12, fields
+        if _MESSAGE_SIZE_TEXT in err.lower():
+            # OpenSSL's client refuses a Certificate message over its max_cert_list (100 KiB; mod_ssl keeps the
+            # default): thousands of subjectAltNames, or a long chain of large certificates.
+            fields["detail"] = err
+            return "certificate_too_large", "default", fields
         if alert == 70 or any(t in err.lower() for t in _PROTOCOL_TEXTS):
             fields["detail"] = err
             return "tls_protocol_mismatch", "default", fields
@@ -449,6 +466,50 @@ def _cert_fields(cert, prefix):
     }
 
 
+def _hex_id(value):
+    return ":".join("%02X" % b for b in bytearray(value))
+
+
+def key_description(cert):
+    """'RSA 1024-bit', 'EC secp256r1 (256-bit)', ... of a certificate's public key (cryptography)."""
+    try:
+        key = cert.public_key()
+    except Exception:  # pragma: no cover - an unsupported key type
+        return "unsupported key"
+    name = type(key).__name__.replace("PublicKey", "").lstrip("_")
+    curve = getattr(key, "curve", None)
+    size = getattr(key, "key_size", None)
+    if curve is not None:
+        return "EC %s (%d-bit)" % (curve.name, curve.key_size)
+    if size:
+        return "%s %d-bit" % (name or "key", size)
+    return name or "key"
+
+
+def signature_digest(cert):
+    """The digest of a certificate's signature ('sha1', 'md5', ...), or its OID when cryptography does not name it."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+        if algorithm is not None:
+            return algorithm.name.upper().replace("SHA", "SHA-")
+    except Exception:  # cryptography.exceptions.UnsupportedAlgorithm (e.g. MD5 in newer releases)
+        pass
+    oid = cert.signature_algorithm_oid
+    return {"1.2.840.113549.1.1.4": "MD5", "1.2.840.113549.1.1.5": "SHA-1",
+            "1.2.840.10045.4.1": "SHA-1"}.get(oid.dotted_string, getattr(oid, "_name", None) or oid.dotted_string)
+
+
+def authority_key_id(cert):
+    """The authorityKeyIdentifier's keyIdentifier as colon-separated hex, or None."""
+    from cryptography import x509
+
+    try:
+        value = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    return _hex_id(value) if value else None
+
+
 def _verify_reason(event, facts, tls, fields):
     errnum = event["errnum"]
     depth = event["errdepth"]
@@ -457,6 +518,10 @@ def _verify_reason(event, facts, tls, fields):
                    "verify_depth": tls.get("verify_depth"), "crl_check": tls.get("crl_check")})
     if cert is not None:
         fields.update(_cert_fields(cert, "err_"))
+        fields["err_key"] = key_description(cert)
+        fields["err_sig"] = signature_digest(cert)
+        aki = authority_key_id(cert)
+        fields["err_aki"] = ("authority key identifier %s" % aki) if aki else "no authority key identifier"
     served = facts.get("served_chain") or []
     fields["served"] = len(served)
     if event["kind"] == "chain_too_long":

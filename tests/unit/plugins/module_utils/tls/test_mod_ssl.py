@@ -180,6 +180,12 @@ MAPPING = [
      "default"),
     ({"tls": True, "handshake": hs(verify_event=ev(21))}, {}, {}, "incomplete_chain", "default"),
     ({"tls": True, "handshake": hs(verify_event=ev(26))}, {}, {}, "verify_failed", "default"),
+    ({"tls": True, "handshake": hs(verify_event=ev(66))}, {}, {}, "weak_key", "default"),        # EE key too weak
+    ({"tls": True, "handshake": hs(verify_event=ev(67, 1))}, {}, {}, "weak_key", "default"),     # CA key too weak
+    ({"tls": True, "handshake": hs(verify_event=ev(68))}, {}, {}, "weak_signature", "default"),  # SHA-1/MD5
+    ({"tls": True, "handshake": hs(verify_event=ev(66))}, {"ca_file": None}, {}, "weak_key", "default"),
+    ({"tls": True, "handshake": hs(rx_head=b"\x16\x03\x03", ssl_error="excessive message size")}, {}, {},
+     "certificate_too_large", "default"),
     ({"tls": True, "handshake": hs(timeout=True)}, {}, {}, "timeout", "default"),
     ({"tls": True, "handshake": hs(rx_head=b"HTTP/1.1 400 Bad Request", ssl_error="wrong version number")}, {}, {},
      "plain_http_backend", "default"),
@@ -385,3 +391,114 @@ def test_classify_reads_the_verify_error_table(errnum):
 ])
 def test_parse_status_line(line, status, text):
     assert m.parse_status_line(line) == (status, text)
+
+
+# --- legacy crypto and the missing issuer: the fields and texts the messages are built from ------------------------
+
+RSA_KEYS = {}
+
+
+def _rsa(bits):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    if bits not in RSA_KEYS:
+        RSA_KEYS[bits] = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return RSA_KEYS[bits]
+
+
+def _signed(public_key, signing_key, aki=None):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "backend.test")])
+    b = (x509.CertificateBuilder().subject_name(name)
+         .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Private Root CA")]))
+         .public_key(public_key).serial_number(7).not_valid_before(NOW - datetime.timedelta(days=1))
+         .not_valid_after(NOW + datetime.timedelta(days=1)))
+    if aki is not None:
+        b = b.add_extension(x509.AuthorityKeyIdentifier(aki, None, None), critical=False)
+    return b.sign(signing_key, hashes.SHA256())
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda: _signed(_rsa(1024).public_key(), KEY), "RSA 1024-bit"),
+    (lambda: _signed(_rsa(2048).public_key(), KEY), "RSA 2048-bit"),
+    (lambda: LEAF, "EC secp256r1 (256-bit)"),
+])
+def test_key_description(make, text):
+    assert m.key_description(make()) == text
+
+
+def test_signature_digest_and_aki():
+    c = _signed(KEY.public_key(), KEY, aki=bytes(range(20)))
+    assert m.signature_digest(c) == "SHA-256"
+    assert m.authority_key_id(c) == ":".join("%02X" % i for i in range(20))
+    assert m.authority_key_id(LEAF) is None
+
+
+@pytest.mark.parametrize("errnum, reason, words", [
+    (66, "weak_key", ["RSA 1024-bit", "error 66: EE certificate key too weak", "2048"]),
+    (68, "weak_signature", ["signed with SHA-256 by CN=Private Root CA",
+                            "error 68: CA signature digest algorithm too weak"]),
+])
+def test_legacy_crypto_messages(errnum, reason, words):
+    c = _signed(_rsa(1024).public_key(), KEY)
+    got = m.classify({"tls": True, "handshake": hs(verify_event=ev(errnum, c=c)), "served_chain": [c]}, TLS,
+                     now=NOW)
+    entry = cat.entry_result(got[0], got[2], got[1])
+    text = entry["message"] + " " + entry["fix"]
+    assert got[0] == reason and all(w in text for w in words), text
+    assert "<" not in text
+    assert any("Error (%d): %s" % (errnum, m.x509_error_string(errnum)) in line["line"]
+               for line in entry["apache_log"])
+
+
+def test_certificate_too_large_message_and_log():
+    got = m.classify({"tls": True, "handshake": hs(ssl_error="excessive message size")}, TLS, now=NOW)
+    entry = cat.entry_result(got[0], dict(got[2], address="192.0.2.1:443"), got[1])
+    assert "100 KiB" in entry["message"] and "subjectAltNames" in entry["fix"]
+    assert "SSL Library Error: error:0A000098:SSL routines::excessive message size" in \
+        [line["line"] for line in entry["apache_log"]][1]
+
+
+def test_missing_issuer_is_named_neutrally_with_both_remedies():
+    """A one-tier private CA: the leaf's issuer is a root. The message names the issuer and its key id and does not
+    call it an intermediate; the fix gives both remedies."""
+    c = _signed(KEY.public_key(), KEY, aki=b"\xab" * 20)
+    got = m.classify({"tls": True, "handshake": hs(verify_event=ev(20, c=c)), "served_chain": [c]}, TLS, now=NOW)
+    assert got[0] == "incomplete_chain"
+    entry = cat.entry_result(got[0], dict(got[2], address="192.0.2.1:443"), got[1])
+    aki = ":".join(["AB"] * 20)
+    assert "issued by CN=Private Root CA (authority key identifier %s)" % aki in entry["message"]
+    assert "root or an intermediate" in entry["message"]
+    assert "add the intermediate" not in entry["fix"]
+    assert "SSLProxyCACertificateFile" in entry["fix"] and "send its full chain" in entry["fix"]
+    got = m.classify({"tls": True, "handshake": hs(verify_event=ev(20)), "served_chain": [LEAF]}, TLS, now=NOW)
+    assert "no authority key identifier" in cat.entry_result(got[0], got[2])["message"]
+
+
+def test_fixes_are_platform_neutral_and_defaults_attributed():
+    fix = cat.CATALOGUE["no_ca_configured"]["fix"]
+    assert "/etc/ssl/certs/ca-certificates.crt" in fix and "/etc/pki/tls/certs/ca-bundle.crt" in fix
+    for reason, entry in cat.CATALOGUE.items():
+        workaround = entry["insecure_workaround"] or ""
+        assert "(the default" not in workaround, reason
+        if "SSLProxyVerify none" in workaround:
+            assert "mod_ssl's own default" in workaround and "this collection renders require" in workaround
+
+
+@pytest.mark.parametrize("url, hint", [
+    ("localhost:8443", "https://localhost:8443"),        # urlsplit would call 'localhost' the scheme
+    ("backend.test:8443/app", "https://backend.test:8443/app"),
+    ("10.0.0.5:8443", "https://10.0.0.5:8443"),
+    ("backend.test", "https://backend.test"),
+    ("[::1]:8443", "https://[::1]:8443"),
+])
+def test_schemeless_backend_url_says_add_https(url, hint):
+    from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+    with pytest.raises(ConfigError) as info:
+        parse_backend_url(url, "backends[0].url")
+    assert str(info.value) == ("backends[0].url: URL %r has no scheme: add https:// (%s) for a TLS backend, or "
+                               "http://" % (url, hint))
+
+
+def test_unknown_scheme_is_still_named():
+    from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+    with pytest.raises(ConfigError, match="URL scheme must be one of .* got 'javascript'"):
+        parse_backend_url("javascript:alert(1)", "backend")
