@@ -1,0 +1,161 @@
+"""Rendering of the public side (apache/_render_frontend.py) through render_site (table-driven)."""
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
+    needed_modules,
+    render_listen_conf,
+    render_site,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+
+TLS = {"certificate_file": "/c.pem", "key_file": "/k.pem"}
+INTERMEDIATE = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305")
+
+
+def eff(**over):
+    site = {"name": "shop", "server_name": "shop.example.com", "server_aliases": ["www.example.com"], "tls": dict(TLS),
+            "locations": [{"path": "/", "backend": "http://app.internal:8080/"}]}
+    site.update(over)
+    return normalize_site(site)
+
+
+def rendered(**over):
+    return render_site(eff(**over)).splitlines()
+
+
+def vhosts(**over):
+    """The lines of each <VirtualHost> of the rendered file."""
+    out, cur = [], None
+    for line in rendered(**over):
+        if line.startswith("<VirtualHost"):
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+            if line == "</VirtualHost>":
+                out.append(cur)
+                cur = None
+    return out
+
+
+CONTAINS = [
+    ("protocol intermediate", {}, "    SSLProtocol -all +TLSv1.2 +TLSv1.3"),
+    ("ciphers intermediate", {}, "    SSLCipherSuite " + INTERMEDIATE),
+    ("honor order off", {}, "    SSLHonorCipherOrder off"),
+    ("tickets off", {}, "    SSLSessionTickets off"),
+    ("protocol modern", {"tls_profile": "modern"}, "    SSLProtocol -all +TLSv1.3"),
+    ("protocol old", {"tls_profile": "old", "allow_insecure_frontend_tls": True},
+     "    SSLProtocol -all +TLSv1 +TLSv1.1 +TLSv1.2 +TLSv1.3"),
+    ("old is announced", {"tls_profile": "old", "allow_insecure_frontend_tls": True},
+     "    # WARNING: INSECURE frontend TLS, accepted with allow_insecure_frontend_tls: true:"),
+    ("tickets on", {"tls_session_tickets": True, "allow_insecure_frontend_tls": True}, "    SSLSessionTickets on"),
+    ("http2", {"http2": True}, "    Protocols h2 http/1.1"),
+    ("hsts", {}, '    Header always set Strict-Transport-Security "max-age=63072000"'),
+    ("hsts preload", {"hsts_include_subdomains": True, "hsts_preload": True},
+     '    Header always set Strict-Transport-Security "max-age=63072000; includeSubDomains; preload"'),
+    ("forwarded proto", {}, "    RequestHeader set X-Forwarded-Proto https"),
+    ("forwarded port", {}, "    RequestHeader set X-Forwarded-Port 443"),
+    ("forwarded port custom", {"listen": {"port": 8443}}, "    RequestHeader set X-Forwarded-Port 8443"),
+    ("forwarded proto plain", {"tls": None}, "    RequestHeader set X-Forwarded-Proto http"),
+    ("spoofed for dropped", {}, "    RequestHeader unset X-Forwarded-For"),
+    ("spoofed host dropped", {}, "    RequestHeader unset X-Forwarded-Host"),
+    ("spoofed server dropped", {}, "    RequestHeader unset X-Forwarded-Server"),
+    ("proxy add headers", {}, "    ProxyAddHeaders On"),
+    ("request header", {"request_headers": [{"name": "X-App", "value": "shop 1"}]},
+     '    RequestHeader set "X-App" "shop 1"'),
+    ("request header unset", {"request_headers": [{"action": "unset", "name": "Cookie2"}]},
+     '    RequestHeader unset "Cookie2"'),
+    ("response header merge", {"response_headers": [{"action": "merge", "name": "Vary", "value": "Origin"}]},
+     '    Header merge "Vary" "Origin"'),
+    ("response header quotes", {"response_headers": [{"name": "Content-Security-Policy",
+                                                      "value": "default-src 'self' \"x\""}]},
+     '    Header set "Content-Security-Policy" "default-src \'self\' \\"x\\""'),
+    ("redirect", {}, '    Redirect 301 "/" "https://shop.example.com/"'),
+    ("redirect keeps port", {"listen": {"port": 8443}}, '    Redirect 301 "/" "https://shop.example.com:8443/"'),
+    ("redirect status", {"redirect_status": 308}, '    Redirect 308 "/" "https://shop.example.com/"'),
+    ("redirect vhost", {}, "<VirtualHost *:80>"),
+    ("redirect vhost address", {"listen": {"port": 443, "address": "::1"}, "redirect_http_port": 8080},
+     "<VirtualHost [::1]:8080>"),
+    ("acme alias", {"acme_challenge_dir": "/var/www/acme"},
+     '    Alias "/.well-known/acme-challenge/" "/var/www/acme/"'),
+    ("acme directory", {"acme_challenge_dir": "/var/www/acme"}, '    <Directory "/var/www/acme">'),
+    ("acme granted", {"acme_challenge_dir": "/var/www/acme"}, "        Require all granted"),
+    ("acme redirect", {"acme_challenge_dir": "/var/www/acme"},
+     '    RedirectMatch 301 "^/(?![.]well-known/acme-challenge/)(.*)$" "https://shop.example.com/$1"'),
+]
+
+
+@pytest.mark.parametrize("case,over,line", CONTAINS, ids=[c[0] for c in CONTAINS])
+def test_renders(case, over, line):
+    assert line in rendered(**over)
+
+
+ABSENT = [
+    ("no redirect when opted out", {"redirect_http": False}, "Redirect"),
+    ("no redirect for plain http", {"tls": None}, "Redirect"),
+    ("no hsts when opted out", {"hsts": False}, "Strict-Transport-Security"),
+    ("no hsts for plain http", {"tls": None}, "Strict-Transport-Security"),
+    ("no tls policy for plain http", {"tls": None}, "SSLProtocol"),
+    ("no cipher list for modern", {"tls_profile": "modern"}, "SSLCipherSuite"),
+    ("no forwarded headers when opted out", {"forwarded_headers": False}, "X-Forwarded"),
+    ("no ProxyAddHeaders line when opted out", {"forwarded_headers": False}, "ProxyAddHeaders"),
+    ("no h2 by default", {}, "Protocols"),
+    ("no Location without location headers", {}, "<Location"),
+]
+
+
+@pytest.mark.parametrize("case,over,word", ABSENT, ids=[a[0] for a in ABSENT])
+def test_absent(case, over, word):
+    assert not any(word in line for line in rendered(**over))
+
+
+def test_redirect_vhost_serves_every_name_and_nothing_else():
+    tls_vhost, redirect = vhosts()
+    assert redirect == ["<VirtualHost *:80>", "    ServerName shop.example.com", "    ServerAlias www.example.com",
+                        '    Redirect 301 "/" "https://shop.example.com/"', "</VirtualHost>"]
+    assert tls_vhost[0] == "<VirtualHost *:443>"
+
+
+def test_location_headers_in_a_location_section_longest_first():
+    lines = rendered(locations=[
+        {"path": "/", "backend": "http://a.internal/", "response_headers": [{"name": "X-Root", "value": "1"}]},
+        {"path": "/api/", "backend": "http://b.internal/", "request_headers": [{"name": "X-Api", "value": "2"}]}])
+    start = lines.index('    <Location "/api/">')
+    assert lines[start:start + 6] == ['    <Location "/api/">', '        RequestHeader set "X-Api" "2"', "    </Location>",
+                                      '    <Location "/">', '        Header set "X-Root" "1"', "    </Location>"]
+    assert start > max(i for i, line in enumerate(lines) if line.startswith("    ProxyPass "))
+
+
+def test_site_headers_come_after_forwarded_headers_and_before_proxy_lines():
+    lines = rendered(request_headers=[{"name": "X-Forwarded-Proto", "value": "wss"}])
+    ours = lines.index("    RequestHeader set X-Forwarded-Proto https")
+    theirs = lines.index('    RequestHeader set "X-Forwarded-Proto" "wss"')
+    assert ours < theirs < lines.index("    ProxyRequests Off")
+
+
+def test_rendering_is_byte_identical_twice():
+    over = {"acme_challenge_dir": "/var/www/acme", "request_headers": [{"name": "X", "value": "y"}], "http2": True}
+    assert render_site(eff(**over)) == render_site(eff(**over))
+
+
+@pytest.mark.parametrize("over,existing,expected", [
+    ({}, {(None, 80), (None, 443)}, []),
+    ({}, set(), ["Listen 80", "Listen 443"]),
+    ({"redirect_http_port": 8080, "listen": {"port": 8443, "address": "127.0.0.1"}}, set(),
+     ["Listen 127.0.0.1:8080", "Listen 127.0.0.1:8443"]),
+    ({"redirect_http": False}, set(), ["Listen 443"]),
+])
+def test_listen_for_redirect_port(over, existing, expected):
+    lines = render_listen_conf([eff(**over)], existing).splitlines()
+    assert [line for line in lines if line.startswith("Listen")] == expected
+
+
+@pytest.mark.parametrize("over,present,absent", [
+    ({}, ["alias", "headers", "ssl"], ["http2"]),
+    ({"redirect_http": False}, ["headers", "ssl"], ["alias", "http2"]),
+    ({"http2": True}, ["http2", "alias"], []),
+])
+def test_needed_modules(over, present, absent):
+    mods = needed_modules([eff(**over)])
+    assert all(m in mods for m in present) and not any(m in mods for m in absent), mods
