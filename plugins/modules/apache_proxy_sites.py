@@ -60,26 +60,38 @@ options:
         never touched.
     type: bool
     default: true
+  layout:
+    description:
+      - How the Apache family lays out its configuration.
+      - V(debian) (Debian, Ubuntu) - C(/etc/apache2) with C(sites-available)/C(sites-enabled), C(conf-*) and C(mods-*)
+        enabled through symlinks.
+      - V(redhat) (RHEL, Rocky, Alma, CentOS Stream, Fedora) - C(/etc/httpd) with C(conf/httpd.conf) including
+        C(conf.modules.d/*.conf) and C(conf.d/*.conf); a site is C(conf.d/<name>.conf) (a disabled site is an absent
+        file), the Listen file is C(conf.d/revproxy-tls-listen.conf), modules the packages do not load are loaded
+        from C(conf.modules.d/revproxy-tls-modules.conf); the config test is C(httpd -t).
+    type: str
+    choices: [debian, redhat]
+    default: debian
   config_root:
     description:
-      - Apache's configuration directory (Debian layout with C(sites-available), C(sites-enabled), C(mods-*), C(conf-*)).
+      - Apache's configuration directory. Default C(/etc/apache2) with O(layout=debian), C(/etc/httpd) with
+        O(layout=redhat).
     type: path
-    default: /etc/apache2
   tls_dir:
     description:
       - Directory for the CA and client certificate files deployed from C(*_content) keys, one sub-directory per site.
+      - Default C(/etc/apache2/revproxy-tls) with O(layout=debian), C(/etc/httpd/revproxy-tls) with O(layout=redhat).
     type: path
-    default: /etc/apache2/revproxy-tls
   binary:
     description:
-      - The Apache binary used for the config test.
+      - The Apache binary used for the config test. Default C(apache2) with O(layout=debian), C(httpd) with
+        O(layout=redhat).
     type: str
-    default: apache2
   envvars:
     description:
       - Shell file sourced before the config test (Debian's C(envvars)); ignored when missing.
+      - Default C(/etc/apache2/envvars) with O(layout=debian), none with O(layout=redhat).
     type: path
-    default: /etc/apache2/envvars
   config_test:
     description:
       - Config-test the candidate configuration before changing live files. Turn off only to debug this module.
@@ -96,8 +108,9 @@ options:
     choices: [apply, begin, commit, rollback]
     default: apply
 notes:
-  - The vhost file of a site is C(<config_root>/sites-available/<name>.conf); a file of that name that lacks the
-    managed header is never overwritten (the task fails instead).
+  - The vhost file of a site is C(<config_root>/sites-available/<name>.conf) (C(<config_root>/conf.d/<name>.conf) with
+    O(layout=redhat)); a file of that name that lacks the managed header is never overwritten (the task fails
+    instead).
 seealso:
   - module: revproxy.tls.backend_handshake
 """
@@ -155,6 +168,12 @@ config_test:
   description: Output of the candidate config test (empty when nothing changed).
   returned: always
   type: str
+listen_ports:
+  description: The ports the sites listen on (the role labels them C(http_port_t) where SELinux enforces).
+  returned: when O(sites) is planned (not with O(transaction=commit) or O(transaction=rollback))
+  type: list
+  elements: int
+  sample: [443, 8443]
 """
 
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
@@ -175,7 +194,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     rollback,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import check_log_level
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
@@ -197,8 +216,8 @@ def finish(module, layout, transaction):
 
 def run(module):
     params = module.params
-    layout = Layout.debian(config_root=params["config_root"], envvars=params["envvars"], binary=params["binary"],
-                           tls_dir=params["tls_dir"])
+    layout = Layout.named(params["layout"], config_root=params["config_root"], envvars=params["envvars"],
+                          binary=params["binary"], tls_dir=params["tls_dir"])
     if params["transaction"] in ("commit", "rollback"):
         return finish(module, layout, params["transaction"])
     if pending_transaction(layout) is not None and not module.check_mode:
@@ -206,7 +225,7 @@ def run(module):
         module.warn("an earlier run left an unfinished change (%s); keeping its files as they are"
                     % ", ".join(changed_paths(pending_transaction(layout))[:3]))
         commit(layout)
-    log_level = check_log_level(params["log_level"])
+    log_level = grammar.log_level(params["log_level"])
     sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
     for site in sites:
         for warning in site["warnings"]:
@@ -227,6 +246,7 @@ def run(module):
         "removed_sites": sorted(changed_sites - names),
         "changed_files": [a["entry"].path for a in actions],
         "config_test": "",
+        "listen_ports": sorted(set(s["listen"]["port"] for s in sites)),
     }
     if module._diff:
         result["diff"] = diff(actions)
@@ -261,10 +281,11 @@ def main():
             backend_tls_defaults=backend_tls_defaults_spec(),
             log_level=dict(type="str", default="warn ssl:info"),
             prune=dict(type="bool", default=True),
-            config_root=dict(type="path", default="/etc/apache2"),
-            tls_dir=dict(type="path", default="/etc/apache2/revproxy-tls"),
-            binary=dict(type="str", default="apache2"),
-            envvars=dict(type="path", default="/etc/apache2/envvars"),
+            layout=dict(type="str", choices=["debian", "redhat"], default="debian"),
+            config_root=dict(type="path"),
+            tls_dir=dict(type="path"),
+            binary=dict(type="str"),
+            envvars=dict(type="path"),
             config_test=dict(type="bool", default=True),
             transaction=dict(type="str", choices=["apply", "begin", "commit", "rollback"], default="apply"),
         ),

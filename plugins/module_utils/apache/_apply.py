@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""Plan, config-test in context, then apply the managed Apache files of revproxy.tls (Debian layout).
+"""Plan, config-test in context, then apply the managed Apache files of revproxy.tls (Debian and RHEL layouts).
 
 Plan first, apply once: desired_state() says what the files and links should be, plan() compares that with the disk,
 candidate_config_test() runs `apache2 -t` on a copy of the main config whose sites/conf/mods includes point at the
@@ -23,7 +23,7 @@ import shutil
 import tempfile
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE, Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,
@@ -57,9 +57,24 @@ class Layout:
         self.tls_dir = tls_dir.rstrip("/")
         self.listen_conf_name = LISTEN_CONF_NAME
 
+    family = "debian"
+    error_log = "/var/log/apache2/error.log"
+    service = "apache2"
+
     @classmethod
     def debian(cls, **overrides):
         return cls(**overrides)
+
+    @classmethod
+    def redhat(cls, **overrides):
+        """The RHEL family (RHEL, Rocky, Alma, CentOS Stream, Fedora): see RedHatLayout."""
+        return RedHatLayout(**overrides)
+
+    @classmethod
+    def named(cls, family, **overrides):
+        """The layout of a family by name ('debian' or 'redhat'); None overrides keep the family's defaults."""
+        overrides = dict((k, v) for k, v in overrides.items() if v is not None)
+        return {"debian": cls.debian, "redhat": cls.redhat}[family](**overrides)
 
     def d(self, name):
         return os.path.join(self.config_root, name)
@@ -99,6 +114,20 @@ class Layout:
     def site_tls_dir(self, name):
         return os.path.join(self.tls_dir, name)
 
+    def listen_sources(self):
+        """The unmanaged files whose Listen directives the managed Listen file must not repeat."""
+        return [self.ports_config]
+
+    def listen_entries(self, content):
+        """The managed Listen file, and the link that enables it."""
+        name = self.listen_conf_name
+        return [Entry(self.available("conf", name), content),
+                Entry(self.enabled("conf", name), link_to=self.enable_link("conf", name))]
+
+    def module_entries(self, modules):
+        """What enables the modules the sites need: a link per .load/.conf file in mods-enabled."""
+        return [Entry(enabled, link_to=target) for mod in modules for _src, enabled, target in self.module_files(mod)]
+
     def module_files(self, module):
         """(available path, enabled path, link target) of each file that enables an Apache module."""
         out = []
@@ -120,6 +149,97 @@ class Layout:
             '[ -r "$1" ] && . "$1"; [ -z "${APACHE_RUN_DIR:-}" ] || mkdir -p "$APACHE_RUN_DIR"; exec "$2" -t -f "$3"',
             "sh", self.envvars, self.binary, main_config,
         ]
+
+
+# The module file RedHatLayout manages: each module the sites need, loaded only when nothing loaded it before (the
+# httpd and mod_ssl packages load all of them by default from 00-base/00-proxy/00-ssl.conf; this file keeps a trimmed
+# conf.modules.d working). Named so that it sorts after the packages' 00-*.conf files.
+REDHAT_MODULES_CONF = "revproxy-tls-modules.conf"
+
+
+class RedHatLayout(Layout):
+    """The RHEL family's httpd layout: /etc/httpd/conf/httpd.conf includes conf.modules.d/*.conf and conf.d/*.conf;
+    there is no enable mechanism, so a site is enabled by its file conf.d/<name>.conf and disabled by its absence; the
+    Listen file is conf.d/revproxy-tls-listen.conf; modules come from conf.modules.d (a managed file loads what the
+    packages did not); the config test is `httpd -t` (no envvars file: the httpd unit's EnvironmentFile,
+    /etc/sysconfig/httpd, sets nothing the config refers to)."""
+
+    family = "redhat"
+    error_log = "/var/log/httpd/error_log"
+    service = "httpd"
+    KINDS = ()
+
+    def __init__(self, config_root="/etc/httpd", main_config="conf/httpd.conf", binary="httpd",
+                 tls_dir="/etc/httpd/revproxy-tls", envvars=None, ports_config=None):
+        Layout.__init__(self, config_root=config_root, main_config=main_config,
+                        ports_config=ports_config or main_config, envvars=envvars, binary=binary, tls_dir=tls_dir)
+        self.sites_dir = self.d("conf.d")
+        self.modules_dir = self.d("conf.modules.d")
+
+    def available(self, kind, fname):
+        return os.path.join(self.modules_dir if kind == "mods" else self.sites_dir, fname)
+
+    enabled = available
+
+    def enable_link(self, kind, fname):
+        return None
+
+    def enabled_dirs(self):
+        return [("mods", self.modules_dir), ("conf", self.sites_dir)]
+
+    def site_conf(self, name):
+        return os.path.join(self.sites_dir, name + ".conf")
+
+    def site_link(self, name):
+        return None
+
+    def site_names(self):
+        """Names of the *.conf files in conf.d, except the managed Listen file (conf.d is shared with it)."""
+        if not os.path.isdir(self.sites_dir):
+            return []
+        return sorted(f[:-len(".conf")] for f in os.listdir(self.sites_dir)
+                      if f.endswith(".conf") and f != self.listen_conf_name)
+
+    def listen_sources(self):
+        """httpd.conf (Listen 80) and every unmanaged conf.d file (mod_ssl's ssl.conf: Listen 443 https)."""
+        sources = [self.ports_config]
+        if os.path.isdir(self.sites_dir):
+            for fname in sorted(os.listdir(self.sites_dir)):
+                path = os.path.join(self.sites_dir, fname)
+                if fname.endswith(".conf") and not os.path.islink(path) and os.path.isfile(path) \
+                        and not is_managed(path):
+                    sources.append(path)
+        return sources
+
+    def listen_entries(self, content):
+        return [Entry(os.path.join(self.sites_dir, self.listen_conf_name), content)]
+
+    def module_files(self, module):
+        return []
+
+    def is_module_link(self, path):
+        return False
+
+    def module_entries(self, modules):
+        if not modules:
+            return []
+        return [Entry(os.path.join(self.modules_dir, REDHAT_MODULES_CONF), render_modules_conf(modules))]
+
+    def config_test_command(self, main_config):
+        if self.envvars:
+            return Layout.config_test_command(self, main_config)
+        return [self.binary, "-t", "-f", main_config]
+
+
+def render_modules_conf(modules):
+    """LoadModule lines (RHEL's modules/mod_<name>.so) for the modules, each guarded so a module the packages already
+    load is not loaded twice."""
+    lines = [MANAGED_MARKER, "# Modules the managed sites need; each is loaded here only if nothing loaded it before."]
+    for mod in modules:
+        lines.append(section("IfModule", Bare("!%s_module" % mod)))
+        lines.append(directive("LoadModule", Bare("%s_module" % mod), Bare("modules/mod_%s.so" % mod), indent="    "))
+        lines.append("</IfModule>")
+    return "\n".join(lines) + "\n"
 
 
 class Entry:
@@ -178,7 +298,9 @@ def desired_state(sites, layout, log_level, read_file=_read):
     for site in sites:
         name = site["name"]
         entries.append(Entry(layout.site_conf(name), render_site(site, log_level, layout.tls_dir), site=name))
-        entries.append(Entry(layout.site_link(name), link_to=layout.enable_link("sites", name + ".conf"), site=name))
+        if layout.site_link(name) is not None:
+            entries.append(Entry(layout.site_link(name), link_to=layout.enable_link("sites", name + ".conf"),
+                                 site=name))
         site_dir = layout.site_tls_dir(name)
         for key, content in sorted(site["contents"].items()):
             path = site["backend_tls"][key]
@@ -196,13 +318,20 @@ def desired_state(sites, layout, log_level, read_file=_read):
                 raise ConfigError("site %r: %s" % (name, exc))
             entries.append(Entry(os.path.join(site_dir, "proxy-client.pem"), "".join(parts), mode=0o600, secret=True,
                                  site=name))
-    existing = parse_listens(read_file(layout.ports_config) or "")
-    entries.append(Entry(layout.available("conf", layout.listen_conf_name), render_listen_conf(sites, existing)))
-    entries.append(Entry(layout.enabled("conf", layout.listen_conf_name),
-                         link_to=layout.enable_link("conf", layout.listen_conf_name)))
-    for mod in needed_modules(sites, log_level) if sites else []:
-        for _src, enabled, target in layout.module_files(mod):
-            entries.append(Entry(enabled, link_to=target))
+    existing = set()
+    for source in layout.listen_sources():
+        existing.update(parse_listens(read_file(source) or ""))
+    entries.extend(layout.listen_entries(render_listen_conf(sites, existing)))
+    entries.extend(layout.module_entries(needed_modules(sites, log_level) if sites else []))
+    seen = {}
+    for entry in entries:
+        if entry.path in seen:
+            # Only where sites share a directory with the managed files (RHEL's conf.d: a site named like the
+            # Listen file).
+            owner = seen[entry.path] or entry.site
+            raise ConfigError("site %r: its file %s is also a file revproxy.tls manages for every site; rename the "
+                              "site" % (owner, entry.path))
+        seen[entry.path] = entry.site
     return entries
 
 
@@ -247,7 +376,7 @@ def plan(entries, layout, prune=True):
             if path in wanted or not SITE_NAME_RE.match(name) or os.path.islink(path) or not is_managed(path):
                 continue
             link = layout.site_link(name)
-            if os.path.islink(link):
+            if link is not None and os.path.islink(link):
                 actions.append({"action": "remove", "entry": Entry(link, site=name), "before": _current_link(link)})
             actions.append({"action": "remove", "entry": Entry(path, site=name), "before": _read(path)})
             site_dir = layout.site_tls_dir(name)
@@ -299,11 +428,15 @@ def _build_candidate_tree(actions, layout, workdir):
         os.makedirs(cand)
         names = set(os.listdir(live)) if os.path.isdir(live) else set()
         names.update(os.path.basename(p) for p in linked if os.path.dirname(p) == live)
+        # Layouts without links (RHEL's conf.d) write the included files themselves.
+        names.update(os.path.basename(p) for p in written if os.path.dirname(p) == live)
         for fname in sorted(names):
             path = os.path.join(live, fname)
             if path in removed:
                 continue
-            if path in linked:
+            if path in written:
+                target = path
+            elif path in linked:
                 target = os.path.normpath(os.path.join(live, linked[path].link_to))
             else:
                 target = os.path.realpath(path)

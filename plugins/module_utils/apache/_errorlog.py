@@ -37,6 +37,11 @@ _RELOAD_FAILED_FIX = "Fix what the lines before this one name; the role restores
 _RULES = [
     ("|".join(HTTPD_EXITED + _FATAL_BEFORE_EXIT) + "|Configuration Failed", RELOAD_FAILED),
     (r"AH02326", "client_cert_invalid"),
+    # AH00957 is shared by every failed TCP connect; the errno before it names the cause. (13) is EACCES: on the RHEL
+    # family, SELinux refusing httpd_t's name_connect (httpd_can_network_connect off).
+    (r"\(13\)Permission denied: AH00957", "selinux_denied"),
+    (r"\(111\)Connection refused: AH00957", "connect_refused"),
+    (r"\(70007\)The timeout specified has expired: AH00957", "connect_timeout"),
     (r"wrong version number", "plain_http_backend"),
     (r"alert protocol version|unsupported protocol|no protocols available", "tls_protocol_mismatch"),
     (r"tlsv13 alert certificate required|alert handshake failure", None),

@@ -1,5 +1,7 @@
 """_errorlog: the verify-error lines read the checker's table (_mod_ssl.VERIFY_ERROR_REASONS), and the "httpd
 exited" codes are one list for the explainer and the probe."""
+import re
+
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _errorlog as el
@@ -84,3 +86,41 @@ def test_read_since(tmp_path):
     assert read_since(str(log), offset) == ["new 1", "new 2"]
     assert read_since(str(log), 10 ** 9) == ["old 1", "old 2", "new 1", "new 2"]  # rotated: read it all
     assert read_since(str(tmp_path / "missing"), 0) == []
+
+
+# What httpd 2.4 writes on the RHEL family when SELinux denies httpd_t's name_connect (httpd_can_network_connect off):
+# AH00957 with APR's text for EACCES, then mod_proxy_http's AH01114 and the worker put in error state (AH00959).
+SELINUX_DENIED_LOG = """\
+[Wed Dec 02 01:02:03.456789 2026] [proxy:error] [pid 4242:tid 4243] (13)Permission denied: AH00957: HTTPS: attempt to connect to 10.0.0.5:8443 (app.internal:8443) failed
+[Wed Dec 02 01:02:03.456801 2026] [proxy_http:error] [pid 4242:tid 4243] [client 127.0.0.1:50412] AH01114: HTTP: failed to make connection to backend: app.internal
+[Wed Dec 02 01:02:03.456812 2026] [proxy:error] [pid 4242:tid 4243] AH00959: ap_proxy_connect_backend disabling worker for (app.internal:8443) for 60s
+"""
+
+
+def test_selinux_denied_is_explained_from_the_real_lines():
+    out = diagnose(SELINUX_DENIED_LOG)
+    assert out["reason"] == "selinux_denied"
+    first = out["lines"][0]
+    assert first["ah"] == ["AH00957"] and first["reasons"] == ["selinux_denied"]
+    assert "httpd_can_network_connect" in first["fix"] and "SELinux" in first["meaning"]
+
+
+@pytest.mark.parametrize("errno_text, reason", [
+    ("(13)Permission denied", "selinux_denied"),
+    ("(111)Connection refused", "connect_refused"),
+    ("(70007)The timeout specified has expired", "connect_timeout"),
+])
+def test_ah00957_errno_decides(errno_text, reason):
+    line = "[proxy:error] [pid 1] %s: AH00957: HTTP: attempt to connect to 127.0.0.1:9 (b:9) failed" % errno_text
+    assert explain_line(line)["reason"] == reason
+
+
+def test_selinux_denied_catalogue_lines_are_the_real_ones():
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
+    res = entry_result("selinux_denied", {"scheme": "HTTPS", "address": "10.0.0.5:8443", "host": "app.internal",
+                                          "port": 8443})
+    # The catalogue's lines are the real ones without timestamp, pid and client (as every catalogue entry).
+    real = [re.sub(r"^\[[^]]*\] (\[[a-z_:]+\]) \[pid [^]]*\] (?:\[client [^]]*\] )?", r"\1 ", line)
+            for line in SELINUX_DENIED_LOG.splitlines()]
+    assert real == [item["line"] for item in res["apache_log"]]
+    assert res["http_status"] == 503
