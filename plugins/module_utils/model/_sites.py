@@ -378,22 +378,29 @@ def site_backend_checks(eff):
     checks = []
     hosts = [eff["server_name"]] + eff["server_aliases"] if eff["preserve_host"] else [None]
     for loc in eff["locations"]:
-        if not loc["url"].is_tls:
-            continue
-        for host in hosts:
-            if host is not None and host.startswith("*."):
-                continue  # a wildcard alias is not a name a client sends
-            sni, checked = tls_names(loc["url"], eff["preserve_host"], host)
-            checks.append({
-                "site": eff["name"],
-                "path": loc["path"],
-                "url": loc["backend"],
-                "preserve_host": eff["preserve_host"],
-                "host": host,
-                "sni": sni,
-                "checked_name": checked,
-                "backend_tls": copy.deepcopy(eff["backend_tls"]),
-                "contents": dict(eff["contents"]),
-                "combined_client_cert": eff["combined_client_cert"],
-            })
+        # One URL, or each member of a pool, with the location's (pool's) effective settings (_pools).
+        tls = loc.get("backend_tls", eff["backend_tls"])
+        contents = dict((k, v) for k, v in eff["contents"].items() if tls[k] == eff["backend_tls"][k])
+        pool = loc.get("pool")
+        for url in _pools.location_urls(loc):
+            if not url.is_tls:
+                continue
+            for host in hosts:
+                if host is not None and host.startswith("*."):
+                    continue  # a wildcard alias is not a name a client sends
+                sni, checked = tls_names(url, eff["preserve_host"], host)
+                checks.append({
+                    "site": eff["name"],
+                    "path": loc["path"],
+                    "url": url.url,
+                    "preserve_host": eff["preserve_host"],
+                    "host": host,
+                    "sni": sni,
+                    "checked_name": checked,
+                    "backend_tls": copy.deepcopy(tls),
+                    "contents": contents,
+                    "combined_client_cert": eff["combined_client_cert"],
+                    "pool": pool and {"name": pool["name"], "min_ok": pool["min_ok"],
+                                      "members": len(pool["members"])},
+                })
     return checks
