@@ -65,11 +65,40 @@ FIELDS = [
     ("backend_tls.ciphers", _set(["backend_tls", "ciphers"])),
     ("locations[0].upgrade", _set(["locations", 0, "upgrade"])),
     ("tls.certificate_file", _set(["tls", "certificate_file"])),
+] + [
+    # Pools and per-location backend_tls (issue 12).
+    ("locations[0].backends[1].url", lambda s, v: _pool(s)["backends"][1].update(url="https://%s:8443/" % v)),
+    ("locations[0].backends[1].route", lambda s, v: _pool(s)["backends"][1].update(route=v)),
+    ("locations[0].sticky", lambda s, v: _pool(s).update(sticky=v)),
+    ("locations[0].lbmethod", lambda s, v: _pool(s).update(lbmethod=v)),
+    ("locations[0].health_check.uri", lambda s, v: _pool(s).update(health_check={"uri": v})),
+    ("locations[0].health_check.method", lambda s, v: _pool(s).update(health_check={"method": v})),
+    ("locations[0].backend_tls.ca_file", lambda s, v: s["locations"][0].update(backend_tls={"ca_file": v})),
+    ("locations[0].backend_tls.ciphers", lambda s, v: s["locations"][0].update(backend_tls={"ciphers": v})),
+    ("locations[0].backend_tls.client_cert_file",
+     lambda s, v: _pool(s).update(backend_tls={"client_cert_file": v})),
 ]
 
 
 def _typed(field, value):
     return lambda site: _set(field)(site, value)
+
+
+def _pool(site):
+    """Location 0 as a pool of two members; returns the location."""
+    loc = site["locations"][0]
+    if "backends" not in loc:
+        loc.pop("backend", None)
+        loc["backends"] = [{"url": "https://m1.example:8443/"}, {"url": "https://m2.example:8443/"}]
+    return loc
+
+
+def _pool_with(**over):
+    return lambda site: _pool(site).update(over)
+
+
+def _member_with(**over):
+    return lambda site: _pool(site)["backends"][1].update(over)
 
 
 # Specific cases from the review and the grammar's edges: (id, mutation, field named by a refusal).
@@ -182,6 +211,45 @@ SPECIFIC = [
     ("backend ip literal", lambda s: s["locations"][0].update(backend="https://192.0.2.1:8443/"),
      "locations[0].backend"),
     ("preserve_host string", _typed(["preserve_host"], "yes"), "preserve_host"),
+    # Pools and per-location backend_tls (issue 12).
+    ("pool (accepted)", _pool_with(), None),
+    ("pool full (accepted)", _pool_with(lbmethod="bybusyness", sticky="ROUTEID", min_ok=1, timeout=5,
+                                        health_check={"uri": "/health", "expect": ["2xx"]},
+                                        backend_tls={"verify_depth": 2}), None),
+    ("member weight 0", _member_with(weight=0), "locations[0].backends[1].weight"),
+    ("member weight 101", _member_with(weight=101), "locations[0].backends[1].weight"),
+    ("member weight string", _member_with(weight="3"), "locations[0].backends[1].weight"),
+    ("member standby string", _member_with(standby="yes"), "locations[0].backends[1].standby"),
+    ("member enabled int", _member_with(enabled=0), "locations[0].backends[1].enabled"),
+    ("member unknown key", _member_with(status="+D"), "locations[0].backends[1]"),
+    ("member scheme file", _member_with(url="file:///etc/passwd"), "locations[0].backends[1].url"),
+    ("member ip literal", _member_with(url="https://192.0.2.1:8443/"), "locations[0].backends[1].url"),
+    ("member duplicate", _member_with(url="https://m1.example:8443/"), "locations[0].backends[1].url"),
+    ("member disabled and standby (accepted)", _member_with(enabled=False, standby=True), None),
+    ("members not a list", _pool_with(backends={"url": "https://m.example/"}), "locations[0].backends"),
+    ("members 101", _pool_with(backends=[{"url": "https://m%d.example/" % i} for i in range(101)]),
+     "locations[0].backends"),
+    ("backend and backends", lambda s: _pool(s).update(backend="https://a.example/"), "locations[0]"),
+    ("min_ok 0", _pool_with(min_ok=0), "locations[0].min_ok"),
+    ("min_ok 3 of 2", _pool_with(min_ok=3), "locations[0].min_ok"),
+    ("min_ok bool", _pool_with(min_ok=True), "locations[0].min_ok"),
+    ("min_ok without pool", _typed(["locations", 0, "min_ok"], 1), "locations[0].min_ok"),
+    ("sticky off (accepted)", _pool_with(sticky="off"), None),
+    ("hc interval 0", _pool_with(health_check={"interval": 0}), "locations[0].health_check.interval"),
+    ("hc fails 101", _pool_with(health_check={"fails": 101}), "locations[0].health_check.fails"),
+    ("hc passes string", _pool_with(health_check={"passes": "1"}), "locations[0].health_check.passes"),
+    ("hc expect 5xx", _pool_with(health_check={"expect": ["5xx"]}), "locations[0].health_check.expect[0]"),
+    ("hc expect string", _pool_with(health_check={"expect": "2xx"}), "locations[0].health_check.expect"),
+    ("hc unknown key", _pool_with(health_check={"expr": "true"}), "locations[0].health_check"),
+    ("location tls content", lambda s: s["locations"][0].update(backend_tls={"ca_content": CA}),
+     "locations[0].backend_tls.ca_content"),
+    ("location tls verify none", lambda s: s["locations"][0].update(backend_tls={"verify": "none"}),
+     "locations[0].backend_tls"),
+    ("location tls unknown key", lambda s: s["locations"][0].update(backend_tls={"SSLProxyVerify": "none"}),
+     "locations[0].backend_tls"),
+    ("location tls separate key", lambda s: s["locations"][0].update(backend_tls={
+        "client_cert_file": "/etc/ssl/c.pem", "client_key_file": "/etc/ssl/k.pem"}),
+     "locations[0].backend_tls.client_key_file"),
 ]
 
 
@@ -193,7 +261,9 @@ def apache(tmp_path_factory):
     (files / "ca.pem").write_text(CA)
     (files / "front.pem").write_text(CERT)
     (files / "front.key").write_text(KEY)
-    extra = tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel") if m not in DEFAULT_MODULES)
+    extra = tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel", "proxy_balancer", "slotmem_shm",
+                              "lbmethod_byrequests", "lbmethod_bytraffic", "lbmethod_bybusyness", "proxy_hcheck")
+                  if m not in DEFAULT_MODULES)
     modules = tuple(DEFAULT_MODULES) + extra
     return PrivateApache(str(workdir), modules=modules), str(files)
 
@@ -221,6 +291,10 @@ ARITY = {
     "ProxyRequests": (1, 1), "ProxyPreserveHost": (1, 1), "ProxyPass": (2, 2 + len(WORKER_PARAMS)),
     "ProxyPassReverse": (2, 2), "Listen": (1, 1),
 }
+# Pools (issue 12): a <Proxy> section per pool or per location with its own TLS settings.
+for _name, _arity in (("<Proxy", (1, 1)), ("</Proxy", (0, 0)), ("BalancerMember", (1, 10 + len(WORKER_PARAMS))),
+                      ("ProxySet", (1, 2)), ("ProxyHCExpr", (2, 2)), ("Header", (3, 4))):
+    ARITY.setdefault(_name, _arity)
 
 
 def harmless(text, eff):
@@ -240,6 +314,9 @@ def harmless(text, eff):
             return "%s has %d arguments" % (words[0], len(words) - 1)
         if words[0] == "ProxyPass" and not all(re.match(r"^[a-z]+=[A-Za-z0-9_.-]+$", w) for w in words[3:]):
             return "ProxyPass parameters %r" % words[3:]
+        if words[0] in ("BalancerMember", "ProxySet") and not all(
+                re.match(r"^[a-z]+=[A-Za-z0-9_.+/~-]+$", w) for w in words[1 + (words[0] == "BalancerMember"):]):
+            return "%s parameters %r" % (words[0], words)
     names = [w for line in text.splitlines() for w in [g.tokenize(line.strip()) if line.strip().startswith(
         ("ServerName", "ServerAlias")) else None] if w]
     if [n[1] for n in names] != [eff["server_name"]] + eff["server_aliases"]:

@@ -151,7 +151,8 @@ def normalize_pool(loc, field, path, taken):
         raise ConfigError("%s.backends: members must share one scheme, got %s" % (field, ", ".join(sorted(schemes))))
     if not any(m["enabled"] and not m["standby"] for m in out):
         raise ConfigError("%s.backends: at least one member must be enabled and not standby" % field)
-    lbmethod = grammar.choice(loc.get("lbmethod") or "byrequests", field + ".lbmethod", LBMETHODS)
+    lbmethod = loc.get("lbmethod")
+    lbmethod = grammar.choice("byrequests" if lbmethod is None else lbmethod, field + ".lbmethod", LBMETHODS)
     sticky = loc.get("sticky")
     if sticky is not None and sticky != "off":
         sticky = grammar.token(sticky, field + ".sticky", 64)
