@@ -59,3 +59,9 @@ fi
 
 mkdir -p .build/collections/ansible_collections/revproxy
 ln -sfn "$ROOT" .build/collections/ansible_collections/revproxy/tls
+
+# galaxy-importer, antsibull-docs and Sphinx (make test's package stage, make docs) in their own venv.
+bash scripts/tools-venv.sh
+
+# sslyze, the TLS scanner of the public-side integration test, in its own venv.
+bash scripts/sslyze-venv.sh
