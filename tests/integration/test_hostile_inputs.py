@@ -65,6 +65,14 @@ FIELDS = [
     ("backend_tls.ciphers", _set(["backend_tls", "ciphers"])),
     ("locations[0].upgrade", _set(["locations", 0, "upgrade"])),
     ("tls.certificate_file", _set(["tls", "certificate_file"])),
+    # The public side (issue 13).
+    ("acme_challenge_dir", _set(["acme_challenge_dir"])),
+    ("request_headers[0].name", _set(["request_headers", 0, "name"])),
+    ("request_headers[0].value", _set(["request_headers", 0, "value"])),
+    ("response_headers[0].name", _set(["response_headers", 0, "name"])),
+    ("response_headers[0].value", _set(["response_headers", 0, "value"])),
+    ("locations[0].request_headers[0].value", _set(["locations", 0, "request_headers", 0, "value"])),
+    ("locations[0].response_headers[0].name", _set(["locations", 0, "response_headers", 0, "name"])),
 ] + [
     # Pools and per-location backend_tls (issue 12).
     ("locations[0].backends[1].url", lambda s, v: _pool(s)["backends"][1].update(url="https://%s:8443/" % v)),
@@ -211,6 +219,46 @@ SPECIFIC = [
     ("backend ip literal", lambda s: s["locations"][0].update(backend="https://192.0.2.1:8443/"),
      "locations[0].backend"),
     ("preserve_host string", _typed(["preserve_host"], "yes"), "preserve_host"),
+    # The public side (issue 13).
+    ("redirect_http string", _typed(["redirect_http"], "no"), "redirect_http"),
+    ("redirect_http false (accepted)", lambda s: s.update(redirect_http=False, acme_challenge_dir=None), None),
+    ("redirect_http_port 0", _typed(["redirect_http_port"], 0), "redirect_http_port"),
+    ("redirect_http_port string", _typed(["redirect_http_port"], "80 443"), "redirect_http_port"),
+    ("redirect_http_port = https port", _typed(["redirect_http_port"], 18443), "redirect_http_port"),
+    ("redirect_status 200", _typed(["redirect_status"], 200), "redirect_status"),
+    ("redirect_status string", _typed(["redirect_status"], "301 /"), "redirect_status"),
+    ("redirect_status 308 (accepted)", _typed(["redirect_status"], 308), None),
+    ("acme_challenge_dir /", _typed(["acme_challenge_dir"], "/"), "acme_challenge_dir"),
+    ("forwarded_headers string", _typed(["forwarded_headers"], "on"), "forwarded_headers"),
+    ("forwarded_headers false (accepted)", _typed(["forwarded_headers"], False), None),
+    ("header action edit", lambda s: s["request_headers"][0].update(action="edit"), "request_headers[0].action"),
+    ("header unset with value", lambda s: s["request_headers"][0].update(action="unset"), "request_headers[0].value"),
+    ("header unset (accepted)", lambda s: s["response_headers"].append({"action": "unset", "name": "Server"}), None),
+    ("header value env format (accepted)", lambda s: s["request_headers"][0].update(value="%{REMOTE_ADDR}e %t"), None),
+    ("header value bad format", lambda s: s["request_headers"][0].update(value="%{X}i"), "request_headers[0].value"),
+    ("header value env= condition (one argument)", lambda s: s["request_headers"][0].update(value="v env=HOME"), None),
+    ("header value expr", lambda s: s["request_headers"][0].update(value="expr=%{HTTP_HOST}"),
+     "request_headers[0].value"),
+    ("header value expr file()", lambda s: s["response_headers"][0].update(value="expr=file('/etc/passwd')"),
+     "response_headers[0].value"),
+    ("headers not a list", _typed(["response_headers"], {"name": "X"}), "response_headers"),
+    ("hsts string", _typed(["hsts"], "true"), "hsts"),
+    ("hsts_max_age negative", _typed(["hsts_max_age"], -1), "hsts_max_age"),
+    ("hsts_max_age string", _typed(["hsts_max_age"], "1; preload"), "hsts_max_age"),
+    ("hsts_preload without subdomains", _typed(["hsts_preload"], True), "hsts_preload"),
+    ("hsts preload (accepted)", lambda s: s.update(hsts_include_subdomains=True, hsts_preload=True), None),
+    ("hsts_include_subdomains string", _typed(["hsts_include_subdomains"], "yes"), "hsts_include_subdomains"),
+    ("tls_profile junk", _typed(["tls_profile"], "HIGH:!aNULL"), "tls_profile"),
+    ("tls_profile old without opt-in", _typed(["tls_profile"], "old"), "tls_profile old"),
+    ("tls_profile old with opt-in (accepted)", lambda s: s.update(tls_profile="old", allow_insecure_frontend_tls=True),
+     None),
+    ("tls_profile modern (accepted)", _typed(["tls_profile"], "modern"), None),
+    ("tls_session_tickets without opt-in", _typed(["tls_session_tickets"], True), "tls_session_tickets"),
+    ("tls_session_tickets string", _typed(["tls_session_tickets"], "on"), "tls_session_tickets"),
+    ("http2 (accepted)", _typed(["http2"], True), None),
+    ("http2 string", _typed(["http2"], "h2 h2c"), "http2"),
+    ("allow_insecure_frontend_tls string", _typed(["allow_insecure_frontend_tls"], "yes"),
+     "allow_insecure_frontend_tls"),
     # Pools and per-location backend_tls (issue 12).
     ("pool (accepted)", _pool_with(), None),
     ("pool full (accepted)", _pool_with(lbmethod="bybusyness", sticky="ROUTEID", min_ok=1, timeout=5,
@@ -261,7 +309,7 @@ def apache(tmp_path_factory):
     (files / "ca.pem").write_text(CA)
     (files / "front.pem").write_text(CERT)
     (files / "front.key").write_text(KEY)
-    extra = tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel", "proxy_balancer", "slotmem_shm",
+    extra = tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel", "alias", "http2", "proxy_balancer", "slotmem_shm",
                               "lbmethod_byrequests", "lbmethod_bytraffic", "lbmethod_bybusyness", "proxy_hcheck")
                   if m not in DEFAULT_MODULES)
     modules = tuple(DEFAULT_MODULES) + extra
@@ -275,8 +323,13 @@ def _base(files):
         "server_aliases": ["alias.h.example"],
         "listen": {"port": 18443, "address": "127.0.0.1"},
         "tls": {"certificate_file": files + "/front.pem", "key_file": files + "/front.key"},
-        "locations": [{"path": "/", "backend": "https://backend.example:8443/"}],
+        "locations": [{"path": "/", "backend": "https://backend.example:8443/",
+                       "request_headers": [{"name": "X-Location", "value": "v"}],
+                       "response_headers": [{"name": "X-Location", "value": "v"}]}],
         "backend_tls": {"ca_file": files + "/ca.pem"},
+        "acme_challenge_dir": files + "/acme",
+        "request_headers": [{"name": "X-Site", "value": "v"}],
+        "response_headers": [{"name": "X-Site", "value": "v"}],
     }
 
 
@@ -295,13 +348,20 @@ ARITY = {
 for _name, _arity in (("<Proxy", (1, 1)), ("</Proxy", (0, 0)), ("BalancerMember", (1, 10 + len(WORKER_PARAMS))),
                       ("ProxySet", (1, 2)), ("ProxyHCExpr", (2, 2)), ("Header", (3, 4))):
     ARITY.setdefault(_name, _arity)
+# The public side (issue 13): TLS policy, HSTS and custom headers, <Location> headers, the redirect vhost.
+ARITY.update({
+    "SSLProtocol": (2, 5), "SSLCipherSuite": (1, 1), "SSLHonorCipherOrder": (1, 1), "SSLSessionTickets": (1, 1),
+    "Protocols": (2, 2), "Header": (2, 4), "RequestHeader": (2, 3), "ProxyAddHeaders": (1, 1), "<Location": (1, 1),
+    "Redirect": (3, 3), "RedirectMatch": (3, 3), "Alias": (2, 2), "<Directory": (1, 1), "Require": (2, 2),
+})
+CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>")
 
 
 def harmless(text, eff):
     """Why the rendered text is not harmless, or None."""
     for line in text.splitlines():
         stripped = line.strip()
-        if not stripped or stripped.startswith("#") or stripped == "</VirtualHost>":
+        if not stripped or stripped.startswith("#") or stripped in CLOSERS:
             continue
         try:
             words = g.tokenize_section(stripped) if stripped.startswith("<") else g.tokenize(stripped)
@@ -319,7 +379,9 @@ def harmless(text, eff):
             return "%s parameters %r" % (words[0], words)
     names = [w for line in text.splitlines() for w in [g.tokenize(line.strip()) if line.strip().startswith(
         ("ServerName", "ServerAlias")) else None] if w]
-    if [n[1] for n in names] != [eff["server_name"]] + eff["server_aliases"]:
+    # The HTTP->HTTPS redirect vhost serves the same names again.
+    copies = 2 if (eff.get("frontend") or {}).get("redirect") else 1
+    if [n[1] for n in names] != ([eff["server_name"]] + eff["server_aliases"]) * copies:
         return "server names read back as %r" % names
     return None
 

@@ -94,11 +94,16 @@ def header_name(value, field):
 
 
 def header_value(value, field):
-    """Any single line (no control characters, no '${'); a '%' only as one of mod_headers' format specifiers
-    %%, %t, %D, %{NAME}e, %{NAME}s."""
+    """Any single line (no control characters, no '${', not an 'expr=' expression); a '%' only as one of mod_headers'
+    format specifiers %%, %t, %D, %{NAME}e, %{NAME}s."""
     grammar.text(value, field, 4096)
     if value.endswith("\\"):
         raise ConfigError("%s: must not end with a backslash" % field)
+    if not all(" " <= c <= "~" for c in value):
+        raise ConfigError("%s: must be printable ASCII (HTTP header values; encode anything else)" % field)
+    if value[:5].lower() == "expr=":
+        raise ConfigError("%s: %r: a value starting with 'expr=' is an Apache expression (it can read files); "
+                          "headers take literal values here" % (field, value))
     if "%" in _FORMAT_RE.sub("", value):
         raise ConfigError("%s: %r: a '%%' must start one of %%%%, %%t, %%D, %%{NAME}e or %%{NAME}s (write %%%% for "
                           "a literal %%)" % (field, value))
