@@ -150,10 +150,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 msg:
-  description: One line summary.
+  description:
+    - One line. When backends fail it leads with up to three of them, each as site and backend URL, reason, message
+      and fix, separated by C( | ); the counts come last.
   returned: always
   type: str
-  sample: "3 backends checked: 2 ok, 1 failed (shop https://b:8443/: name_mismatch)"
+  sample: "shop https://b:8443/: name_mismatch: certificate names other.test do not match b. Fix: Use a ProxyPass host
+    that is in the backend certificate's subjectAltName ... | 3 backends checked: 2 ok, 1 failed"
 summary:
   description: Number of backends per reason code.
   returned: always
@@ -319,6 +322,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
     run,
     secret_values,
     summarize,
+    pool_warnings,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
@@ -348,6 +352,8 @@ def main():
     except ConfigError as exc:
         module.fail_json(msg=str(exc))
     msg, summary, failed = summarize(checks, results)
+    for warning in pool_warnings(checks, results):
+        module.warn(warning)
     out = {
         "changed": False,
         "msg": msg,

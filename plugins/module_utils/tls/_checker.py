@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_DEFAULTS,
@@ -266,13 +267,13 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
         for check in site_backend_checks(eff):
             tls = dict(check["backend_tls"])
             for key, content in check["contents"].items():
-                deployed = tls[key]
-                if deployed not in written:
+                # One file per distinct content: sites sharing a CA get identical settings (deduplicated checks).
+                if content not in written:
                     path = os.path.join(tmpdir, "%d.pem" % len(written))
                     with open(path, "w") as f:
                         f.write(content)
-                    written[deployed] = path
-                tls[key] = written[deployed]
+                    written[content] = path
+                tls[key] = written[content]
             url = parse_backend_url(check["url"], "url")
             label = "%s %s%s" % (check["site"], check["url"], " (Host %s)" % check["host"] if check["host"] else "")
             try:
@@ -286,6 +287,7 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
                 "request_path": url.path, "field_prefix": "site %r: backend_tls." % check["site"],
                 "result_keys": {"site": check["site"], "url": check["url"], "path": check["path"],
                                 "host": check["host"]},
+                "pool": check.get("pool"), "site": check["site"],
             })
     return checks
 
@@ -437,29 +439,147 @@ def run(params, module=None):
             checks = build_checks_from_backends(params.get("backends"))
         _attach_contexts(checks)
         timeout = params["timeout"]
-        jobs = [(lambda c=c: check_one(c, c["context"], timeout, params["http_request"], params["return_pem"]))
-                for c in checks]
-        results = _tls_probe.run_all(jobs, params["concurrency"])
+        results = run_distinct(checks, lambda c: check_one(c, c["context"], timeout, params["http_request"],
+                                                           params["return_pem"]), params["concurrency"])
         return checks, results
     finally:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+# The module's msg spells out this many failing backends (site, backend, reason, message, fix); failed_backends and
+# backends[] have them all.
+FAILURES_SHOWN = 3
+
+
 def summarize(checks, results):
+    """(msg, summary, failed): the msg leads with the failing backends, each with its site and URL, reason, message
+    and fix, and ends with the counts; `failed` is one 'label: reason' string per failing backend."""
     summary = {}
     failed = []
-    for check, res in zip(checks, results):
+    explained = []
+    tolerated = pool_tolerated(checks, results)  # failing members of a pool that still has min_ok passing
+    for index, (check, res) in enumerate(zip(checks, results)):
         summary[res["reason"]] = summary.get(res["reason"], 0) + 1
-        if not res["ok"]:
+        if not res["ok"] and index not in tolerated:
             if check.get("refused"):
                 failed.append("%s: %s (%s)" % (check["label"], res["reason"], check["refused"].message))
             else:
                 failed.append("%s: %s" % (check["label"], res["reason"]))
+            text = "%s: %s: %s" % (check["label"], res["reason"], res.get("message") or "")
+            if res.get("fix"):
+                text += ". Fix: %s" % res["fix"]
+            explained.append(text)
     n_ok = len(results) - len(failed)
     plural = "" if len(results) == 1 else "s"
-    msg = "%d backend%s checked: %d ok, %d failed" % (len(results), plural, n_ok, len(failed))
-    if failed:
-        shown = failed[:5]
-        msg += " (%s%s)" % ("; ".join(shown), "; and %d more" % (len(failed) - 5) if len(failed) > 5 else "")
-    return msg, summary, failed
+    counts = "%d backend%s checked: %d ok, %d failed" % (len(results), plural, n_ok, len(failed))
+    if not failed:
+        return counts, summary, failed
+    parts = explained[:FAILURES_SHOWN]
+    if len(explained) > FAILURES_SHOWN:
+        parts.append("and %d more failed (failed_backends lists them all)" % (len(explained) - FAILURES_SHOWN))
+    return " | ".join(parts + [counts]), summary, failed
+
+
+# -- One check per distinct backend; pools with min_ok (issue 12) ----------------------------------------------
+
+PER_ADDRESS_CONCURRENCY = 8
+
+
+def distinct_key(check):
+    """What decides a check's outcome: target address and port, SNI, Host, request path and every TLS setting
+    (client certificate included). None for a check that is not probed (refused)."""
+    if check.get("refused"):
+        return None
+    url = check["url"]
+    return (url.scheme, url.host, url.port, check["sni"], check["checked_name"], check["preserve_host"],
+            check["host"], check["request_path"], _settings_key(check["tls"]) if url.is_tls else None)
+
+
+def _round_robin(indexes, address_of):
+    """Interleave indexes by address, so that the bounded workers spread over backends instead of queueing on one."""
+    queues = {}
+    for index in indexes:
+        queues.setdefault(address_of(index), []).append(index)
+    lists = list(queues.values())
+    out = []
+    for depth in range(max(len(q) for q in lists) if lists else 0):
+        out.extend(q[depth] for q in lists if depth < len(q))
+    return out
+
+
+def run_distinct(checks, probe, concurrency, per_address=PER_ADDRESS_CONCURRENCY):
+    """Probe each distinct check once (distinct_key) and give its result to every check that shares it, each with
+    its own result keys (site, url, path, host); at most per_address probes at a time per backend address."""
+    first = {}
+    owner = []
+    for index, check in enumerate(checks):
+        key = distinct_key(check)
+        if key is not None and key in first:
+            owner.append(first[key])
+            continue
+        if key is not None:
+            first[key] = index
+        owner.append(index)
+    unique = [i for i in range(len(checks)) if owner[i] == i]
+
+    def address(index):
+        url = checks[index]["url"]
+        return (url.host, url.port) if url is not None else None
+    gates = dict((address(i), threading.BoundedSemaphore(per_address)) for i in unique)
+    order = _round_robin(unique, address)
+
+    def job(index):
+        with gates[address(index)]:
+            return probe(checks[index])
+    done = dict(zip(order, _tls_probe.run_all([(lambda i=i: job(i)) for i in order], concurrency)))
+    results = []
+    for index, check in enumerate(checks):
+        if owner[index] == index:
+            results.append(done[index])
+            continue
+        shared = dict(done[owner[index]])
+        shared.update(check["result_keys"])
+        if checks[owner[index]].get("refused"):
+            check["refused"] = checks[owner[index]]["refused"]
+        results.append(shared)
+    return results
+
+
+def _pools_of(checks, results):
+    """{(site, path): (pool, {member url: ok}, [check indexes])} for the checks of pool members."""
+    pools = {}
+    for index, (check, res) in enumerate(zip(checks, results)):
+        pool = check.get("pool")
+        if not pool:
+            continue
+        entry = pools.setdefault((check.get("site"), check["path"]), (pool, {}, []))
+        url = res.get("url")
+        entry[1][url] = entry[1].get(url, True) and bool(res["ok"])
+        entry[2].append(index)
+    return pools
+
+
+def pool_tolerated(checks, results):
+    """Indexes of failed checks whose pool sets min_ok and still has at least min_ok members passing."""
+    tolerated = set()
+    for pool, members, indexes in _pools_of(checks, results).values():
+        if pool["min_ok"] and sum(members.values()) >= pool["min_ok"]:
+            tolerated.update(i for i in indexes if not results[i]["ok"])
+    return tolerated
+
+
+def pool_warnings(checks, results):
+    """One warning per pool that goes live with failing members (min_ok), naming each failing member and reason."""
+    out = []
+    for (site, path), (pool, members, indexes) in sorted(_pools_of(checks, results).items(),
+                                                           key=lambda item: (str(item[0][0]), item[0][1])):
+        passing = sum(members.values())
+        failing = [url for url, ok in members.items() if not ok]
+        if not failing or not pool["min_ok"] or passing < pool["min_ok"]:
+            continue
+        reasons = dict((results[i]["url"], results[i]["reason"]) for i in indexes if not results[i]["ok"])
+        out.append("site %s: pool %s (balancer://%s) goes live with %d of %d members (min_ok %d); failing: %s"
+                   % (site, path, pool["name"], passing, pool["members"], pool["min_ok"],
+                      ", ".join("%s (%s)" % (url, reasons[url]) for url in failing)))
+    return out
