@@ -1,0 +1,208 @@
+"""Pools and per-backend TLS with a real Apache 2.4 (a private instance) and real HTTPS backends (issue 12).
+
+One vhost proxies to backends signed by different CAs, one of them requiring a client certificate, and to a pool of
+three HTTPS members, one of them broken. The vhost is what render_site writes for the effective site, with the
+modules needed_modules names; the checker (backend_handshake's run) checks the same site member by member.
+"""
+import os
+import time
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_site
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
+from support.apache import DEFAULT_MODULES, PrivateApache
+from support.backends import PlainHTTPBackend, TLSBackend
+from support.pki import PKI
+
+pytestmark = [pytest.mark.apache,
+              pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")]
+
+
+class _Module:
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    """Backends: A (CA A), B (CA B, requires a client certificate from CA B), pool members C1, C2 (CA C) and C3
+    (signed by a CA the proxy does not trust)."""
+    pki = PKI(str(tmp_path_factory.mktemp("pools-pki")))
+    ca = dict((n, pki.ca("Pools CA %s" % n)) for n in "ABCX")
+    leaf = dict((n, pki.leaf("leaf-%s" % n.lower(), dns=["localhost"], issuer=ca[n])) for n in "ABCX")
+    client = pki.leaf("proxy-client", cn="revproxy-client", issuer=ca["B"], client=True)
+    pair = os.path.join(pki.directory, "proxy-client-pair.pem")
+    with open(pair, "w") as handle:
+        handle.write(client.pem + client.key_pem)
+    os.chmod(pair, 0o644)
+    servers = {
+        "A": TLSBackend(leaf["A"].chain_path, leaf["A"].key_path, sni_names={"localhost"}, body=b"A"),
+        "B": TLSBackend(leaf["B"].chain_path, leaf["B"].key_path, sni_names={"localhost"},
+                        client_ca_path=ca["B"].cert_path, body=b"B"),
+        "C1": TLSBackend(leaf["C"].chain_path, leaf["C"].key_path, sni_names={"localhost"}, body=b"C1"),
+        "C2": TLSBackend(leaf["C"].chain_path, leaf["C"].key_path, sni_names={"localhost"}, body=b"C2"),
+        "C3": TLSBackend(leaf["X"].chain_path, leaf["X"].key_path, sni_names={"localhost"}, body=b"C3"),
+    }
+    yield {"ca": ca, "pair": pair, "servers": servers}
+    for server in servers.values():
+        server.stop()
+
+
+def _site(farm, min_ok=None, **pool_over):
+    s = farm["servers"]
+    pool = {"path": "/p/", "backend_tls": {"ca_file": farm["ca"]["C"].cert_path},
+            "backends": [{"url": "https://localhost:%d/" % s[n].port} for n in ("C1", "C2", "C3")]}
+    if min_ok is not None:
+        pool["min_ok"] = min_ok
+    pool.update(pool_over)
+    return {
+        "name": "pools",
+        "server_name": "pools.test",
+        "backend_tls": {"ca_file": farm["ca"]["A"].cert_path},
+        "locations": [
+            {"path": "/a/", "backend": "https://localhost:%d/" % s["A"].port},
+            {"path": "/b/", "backend": "https://localhost:%d/" % s["B"].port,
+             "backend_tls": {"ca_file": farm["ca"]["B"].cert_path, "client_cert_file": farm["pair"]}},
+            pool,
+        ],
+    }
+
+
+def _apache(workdir, eff):
+    modules = tuple(DEFAULT_MODULES) + tuple(m for m in needed_modules([eff]) if m not in DEFAULT_MODULES)
+    instance = PrivateApache(str(workdir), modules=modules, loglevel="warn ssl:info")
+    text = render_site(eff, tls_dir=str(workdir / "tls")).replace("<VirtualHost *:80>",
+                                                                   "<VirtualHost 127.0.0.1:%d>" % instance.port)
+    instance.set_vhosts(text)
+    return instance, text
+
+
+def test_different_cas_and_a_client_certificate_in_one_vhost(farm, tmp_path):
+    eff = normalize_site(_site(farm))
+    instance, text = _apache(tmp_path, eff)
+    assert text.count("<VirtualHost") == 1
+    assert instance.configtest()[0], instance.configtest()[1]
+    instance.start()
+    try:
+        for path, body in (("/a/", b"A"), ("/b/", b"B")):
+            status, _headers, got = instance.request(path, host="pools.test")
+            assert (status, got.split(b"\n")[0]) == (200, body), instance.error_log_since()[-2000:]
+        # B saw the proxy's client certificate, A and B the SNI of their own URL.
+        assert farm["servers"]["B"].seen and all(sni == "localhost" for sni, _host in farm["servers"]["B"].seen)
+    finally:
+        instance.stop()
+        instance.cleanup()
+
+
+def test_site_settings_alone_do_not_reach_the_other_backends(farm, tmp_path):
+    """Control: without B's own section, B fails (CA A does not sign it): the <Proxy> section is what made it work."""
+    site = _site(farm)
+    del site["locations"][1]["backend_tls"]
+    eff = normalize_site(site)
+    instance, _text = _apache(tmp_path, eff)
+    instance.start()
+    try:
+        status, _headers, _body = instance.request("/b/", host="pools.test")
+        assert status in (500, 502)  # Apache 2.4.71 answers 500 when the handshake fails before the request body
+        assert "AH02039" in instance.error_log_since() or "certificate verify failed" in instance.error_log_since()
+    finally:
+        instance.stop()
+        instance.cleanup()
+
+
+def test_pool_of_three_with_one_broken_member(farm, tmp_path):
+    eff = normalize_site(_site(farm))
+    instance, _text = _apache(tmp_path, eff)
+    instance.start()
+    try:
+        bodies = []
+        statuses = []
+        for _ in range(12):
+            status, _headers, got = instance.request("/p/", host="pools.test")
+            statuses.append(status)
+            bodies.append(got.split(b"\n")[0])
+        log = instance.error_log_since()
+        # The healthy members answer with the pool's CA; the broken one fails its handshake (untrusted issuer)
+        # and the balancer puts it in error state: later requests go to C1 and C2 only.
+        assert {b"C1", b"C2"} <= set(bodies)
+        assert b"C3" not in bodies
+        assert "AH02039" in log or "certificate verify failed" in log, log[-2000:]
+        assert statuses[-4:] == [200] * 4, (statuses, log[-2000:])
+    finally:
+        instance.stop()
+        instance.cleanup()
+
+
+def _check(site):
+    params = {"sites": [site], "backend_tls_defaults": {}, "tls_dir": "/etc/apache2/revproxy-tls", "timeout": 10,
+              "concurrency": 8, "http_request": True, "return_pem": False}
+    module = _Module()
+    checks, results = _checker.run(params, module)
+    return checks, results, module
+
+
+def test_checker_reports_each_member_with_its_settings(farm):
+    checks, results, _module = _check(_site(farm))
+    s = farm["servers"]
+    by_url = dict((r["url"], r) for r in results)
+    assert by_url["https://localhost:%d/" % s["A"].port]["ok"]
+    assert by_url["https://localhost:%d/" % s["B"].port]["ok"]  # its own CA and the client certificate
+    assert by_url["https://localhost:%d/" % s["C1"].port]["ok"]
+    assert by_url["https://localhost:%d/" % s["C2"].port]["ok"]
+    broken = by_url["https://localhost:%d/" % s["C3"].port]
+    assert (broken["ok"], broken["path"], broken["sni"]) == (False, "/p/", "localhost")
+    # Its issuer is neither served nor trusted: the checker says which of the two it cannot tell apart.
+    assert broken["reason"] in ("untrusted_ca", "incomplete_chain")
+    _msg, _summary, failed = _checker.summarize(checks, results)
+    assert len(failed) == 1 and ":%d/" % s["C3"].port in failed[0]
+    assert _checker.pool_warnings(checks, results) == []
+
+
+def test_checker_min_ok_goes_live_with_a_warning(farm):
+    checks, results, _module = _check(_site(farm, min_ok=2))
+    _msg, _summary, failed = _checker.summarize(checks, results)
+    assert failed == []
+    port = farm["servers"]["C3"].port
+    reason = [r["reason"] for r in results if r["url"] == "https://localhost:%d/" % port][0]
+    assert _checker.pool_warnings(checks, results) == [
+        "site pools: pool /p/ (balancer://p) goes live with 2 of 3 members (min_ok 2); failing: "
+        "https://localhost:%d/ (%s)" % (port, reason)]
+
+
+def test_checker_without_the_client_certificate_names_the_member(farm):
+    site = _site(farm)
+    site["locations"][1]["backend_tls"] = {"ca_file": farm["ca"]["B"].cert_path}
+    _checks, results, _module = _check(site)
+    by_url = dict((r["url"], r) for r in results)
+    got = by_url["https://localhost:%d/" % farm["servers"]["B"].port]
+    assert not got["ok"] and got["path"] == "/b/"
+    assert got["reason"].startswith("client_cert"), got["reason"]
+
+
+def test_plain_http_pool(tmp_path):
+    one, two = PlainHTTPBackend(body=b"one"), PlainHTTPBackend(body=b"two")
+    try:
+        eff = normalize_site({"name": "plain", "server_name": "plain.test", "locations": [
+            {"path": "/", "lbmethod": "bybusyness",
+             "backends": [{"url": "http://127.0.0.1:%d/" % one.port}, {"url": "http://127.0.0.1:%d/" % two.port}]}]})
+        instance, _text = _apache(tmp_path, eff)
+        instance.start()
+        try:
+            seen = set()
+            deadline = time.time() + 10
+            while len(seen) < 2 and time.time() < deadline:
+                status, _headers, got = instance.request("/", host="plain.test")
+                assert status == 200
+                seen.add(got.split(b"\n")[0])
+            assert seen == {b"one", b"two"}
+        finally:
+            instance.stop()
+            instance.cleanup()
+    finally:
+        one.stop()
+        two.stop()
