@@ -54,7 +54,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(changed), C(failed), C(sites) (C(name), C(outcome), C(detail)), C(lines) and C(policy).
+  description:
+    - C(changed), C(failed), C(sites) (C(name), C(outcome), C(detail), and C(cause), true for a site that failed the
+      preflight or probe itself), C(lines) and C(policy).
+    - In a refused or rolled-back run C(lines) leads with what happened to the run and the sites that failed, with
+      their reason and fix; the sites that only shared the run's fate follow as one line per outcome.
   type: dict
 """
 

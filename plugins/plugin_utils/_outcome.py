@@ -46,6 +46,58 @@ def _probe_failures(probe):
     return failures
 
 
+# In a failed run, the sites that only followed the run's fate are listed by name, this many at most per group.
+NAMES_SHOWN = 10
+
+
+def _site_line(site):
+    detail = " - " + "; ".join(site["detail"]) if site["detail"] else ""
+    return "%s: %s%s" % (site["name"], site["outcome"].replace("_", " "), detail)
+
+
+def _names(names):
+    shown = ", ".join(names[:NAMES_SHOWN])
+    if len(names) > NAMES_SHOWN:
+        shown += " and %d more" % (len(names) - NAMES_SHOWN)
+    return shown
+
+
+def _failed_run_lines(sites, refused, rolled_back, n_changed):
+    """A refused or rolled-back run: what failed and why first, then one line per group of sites that only shared
+    the run's fate (3000 sites with one failure give a handful of lines, the failing one on top)."""
+    causes = [site for site in sites if site["cause"]]
+    plural = "" if n_changed == 1 else "s"
+    if refused:
+        head = "preflight refused this run: %d of %d changed site%s failed it, so none was applied (all or nothing)" \
+            % (len(causes), n_changed, plural)
+    elif rolled_back:
+        head = "probe failed: %d of %d changed site%s failed it, so the run was rolled back (all or nothing)" % (
+            len(causes), n_changed, plural)
+    else:
+        head = "probe failed: %d of %d changed site%s failed it and stay live (apache_proxy_on_probe_failure: " \
+               "keep)" % (len(causes), n_changed, plural)
+    lines = [head] + [_site_line(site) for site in causes]
+    groups = []
+    for site in sites:
+        if site["cause"]:
+            continue
+        if site["outcome"] in ("not_applied", "rolled_back") and not site["detail"]:
+            label = "removal not applied"
+        elif site["outcome"] in ("not_applied", "rolled_back"):
+            label = "%s (%s)" % (site["outcome"].replace("_", " "), "; ".join(site["detail"]))
+        else:
+            label = site["outcome"].replace("_", " ")
+        for group in groups:
+            if group[0] == label:
+                group[1].append(site["name"])
+                break
+        else:
+            groups.append((label, [site["name"]]))
+    for label, names in groups:
+        lines.append("%s: %d site%s: %s" % (label, len(names), "" if len(names) == 1 else "s", _names(names)))
+    return lines
+
+
 def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on_probe_failure="rollback",
                   restored=None, check_mode=False):
     """Per-site outcome of a run. The policy is all or nothing: when any changed site fails the preflight (enforce)
@@ -67,31 +119,32 @@ def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on
             detail = pre_fail.get(name, [])
         elif refused:
             outcome = "refused_by_preflight" if name in pre_fail else "not_applied"
-            detail = pre_fail.get(name) or ["not applied: another site of this run failed the preflight"]
+            detail = pre_fail.get(name) or ["another site of this run failed the preflight"]
         elif probe_fail:
             if rolled_back:
                 outcome = "rolled_back"
-                detail = probe_fail.get(name) or ["rolled back with the rest of this run"]
+                detail = probe_fail.get(name) or ["another site of this run failed the probe"]
             else:
                 outcome = "kept_failing" if name in probe_fail else "applied"
                 detail = probe_fail.get(name, [])
         else:
             outcome = "applied"
             detail = ["preflight warning: %s" % d for d in pre_fail.get(name, [])]
-        sites.append({"name": name, "outcome": outcome, "detail": detail})
+        cause = not check_mode and (name in pre_fail if refused else name in probe_fail)
+        sites.append({"name": name, "outcome": outcome, "detail": detail, "cause": cause})
     removed = plan.get("removed_sites", [])
     for name in removed:
         outcome = "would_remove" if check_mode else ("not_applied" if refused or rolled_back else "removed")
-        sites.append({"name": name, "outcome": outcome, "detail": []})
-    lines = []
-    for site in sites:
-        detail = " - " + "; ".join(site["detail"]) if site["detail"] else ""
-        lines.append("%s: %s%s" % (site["name"], site["outcome"].replace("_", " "), detail))
+        sites.append({"name": name, "outcome": outcome, "detail": [], "cause": False})
+    failed = refused or bool(probe_fail)
+    if failed and not check_mode:
+        lines = _failed_run_lines(sites, refused, rolled_back, len(changed))
+    else:
+        lines = [_site_line(site) for site in sites]
     if rolled_back:
         lines.append("previous configuration restored%s" % {
             "ready": " and serving again", "died": ", but Apache did not start with it: see its error log",
         }.get(restored, ""))
-    failed = refused or bool(probe_fail)
     applied = not check_mode and not refused and not rolled_back and bool(plan.get("changed_files"))
     return {"changed": applied, "failed": failed, "sites": sites, "lines": lines or ["no sites managed"],
             "policy": "all or nothing: a run applies all its changed sites or none"}

@@ -104,8 +104,13 @@ def build_rows(results, days_warn=DEFAULT_DAYS_WARN):
     return rows
 
 
+# How many failing backends a summary's msg spells out (with site, backend, reason and fix).
+FAILURES_SHOWN = 3
+
+
 def summarize(results, days_warn=DEFAULT_DAYS_WARN, max_lines=50):
-    """Counts and a compact per-site summary (what the job output and set_stats show; never certificates or PEM)."""
+    """Counts and a compact per-site summary (what the job output and set_stats show; never certificates or PEM).
+    msg leads with the first failing backends (site, backend, reason, fix) and ends with the counts (`counts`)."""
     rows = build_rows(results, days_warn)
     counts = dict((v.lower(), 0) for v in VERDICTS)
     reasons = {}
@@ -133,10 +138,17 @@ def summarize(results, days_warn=DEFAULT_DAYS_WARN, max_lines=50):
                                    r["reason"] if r["verdict"] == "FAIL" else "%s days left" % r["days_left"])
                 for r in rows if r["verdict"] != "OK"]
     total = len(rows)
-    msg = "%d backend%s: %d ok, %d failed, %d expiring within %d days" % (
+    count_text = "%d backend%s: %d ok, %d failed, %d expiring within %d days" % (
         total, "" if total == 1 else "s", counts["ok"], counts["fail"], counts["expiring"], int(days_warn))
+    # A failing run's message leads with the failures themselves (site, backend, reason, fix), then the counts.
+    failing = [(text, row) for text, row in zip(problems, [r for r in rows if r["verdict"] != "OK"])
+               if row["verdict"] == "FAIL"]
+    lead = ["%s%s" % (text, ". Fix: %s" % row["fix"] if row["fix"] else "") for text, row in failing[:FAILURES_SHOWN]]
+    if len(failing) > FAILURES_SHOWN:
+        lead.append("and %d more failed (see the report)" % (len(failing) - FAILURES_SHOWN))
     return {
-        "msg": msg,
+        "msg": " | ".join(lead + [count_text]),
+        "counts": count_text,
         "total": total,
         "ok": counts["ok"],
         "failed": counts["fail"],
@@ -195,7 +207,7 @@ def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report"
         "<title>%s</title>" % _e(title),
         "<style>%s</style></head><body>" % _CSS,
         "<h1>%s</h1>" % _e(title),
-        '<p class="meta">%s%s</p>' % (_e(summary["msg"]), " &middot; generated %s" % _e(generated) if generated else ""),
+        '<p class="meta">%s%s</p>' % (_e(summary["counts"]), " &middot; generated %s" % _e(generated) if generated else ""),
         '<div class="cards">',
         '<div class="card fail"><b>%d</b>failed</div>' % summary["failed"],
         '<div class="card expiring"><b>%d</b>expiring &lt; %d days</div>' % (summary["expiring"], summary["days_warn"]),
@@ -249,8 +261,8 @@ def render_markdown(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS rep
     rows = build_rows(results, days_warn)
     summary = summarize(results, days_warn)
     show_proxy = any(r["proxy"] for r in rows)
-    out = ["# %s" % md_escape(title), "", md_escape(summary["msg"]) + (" (generated %s)" % md_escape(generated)
-                                                                       if generated else ""), ""]
+    out = ["# %s" % md_escape(title), "",
+           md_escape(summary["counts"]) + (" (generated %s)" % md_escape(generated) if generated else ""), ""]
     if not rows:
         out.append("No TLS backends were checked.")
         return "\n".join(out) + "\n"

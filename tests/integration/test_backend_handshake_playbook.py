@@ -66,6 +66,8 @@ def test_playbook(tmp_path, farm, check_mode):
     result, stdout, elapsed = run_playbook(tmp_path, farm, *(["--check"] if check_mode else []))
     assert result["changed"] is False
     assert result["summary"] == {"ok": 50, "ip_literal_name": 1}
-    assert result["msg"].startswith("51 backends checked: 50 ok, 1 failed (backends[50] (https://127.0.0.1:")
+    assert result["msg"].startswith("backends[50] (https://127.0.0.1:")
+    assert ": ip_literal_name: " in result["msg"] and "Fix: " in result["msg"]
+    assert result["msg"].endswith(" | 51 backends checked: 50 ok, 1 failed")
     assert "skipped=0" in stdout  # --check runs the module (supports_check_mode), never skips it
     assert elapsed < 30

@@ -181,7 +181,7 @@ def test_two_sites_one_failing_applies_neither(system_apache, pki, stable):
                   site(bad.port, pki, name="two", server_name="two.test")]
         res = apply_role(second)
     assert res.rc != 0, res
-    assert "one: not applied - not applied: another site of this run failed the preflight" in res.stdout, res
+    assert "not applied (another site of this run failed the preflight): 1 site: one" in res.stdout, res
     assert "two: refused by preflight" in res.stdout
     assert snapshot() == before
     assert_serving_stable("one.test")

@@ -96,8 +96,10 @@ def test_bad_input_is_that_backends_result(capsys, backend, message):
     assert out["failed"] and out["changed"] is False
     assert (res["ok"], res["reason"], res["message"]) == (False, "invalid_input", "invalid input, not checked: " + message)
     assert res["http_status"] is None and res["apache_log"] == [] and res["catalogue"] == []
-    assert out["msg"] == "1 backend checked: 0 ok, 1 failed (backends[0] (%s): invalid_input (%s))" % (
-        backend["url"], message)
+    assert out["msg"] == ("backends[0] (%s): invalid_input: invalid input, not checked: %s. Fix: Correct the field "
+                          "named in the message (%s); the other backends were checked. | 1 backend checked: 0 ok, "
+                          "1 failed" % (backend["url"], message, message.split(":")[0]))
+    assert out["failed_backends"] == ["backends[0] (%s): invalid_input (%s)" % (backend["url"], message)]
     assert out["summary"] == {"invalid_input": 1}
 
 
@@ -334,8 +336,10 @@ def test_main_reports_and_fails_after_all(capsys):
     assert out["failed"] is True and out["changed"] is False
     assert [b["reason"] for b in out["backends"]] == ["connect_refused", "connect_refused"]
     assert out["summary"] == {"connect_refused": 2}
-    assert out["msg"].startswith("2 backends checked: 0 ok, 2 failed (backends[0] (https://127.0.0.1:%d/): "
-                                 "connect_refused" % port)
+    assert out["msg"].startswith("backends[0] (https://127.0.0.1:%d/): connect_refused: 127.0.0.1:%d refused the "
+                                 "TCP connection" % (port, port))
+    assert out["msg"].endswith(" | 2 backends checked: 0 ok, 2 failed")
+    assert "Fix: Start the backend or fix the port in ProxyPass." in out["msg"]
     assert out["backends"][1]["http_status"] == 503
     assert out["backends"][1]["host_header"] == "localhost:%d" % port
     assert out["backends"][1]["path"] == "/app/"

@@ -43,5 +43,41 @@ def test_outcome_lines_name_reason_and_fix():
     assert "b: refused by preflight - https://b:8443/ expired: certificate expired. Fix: Renew the backend " \
            "certificate" in out["lines"]
     out = site_outcomes(PLAN, probe=PROBE_FAIL_A)
-    assert out["lines"][0] == ("a: rolled back - probe failed (/ -> 503), error log says connect_refused: "
-                               "AH00957: ... failed")
+    # the failing site leads, right after the one line that says what happened to the run
+    assert out["lines"][:2] == [
+        "probe failed: 1 of 2 changed sites failed it, so the run was rolled back (all or nothing)",
+        "a: rolled back - probe failed (/ -> 503), error log says connect_refused: AH00957: ... failed"]
+
+
+def test_refused_run_leads_with_the_failing_site_and_groups_the_rest():
+    """3000 changed sites, the last one fails the preflight: the failing site is the second line, the 2999 others
+    are one line (names capped), not 2999 'not applied' lines before it."""
+    names = ["s%04d" % i for i in range(3000)]
+    plan = {"sites": [{"name": n, "changed": True} for n in names] + [{"name": "same", "changed": False}],
+            "removed_sites": ["old"], "changed_files": ["/etc/apache2/sites-available/s0000.conf"]}
+    pre = {"backends": [{"site": "s2999", "ok": False, "url": "https://b:8443/", "reason": "expired",
+                         "message": "certificate CN=b expired", "fix": "Renew the backend certificate."}]}
+    out = site_outcomes(plan, preflight=pre)
+    assert out["failed"] is True and len(out["sites"]) == 3002
+    assert out["lines"] == [
+        "preflight refused this run: 1 of 3000 changed sites failed it, so none was applied (all or nothing)",
+        "s2999: refused by preflight - https://b:8443/ expired: certificate CN=b expired. Fix: Renew the backend "
+        "certificate.",
+        "not applied (another site of this run failed the preflight): 2999 sites: %s and 2989 more"
+        % ", ".join(names[:10]),
+        "unchanged: 1 site: same",
+        "removal not applied: 1 site: old",
+    ]
+    assert [s["name"] for s in out["sites"] if s["cause"]] == ["s2999"]
+
+
+def test_kept_probe_failure_leads_with_the_failing_site():
+    out = site_outcomes(PLAN, probe=PROBE_FAIL_A, on_probe_failure="keep")
+    assert out["lines"][0].startswith("probe failed: 1 of 2 changed sites failed it and stay live")
+    assert out["lines"][1].startswith("a: kept failing - probe failed (/ -> 503)")
+    assert out["lines"][2:] == ["applied: 1 site: b", "unchanged: 1 site: c", "removed: 1 site: old"]
+
+
+def test_successful_run_lists_every_site():
+    out = site_outcomes(PLAN)
+    assert out["lines"] == ["a: applied", "b: applied", "c: unchanged", "old: removed"]

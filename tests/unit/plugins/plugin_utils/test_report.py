@@ -84,7 +84,11 @@ def test_summary_is_compact_and_capped():
     items = [backend("https://b%d/" % i, site="s%03d" % i, ok=(i % 2 == 0), reason="ok" if i % 2 == 0 else "expired")
              for i in range(120)]
     summary = report.summarize(result(*items), 30, max_lines=10)
-    assert summary["msg"] == "120 backends: 60 ok, 60 failed, 0 expiring within 30 days"
+    assert summary["counts"] == "120 backends: 60 ok, 60 failed, 0 expiring within 30 days"
+    # the message leads with the failures (site, backend, reason, fix), the counts come last
+    parts = summary["msg"].split(" | ")
+    assert parts[0].startswith("FAIL s001 https://b1/: expired")
+    assert parts[3:] == ["and 57 more failed (see the report)", summary["counts"]]
     assert (summary["total"], summary["ok"], summary["failed"], summary["expiring"]) == (120, 60, 60, 0)
     assert summary["reasons"] == {"expired": 60}
     assert summary["sites"][0] == "s001: 0 ok, 1 failed, 0 expiring (expired)"
@@ -178,3 +182,12 @@ def test_explain_takes_text_and_skips_blank_lines():
     out = report.explain_log_lines("a AH00898: x\n\n  \nb\n")
     assert [i["line"] for i in out] == ["a AH00898: x", "b"]
     assert out[0]["meaning"].startswith("one of: ")
+
+
+def test_summary_msg_leads_with_site_backend_reason_and_fix():
+    summary = report.summarize({"p1": result(backend(ok=False, reason="expired", fix="Renew the backend certificate."),
+                                             backend("https://ok/"))})
+    assert summary["msg"] == ("FAIL [p1] shop https://b.internal:8443/: expired. Fix: Renew the backend certificate. | "
+                              "2 backends: 1 ok, 1 failed, 0 expiring within 30 days")
+    ok = report.summarize(result(backend("https://ok/")))
+    assert ok["msg"] == ok["counts"] == "1 backend: 1 ok, 0 failed, 0 expiring within 30 days"
