@@ -43,16 +43,23 @@ options:
       - The role's C(apache_proxy_backend_tls_defaults), so the sites are read exactly as the role renders them.
     type: dict
     default: {}
+  layout:
+    description:
+      - The Apache family's layout (see M(revproxy.tls.apache_proxy_sites)); it gives the defaults of O(tls_dir) and
+        O(error_log).
+    type: str
+    choices: [debian, redhat]
+    default: debian
   tls_dir:
     description:
-      - The role's C(apache_proxy_tls_dir).
+      - The role's C(apache_proxy_tls_dir). Default C(/etc/apache2/revproxy-tls) with O(layout=debian),
+        C(/etc/httpd/revproxy-tls) with O(layout=redhat).
     type: path
-    default: /etc/apache2/revproxy-tls
   error_log:
     description:
-      - Apache's error log.
+      - Apache's error log. Default C(/var/log/apache2/error.log) with O(layout=debian), C(/var/log/httpd/error_log)
+        with O(layout=redhat).
     type: path
-    default: /var/log/apache2/error.log
   error_log_offset:
     description:
       - Size of O(error_log) before the reload; only lines after it are read.
@@ -161,6 +168,7 @@ import os
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import read_since
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import explain, probe_sites, targeted, wait_for_reload
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
@@ -188,7 +196,9 @@ def _summary(result):
 
 def run(module):
     params = module.params
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], params["tls_dir"])
+    layout = Layout.named(params["layout"], tls_dir=params["tls_dir"])
+    error_log = params["error_log"] or layout.error_log
+    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
     if params["names"] is not None:
         unknown = sorted(set(params["names"]) - set(s["name"] for s in sites))
         if unknown:
@@ -199,17 +209,17 @@ def run(module):
     sites = targeted(sites, path=path, host=host)
     offset = params["error_log_offset"]
     if offset == -1:
-        offset = log_size(params["error_log"])
+        offset = log_size(error_log)
     elif offset < 0:
         raise ConfigError("error_log_offset: %d is not a byte offset (0 or more, or -1 for the current size)" % offset)
     if params["wait_for_reload"]:
-        state, lines = wait_for_reload(params["error_log"], offset, params["reload_timeout"])
+        state, lines = wait_for_reload(error_log, offset, params["reload_timeout"])
     else:
         state, lines = "unknown", []
     results = [] if state == "died" else probe_sites(sites, params["timeout"], params["settle"])
     if state == "died":
         results = [{"name": s["name"], "ok": False, "locations": []} for s in sites]
-    lines = read_since(params["error_log"], offset)
+    lines = read_since(error_log, offset)
     diag = explain(results, state, lines)
     failed = [r["name"] for r in results if not r["ok"]]
     if state == "died":
@@ -226,8 +236,9 @@ def main():
             sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
             names=dict(type="list", elements="str"),
             backend_tls_defaults=backend_tls_defaults_spec(),
-            tls_dir=dict(type="path", default="/etc/apache2/revproxy-tls"),
-            error_log=dict(type="path", default="/var/log/apache2/error.log"),
+            layout=dict(type="str", choices=["debian", "redhat"], default="debian"),
+            tls_dir=dict(type="path"),
+            error_log=dict(type="path"),
             error_log_offset=dict(type="int", default=0),
             wait_for_reload=dict(type="bool", default=True),
             reload_timeout=dict(type="float", default=15),
