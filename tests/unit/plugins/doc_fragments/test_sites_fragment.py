@@ -25,7 +25,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import S
 from support.docs import module_documentation, own_documentation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-MODULES = ("apache_proxy_sites", "apache_proxy_probe", "backend_handshake")
+MODULES = ("apache_proxy_sites", "apache_proxy_probe", "backend_handshake", "frontend_certificate")
 FRAGMENT_NAME = "revproxy.tls._sites"
 
 

@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: frontend_certificate
+short_description: Check the frontend certificates of reverse-proxy sites before they go live
+version_added: 2.0.0
+description:
+  - For each site with C(tls), reads the certificate, key and chain files on the proxy and checks that the key
+    matches the certificate, that the chain is complete up to a root (served, or in the trust bundle), that the
+    certificate covers C(server_name) and every alias, and that it is valid now and for at least O(expiry_days)
+    more days.
+  - Each problem is returned with its reason, a message naming the site and file, and the fix.
+  - Reads only; the C(revproxy.tls.apache_proxy) role runs it in its preflight, before anything is written.
+author:
+  - revproxy.tls contributors (@revproxy)
+extends_documentation_fragment:
+  - revproxy.tls._attributes
+  - revproxy.tls._sites
+  - revproxy.tls._attributes.INFO_MODULE
+options:
+  sites:
+    description:
+      - The role's C(apache_proxy_sites) (validated as the role validates them). Sites without C(tls) are skipped.
+    type: list
+    elements: dict
+    required: true
+  names:
+    description:
+      - Names of the sites to check; all sites when omitted.
+    type: list
+    elements: str
+  backend_tls_defaults:
+    description:
+      - The role's C(apache_proxy_backend_tls_defaults), so the sites are read exactly as the role renders them.
+    type: dict
+    default: {}
+  tls_dir:
+    description:
+      - The role's C(apache_proxy_tls_dir).
+    type: path
+    default: /etc/apache2/revproxy-tls
+  expiry_days:
+    description:
+      - A certificate that expires in fewer days than this fails the check (C(0) checks only that it has not expired).
+    type: int
+    default: 14
+  trust_file:
+    description:
+      - PEM bundle of the roots clients trust, for the chain check. The system bundle
+        (C(/etc/ssl/certs/ca-certificates.crt)) when omitted; a self-signed root served in the files also ends a
+        complete chain.
+    type: path
+  fail_on:
+    description:
+      - V(any) fails the task when a certificate has a problem; V(never) only reports (the role decides).
+    type: str
+    choices: [any, never]
+    default: any
+requirements:
+  - cryptography >= 38.0 on the proxy host
+"""
+
+EXAMPLES = r"""
+- name: Check the frontend certificates of every site
+  revproxy.tls.frontend_certificate:
+    sites: "{{ apache_proxy_sites }}"
+    expiry_days: 21
+
+- name: Report only, with a private root as the clients' trust
+  revproxy.tls.frontend_certificate:
+    sites: "{{ apache_proxy_sites }}"
+    trust_file: /etc/ssl/internal-root.pem
+    fail_on: never
+  register: front_certs
+"""
+
+RETURN = r"""
+results:
+  description: One entry per checked site.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    site:
+      description: The site name.
+      type: str
+    certificate_file:
+      description: The certificate file checked.
+      type: str
+    subject:
+      description: The leaf certificate's subject (RFC 4514), when it could be read.
+      type: str
+    names:
+      description: The certificate's subjectAltName entries.
+      type: list
+      elements: str
+    not_after:
+      description: Expiry of the certificate (UTC, ISO 8601), when it could be read.
+      type: str
+    days_left:
+      description: Whole days until expiry (negative when expired).
+      type: int
+    ok:
+      description: Whether the certificate passed every check.
+      type: bool
+    problems:
+      description: Each problem with C(reason), C(message) and C(fix).
+      type: list
+      elements: dict
+failed_sites:
+  description: Names of the sites whose certificate has a problem.
+  returned: always
+  type: list
+  elements: str
+msg:
+  description: A summary, one line per problem with its fix.
+  returned: always
+  type: str
+"""
+
+from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
+    backend_tls_defaults_spec,
+    SITE_SPEC,
+    normalize_sites,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _frontend_cert
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_pem.MAX_PEM_BYTES + 1)
+    except (IOError, OSError):
+        return None
+    return data.decode("utf-8", "replace")
+
+
+def run(params, read=_read):
+    if not _frontend_cert.HAS_CRYPTOGRAPHY:
+        raise ConfigError("the Python library cryptography (>= 38.0) is needed on the proxy host for this check")
+    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], params["tls_dir"])
+    if params["names"] is not None:
+        unknown = sorted(set(params["names"]) - set(s["name"] for s in sites))
+        if unknown:
+            raise ConfigError("names: no such site(s): %s" % ", ".join(unknown))
+        sites = [s for s in sites if s["name"] in params["names"]]
+    days = grammar.integer(params["expiry_days"], "expiry_days", 0, 3650)
+    trust_text = None
+    if params["trust_file"]:
+        trust_text = read(grammar.abs_path(params["trust_file"], "trust_file"))
+        if trust_text is None:
+            raise ConfigError("trust_file: %s cannot be read" % params["trust_file"])
+    results = []
+    for site in sites:
+        if not site["tls"]:
+            continue
+        result = _frontend_cert.check_frontend(site, read, expiry_days=days, trust_text=trust_text)
+        result["ok"] = not result["problems"]
+        results.append(result)
+    failed = [r["site"] for r in results if not r["ok"]]
+    lines = [line for r in results for line in _frontend_cert.summary(r)]
+    msg = " | ".join(lines) if lines else "%d frontend certificate(s) passed" % len(results)
+    return {"changed": False, "results": results, "failed_sites": failed, "msg": msg}
+
+
+def argument_spec():
+    """A fresh spec each call (AnsibleModule fills suboption defaults into it in place)."""
+    return dict(
+        sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
+        names=dict(type="list", elements="str"),
+        backend_tls_defaults=backend_tls_defaults_spec(),
+        tls_dir=dict(type="path", default="/etc/apache2/revproxy-tls"),
+        expiry_days=dict(type="int", default=14),
+        trust_file=dict(type="path"),
+        fail_on=dict(type="str", choices=["any", "never"], default="any"),
+    )
+
+
+def main():
+    module = RevproxyModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = run(module.params)
+    except ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    if result["failed_sites"] and module.params["fail_on"] == "any":
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
