@@ -9,9 +9,12 @@ Measures, through ansible-playbook on localhost (127.0.0.1 only):
            directory; time, Apache reloads (counted in its error log) and the ratio.
   memory   peak RSS (VmHWM, sampled from /proc every 20 ms) of the controller (ansible-playbook and its forks) and of
            the module process, for the largest runs.
+  pools    (issue 12) the role with 3000 sites proxying to ONE shared TLS backend (one check per distinct backend:
+           handshakes the backend saw are counted), and 300 sites each with a pool of 3 members (900 backends);
+           first run and unchanged re-run.
 Each figure is the median over BENCH_RUNS runs (default 3); ratios are computed pair by pair within one run.
 
-Usage: scripts/bench.sh [--quick] [--only checks|converge] [--json FILE] [--markdown FILE]
+Usage: scripts/bench.sh [--quick] [--only checks|converge|pools] [--json FILE] [--markdown FILE]
   BENCH_RUNS=N          runs per figure (default 3; --quick: 1)
   BENCH_BASELINE_MAX=N  largest site count the template baseline runs at (default 300; the baseline costs ~N x 0.3 s
                         per phase); above it the baseline cells show "-"
@@ -513,6 +516,53 @@ def bench_converge(cfg, res, work):
                 print("bench: WARNING: pruning the bench sites failed:\n%s" % pruned.stdout[-3000:], file=sys.stderr)
 
 
+def make_shared_sites(n, ca_file, port):
+    """n sites, all proxying to the same backend (same URL, same settings)."""
+    sites = make_sites(n, ca_file, [port] * (n + 1))
+    return sites
+
+
+def make_pool_sites(n, ca_file, ports):
+    """n sites, each with a pool of 3 members on its own 3 backends."""
+    sites = make_sites(n, ca_file, ports)
+    for i, site in enumerate(sites):
+        site["locations"] = [{"path": "/", "retry": 0, "backends": [
+            {"url": "https://localhost:%d/" % p} for p in ports[3 * i:3 * i + 3]]}]
+    return sites
+
+
+def bench_pools(cfg, res, work):
+    pki = PKI(os.path.join(work, "pki-pools"))
+    root = pki.ca("Bench Pools Root CA")
+    ca_file = root.cert_path
+    leaf = pki.leaf("backend", dns=["localhost"], issuer=root)
+    tmp = os.path.join(work, "play-pools")
+    os.makedirs(tmp, exist_ok=True)
+    shared_n, pool_n = cfg.pool_sizes
+    with MultiTLSBackend(1, leaf.chain_path, leaf.key_path) as shared, \
+            MultiTLSBackend(3 * pool_n, leaf.chain_path, leaf.key_path) as members, open(LOCK_PATH, "w") as lock:
+        print("bench: waiting for the system Apache lock %s" % LOCK_PATH, flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            for run_no in range(cfg.runs):
+                for label, n, sites in (("shared", shared_n, make_shared_sites(shared_n, ca_file, shared.port)),
+                                        ("pools", pool_n, make_pool_sites(pool_n, ca_file, members.ports))):
+                    print("bench: pools run %d/%d, %s, %d sites" % (run_no + 1, cfg.runs, label, n), flush=True)
+                    role_apply([], tmp, ca_file)  # start from no managed sites (untimed)
+                    for phase in ("first", "rerun"):
+                        before = len(shared.handshakes) if label == "shared" else len(members.handshakes)
+                        run, reloads = role_apply(sites, tmp, ca_file)
+                        after = len(shared.handshakes) if label == "shared" else len(members.handshakes)
+                        res.add(("pools", label, n, phase, "play"), run.wall)
+                        res.add(("pools", label, n, phase, "task"), run.tasks_time("revproxy.tls."))
+                        res.add(("pools", label, n, phase, "reloads"), reloads)
+                        res.add(("pools", label, n, phase, "handshakes"), after - before)
+        finally:
+            pruned = run_playbook(ROLE_PLAY, {"apache_proxy_sites": []}, tmp)
+            if pruned.rc != 0:
+                print("bench: WARNING: pruning the bench sites failed:\n%s" % pruned.stdout[-3000:], file=sys.stderr)
+
+
 def run_task_or(run, suffix):
     try:
         return run.task_time(suffix)
@@ -617,6 +667,20 @@ def table(cfg, res, mach):
         add("*the template loop writes to a scratch directory; its reload is a notified stand-in handler (counted when"
             " it runs); role reloads are graceful restarts counted in Apache's error log")
         add("")
+    if cfg.do_pools:
+        shared_n, pool_n = cfg.pool_sizes
+        add("| Pools and shared backends (system Apache, flock held) | sites | backends | role play | role task |"
+            " reloads | handshakes the backends saw |")
+        add("|---|---:|---:|---:|---:|---:|---:|")
+        for label, n, backends, what in (("shared", shared_n, 1, "sites on one shared backend"),
+                                         ("pools", pool_n, 3 * pool_n, "sites with a pool of 3 members")):
+            for phase, plabel in (("first", "first run"), ("rerun", "unchanged re-run")):
+                add("| %s, %s | %d | %d | %s | %s | %s | %s |" % (
+                    what, plabel, n, backends, _fmt(res.med(("pools", label, n, phase, "play"))),
+                    _fmt(res.med(("pools", label, n, phase, "task"))),
+                    _fmt(res.med(("pools", label, n, phase, "reloads")), ""),
+                    _fmt(res.med(("pools", label, n, phase, "handshakes")), "")))
+        add("")
     mem_rows = [key[1:3] for key in res.samples if len(key) == 4 and key[0] == "mem" and key[3] == "controller"]
     if mem_rows:
         add("| Peak memory (VmHWM, largest runs) | controller | module process | whole tree (ru_maxrss) |")
@@ -655,6 +719,8 @@ class Config:
         self.baseline_runs = int(os.environ.get("BENCH_BASELINE_RUNS", str(self.runs)))
         self.do_checks = args.only in (None, "checks")
         self.do_converge = args.only in (None, "converge")
+        self.do_pools = args.only in (None, "pools")
+        self.pool_sizes = (20, 5) if args.quick else (3000, 300)
         if self.runs < 1:
             raise SystemExit("BENCH_RUNS must be >= 1")
 
@@ -662,7 +728,7 @@ class Config:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: a smoke test of the bench itself")
-    parser.add_argument("--only", choices=("checks", "converge"))
+    parser.add_argument("--only", choices=("checks", "converge", "pools"))
     parser.add_argument("--json", help="also write the raw samples and the machine as JSON to this file")
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--table-from", metavar="JSON", help="only print the table of a run saved with --json")
@@ -670,7 +736,7 @@ def main(argv=None):
     cfg = Config(args)
     if args.table_from:
         return from_json(cfg, args.table_from, args.markdown)
-    if cfg.do_converge and os.geteuid() != 0:
+    if (cfg.do_converge or cfg.do_pools) and os.geteuid() != 0:
         raise SystemExit("bench: the converge part needs root (it converges the system Apache)")
     res = Results()
     mach = machine()
@@ -684,6 +750,8 @@ def main(argv=None):
             bench_checks(cfg, res, work)
         if cfg.do_converge:
             bench_converge(cfg, res, work)
+        if cfg.do_pools:
+            bench_pools(cfg, res, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.json:  # also when a part failed: what was measured is kept
