@@ -6,13 +6,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo demo-clean test lint sanity unit integration bench constraints docs molecule
+.PHONY: help setup demo demo-clean test lint sanity unit integration bench constraints docs molecule package tools-constraints
 
 help:
 	@echo "make demo        run the role on localhost against a local demo HTTPS backend (root, Debian 12)"
 	@echo "make demo-clean  stop and remove what the demo started"
 	@echo "make test        set up and run lint, sanity, unit and integration tests"
 	@echo "make bench       benchmarks (not part of make test)"
+	@echo "make docs        build the collection's documentation site (antsibull-docs + Sphinx) in .build/docs/html"
+	@echo "make package     build the tarball and check it (allow-list, galaxy-importer, installed check run)"
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -40,6 +42,15 @@ integration: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+package: setup
+	@bash scripts/test.sh package
+
+docs: setup
+	@bash scripts/docs.sh
+
+tools-constraints:
+	@bash scripts/tools-venv.sh && .build/tools-venv/bin/pip freeze | sed '1i # Pinned versions of everything requirements/tools.txt pulls in. Regenerate with: make tools-constraints' > requirements/tools-constraints.txt
 
 molecule: setup
 	@bash scripts/molecule.sh

@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG="$ROOT/tests/ansible.cfg"
 export ANSIBLE_NOCOLOR=1 PY_COLORS=0
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint sanity unit integration compat molecule)
+[ ${#stages[@]} -gt 0 ] || stages=(lint sanity unit package integration compat matrix molecule)
 failed=()
 declare -A took
 
@@ -50,6 +50,13 @@ stage_unit() {
     python -m pytest -q -p no:cacheprovider tests/unit
 }
 
+# The package users install: the tarball built from a checkout that lint, pytest and the EE recipe have run in holds
+# only allowed files, passes galaxy-importer (offline, from the tools venv), and revproxy.tls.check run from the
+# installed copy writes its report in the caller's directory (tests/package).
+stage_package() {
+    python -m pytest -q -p no:cacheprovider tests/package
+}
+
 stage_integration() {
     # The report test renders HTML in a real headless browser.
     if ! command -v chromium >/dev/null 2>&1; then
@@ -75,6 +82,51 @@ stage_compat() {
     "$venv/bin/pip" install -q --disable-pip-version-check -r requirements/debian-compat.txt || return 1
     "$venv/bin/python" -c 'import OpenSSL, cryptography; print("compat: pyOpenSSL", OpenSSL.__version__, "cryptography", cryptography.__version__)'
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration/test_backend_handshake_oracle.py
+}
+
+# The support matrix (README "Support matrix"). The other stages run the newest ansible-core (.venv) with the modules
+# on Python 3.12; this one adds, with its own venvs under .build/ (pinned in requirements/matrix-*.txt):
+#   - the oldest ansible-core (meta/runtime.yml requires_ansible) on the controller, the modules on the oldest
+#     managed-node Python (3.9, with the oldest pyOpenSSL/cryptography): the Apache oracle, backend_handshake through
+#     ansible-playbook (also --check), one role converge, and a playbook's argument validation as an AWX job;
+#   - the newest ansible-core with the modules on the newest managed-node Python here (3.13): the Apache oracle.
+matrix_python() {  # matrix_python 3.9: an interpreter of that version, from PATH or pyenv's versions
+    local want=$1 c v root
+    c=$(command -v "python$want" 2>/dev/null) && "$c" -c "import sys; sys.exit(sys.version_info[:2] != (${want/./, }))" \
+        2>/dev/null && { echo "$c"; return 0; }
+    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    for v in $(ls -1 "$root/versions" 2>/dev/null | sort -rV); do
+        c="$root/versions/$v/bin/python3"
+        [ -x "$c" ] && "$c" -c "import sys; sys.exit(sys.version_info[:2] != (${want/./, }))" 2>/dev/null \
+            && { echo "$c"; return 0; }
+    done
+    echo "matrix: no Python $want found (PATH, or pyenv's versions in $root)" >&2
+    return 1
+}
+matrix_venv() {  # matrix_venv DIR PYTHON REQUIREMENTS: create once, (re)install when the requirements file changes
+    local dir=$1 py=$2 req=$3 want
+    want=$(sha256sum "$req" | cut -d' ' -f1)
+    [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.requirements-stamp" 2>/dev/null)" = "$want" ] && return 0
+    [ -x "$dir/bin/python" ] || "$py" -m venv "$dir" || return 1
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$req" || return 1
+    echo "$want" > "$dir/.requirements-stamp"
+}
+stage_matrix() {
+    local py39 py313 old="$ROOT/.build/matrix-controller-oldest" m39="$ROOT/.build/matrix-node-py3.9"
+    local m313="$ROOT/.build/matrix-node-py3.13" rc=0
+    py39=$(matrix_python 3.9) && py313=$(matrix_python 3.13) || return 1
+    matrix_venv "$old" "$(python -c 'import sys; print(sys._base_executable)')" requirements/matrix-oldest.txt \
+        && matrix_venv "$m39" "$py39" requirements/matrix-py39.txt \
+        && matrix_venv "$m313" "$py313" requirements/matrix-py313.txt || return 1
+    echo "matrix: $("$old/bin/ansible" --version | head -1), modules on Python $("$m39/bin/python" -V 2>&1 | cut -d' ' -f2)"
+    REVPROXY_TEST_MODULE_PYTHON="$m39/bin/python" "$old/bin/python" -m pytest -q -p no:cacheprovider \
+        tests/integration/test_backend_handshake_oracle.py tests/integration/test_backend_handshake_playbook.py \
+        tests/integration/test_apache_proxy_role.py::test_proxy_verifies_backend_and_sends_its_sni \
+        tests/integration/test_playbooks_awx.py::test_survey_mistakes_fail_clearly || rc=1
+    echo "matrix: $(ansible --version | head -1), modules on Python $("$m313/bin/python" -V 2>&1 | cut -d' ' -f2)"
+    REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider \
+        tests/integration/test_backend_handshake_oracle.py || rc=1
+    return $rc
 }
 
 # Molecule scenarios in Docker (scripts/molecule.sh starts and stops its own daemon).

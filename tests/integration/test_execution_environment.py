@@ -37,12 +37,14 @@ def test_introspect_lists_the_collection_requirements():
 def test_example_definition_creates_a_build_context(tmp_path):
     with open(os.path.join(ROOT, "awx", "execution-environment.yml")) as handle:
         text = handle.read()
+    with open(os.path.join(ROOT, "galaxy.yml")) as handle:
+        tarball = "revproxy-tls-%s.tar.gz" % yaml.safe_load(handle)["version"]  # what collection build names it
     (tmp_path / "execution-environment.yml").write_text(text)
-    (tmp_path / "revproxy-tls-1.0.0.tar.gz").write_bytes(b"")  # the built collection (ansible-galaxy collection build)
+    (tmp_path / tarball).write_bytes(b"")  # the built collection (ansible-galaxy collection build)
     subprocess.run([BUILDER, "create", "-f", "execution-environment.yml", "--context", "ctx"], cwd=str(tmp_path),
                    capture_output=True, text=True, check=True, timeout=60)
     containerfile = (tmp_path / "ctx" / "Dockerfile").read_text()
     assert "ansible-galaxy collection install" in containerfile and "COPY _build /build" in containerfile
     reqs = yaml.safe_load((tmp_path / "ctx" / "_build" / "requirements.yml").read_text())
-    assert reqs["collections"][0]["name"] == "collections/revproxy-tls-1.0.0.tar.gz"
-    assert (tmp_path / "ctx" / "_build" / "collections" / "revproxy-tls-1.0.0.tar.gz").exists()
+    assert reqs["collections"][0]["name"] == "collections/" + tarball
+    assert (tmp_path / "ctx" / "_build" / "collections" / tarball).exists()
