@@ -37,8 +37,8 @@ description:
     C(client_cert_not_chosen), C(client_cert_rejected), C(client_cert_invalid), C(misdirected_request),
     C(no_http_response), C(response_timeout), C(response_head_too_long), C(tls_backend_on_http_url),
     C(no_cipher_match), C(invalid_input); C(selinux_denied) comes only from Apache's error log (the probe's and
-    the diagnose playbook's explainer), since this module is not confined as httpd is. Each is described, with its log lines, status, fix and insecure workaround,
-    in C(docs/troubleshooting-ah00898.md) of the collection."
+    the diagnose playbook's explainer), since this module is not confined as httpd is. Each is described, with its
+    log lines, status, fix and insecure workaround, in C(docs/troubleshooting-ah00898.md) of the collection."
   - "Every field of every O(backends) entry is validated. An entry that is refused (a control character, a
     non-ASCII character or an over-long label in O(backends[].host), a bad URL, a missing file...) gets its own
     result with reason C(invalid_input) and a message naming C(backends[N].<field>); the other backends are still
