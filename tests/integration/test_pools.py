@@ -133,6 +133,11 @@ def test_pool_of_three_with_one_broken_member(farm, tmp_path):
         assert b"C3" not in bodies
         assert "AH02039" in log or "certificate verify failed" in log, log[-2000:]
         assert statuses[-4:] == [200] * 4, (statuses, log[-2000:])
+        # The balancer appends the rest of the path to the member URL: the members get /x, not //x.
+        status, _headers, got = instance.request("/p/x", host="pools.test")
+        assert status == 200
+        served = [r["path"] for n in ("C1", "C2") for r in farm["servers"][n].requests]
+        assert "/x" in served and not any(p.startswith("//") for p in served), served
     finally:
         instance.stop()
         instance.cleanup()
@@ -206,3 +211,100 @@ def test_plain_http_pool(tmp_path):
     finally:
         one.stop()
         two.stop()
+
+
+# -- Health checks (mod_proxy_hcheck), as measured on this Apache ------------------------------------------------
+
+
+def _hc_site(ca_file, ports, **hc):
+    return {"name": "hc", "server_name": "hc.test", "backend_tls": {"ca_file": ca_file},
+            "locations": [{"path": "/p/", "retry": 0,
+                           "health_check": dict({"uri": "/health", "interval": 1, "passes": 1, "fails": 1}, **hc),
+                           "backends": [{"url": "https://localhost:%d/" % p} for p in ports]}]}
+
+
+def _bodies(instance, n=6):
+    return [instance.request("/p/", host="hc.test")[2].split(b"\n")[0] for _ in range(n)]
+
+
+def _wait_for(predicate, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+@pytest.fixture()
+def hc_pki(tmp_path):
+    pki = PKI(str(tmp_path / "pki"))
+    ca = pki.ca("HC CA")
+    return ca, pki.leaf("hc-leaf", dns=["localhost"], issuer=ca)
+
+
+def test_health_check_takes_a_stopped_member_out_and_brings_it_back(hc_pki, tmp_path):
+    ca, leaf = hc_pki
+    one = TLSBackend(leaf.chain_path, leaf.key_path, body=b"one")
+    two = TLSBackend(leaf.chain_path, leaf.key_path, body=b"two")
+    port = two.port
+    instance, _text = _apache(tmp_path, normalize_site(_hc_site(ca.cert_path, [one.port, two.port])))
+    instance.start()
+    back = None
+    try:
+        assert _wait_for(lambda: set(_bodies(instance)) == {b"one", b"two"})
+        # What the health check sends: no SNI, Host <member host:port>, HTTP/1.0, the URI after the member's URL.
+        assert _wait_for(lambda: any(r["path"].endswith("/health") for r in one.requests)), one.requests[:3]
+        hc_requests = [r for r in one.requests if r["path"].endswith("/health")]
+        assert all(r["sni"] is None and r["headers"].get("host") == "localhost:%d" % one.port for r in hc_requests)
+        two.stop()
+        time.sleep(2.5)  # interval 1 s, fails 1: out within two intervals
+        assert set(_bodies(instance)) == {b"one"}  # no request fails: the checked-out member gets none
+        back = TLSBackend(leaf.chain_path, leaf.key_path, body=b"two again", port=port)
+        assert _wait_for(lambda: b"two again" in _bodies(instance)), instance.error_log_since()[-2000:]
+    finally:
+        instance.stop()
+        instance.cleanup()
+        for server in (one, two, back):
+            if server is not None:
+                server.stop()
+
+
+def test_health_check_would_ignore_the_pools_own_settings(hc_pki, tmp_path):
+    """Why a pool with its own backend_tls cannot have a health check: mod_proxy_hcheck uses the vhost's SSLProxy*
+    settings. Rendered by hand (the model refuses it): every member is taken out and every request gets 503."""
+    ca, leaf = hc_pki
+    other = PKI(str(tmp_path / "other")).ca("Other CA")
+    one = TLSBackend(leaf.chain_path, leaf.key_path, body=b"one")
+    site = _hc_site(other.cert_path, [one.port])
+    hc = site["locations"][0].pop("health_check")
+    site["locations"][0]["backend_tls"] = {"ca_file": ca.cert_path}
+    eff = normalize_site(site)
+    eff["locations"][0]["pool"]["health_check"] = dict(hc, method="GET", expect=["2xx", "3xx"])
+    instance, _text = _apache(tmp_path, eff)
+    instance.start()
+    try:
+        assert _wait_for(lambda: instance.request("/p/", host="hc.test")[0] == 503)
+        assert "All workers are in error state" in instance.error_log_since()
+    finally:
+        instance.stop()
+        instance.cleanup()
+        one.stop()
+
+
+def test_checker_catches_members_that_fail_the_health_checks_handshake(hc_pki):
+    """A backend that requires SNI answers requests (SNI sent) but not mod_proxy_hcheck (none sent): the checker's
+    extra check without SNI fails for each member, so the pool is refused before it goes live."""
+    ca, leaf = hc_pki
+    strict = [TLSBackend(leaf.chain_path, leaf.key_path, sni_names={"localhost"}) for _ in range(2)]
+    try:
+        checks, results, _module = _check(_hc_site(ca.cert_path, [s.port for s in strict]))
+        normal = [r for r in results if not r.get("health_check")]
+        hc = [r for r in results if r.get("health_check")]
+        assert len(normal) == 2 and all(r["ok"] for r in normal)
+        assert len(hc) == 2 and not any(r["ok"] for r in hc)
+        _msg, _summary, failed = _checker.summarize(checks, results)
+        assert len(failed) == 2 and all("(health check: no SNI)" in f for f in failed)
+    finally:
+        for server in strict:
+            server.stop()

@@ -36,6 +36,13 @@ def hc_expr(classes):
     return "%%{REQUEST_STATUS} =~ /^[%s]/" % "".join(c[0] for c in classes)
 
 
+def member_url(member):
+    """The BalancerMember URL: the balancer appends the rest of the path, which starts with '/', to it, so a
+    member given as https://h:8443/ is written https://h:8443 (else the backend would get //path)."""
+    url = member["backend"]
+    return url[:-1] if url.endswith("/") else url
+
+
 def member_params(loc, member):
     """BalancerMember parameters: the pool-level worker parameters, then the member's own."""
     params = ["%s=%s" % (k, v) for k, v in loc["params"]]
@@ -91,7 +98,7 @@ def proxy_sections(site, tls_dir, render_backend_tls, client_cert_render_path):
                 loc["path"], pool["lbmethod"]))
             lines.append(section("Proxy", "balancer://%s" % pool["name"], indent=_IN))
             for member in pool["members"]:
-                lines.append(_d2("BalancerMember", member["backend"], *member_params(loc, member)))
+                lines.append(_d2("BalancerMember", member_url(member), *member_params(loc, member)))
             proxyset = [Bare("lbmethod=%s" % pool["lbmethod"])]
             if pool["sticky"]:
                 proxyset.append(Bare("stickysession=%s" % pool["sticky"]))

@@ -11,6 +11,10 @@ collection defaults < site < location; for a pool the location's ``backend_tls``
 pool's settings: measured on Apache 2.4.71, a ``<Proxy "https://member/">`` section is not applied to requests a
 balancer sends to that member (only ``<Proxy "balancer://name">`` is), so per-member TLS settings would be
 rendered but never used. They are refused instead.
+
+Health checks (mod_proxy_hcheck), measured on Apache 2.4.71: they use the vhost's SSLProxy* settings (not the pool's
+section), send no SNI, and send Host: <member host>:<port>. A pool with its own settings and a health check is refused;
+the checker adds a check without SNI per member of a pool with a health check (see _sites.site_backend_checks).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -272,3 +276,8 @@ def normalize_location_tls(locs, site_tls, allow_insecure, warnings):
                             % (loc["path"], "; ".join(insecure)))
         loc.update(backend_tls=tls, client_cert_inherited=inherits_client,
                    tls_section=used and settings_differ(tls, inherits_client, site_tls))
+        if loc["tls_section"] and loc.get("pool") and loc["pool"]["health_check"]:
+            raise ConfigError(
+                "locations[%d].health_check: mod_proxy_hcheck ignores the pool's own backend_tls (measured on Apache "
+                "2.4.71: its checks use the vhost's SSLProxy* settings), so every health check would fail and take "
+                "all members out. Put these settings in the site's backend_tls, or drop health_check" % i)

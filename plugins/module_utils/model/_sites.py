@@ -403,4 +403,8 @@ def site_backend_checks(eff):
                     "pool": pool and {"name": pool["name"], "min_ok": pool["min_ok"],
                                       "members": len(pool["members"])},
                 })
+            if pool and pool["health_check"]:
+                # mod_proxy_hcheck's own request: no SNI, Host <member host:port>, the health check URI.
+                checks.append(dict(checks[-1], host=None, preserve_host=False, sni=None, checked_name=url.host,
+                                   health_check=True, request_path=pool["health_check"]["uri"]))
     return checks

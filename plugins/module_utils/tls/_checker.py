@@ -275,7 +275,8 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
                     written[content] = path
                 tls[key] = written[content]
             url = parse_backend_url(check["url"], "url")
-            label = "%s %s%s" % (check["site"], check["url"], " (Host %s)" % check["host"] if check["host"] else "")
+            label = "%s %s%s" % (check["site"], check["url"], " (Host %s)" % check["host"] if check["host"] else
+                                 " (health check: no SNI)" if check.get("health_check") else "")
             try:
                 _check_files(tls)
             except ConfigError as exc:
@@ -284,9 +285,11 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
             checks.append({
                 "label": label, "url": url, "preserve_host": check["preserve_host"], "host": check["host"],
                 "sni": check["sni"], "checked_name": check["checked_name"], "tls": tls, "path": check["path"],
-                "request_path": url.path, "field_prefix": "site %r: backend_tls." % check["site"],
-                "result_keys": {"site": check["site"], "url": check["url"], "path": check["path"],
-                                "host": check["host"]},
+                "request_path": check.get("request_path") or url.path,
+                "field_prefix": "site %r: backend_tls." % check["site"],
+                "result_keys": dict({"site": check["site"], "url": check["url"], "path": check["path"],
+                                     "host": check["host"]}, **({"health_check": True} if check.get("health_check")
+                                                                else {})),
                 "pool": check.get("pool"), "site": check["site"],
             })
     return checks

@@ -101,21 +101,14 @@ def test_pool_rendering():
         "backends": [{"url": "https://m1.internal:8443/", "weight": 2}, {"url": "https://m2.internal:8443/",
                                                                          "standby": True},
                      {"url": "https://m3.internal:8443/", "enabled": False}],
-        "health_check": {"uri": "/health", "interval": 10, "passes": 2, "fails": 3, "expect": ["2xx"]},
-        "backend_tls": {"ca_file": "/etc/ssl/pool-ca.pem"}}]}))
+        "health_check": {"uri": "/health", "interval": 10, "passes": 2, "fails": 3, "expect": ["2xx"]}}]}))
     hc = "hcmethod=GET hcuri=/health hcinterval=10 hcpasses=2 hcfails=3 hcexpr=app_ok"
     assert _block(text, '    <Proxy "balancer://app">') == [
         '    <Proxy "balancer://app">',
-        '        BalancerMember "https://m1.internal:8443/" timeout=5 loadfactor=2 route=m1 ' + hc,
-        '        BalancerMember "https://m2.internal:8443/" timeout=5 loadfactor=1 route=m2 status=+H ' + hc,
-        '        BalancerMember "https://m3.internal:8443/" timeout=5 loadfactor=1 route=m3 status=+D ' + hc,
+        '        BalancerMember "https://m1.internal:8443" timeout=5 loadfactor=2 route=m1 ' + hc,
+        '        BalancerMember "https://m2.internal:8443" timeout=5 loadfactor=1 route=m2 status=+H ' + hc,
+        '        BalancerMember "https://m3.internal:8443" timeout=5 loadfactor=1 route=m3 status=+D ' + hc,
         "        ProxySet lbmethod=bytraffic stickysession=ROUTEID",
-        "        SSLProxyVerify require",
-        "        SSLProxyVerifyDepth 4",
-        '        SSLProxyCACertificateFile "/etc/ssl/pool-ca.pem"',
-        "        SSLProxyCheckPeerName on",
-        "        SSLProxyCheckPeerExpire on",
-        "        SSLProxyProtocol -all +TLSv1.2 +TLSv1.3",
         "    </Proxy>",
     ]
     lines = text.splitlines()
@@ -129,11 +122,28 @@ def test_pool_rendering():
     assert lines.index('    <Proxy "balancer://app">') < lines.index('    ProxyPass "/app/" "balancer://app/"')
 
 
+def test_pool_with_its_own_settings_has_them_in_its_balancer_section():
+    text = _render(_site({"locations": [{"path": "/", "backends": [{"url": "https://m1.internal/"}],
+                                         "backend_tls": {"ca_file": "/etc/ssl/pool-ca.pem", "protocols": ["TLSv1.3"]}}]}))
+    assert _block(text, '    <Proxy "balancer://root">') == [
+        '    <Proxy "balancer://root">',
+        '        BalancerMember "https://m1.internal" loadfactor=1',
+        "        ProxySet lbmethod=byrequests",
+        "        SSLProxyVerify require",
+        "        SSLProxyVerifyDepth 4",
+        '        SSLProxyCACertificateFile "/etc/ssl/pool-ca.pem"',
+        "        SSLProxyCheckPeerName on",
+        "        SSLProxyCheckPeerExpire on",
+        "        SSLProxyProtocol -all +TLSv1.3",
+        "    </Proxy>",
+    ]
+
+
 def test_pool_sharing_site_settings_has_no_tls_lines_in_its_section():
     text = _render(_site({"locations": [{"path": "/", "backends": [{"url": "https://m1.internal/"}]}]}))
     assert _block(text, '    <Proxy "balancer://root">') == [
         '    <Proxy "balancer://root">',
-        '        BalancerMember "https://m1.internal/" loadfactor=1',
+        '        BalancerMember "https://m1.internal" loadfactor=1',
         "        ProxySet lbmethod=byrequests",
         "    </Proxy>",
     ]
@@ -143,6 +153,13 @@ def test_pool_sharing_site_settings_has_no_tls_lines_in_its_section():
 def test_pool_path_without_slash():
     text = _render(_site({"locations": [{"path": "/app", "backends": [{"url": "https://m1.internal/app"}]}]}))
     assert '    ProxyPass "/app" "balancer://app"' in text.splitlines()
+    assert '        BalancerMember "https://m1.internal/app" loadfactor=1' in text.splitlines()
+
+
+def test_member_with_a_path():
+    text = _render(_site({"locations": [{"path": "/x/", "backends": [{"url": "https://m1.internal/app/"}]}]}))
+    assert '        BalancerMember "https://m1.internal/app" loadfactor=1' in text.splitlines()
+    assert '    ProxyPass "/x/" "balancer://x/"' in text.splitlines()
 
 
 def test_every_line_reads_back():

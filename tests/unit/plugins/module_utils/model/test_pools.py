@@ -204,6 +204,9 @@ REFUSED = [
     ("hc fails string", _with({"health_check": {"fails": "2"}}), P + ".health_check.fails: "),
     ("hc expect 5xx", _with({"health_check": {"expect": ["5xx"]}}), P + ".health_check.expect[0]: "),
     ("hc expect empty", _with({"health_check": {"expect": []}}), P + ".health_check.expect: "),
+    ("health check with the pool's own settings", _with({"health_check": {}, "backend_tls": {"ca_file": "/p.pem"}}),
+     P + ".health_check: mod_proxy_hcheck ignores the pool's own backend_tls (measured on Apache 2.4.71: its checks "
+     "use the vhost's SSLProxy* settings)"),
     ("location tls content", _with({"backend_tls": {"ca_content": "x"}}),
      P + ".backend_tls.ca_content: is not accepted per location (contents are deployed once per site): give the "
      "file with ca_file, or set it in the site's backend_tls"),
@@ -252,3 +255,16 @@ def test_accepted(case, value):
 def test_insecure_location_warns():
     eff = normalize_site(_with({"backend_tls": {"verify": "none"}}, allow_insecure_backend_tls=True))
     assert any("INSECURE backend TLS for /app/" in w for w in eff["warnings"])
+
+
+def test_health_check_adds_a_check_without_sni_per_member():
+    eff = normalize_site(site(preserve_host=True, locations=[pool_loc(health_check={"uri": "/health"})]))
+    checks = site_backend_checks(eff)
+    hc = [c for c in checks if c.get("health_check")]
+    assert [(c["url"], c["sni"], c["checked_name"], c["host"], c["request_path"]) for c in hc] == [
+        ("https://m%d.internal:8443/" % i, None, "m%d.internal" % i, None, "/health") for i in (1, 2, 3)]
+    assert len(checks) == 6  # one with the client's Host per member, one health check per member
+
+
+def test_health_check_accepted_when_the_pool_shares_the_site_settings():
+    normalize_site(site(locations=[pool_loc(health_check={}, backend_tls={"ca_file": "/etc/ssl/site-ca.pem"})]))
