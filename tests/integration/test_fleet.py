@@ -1,0 +1,124 @@
+"""Fleets: revproxy.tls.site rolls a change across several proxies in batches, as an AWX job (ansible-runner).
+
+Three proxies are local aliases (connection local), each with its own private Debian-style Apache tree (config root,
+envvars, error log, TLS directory; tests/integration/test_secrets.py private_tree), so the role renders, config-tests
+(real apache2 -t) and writes per proxy without touching /etc/apache2. No install, no service: the role's preflight
+(a real handshake with each backend) is the gate. The layout variables of a tree are extra variables templated per
+host (they must outrank the role's include_vars), the only test-only device here.
+
+- default serial (1): every proxy gets the change, one after the other;
+- a change whose preflight fails stops at the first proxy: the others run no task and keep their configuration;
+- revproxy_serial "2" (a survey answer): batches of two.
+"""
+import json
+import os
+import sys
+
+import pytest
+
+from support import backends, pki
+
+from awx_runner import run_job, write_group_vars
+from test_secrets import private_tree
+
+PROXIES = ("proxy1", "proxy2", "proxy3")
+LAYOUT = {
+    "apache_proxy_install": False,
+    "apache_proxy_manage_service": False,
+    "apache_proxy_probe": False,
+    "apache_proxy_preflight": "enforce",
+    "apache_proxy_preflight_timeout": 5,
+    "apache_proxy_tls_dir": "{{ fleet_tree.tls_dir }}",
+    "__apache_proxy_config_root": "{{ fleet_tree.config_root }}",
+    "__apache_proxy_envvars": "{{ fleet_tree.envvars }}",
+    "__apache_proxy_error_log": "{{ fleet_tree.error_log }}",
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fleet")
+    f = pki.PKI(str(tmp / "pki"))
+    root = f.ca("Fleet Test Root CA")
+    other = f.ca("Fleet Other Root CA")
+    leaf = f.leaf("fleet-backend", dns=["localhost"], issuer=root)
+    server = backends.TLSBackend(leaf.chain_path, leaf.key_path)
+    try:
+        yield {"tmp": tmp, "root": root, "other": other, "port": server.port}
+    finally:
+        server.stop()
+
+
+def _fleet(world, name, ca):
+    """A private data directory base: an inventory of three proxies with their trees, the sites in group_vars."""
+    base = world["tmp"] / name
+    trees = {}
+    for host in PROXIES:
+        trees[host] = private_tree(str(base / "trees" / host))
+    os.makedirs(str(base / "inventory" / "host_vars"))
+    for host, tree in trees.items():
+        with open(str(base / "inventory" / "host_vars" / ("%s.json" % host)), "w") as handle:
+            json.dump({"fleet_tree": tree}, handle)
+    sites = [{"name": "app", "server_name": "app.fleet.test", "listen": {"port": 8080, "address": "127.0.0.1"},
+              "locations": [{"path": "/", "backend": "https://localhost:%d/" % world["port"]}],
+              "backend_tls": {"ca_file": ca}}]
+    write_group_vars(str(base), "revproxy_proxies", {"apache_proxy_sites": sites})
+    inventory = "[revproxy_proxies]\n" + "".join(
+        "%s ansible_connection=local ansible_python_interpreter=%s\n" % (host, sys.executable) for host in PROXIES)
+    return str(base), inventory, trees
+
+
+def _site_file(tree):
+    return os.path.join(tree["config_root"], "sites-available", "app.conf")
+
+
+def _host_order(job):
+    """The hosts of the task events, in the order their tasks ran (one entry per event)."""
+    return [e["event_data"]["host"] for e in job.events
+            if e.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_skipped")]
+
+
+def _first_last(order):
+    return dict((h, (order.index(h), len(order) - 1 - order[::-1].index(h))) for h in set(order))
+
+
+def test_change_rolls_out_one_proxy_at_a_time(world):
+    base, inventory, trees = _fleet(world, "rollout", world["root"].cert_path)
+    job = run_job(base, "site", inventory, dict(LAYOUT))
+    assert job.status == "successful", job
+    for host in PROXIES:
+        assert os.path.exists(_site_file(trees[host])), host
+    span = _first_last(_host_order(job))
+    # serial 1: each proxy's tasks all run before the next proxy's first task.
+    assert span["proxy1"][1] < span["proxy2"][0] and span["proxy2"][1] < span["proxy3"][0], span
+    plays = [e for e in job.events if e.get("event") == "playbook_on_play_start"]
+    assert len(plays) == 3  # one batch each
+
+
+def test_a_change_refused_on_the_first_proxy_goes_no_further(world):
+    """The CA of the change does not verify the backend: the first proxy's preflight refuses it, the play stops."""
+    base, inventory, trees = _fleet(world, "refused", world["other"].cert_path)
+    job = run_job(base, "site", inventory, dict(LAYOUT))
+    assert job.status == "failed", job
+    failed_hosts = set(e["event_data"]["host"] for e in job.events if e.get("event") == "runner_on_failed"
+                       and not e["event_data"].get("ignore_errors"))
+    assert failed_hosts == {"proxy1"}, failed_hosts
+    assert "preflight refused" in job.failures()[0]["msg"], job.failures()[0]
+    assert set(_host_order(job)) == {"proxy1"}  # proxy2 and proxy3 ran no task at all
+    for host in PROXIES:
+        assert not os.path.exists(_site_file(trees[host])), host
+    stats = [e for e in job.events if e.get("event") == "playbook_on_stats"][0]["event_data"]
+    assert set(stats.get("failures") or {}) == {"proxy1"}
+    assert not set(stats.get("ok") or {}) - {"proxy1"}
+
+
+def test_batches_of_two_from_a_survey_answer(world):
+    base, inventory, trees = _fleet(world, "batches", world["root"].cert_path)
+    job = run_job(base, "site", inventory, dict(LAYOUT, revproxy_serial="2", revproxy_check_backends="false"))
+    assert job.status == "successful", job
+    span = _first_last(_host_order(job))
+    assert max(span["proxy1"][1], span["proxy2"][1]) < span["proxy3"][0], span
+    assert span["proxy2"][0] < span["proxy1"][1]  # proxy1 and proxy2 in the same batch
+    assert len([e for e in job.events if e.get("event") == "playbook_on_play_start"]) == 2
+    for host in PROXIES:
+        assert os.path.exists(_site_file(trees[host])), host
