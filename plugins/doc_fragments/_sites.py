@@ -150,6 +150,9 @@ options:
             description:
             - Active health checks by mod_proxy_hcheck (C(hcmethod), C(hcuri), C(hcinterval), C(hcpasses), C(hcfails),
               and a C(ProxyHCExpr) on the status class). See docs/pools.md for the Host and SNI they send.
+            - Measured on Apache 2.4.71, health checks use the site's (vhost's) TLS settings, not the pool's, and
+              send no SNI; so a pool with its own O(sites[].locations[].backend_tls) and a health check
+              is refused, and the preflight checks each member without SNI too.
             type: dict
             suboptions:
               method:
@@ -191,8 +194,10 @@ options:
             description:
             - This location's (or its pool's) own backend TLS settings, over the site's O(sites[].backend_tls)
               (collection defaults < site < location). Rendered in the backend's own C(<Proxy>) section when they
-              differ from the site's. Files only (the C(*_content) keys are per site); a client certificate is one
-              file holding the certificate and its key.
+              differ from the site's (for a pool, in its C(<Proxy "balancer://NAME">) section, because Apache does
+              not apply a member's own section to balanced requests, so members take the pool's settings). Files
+              only (the C(*_content) keys are per site); a client certificate is one file holding the certificate
+              and its key.
             type: dict
             suboptions:
               verify:

@@ -308,3 +308,27 @@ def test_checker_catches_members_that_fail_the_health_checks_handshake(hc_pki):
     finally:
         for server in strict:
             server.stop()
+
+
+def test_sticky_cookie_set_by_the_proxy_and_followed(farm, tmp_path):
+    s = farm["servers"]
+    site = _site(farm, sticky="ROUTEID", backends=[{"url": "https://localhost:%d/" % s[n].port} for n in ("C1", "C2")])
+    site["locations"].append({"path": "/q/", "sticky": "QID", "backend_tls": {"ca_file": farm["ca"]["C"].cert_path},
+                              "backends": [{"url": "https://localhost:%d/" % s["C1"].port}]})
+    instance, _text = _apache(tmp_path, normalize_site(site))
+    instance.start()
+    try:
+        cookies = {}
+        for _ in range(4):
+            status, headers, got = instance.request("/p/", host="pools.test")
+            assert status == 200
+            cookies[got.split(b"\n")[0]] = headers.get("set-cookie")
+        assert cookies == {b"C1": "ROUTEID=.m1; path=/", b"C2": "ROUTEID=.m2; path=/"}
+        for _ in range(4):
+            status, headers, got = instance.request("/p/", host="pools.test", headers={"Cookie": "ROUTEID=.m2"})
+            assert (status, got.split(b"\n")[0], headers.get("set-cookie")) == (200, b"C2", None)
+        # Each pool sets only its own cookie.
+        assert instance.request("/q/", host="pools.test")[1].get("set-cookie") == "QID=.m1; path=/"
+    finally:
+        instance.stop()
+        instance.cleanup()
