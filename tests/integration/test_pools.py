@@ -76,8 +76,8 @@ def _site(farm, min_ok=None, **pool_over):
 def _apache(workdir, eff):
     modules = tuple(DEFAULT_MODULES) + tuple(m for m in needed_modules([eff]) if m not in DEFAULT_MODULES)
     instance = PrivateApache(str(workdir), modules=modules, loglevel="warn ssl:info")
-    text = render_site(eff, tls_dir=str(workdir / "tls")).replace("<VirtualHost *:80>",
-                                                                   "<VirtualHost 127.0.0.1:%d>" % instance.port)
+    text = render_site(eff, tls_dir=str(workdir / "tls"))
+    text = text.replace("<VirtualHost *:80>", "<VirtualHost 127.0.0.1:%d>" % instance.port)
     instance.set_vhosts(text)
     return instance, text
 
@@ -122,7 +122,7 @@ def test_pool_of_three_with_one_broken_member(farm, tmp_path):
     try:
         bodies = []
         statuses = []
-        for _ in range(12):
+        for _attempt in range(12):
             status, _headers, got = instance.request("/p/", host="pools.test")
             statuses.append(status)
             bodies.append(got.split(b"\n")[0])
@@ -224,7 +224,7 @@ def _hc_site(ca_file, ports, **hc):
 
 
 def _bodies(instance, n=6):
-    return [instance.request("/p/", host="hc.test")[2].split(b"\n")[0] for _ in range(n)]
+    return [instance.request("/p/", host="hc.test")[2].split(b"\n")[0] for _attempt in range(n)]
 
 
 def _wait_for(predicate, timeout=15.0):
@@ -296,7 +296,7 @@ def test_checker_catches_members_that_fail_the_health_checks_handshake(hc_pki):
     """A backend that requires SNI answers requests (SNI sent) but not mod_proxy_hcheck (none sent): the checker's
     extra check without SNI fails for each member, so the pool is refused before it goes live."""
     ca, leaf = hc_pki
-    strict = [TLSBackend(leaf.chain_path, leaf.key_path, sni_names={"localhost"}) for _ in range(2)]
+    strict = [TLSBackend(leaf.chain_path, leaf.key_path, sni_names={"localhost"}) for _attempt in range(2)]
     try:
         checks, results, _module = _check(_hc_site(ca.cert_path, [s.port for s in strict]))
         normal = [r for r in results if not r.get("health_check")]
@@ -319,12 +319,12 @@ def test_sticky_cookie_set_by_the_proxy_and_followed(farm, tmp_path):
     instance.start()
     try:
         cookies = {}
-        for _ in range(4):
+        for _attempt in range(4):
             status, headers, got = instance.request("/p/", host="pools.test")
             assert status == 200
             cookies[got.split(b"\n")[0]] = headers.get("set-cookie")
         assert cookies == {b"C1": "ROUTEID=.m1; path=/", b"C2": "ROUTEID=.m2; path=/"}
-        for _ in range(4):
+        for _attempt in range(4):
             status, headers, got = instance.request("/p/", host="pools.test", headers={"Cookie": "ROUTEID=.m2"})
             assert (status, got.split(b"\n")[0], headers.get("set-cookie")) == (200, b"C2", None)
         # Each pool sets only its own cookie.

@@ -51,7 +51,7 @@ HEALTH_CHECK_SPEC = {
     "method": {"type": "str", "choices": list(HC_METHODS), "default": "GET"},
     "uri": {"type": "str", "default": "/"},
     "interval": {"type": "int", "default": 30},
-    "passes": {"type": "int", "default": 1},
+    "passes": {"type": "int", "default": 1, "no_log": False},
     "fails": {"type": "int", "default": 1},
     "expect": {"type": "list", "elements": "str", "choices": list(HC_STATUS_CLASSES), "default": ["2xx", "3xx"]},
 }

@@ -67,9 +67,10 @@ LOCATION_SPEC = dict(
         "backend": {"type": "str"},
         "probe_status": {"type": "list", "elements": "int"},
     },
-    **dict(_pools.POOL_LOCATION_SPEC, **dict((k, dict({"type": _WORKER_SPEC_TYPES[v[0]]},
-                    **({"choices": ["on", "off", "auto"]} if v[0] == "onoffauto" else {})))
-           for k, v in WORKER_PARAMS.items()))
+    **dict(_pools.POOL_LOCATION_SPEC,
+           **dict((k, dict({"type": _WORKER_SPEC_TYPES[v[0]]},
+                           **({"choices": ["on", "off", "auto"]} if v[0] == "onoffauto" else {})))
+                  for k, v in WORKER_PARAMS.items()))
 )
 
 SITE_SPEC = {
@@ -164,7 +165,7 @@ def _normalize_location(loc, field, pools=None):
             raise ConfigError("%s.probe_status: must be a list of HTTP status codes" % field)
     backend = url.url if url else "balancer://%s%s" % (pool["name"], "/" if path.endswith("/") else "")
     return {"path": path, "backend": backend, "url": url, "params": params, "probe_status": probe_status,
-            "frontend": _frontend.normalize_location_frontend(loc, field),
+            "frontend": _frontend.normalize_location_frontend(loc, field, url),
             "pool": pool, "backend_tls_raw": loc.get("backend_tls")}
 
 

@@ -575,8 +575,9 @@ def pool_tolerated(checks, results):
 def pool_warnings(checks, results):
     """One warning per pool that goes live with failing members (min_ok), naming each failing member and reason."""
     out = []
-    for (site, path), (pool, members, indexes) in sorted(_pools_of(checks, results).items(),
-                                                           key=lambda item: (str(item[0][0]), item[0][1])):
+    pools = _pools_of(checks, results)
+    for site, path in sorted(pools, key=lambda key: (str(key[0]), key[1])):
+        pool, members, indexes = pools[(site, path)]
         passing = sum(members.values())
         failing = [url for url, ok in members.items() if not ok]
         if not failing or not pool["min_ok"] or passing < pool["min_ok"]:

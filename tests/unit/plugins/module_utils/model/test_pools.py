@@ -126,8 +126,8 @@ def test_pool_model():
 
 def test_sticky_off_and_defaults():
     pool = normalize_site(site(locations=[pool_loc(sticky="off")]))["locations"][0]["pool"]
-    assert (pool["sticky"], pool["lbmethod"], pool["min_ok"], pool["health_check"]) == (None, "byrequests", None,
-                                                                                         None)
+    got = (pool["sticky"], pool["lbmethod"], pool["min_ok"], pool["health_check"])
+    assert got == (None, "byrequests", None, None)
     assert [m["route"] for m in pool["members"]] == [None, None, None]
 
 
