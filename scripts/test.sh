@@ -118,13 +118,13 @@ stage_matrix() {
     matrix_venv "$old" "$(python -c 'import sys; print(sys._base_executable)')" requirements/matrix-oldest.txt \
         && matrix_venv "$m39" "$py39" requirements/matrix-py39.txt \
         && matrix_venv "$m313" "$py313" requirements/matrix-py313.txt || return 1
-    echo "matrix: $("$old/bin/ansible" --version | head -1), modules on Python $("$m39/bin/python" -V 2>&1 | cut -d' ' -f2)"
-    REVPROXY_TEST_MODULE_PYTHON="$m39/bin/python" "$old/bin/python" -m pytest -q -p no:cacheprovider \
+    echo "matrix: ansible-core $("$old/bin/python" -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m39/bin/python" -V 2>&1)"
+    REVPROXY_TEST_MODULE_PYTHON="$m39/bin/python" "$old/bin/python" -m pytest -q -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py tests/integration/test_backend_handshake_playbook.py \
         tests/integration/test_apache_proxy_role.py::test_proxy_verifies_backend_and_sends_its_sni \
         tests/integration/test_playbooks_awx.py::test_survey_mistakes_fail_clearly || rc=1
-    echo "matrix: $(ansible --version | head -1), modules on Python $("$m313/bin/python" -V 2>&1 | cut -d' ' -f2)"
-    REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider \
+    echo "matrix: ansible-core $(python -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m313/bin/python" -V 2>&1)"
+    REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py || rc=1
     return $rc
 }

@@ -23,6 +23,8 @@ VENV_BIN = os.path.dirname(sys.executable)
 LOCK_PATH = "/run/lock/revproxy-tls-system-apache.lock"
 CONFIG_ROOT = "/etc/apache2"
 PROXY_PORT = 18481
+# The managed node's Python for the modules: this venv's, or another one (the matrix stage of scripts/test.sh).
+MODULE_PYTHON = os.environ.get("REVPROXY_TEST_MODULE_PYTHON") or sys.executable
 
 
 def get(path="/", host="front.test", port=PROXY_PORT, wait=10.0):
@@ -83,7 +85,7 @@ def run_playbook(text, extra_vars=None, check=False, diff=False, timeout=600, en
         with open(play, "w") as handle:
             handle.write(text)
         cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=%s" % sys.executable, play]
+               "-e", "ansible_python_interpreter=%s" % MODULE_PYTHON, play]
         if extra_vars:
             path = os.path.join(tmp, "extra.json")
             with open(path, "w") as handle:
