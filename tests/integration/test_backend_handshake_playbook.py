@@ -37,7 +37,9 @@ def run_playbook(tmp_path, backends_list, *extra):
     play = tmp_path / "play.yml"
     play.write_text(PLAYBOOK)
     out = tmp_path / "out.json"
-    extra_vars = {"backends": backends_list, "out": str(out), "ansible_python_interpreter": sys.executable}
+    # the managed node's Python: this venv's, or the matrix stage's (scripts/test.sh)
+    python = os.environ.get("REVPROXY_TEST_MODULE_PYTHON") or sys.executable
+    extra_vars = {"backends": backends_list, "out": str(out), "ansible_python_interpreter": python}
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
                ANSIBLE_CONFIG=os.path.join(ROOT, "tests", "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     start = time.monotonic()
