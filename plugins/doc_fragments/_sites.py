@@ -385,6 +385,23 @@ options:
               value:
                 description: The value; required except for V(unset), which takes none.
                 type: str
+          nocanon:
+            description:
+            - Add C(nocanon) to this location's C(ProxyPass) (the raw URL is passed to the backend; for backends
+              that need encoded slashes or similar). The backend must then do its own URL checks.
+            type: bool
+            default: false
+          reverse_cookie_domain:
+            description:
+            - The public cookie domain for C(ProxyPassReverseCookieDomain <backend host> <this value>), so cookies
+              the backend sets for its own host name are rewritten to it. Needs a single C(backend) URL.
+            type: str
+          reverse_cookie_path:
+            description:
+            - Render C(ProxyPassReverseCookiePath <backend URL path> <path>), so cookies the backend sets for its
+              own path work under this location's path. Needs a single C(backend) URL.
+            type: bool
+            default: false
       backend_tls:
         description:
         - Settings for TLS backends (C(https), C(wss)), the same names the M(revproxy.tls.backend_handshake) module
@@ -489,6 +506,15 @@ options:
         - Accept insecure backend TLS settings for this site (C(verify) none or optional_no_ca, C(check_peer_name)
           or C(check_peer_expire) false, protocols below TLS 1.2). They are rendered with a comment saying so and
           the play prints a warning naming the site.
+        type: bool
+        default: false
+      balancer_manager:
+        description:
+        - Serve mod_proxy_balancer's balancer-manager for this site's pools at C(/revproxy-balancer-manager), to
+          loopback clients only (C(Require local); the path is never proxied), for the C(revproxy.tls.drain) playbook
+          and M(revproxy.tls.balancer_member). Refused for a site without a pool.
+        - Anything that connects to Apache from the proxy host itself (a local TLS terminator, a sidecar) counts
+          as a loopback client.
         type: bool
         default: false
       redirect_http:
@@ -622,6 +648,13 @@ options:
           rendered with a comment saying so and the play prints a warning naming the site.
         type: bool
         default: false
+      proxy_exclusions:
+        description:
+        - URL paths that are not proxied (C(ProxyPass <path> !), rendered before every other C(ProxyPass)); the
+          vhost serves them itself. A path cannot be both a location and an exclusion.
+        type: list
+        elements: str
+        default: []
   backend_tls_defaults:
     description:
     - Backend TLS settings for every site (same keys as C(backend_tls) without the C(*_content) ones); a site's

@@ -73,6 +73,8 @@ FIELDS = [
     ("response_headers[0].value", _set(["response_headers", 0, "value"])),
     ("locations[0].request_headers[0].value", _set(["locations", 0, "request_headers", 0, "value"])),
     ("locations[0].response_headers[0].name", _set(["locations", 0, "response_headers", 0, "name"])),
+    ("proxy_exclusions[0]", _set(["proxy_exclusions", 0])),
+    ("locations[0].reverse_cookie_domain", _set(["locations", 0, "reverse_cookie_domain"])),
 ] + [
     # Pools and per-location backend_tls (issue 12).
     ("locations[0].backends[1].url", lambda s, v: _pool(s)["backends"][1].update(url="https://%s:8443/" % v)),
@@ -259,6 +261,16 @@ SPECIFIC = [
     ("http2 string", _typed(["http2"], "h2 h2c"), "http2"),
     ("allow_insecure_frontend_tls string", _typed(["allow_insecure_frontend_tls"], "yes"),
      "allow_insecure_frontend_tls"),
+    ("exclusion is a location", _typed(["proxy_exclusions"], ["/"]), "proxy_exclusions[0]"),
+    ("exclusions not a list", _typed(["proxy_exclusions"], "/static/ /x/"), "proxy_exclusions"),
+    ("nocanon (accepted)", lambda s: s["locations"][0].update(nocanon=True), None),
+    ("nocanon string", lambda s: s["locations"][0].update(nocanon="nocanon"), "locations[0].nocanon"),
+    ("cookie domain leading dot (accepted)", lambda s: s["locations"][0].update(reverse_cookie_domain=".h.example"),
+     None),
+    ("cookie path and domain (accepted)", lambda s: s["locations"][0].update(reverse_cookie_path=True,
+                                                                              reverse_cookie_domain="h.example"), None),
+    ("cookie path string", lambda s: s["locations"][0].update(reverse_cookie_path="/x"),
+     "locations[0].reverse_cookie_path"),
     # Pools and per-location backend_tls (issue 12).
     ("pool (accepted)", _pool_with(), None),
     ("pool full (accepted)", _pool_with(lbmethod="bybusyness", sticky="ROUTEID", min_ok=1, timeout=5,
@@ -328,6 +340,7 @@ def _base(files):
                        "response_headers": [{"name": "X-Location", "value": "v"}]}],
         "backend_tls": {"ca_file": files + "/ca.pem"},
         "acme_challenge_dir": files + "/acme",
+        "proxy_exclusions": ["/static/"],
         "request_headers": [{"name": "X-Site", "value": "v"}],
         "response_headers": [{"name": "X-Site", "value": "v"}],
     }
@@ -353,6 +366,7 @@ ARITY.update({
     "SSLProtocol": (2, 5), "SSLCipherSuite": (1, 1), "SSLHonorCipherOrder": (1, 1), "SSLSessionTickets": (1, 1),
     "Protocols": (2, 2), "Header": (2, 4), "RequestHeader": (2, 3), "ProxyAddHeaders": (1, 1), "<Location": (1, 1),
     "Redirect": (3, 3), "RedirectMatch": (3, 3), "Alias": (2, 2), "<Directory": (1, 1), "Require": (2, 2),
+    "ProxyPassReverseCookieDomain": (2, 2), "ProxyPassReverseCookiePath": (2, 2),
 })
 CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>")
 
@@ -372,7 +386,7 @@ def harmless(text, eff):
             return "unexpected directive %r" % words[0]
         if not low <= len(words) - 1 <= high:
             return "%s has %d arguments" % (words[0], len(words) - 1)
-        if words[0] == "ProxyPass" and not all(re.match(r"^[a-z]+=[A-Za-z0-9_.-]+$", w) for w in words[3:]):
+        if words[0] == "ProxyPass" and not all((re.match(r"^[a-z]+=[A-Za-z0-9_.-]+$", w) or w == "nocanon") for w in words[3:]):
             return "ProxyPass parameters %r" % words[3:]
         if words[0] in ("BalancerMember", "ProxySet") and not all(
                 re.match(r"^[a-z]+=[A-Za-z0-9_.+/~-]+$", w) for w in words[1 + (words[0] == "BalancerMember"):]):

@@ -124,10 +124,11 @@ def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-
     if site["preserve_host"]:
         lines.append("    # The client's Host is sent to the backend, and as SNI and the checked name to TLS backends.")
     lines.append(_d("ProxyPreserveHost", Bare("On" if site["preserve_host"] else "Off")))
+    lines.extend(frontend.exclusion_lines(site))
     # mod_proxy uses the first matching ProxyPass: the longest paths go first.
     for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
         params = pools.proxypass_params(loc)
-        lines.append(_d("ProxyPass", loc["path"], loc["backend"], *params))
+        lines.append(_d("ProxyPass", loc["path"], loc["backend"], *(params + frontend.proxypass_flags(loc))))
         lines.append(_d("ProxyPassReverse", loc["path"], loc["backend"]))
     lines.extend(frontend.location_lines(site))
     lines.append("</VirtualHost>")

@@ -80,10 +80,34 @@ def header_lines(site):
     return lines
 
 
-def location_lines(site):
-    """<Location> sections for the locations that set their own headers (after the ProxyPass lines)."""
+def exclusion_lines(site):
+    """ProxyPass <path> ! for each excluded path, before every other ProxyPass (mod_proxy uses the first match)."""
+    paths = _front(site).get("exclusions") or []
     lines = []
-    for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
+    if paths:
+        lines.append("    # Not proxied (proxy_exclusions); served by this vhost itself.")
+    for path in sorted(paths, key=lambda p: (-len(p), p)):
+        lines.append(_d("ProxyPass", path, Bare("!")))
+    return lines
+
+
+def proxypass_flags(loc):
+    """Keywords after a location's ProxyPass parameters."""
+    return [Bare("nocanon")] if (loc.get("frontend") or {}).get("nocanon") else []
+
+
+def location_lines(site):
+    """Cookie rewriting of the locations, then <Location> sections for the locations that set their own headers
+    (after the ProxyPass lines)."""
+    lines = []
+    ordered = sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"]))
+    for loc in ordered:
+        front = loc.get("frontend") or {}
+        if front.get("cookie_domain"):
+            lines.append(_d("ProxyPassReverseCookieDomain", *front["cookie_domain"]))
+        if front.get("cookie_path"):
+            lines.append(_d("ProxyPassReverseCookiePath", *front["cookie_path"]))
+    for loc in ordered:
         front = loc.get("frontend") or {}
         if not front.get("request_headers") and not front.get("response_headers"):
             continue

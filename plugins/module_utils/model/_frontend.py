@@ -75,12 +75,16 @@ FRONTEND_SITE_SPEC = {
     "tls_session_tickets": {"type": "bool", "default": False},
     "http2": {"type": "bool", "default": False},
     "allow_insecure_frontend_tls": {"type": "bool", "default": False},
+    "proxy_exclusions": {"type": "list", "elements": "str", "default": []},
 }
 
 # Location-level options, added to _sites.LOCATION_SPEC.
 FRONTEND_LOCATION_SPEC = {
     "request_headers": _HEADERS_SPEC,
     "response_headers": _HEADERS_SPEC,
+    "nocanon": {"type": "bool", "default": False},
+    "reverse_cookie_domain": {"type": "str"},
+    "reverse_cookie_path": {"type": "bool", "default": False},
 }
 
 _FORWARDED_BY_PROXY = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server")
@@ -146,12 +150,50 @@ def headers(value, field):
     return out
 
 
-def normalize_location_frontend(loc, field):
-    """The location-level public-side fields of one location (raw user mapping)."""
+def normalize_location_frontend(loc, field, url=None):
+    """The location-level public-side fields of one location (raw user mapping; url: its parsed backend URL, None
+    for a pool)."""
+    nocanon = grammar.boolean(False if loc.get("nocanon") is None else loc["nocanon"], field + ".nocanon")
+    cookie_path = grammar.boolean(False if loc.get("reverse_cookie_path") is None else loc["reverse_cookie_path"],
+                                  field + ".reverse_cookie_path")
+    cookie_domain = loc.get("reverse_cookie_domain")
+    if cookie_domain is not None:
+        # A cookie Domain: a host name, optionally with the leading dot of the old cookie syntax.
+        dotted = isinstance(cookie_domain, str) and cookie_domain.startswith(".")
+        grammar.hostname(cookie_domain[1:] if dotted else cookie_domain, field + ".reverse_cookie_domain", ipv6=False)
+    if (cookie_domain is not None or cookie_path) and url is None:
+        raise ConfigError("%s: reverse_cookie_domain/reverse_cookie_path need a single backend URL (the backend's "
+                          "host and path are what the cookies are rewritten from)" % field)
     return {
         "request_headers": headers(loc.get("request_headers"), field + ".request_headers"),
         "response_headers": headers(loc.get("response_headers"), field + ".response_headers"),
+        "nocanon": nocanon,
+        # ProxyPassReverseCookieDomain <backend host> <public domain>; ProxyPassReverseCookiePath <backend path> <path>
+        "cookie_domain": (url.host, cookie_domain) if cookie_domain is not None else None,
+        "cookie_path": (url.path or "/", loc["path"]) if cookie_path else None,
     }
+
+
+def exclusions(value, location_paths, field="proxy_exclusions"):
+    """proxy_exclusions: URL paths never proxied (ProxyPass <path> !), none equal to a location's path."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 1000:
+        raise ConfigError("%s: must be a list of at most 1000 URL paths" % field)
+    out = []
+    for i, path in enumerate(value):
+        path = grammar.url_path(path, "%s[%d]" % (field, i))
+        if path in location_paths:
+            raise ConfigError("%s[%d]: %r is also a location's path; a path is either proxied or excluded"
+                              % (field, i, path))
+        hidden = [p for p in location_paths if isinstance(p, str) and p.startswith(path)]
+        if hidden:
+            raise ConfigError("%s[%d]: %r would hide the location %r (exclusions are matched before every proxied "
+                              "path); exclude a narrower path" % (field, i, path, hidden[0]))
+        if path in out:
+            raise ConfigError("%s[%d]: %r is listed twice" % (field, i, path))
+        out.append(path)
+    return out
 
 
 def _get(site, key):
@@ -225,6 +267,8 @@ def normalize_frontend(site, tls_front, listen):
         "session_tickets": tickets,
         "http2": http2,
         "insecure": insecure,
+        "exclusions": exclusions(site.get("proxy_exclusions"),
+                                 [loc.get("path") for loc in site.get("locations") or [] if isinstance(loc, dict)]),
     }, warnings
 
 

@@ -90,6 +90,7 @@ SITE_SPEC = {
         **BACKEND_TLS_CONTENT_SPEC)},
     "allow_insecure_backend_tls": {"type": "bool", "default": False},
 }
+SITE_SPEC.update(_pools.POOL_SITE_SPEC)
 # A location's (or its pool's) own backend_tls: the site's keys, files only (see _pools.location_tls).
 LOCATION_SPEC["backend_tls"] = {"type": "dict", "options": dict(
     (k, v) for k, v in SITE_SPEC["backend_tls"]["options"].items() if k not in BACKEND_TLS_CONTENT_SPEC)}
@@ -300,6 +301,7 @@ def _normalize_site(site, defaults, tls_dir):
     if insecure:
         warnings.append("INSECURE backend TLS allowed by allow_insecure_backend_tls: %s" % "; ".join(insecure))
     _pools.normalize_location_tls(locs, tls, allow_insecure, warnings)
+    balancer_manager = _pools.balancer_manager(site, locs)
     public_names = [server_name] + aliases
     if uses_tls:
         for i, loc in enumerate(locs):
@@ -327,6 +329,7 @@ def _normalize_site(site, defaults, tls_dir):
         "tls": tls_front,
         "preserve_host": preserve_host,
         "allow_insecure_backend_tls": allow_insecure,
+        "balancer_manager": balancer_manager,
         "locations": locs,
         "uses_tls": uses_tls,
         "uses_ws": any(u.scheme in ("ws", "wss") for loc in locs for u in _pools.location_urls(loc)),

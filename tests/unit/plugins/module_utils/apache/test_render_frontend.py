@@ -86,6 +86,21 @@ CONTAINS = [
 ]
 
 
+CONTAINS += [
+    ("exclusion", {"proxy_exclusions": ["/static/"]}, '    ProxyPass "/static/" !'),
+    ("nocanon", {"locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": True}]},
+     '    ProxyPass "/" "http://a.internal/" nocanon'),
+    ("nocanon after parameters", {"locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": True,
+                                                 "timeout": 5}]},
+     '    ProxyPass "/" "http://a.internal/" timeout=5 nocanon'),
+    ("cookie domain", {"locations": [{"path": "/", "backend": "http://a.internal/",
+                                      "reverse_cookie_domain": "shop.example.com"}]},
+     '    ProxyPassReverseCookieDomain "a.internal" "shop.example.com"'),
+    ("cookie path", {"locations": [{"path": "/app/", "backend": "http://a.internal/v1/", "reverse_cookie_path": True}]},
+     '    ProxyPassReverseCookiePath "/v1/" "/app/"'),
+]
+
+
 @pytest.mark.parametrize("case,over,line", CONTAINS, ids=[c[0] for c in CONTAINS])
 def test_renders(case, over, line):
     assert line in rendered(**over)
@@ -125,6 +140,14 @@ def test_location_headers_in_a_location_section_longest_first():
     assert lines[start:start + 6] == ['    <Location "/api/">', '        RequestHeader set "X-Api" "2"', "    </Location>",
                                       '    <Location "/">', '        Header set "X-Root" "1"', "    </Location>"]
     assert start > max(i for i, line in enumerate(lines) if line.startswith("    ProxyPass "))
+
+
+def test_exclusions_come_before_every_proxied_path():
+    lines = rendered(proxy_exclusions=["/static/", "/a/"], locations=[
+        {"path": "/", "backend": "http://a.internal/"}, {"path": "/api/", "backend": "http://b.internal/api/"}])
+    passes = [line for line in lines if line.startswith("    ProxyPass ")]
+    assert passes == ['    ProxyPass "/static/" !', '    ProxyPass "/a/" !', '    ProxyPass "/api/" "http://b.internal/api/"',
+                      '    ProxyPass "/" "http://a.internal/"']
 
 
 def test_site_headers_come_after_forwarded_headers_and_before_proxy_lines():

@@ -99,7 +99,29 @@ def test_location_headers():
            "response_headers": [{"action": "unset", "name": "Server"}]}
     eff = normalize_site(site(locations=[loc]))
     assert eff["locations"][0]["frontend"] == {"request_headers": [("set", "X-Api", "1")],
-                                               "response_headers": [("unset", "Server", None)]}
+                                               "response_headers": [("unset", "Server", None)],
+                                               "nocanon": False, "cookie_domain": None, "cookie_path": None}
+
+
+LOCATION_ACCEPTED = [
+    ("nocanon", {"nocanon": True}, "nocanon", True),
+    ("cookie domain from the backend host", {"reverse_cookie_domain": "shop.example.com"}, "cookie_domain",
+     ("app.internal", "shop.example.com")),
+    ("cookie domain with a leading dot", {"reverse_cookie_domain": ".example.com"}, "cookie_domain",
+     ("app.internal", ".example.com")),
+    ("cookie path from the backend path", {"reverse_cookie_path": True}, "cookie_path", ("/v1/", "/api/")),
+]
+
+
+@pytest.mark.parametrize("case,over,key,expected", LOCATION_ACCEPTED, ids=[a[0] for a in LOCATION_ACCEPTED])
+def test_location_accepted(case, over, key, expected):
+    loc = dict({"path": "/api/", "backend": "http://app.internal:8080/v1/"}, **over)
+    assert normalize_site(site(locations=[loc]))["locations"][0]["frontend"][key] == expected
+
+
+def test_exclusions():
+    eff = front(proxy_exclusions=["/static/", "/robots.txt"])
+    assert eff["exclusions"] == ["/static/", "/robots.txt"]
 
 
 REFUSED = [
@@ -175,6 +197,26 @@ REFUSED = [
      "site 'shop': response_headers[0].value: must not end with a backslash"),
     ("header value not a string", {"response_headers": [{"name": "X", "value": 5}]},
      "site 'shop': response_headers[0].value: must be a string"),
+    ("exclusions not a list", {"proxy_exclusions": "/static/"}, "site 'shop': proxy_exclusions: must be a list"),
+    ("exclusion relative", {"proxy_exclusions": ["static/"]}, "site 'shop': proxy_exclusions[0]: 'static/' must be"),
+    ("exclusion with a space", {"proxy_exclusions": ["/a b/"]}, "site 'shop': proxy_exclusions[0]: '/a b/' must be"),
+    ("exclusion is a location", {"proxy_exclusions": ["/"]},
+     "site 'shop': proxy_exclusions[0]: '/' is also a location's path"),
+    ("exclusion twice", {"proxy_exclusions": ["/s/", "/s/"]}, "site 'shop': proxy_exclusions[1]: '/s/' is listed twice"),
+    ("nocanon string", {"locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": "yes"}]},
+     "site 'shop': locations[0].nocanon: must be a boolean"),
+    ("cookie domain junk", {"locations": [{"path": "/", "backend": "http://a.internal/",
+                                           "reverse_cookie_domain": "a.example b.example"}]},
+     "site 'shop': locations[0].reverse_cookie_domain: 'a.example b.example' is not a valid host name"),
+    ("exclusion hides a location", {"proxy_exclusions": ["/ap"], "locations": [
+        {"path": "/", "backend": "http://a.internal/"}, {"path": "/api/", "backend": "http://b.internal/"}]},
+     "site 'shop': proxy_exclusions[0]: '/ap' would hide the location '/api/'"),
+    ("cookie domain not a string", {"locations": [{"path": "/", "backend": "http://a.internal/",
+                                                   "reverse_cookie_domain": 5}]},
+     "site 'shop': locations[0].reverse_cookie_domain: must be a string"),
+    ("cookie path string", {"locations": [{"path": "/", "backend": "http://a.internal/",
+                                           "reverse_cookie_path": "on"}]},
+     "site 'shop': locations[0].reverse_cookie_path: must be a boolean"),
     ("location header junk", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                              "request_headers": [{"name": "X Y", "value": "v"}]}]},
      "site 'shop': locations[0].request_headers[0].name: 'X Y' is not an HTTP header name"),

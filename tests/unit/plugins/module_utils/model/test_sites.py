@@ -39,7 +39,7 @@ REFUSED = [
     ("unknown site key", dict(site(), extra_directives="Foo"),
      "site 'shop': site: unknown key(s) extra_directives (allowed: acme_challenge_dir, allow_insecure_backend_tls, "
      "allow_insecure_frontend_tls, backend_tls, forwarded_headers, hsts, hsts_include_subdomains, hsts_max_age, "
-     "hsts_preload, http2, listen, locations, name, preserve_host, redirect_http, redirect_http_port, "
+     "hsts_preload, http2, listen, locations, name, preserve_host, proxy_exclusions, redirect_http, redirect_http_port, "
      "redirect_status, request_headers, response_headers, server_aliases, server_name, tls, tls_profile, "
      "tls_session_tickets)"),
     ("newline in server_name", site(server_name="a.example\nProxyPass / http://evil/"),
@@ -76,8 +76,9 @@ REFUSED = [
     ("unknown worker param", site(locations=[loc(hostname="x")]),
      "site 'shop': locations[0]: unknown key(s) hostname (allowed: acquire, backend, backend_tls, backends, "
      "connectiontimeout, disablereuse, enablereuse, flushpackets, flushwait, health_check, iobuffersize, keepalive, "
-     "lbmethod, max, min, min_ok, path, ping, probe_status, receivebuffersize, request_headers, response_headers, "
-     "responsefieldsize, retry, smax, sticky, timeout, ttl, upgrade)"),
+     "lbmethod, max, min, min_ok, nocanon, path, ping, probe_status, receivebuffersize, request_headers, "
+     "response_headers, responsefieldsize, retry, reverse_cookie_domain, reverse_cookie_path, smax, sticky, timeout, "
+     "ttl, upgrade)"),
     ("negative timeout", site(locations=[loc(timeout=-1)]),
      "site 'shop': locations[0].timeout: must be an integer from 1 to 86400, got -1"),
     ("injected upgrade", site(locations=[loc(upgrade="websocket\nProxyPass")]),
