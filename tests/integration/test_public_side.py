@@ -54,6 +54,8 @@ def proxy(tmp_path_factory):
     with open(os.path.join(acme, ACME_TOKEN), "w") as handle:
         handle.write("acme-proof\n")
     backend = PlainHTTPBackend(body=b"echo backend")
+    cookies = PlainHTTPBackend(body=b"cookie backend", headers={
+        "Set-Cookie": "sid=abc; Domain=127.0.0.1; Path=/v1/; Secure; HttpOnly"})
     tls_port, http_port = free_port(), free_port()
     site = {
         "name": "public",
@@ -71,7 +73,10 @@ def proxy(tmp_path_factory):
              "request_headers": [{"name": "X-Location", "value": "root"}]},
             {"path": "/api/", "backend": "http://127.0.0.1:%d/api/" % backend.port, "retry": 0,
              "response_headers": [{"name": "X-Api", "value": "yes"}, {"action": "unset", "name": "X-Seen-SNI"}]},
+            {"path": "/shop/", "backend": "http://127.0.0.1:%d/v1/" % cookies.port, "retry": 0,
+             "reverse_cookie_domain": NAME, "reverse_cookie_path": True},
         ],
+        "proxy_exclusions": ["/static/"],
     }
     sites = normalize_sites([site])
     instance = PrivateApache(str(work / "apache"), modules=_modules(sites))
@@ -84,6 +89,7 @@ def proxy(tmp_path_factory):
         instance.stop()
         instance.cleanup()
         backend.stop()
+        cookies.stop()
         shutil.rmtree(acme, ignore_errors=True)
 
 
@@ -161,6 +167,22 @@ def test_client_sees_hsts_and_custom_headers(proxy):
     assert status == 200 and headers["x-api"] == "yes" and "x-seen-sni" not in headers
     status, headers, _ = http_get(proxy["http_port"], "/")
     assert "strict-transport-security" not in headers  # never over plain HTTP
+
+
+def test_excluded_path_is_not_proxied(proxy):
+    before = len(proxy["backend"].requests)
+    # Answered by the vhost itself (its DocumentRoot, private to the test user here: 403), never by the backend.
+    status, _headers, body = https_get(proxy, "/static/hello.txt")
+    assert status in (403, 404) and b"echo backend" not in body, (status, body)
+    assert len(proxy["backend"].requests) == before
+    status, _headers, body = https_get(proxy, "/statics")  # only the excluded path itself, not a longer name
+    assert status == 200 and body.startswith(b"echo backend")
+
+
+def test_cookies_are_rewritten_to_the_public_name_and_path(proxy):
+    status, headers, body = https_get(proxy, "/shop/cart")
+    assert status == 200 and body.startswith(b"cookie backend"), body
+    assert headers["set-cookie"] == "sid=abc; Domain=%s; Path=/shop/; Secure; HttpOnly" % NAME
 
 
 def test_tls_below_1_2_is_refused(proxy):
