@@ -44,8 +44,8 @@ def _play(record, cases):
             "tasks": [
                 {"name": "Mark the case", "ansible.builtin.shell": "echo '{\"case\": \"%s\"}' >> %s" % (name, record),
                  "check_mode": False, "changed_when": False},
-                {"name": "Run the SELinux tasks", "ansible.builtin.include_tasks": os.path.join(ROLE, "tasks",
-                                                                                                 "selinux.yml")},
+                {"name": "Run the SELinux tasks",
+                 "ansible.builtin.include_tasks": os.path.join(ROLE, "tasks", "selinux.yml")},
             ],
         })
     return yaml.safe_dump(plays)
