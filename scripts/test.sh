@@ -52,8 +52,13 @@ stage_unit() {
 
 # The package users install: the tarball built from a checkout that lint, pytest and the EE recipe have run in holds
 # only allowed files, passes galaxy-importer (offline, from the tools venv), and revproxy.tls.check run from the
-# installed copy writes its report in the caller's directory (tests/package).
+# installed copy writes its report in the caller's directory; the docs site of make docs renders (tests/package).
 stage_package() {
+    # The docs site test renders every page in headless Chromium.
+    if ! command -v chromium >/dev/null 2>&1; then
+        echo "installing chromium for the docs site test (apt)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || return 1
+    fi
     python -m pytest -q -p no:cacheprovider tests/package
 }
 
