@@ -402,6 +402,13 @@ options:
               own path work under this location's path. Needs a single C(backend) URL.
             type: bool
             default: false
+          extra_directives:
+            description:
+            - Directive lines for this location the model lacks, rendered in its C(<Location>) section. Validated
+              like the site's O(sites[].extra_directives).
+            type: list
+            elements: str
+            default: []
       backend_tls:
         description:
         - Settings for TLS backends (C(https), C(wss)), the same names the M(revproxy.tls.backend_handshake) module
@@ -511,8 +518,8 @@ options:
       balancer_manager:
         description:
         - Serve mod_proxy_balancer's balancer-manager for this site's pools at C(/revproxy-balancer-manager), to
-          loopback clients only (C(Require local); the path is never proxied), for the C(revproxy.tls.drain) playbook
-          and M(revproxy.tls.balancer_member). Refused for a site without a pool.
+          loopback clients only (C(Require ip 127.0.0.0/8 ::1); the path is never proxied), for the C(revproxy.tls.drain)
+          playbook and M(revproxy.tls.balancer_member). Refused for a site without a pool.
         - Anything that connects to Apache from the proxy host itself (a local TLS terminator, a sidecar) counts
           as a loopback client.
         type: bool
@@ -652,6 +659,18 @@ options:
         description:
         - URL paths that are not proxied (C(ProxyPass <path> !), rendered before every other C(ProxyPass)); the
           vhost serves them itself. A path cannot be both a location and an exclusion.
+        type: list
+        elements: str
+        default: []
+      extra_directives:
+        description:
+        - The escape hatch, for the one directive line the model lacks; rendered at the end of the vhost. Each entry
+          is one directive line with balanced quotes, no control characters, no C(${), no section tags, no comment;
+          C(Include), C(IncludeOptional), C(LoadModule), C(LoadFile), C(Define), C(RewriteMap), C(ExtFilterDefine),
+          C(Listen), C(ServerName)/C(ServerAlias) and piped C(|program) arguments are refused. C(SSLProxy*), C(SSLEngine)
+          and C(Proxy*) directives must go through the model and are refused unless O(sites[].allow_insecure_backend_tls)
+          is set (then the play warns). The lines go through the config test, the probe and rollback like everything
+          else.
         type: list
         elements: str
         default: []

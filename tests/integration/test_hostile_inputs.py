@@ -267,6 +267,34 @@ SPECIFIC = [
     ("nocanon string", lambda s: s["locations"][0].update(nocanon="nocanon"), "locations[0].nocanon"),
     ("cookie domain leading dot (accepted)", lambda s: s["locations"][0].update(reverse_cookie_domain=".h.example"),
      None),
+    # extra_directives (the escape hatch): one directive line each, or refused naming the entry. Unknown directive
+    # names are accepted by the model and stopped by the candidate config test, so the rows use real directives.
+    ("hatch one directive (accepted)", _typed(["extra_directives"], ["LimitRequestBody 1048576"]), None),
+    ("hatch quoted argument (accepted)", _typed(["extra_directives"], ['Header set X-Hatch "a victim.example"']), None),
+    ("hatch escaped quote (accepted)", _typed(["extra_directives"], ['Header set X-Hatch "a \\"b\\""']), None),
+    ("hatch single quotes (accepted)", _typed(["extra_directives"], ["ErrorDocument 503 '/maint page.html'"]), None),
+    ("hatch in a location (accepted)", lambda s: s["locations"][0].update(extra_directives=["LimitRequestBody 10"]),
+     None),
+    ("hatch newline", _typed(["extra_directives"], ["LimitRequestBody 1\nInclude /etc/passwd"]), "extra_directives[0]"),
+    ("hatch CR", _typed(["extra_directives"], ["LimitRequestBody 1\rInclude /etc/passwd"]), "extra_directives[0]"),
+    ("hatch variable", _typed(["extra_directives"], ["Header set X ${HOME}"]), "extra_directives[0]"),
+    ("hatch section close", _typed(["extra_directives"], ['Header set X "</VirtualHost>"']), "extra_directives[0]"),
+    ("hatch section open", _typed(["extra_directives"], ["<Location />"]), "extra_directives[0]"),
+    ("hatch unbalanced quote", _typed(["extra_directives"], ['Header set X "a']), "extra_directives[0]"),
+    ("hatch glued quote", _typed(["extra_directives"], ['Header set X "a"b']), "extra_directives[0]"),
+    ("hatch continuation", _typed(["extra_directives"], ["Header set X a \\"]), "extra_directives[0]"),
+    ("hatch Include", _typed(["extra_directives"], ["Include /etc/passwd"]), "extra_directives[0]"),
+    ("hatch LoadModule", _typed(["extra_directives"], ["LoadModule x_module /tmp/x.so"]), "extra_directives[0]"),
+    ("hatch piped log", _typed(["extra_directives"], ['CustomLog "|/bin/sh" common']), "extra_directives[0]"),
+    ("hatch RewriteMap prg", _typed(["extra_directives"], ["RewriteMap m prg:/bin/sh"]), "extra_directives[0]"),
+    ("hatch ServerAlias", _typed(["extra_directives"], ["ServerAlias victim.example"]), "extra_directives[0]"),
+    ("hatch SSLProxyVerify", _typed(["extra_directives"], ["SSLProxyVerify none"]), "extra_directives"),
+    ("hatch ProxyPass", _typed(["extra_directives"], ["ProxyPass /x http://evil.example/"]), "extra_directives"),
+    ("hatch location SSLEngine", lambda s: s["locations"][0].update(extra_directives=["SSLEngine off"]),
+     "locations[0].extra_directives"),
+    ("hatch ProxyTimeout with opt-in (accepted)", lambda s: s.update(extra_directives=["ProxyTimeout 5"],
+                                                                     allow_insecure_backend_tls=True), None),
+    ("hatch not a list", _typed(["extra_directives"], "LimitRequestBody 1"), "extra_directives"),
     ("cookie path and domain (accepted)", lambda s: s["locations"][0].update(reverse_cookie_path=True,
                                                                               reverse_cookie_domain="h.example"), None),
     ("cookie path string", lambda s: s["locations"][0].update(reverse_cookie_path="/x"),
@@ -301,6 +329,9 @@ SPECIFIC = [
     ("hc expect 5xx", _pool_with(health_check={"expect": ["5xx"]}), "locations[0].health_check.expect[0]"),
     ("hc expect string", _pool_with(health_check={"expect": "2xx"}), "locations[0].health_check.expect"),
     ("hc unknown key", _pool_with(health_check={"expr": "true"}), "locations[0].health_check"),
+    ("balancer_manager (accepted)", lambda s: (_pool(s), s.update(balancer_manager=True)), None),
+    ("balancer_manager string", lambda s: (_pool(s), s.update(balancer_manager="yes")), "balancer_manager"),
+    ("balancer_manager without pool", _typed(["balancer_manager"], True), "balancer_manager"),
     ("location tls content", lambda s: s["locations"][0].update(backend_tls={"ca_content": CA}),
      "locations[0].backend_tls.ca_content"),
     ("location tls verify none", lambda s: s["locations"][0].update(backend_tls={"verify": "none"}),
@@ -322,7 +353,8 @@ def apache(tmp_path_factory):
     (files / "front.pem").write_text(CERT)
     (files / "front.key").write_text(KEY)
     extra = tuple(m for m in ("ssl", "socache_shmcb", "proxy_wstunnel", "alias", "http2", "proxy_balancer", "slotmem_shm",
-                              "lbmethod_byrequests", "lbmethod_bytraffic", "lbmethod_bybusyness", "proxy_hcheck")
+                              "lbmethod_byrequests", "lbmethod_bytraffic", "lbmethod_bybusyness", "proxy_hcheck",
+                              "authz_host")
                   if m not in DEFAULT_MODULES)
     modules = tuple(DEFAULT_MODULES) + extra
     return PrivateApache(str(workdir), modules=modules), str(files)
@@ -359,7 +391,8 @@ ARITY = {
 }
 # Pools (issue 12): a <Proxy> section per pool or per location with its own TLS settings.
 for _name, _arity in (("<Proxy", (1, 1)), ("</Proxy", (0, 0)), ("BalancerMember", (1, 10 + len(WORKER_PARAMS))),
-                      ("ProxySet", (1, 2)), ("ProxyHCExpr", (2, 2)), ("Header", (3, 4))):
+                      ("ProxySet", (1, 2)), ("ProxyHCExpr", (2, 2)), ("Header", (3, 4)), ("<Location", (1, 1)),
+                      ("</Location", (0, 0)), ("SetHandler", (1, 1)), ("Require", (2, 2))):
     ARITY.setdefault(_name, _arity)
 # The public side (issue 13): TLS policy, HSTS and custom headers, <Location> headers, the redirect vhost.
 ARITY.update({
@@ -367,6 +400,7 @@ ARITY.update({
     "Protocols": (2, 2), "Header": (2, 4), "RequestHeader": (2, 3), "ProxyAddHeaders": (1, 1), "<Location": (1, 1),
     "Redirect": (3, 3), "RedirectMatch": (3, 3), "Alias": (2, 2), "<Directory": (1, 1), "Require": (2, 2),
     "ProxyPassReverseCookieDomain": (2, 2), "ProxyPassReverseCookiePath": (2, 2),
+    "LimitRequestBody": (1, 1), "ErrorDocument": (2, 2), "ProxyTimeout": (1, 1),
 })
 CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>")
 

@@ -72,11 +72,14 @@ def proxy(tmp_path_factory):
             {"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0,
              "request_headers": [{"name": "X-Location", "value": "root"}]},
             {"path": "/api/", "backend": "http://127.0.0.1:%d/api/" % backend.port, "retry": 0,
-             "response_headers": [{"name": "X-Api", "value": "yes"}, {"action": "unset", "name": "X-Seen-SNI"}]},
+             "response_headers": [{"name": "X-Api", "value": "yes"}, {"action": "unset", "name": "X-Seen-SNI"}],
+             "extra_directives": ["Header set X-Hatch-Location api"]},
             {"path": "/shop/", "backend": "http://127.0.0.1:%d/v1/" % cookies.port, "retry": 0,
              "reverse_cookie_domain": NAME, "reverse_cookie_path": True},
         ],
         "proxy_exclusions": ["/static/"],
+        "extra_directives": ['Header always set X-Hatch "from the hatch"', 'ErrorDocument 403 "not proxied"',
+                             'ErrorDocument 404 "not proxied"'],
     }
     sites = normalize_sites([site])
     instance = PrivateApache(str(work / "apache"), modules=_modules(sites))
@@ -183,6 +186,16 @@ def test_cookies_are_rewritten_to_the_public_name_and_path(proxy):
     status, headers, body = https_get(proxy, "/shop/cart")
     assert status == 200 and body.startswith(b"cookie backend"), body
     assert headers["set-cookie"] == "sid=abc; Domain=%s; Path=/shop/; Secure; HttpOnly" % NAME
+
+
+def test_escape_hatch_lines_take_effect(proxy):
+    status, headers, _ = https_get(proxy, "/api/x")
+    assert status == 200 and headers["x-hatch"] == "from the hatch" and headers["x-hatch-location"] == "api"
+    status, headers, _ = https_get(proxy, "/")
+    assert "x-hatch-location" not in headers
+    # ErrorDocument from the site's extra_directives answers for a path the vhost serves itself.
+    status, _headers, body = https_get(proxy, "/static/missing.txt")
+    assert status in (403, 404) and body == b"not proxied", (status, body)
 
 
 def test_tls_below_1_2_is_refused(proxy):

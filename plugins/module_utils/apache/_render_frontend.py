@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import ACME_PATH
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import BARE_RE, Bare, directive, section, tokenize
 
 _IN = "    "
 _PROTO_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -96,6 +96,16 @@ def proxypass_flags(loc):
     return [Bare("nocanon")] if (loc.get("frontend") or {}).get("nocanon") else []
 
 
+def extra_lines(entries, indent):
+    """extra_directives, each re-emitted through directive(): the same words as Apache reads them, keywords bare and
+    anything else quoted."""
+    out = []
+    for name, line in entries:
+        args = [Bare(w) if BARE_RE.match(w) else w for w in tokenize(line)[1:]]
+        out.append(_d(name, *args, indent=indent))
+    return out
+
+
 def location_lines(site):
     """Cookie rewriting of the locations, then <Location> sections for the locations that set their own headers
     (after the ProxyPass lines)."""
@@ -109,12 +119,19 @@ def location_lines(site):
             lines.append(_d("ProxyPassReverseCookiePath", *front["cookie_path"]))
     for loc in ordered:
         front = loc.get("frontend") or {}
-        if not front.get("request_headers") and not front.get("response_headers"):
+        if not front.get("request_headers") and not front.get("response_headers") and not front.get("extra_directives"):
             continue
         lines.append(section("Location", loc["path"], indent=_IN))
         lines.extend(_header_lines("RequestHeader", front.get("request_headers") or [], _IN * 2))
         lines.extend(_header_lines("Header", front.get("response_headers") or [], _IN * 2))
+        if front.get("extra_directives"):
+            lines.append(_IN * 2 + "# extra_directives of this location (validated, outside the model).")
+            lines.extend(extra_lines(front["extra_directives"], _IN * 2))
         lines.append(_IN + "</Location>")
+    extra = _front(site).get("extra_directives")
+    if extra:
+        lines.append("    # extra_directives of the site (validated, outside the model).")
+        lines.extend(extra_lines(extra, _IN))
     return lines
 
 

@@ -76,6 +76,7 @@ FRONTEND_SITE_SPEC = {
     "http2": {"type": "bool", "default": False},
     "allow_insecure_frontend_tls": {"type": "bool", "default": False},
     "proxy_exclusions": {"type": "list", "elements": "str", "default": []},
+    "extra_directives": {"type": "list", "elements": "str", "default": []},
 }
 
 # Location-level options, added to _sites.LOCATION_SPEC.
@@ -85,6 +86,7 @@ FRONTEND_LOCATION_SPEC = {
     "nocanon": {"type": "bool", "default": False},
     "reverse_cookie_domain": {"type": "str"},
     "reverse_cookie_path": {"type": "bool", "default": False},
+    "extra_directives": {"type": "list", "elements": "str", "default": []},
 }
 
 _FORWARDED_BY_PROXY = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server")
@@ -150,6 +152,86 @@ def headers(value, field):
     return out
 
 
+# The escape hatch: directives that would change what the model guarantees are refused.
+_DIRECTIVE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NEVER = ("include", "includeoptional", "loadmodule", "loadfile", "define", "undefine", "extfilterdefine",
+          "rewritemap", "sslpassphrasedialog", "sslrandomseed", "servername", "serveralias", "serverroot", "listen")
+_MODEL_ONLY_PREFIXES = ("sslproxy", "proxy", "sslengine", "balancermember")
+
+
+def _split_line(line, field):
+    """The words of one config line as Apache reads them; refuses unbalanced quotes (Apache would read to the end)."""
+    words, i, n = [], 0, len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return words
+        if line[i] in "\"'":
+            quote, j = line[i], i + 1
+            while j < n and line[j] != quote:
+                j += 2 if line[j] == "\\" and j + 1 < n else 1
+            if j >= n:
+                raise ConfigError("%s: unbalanced %s quote" % (field, quote))
+            end = j + 1
+            if end < n and line[end] not in " \t":
+                raise ConfigError("%s: a quoted argument must be followed by a space" % field)
+        else:
+            end = i
+            while end < n and line[end] not in " \t":
+                end += 1
+        words.append(line[i:end])
+        i = end
+
+
+def extra_directives(value, field):
+    """extra_directives: one validated directive line each. Returns [(name, raw line)]."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 100:
+        raise ConfigError("%s: must be a list of at most 100 directive lines" % field)
+    out = []
+    for i, line in enumerate(value):
+        efield = "%s[%d]" % (field, i)
+        grammar.text(line, efield, 4096)
+        line = line.strip(" \t")
+        if not line:
+            raise ConfigError("%s: must not be empty" % efield)
+        if line.startswith("<") or "</" in line:
+            raise ConfigError("%s: section tags (<...>) are not accepted; one directive per line" % efield)
+        if line.startswith("#"):
+            raise ConfigError("%s: a comment is not a directive" % efield)
+        if line.endswith("\\"):
+            raise ConfigError("%s: must not end with a continuation backslash" % efield)
+        words = _split_line(line, efield)
+        if "" in grammar.tokenize(line)[1:]:
+            raise ConfigError("%s: empty quoted arguments are not accepted" % efield)
+        name = words[0]
+        if not _DIRECTIVE_NAME_RE.match(name):
+            raise ConfigError("%s: %r is not a directive name" % (efield, name))
+        if name.lower() in _NEVER:
+            raise ConfigError("%s: %s is not accepted in extra_directives (it loads code or files, runs programs or "
+                              "changes what the model controls)" % (efield, name))
+        if any(w.lstrip("\"'").startswith("|") for w in words[1:]):
+            raise ConfigError("%s: piped arguments ('|program') are not accepted" % efield)
+        out.append((name, line))
+    return out
+
+
+def _model_only(name):
+    return name.lower().startswith(_MODEL_ONLY_PREFIXES)
+
+
+def check_extra_insecure(entries, field, allow_insecure):
+    """SSLProxy*/SSLEngine/Proxy* lines go through the model unless allow_insecure_backend_tls. Returns warnings."""
+    found = ["%s[%d] %s" % (field, i, name) for i, (name, _line) in enumerate(entries) if _model_only(name)]
+    if found and not allow_insecure:
+        raise ConfigError("%s: %s: SSLProxy*, SSLEngine and Proxy* directives must go through the site's model "
+                          "(backend_tls, locations, preserve_host...) so the preflight checks what Apache does; set "
+                          "allow_insecure_backend_tls: true to write them anyway" % (field, ", ".join(found)))
+    return ["INSECURE extra directive allowed by allow_insecure_backend_tls: %s" % f for f in found]
+
+
 def normalize_location_frontend(loc, field, url=None):
     """The location-level public-side fields of one location (raw user mapping; url: its parsed backend URL, None
     for a pool)."""
@@ -167,6 +249,7 @@ def normalize_location_frontend(loc, field, url=None):
     return {
         "request_headers": headers(loc.get("request_headers"), field + ".request_headers"),
         "response_headers": headers(loc.get("response_headers"), field + ".response_headers"),
+        "extra_directives": extra_directives(loc.get("extra_directives"), field + ".extra_directives"),
         "nocanon": nocanon,
         # ProxyPassReverseCookieDomain <backend host> <public domain>; ProxyPassReverseCookiePath <backend path> <path>
         "cookie_domain": (url.host, cookie_domain) if cookie_domain is not None else None,
@@ -255,8 +338,18 @@ def normalize_frontend(site, tls_front, listen):
     if insecure:
         warnings.append("INSECURE frontend TLS allowed by allow_insecure_frontend_tls: %s" % "; ".join(insecure))
 
+    allow_insecure_backend = site.get("allow_insecure_backend_tls") is True
+    extra = extra_directives(site.get("extra_directives"), "extra_directives")
+    warnings.extend(check_extra_insecure(extra, "extra_directives", allow_insecure_backend))
+    for i, loc in enumerate(site.get("locations") or []):
+        if isinstance(loc, dict) and loc.get("extra_directives"):
+            lfield = "locations[%d].extra_directives" % i
+            warnings.extend(check_extra_insecure(extra_directives(loc["extra_directives"], lfield), lfield,
+                                                 allow_insecure_backend))
+
     return {
         "redirect": redirect,
+        "extra_directives": extra,
         "forwarded": grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers"),
         "request_headers": headers(site.get("request_headers"), "request_headers"),
         "response_headers": headers(site.get("response_headers"), "response_headers"),

@@ -101,6 +101,16 @@ CONTAINS += [
 ]
 
 
+CONTAINS += [
+    ("site extra", {"extra_directives": ["LimitRequestBody 1048576"]}, "    LimitRequestBody 1048576"),
+    ("site extra requoted", {"extra_directives": ["ErrorDocument 503 '/maint page.html'"]},
+     '    ErrorDocument 503 "/maint page.html"'),
+    ("location extra in its section", {"locations": [{"path": "/a/", "backend": "http://a.internal/",
+                                                      "extra_directives": ["Require ip 10.0.0.0/8"]}]},
+     "        Require ip 10.0.0.0/8"),
+]
+
+
 @pytest.mark.parametrize("case,over,line", CONTAINS, ids=[c[0] for c in CONTAINS])
 def test_renders(case, over, line):
     assert line in rendered(**over)

@@ -100,7 +100,8 @@ def test_location_headers():
     eff = normalize_site(site(locations=[loc]))
     assert eff["locations"][0]["frontend"] == {"request_headers": [("set", "X-Api", "1")],
                                                "response_headers": [("unset", "Server", None)],
-                                               "nocanon": False, "cookie_domain": None, "cookie_path": None}
+                                               "nocanon": False, "cookie_domain": None, "cookie_path": None,
+                                               "extra_directives": []}
 
 
 LOCATION_ACCEPTED = [
@@ -117,6 +118,30 @@ LOCATION_ACCEPTED = [
 def test_location_accepted(case, over, key, expected):
     loc = dict({"path": "/api/", "backend": "http://app.internal:8080/v1/"}, **over)
     assert normalize_site(site(locations=[loc]))["locations"][0]["frontend"][key] == expected
+
+
+EXTRA_ACCEPTED = [
+    ("plain", "LimitRequestBody 1048576", [("LimitRequestBody", "LimitRequestBody 1048576")]),
+    ("quoted", 'Header set X-A "a b"', [("Header", 'Header set X-A "a b"')]),
+    ("single quoted", "ErrorDocument 503 '/maint.html'", [("ErrorDocument", "ErrorDocument 503 '/maint.html'")]),
+    ("outer spaces trimmed", "  Require ip 10.0.0.0/8 ", [("Require", "Require ip 10.0.0.0/8")]),
+    ("escaped quote", 'Header set X "a \\"b\\""', [("Header", 'Header set X "a \\"b\\""')]),
+]
+
+
+@pytest.mark.parametrize("case,line,expected", EXTRA_ACCEPTED, ids=[e[0] for e in EXTRA_ACCEPTED])
+def test_extra_directives_accepted(case, line, expected):
+    assert front(extra_directives=[line])["extra_directives"] == expected
+
+
+def test_extra_directives_model_directives_with_opt_in_warn():
+    eff = normalize_site(site(allow_insecure_backend_tls=True, extra_directives=["ProxyTimeout 5"],
+                              locations=[{"path": "/", "backend": "http://a.internal/",
+                                          "extra_directives": ["SSLProxyCheckPeerCN off"]}]))
+    assert "INSECURE extra directive allowed by allow_insecure_backend_tls: extra_directives[0] ProxyTimeout" in eff[
+        "warnings"]
+    assert ("INSECURE extra directive allowed by allow_insecure_backend_tls: locations[0].extra_directives[0] "
+            "SSLProxyCheckPeerCN") in eff["warnings"]
 
 
 def test_exclusions():
@@ -217,6 +242,50 @@ REFUSED = [
     ("cookie path string", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                            "reverse_cookie_path": "on"}]},
      "site 'shop': locations[0].reverse_cookie_path: must be a boolean"),
+    ("extra not a list", {"extra_directives": "Foo bar"}, "site 'shop': extra_directives: must be a list"),
+    ("extra too many", {"extra_directives": ["A b"] * 101}, "site 'shop': extra_directives: must be a list of at most"),
+    ("extra not a string", {"extra_directives": [5]}, "site 'shop': extra_directives[0]: must be a string"),
+    ("extra empty", {"extra_directives": ["  "]}, "site 'shop': extra_directives[0]: must not be empty"),
+    ("extra newline", {"extra_directives": ["A b\nProxyPass / http://evil/"]},
+     "site 'shop': extra_directives[0]: must not contain newlines"),
+    ("extra variable", {"extra_directives": ["Header set X ${HOME}"]}, "site 'shop': extra_directives[0]: must not contain '${'"),
+    ("extra section", {"extra_directives": ['<Location "/">']}, "site 'shop': extra_directives[0]: section tags"),
+    ("extra section close", {"extra_directives": ["Foo </VirtualHost>"]}, "site 'shop': extra_directives[0]: section tags"),
+    ("extra comment", {"extra_directives": ["# hi"]}, "site 'shop': extra_directives[0]: a comment is not a directive"),
+    ("extra continuation", {"extra_directives": ["Header set X a \\"]},
+     "site 'shop': extra_directives[0]: must not end with a continuation backslash"),
+    ("extra unbalanced", {"extra_directives": ['Header set X "a']}, "site 'shop': extra_directives[0]: unbalanced \" quote"),
+    ("extra unbalanced single", {"extra_directives": ["Header set X 'a"]},
+     "site 'shop': extra_directives[0]: unbalanced ' quote"),
+    ("extra glued quote", {"extra_directives": ['Header set X "a"b']},
+     "site 'shop': extra_directives[0]: a quoted argument must be followed by a space"),
+    ("extra empty argument", {"extra_directives": ['Header set X ""']},
+     "site 'shop': extra_directives[0]: empty quoted arguments are not accepted"),
+    ("extra bad name", {"extra_directives": ["1Foo bar"]}, "site 'shop': extra_directives[0]: '1Foo' is not a directive"),
+    ("extra Include", {"extra_directives": ["Include /etc/passwd"]},
+     "site 'shop': extra_directives[0]: Include is not accepted"),
+    ("extra IncludeOptional", {"extra_directives": ["includeoptional /x/*.conf"]},
+     "site 'shop': extra_directives[0]: includeoptional is not accepted"),
+    ("extra LoadModule", {"extra_directives": ["LoadModule x_module /tmp/x.so"]},
+     "site 'shop': extra_directives[0]: LoadModule is not accepted"),
+    ("extra RewriteMap", {"extra_directives": ["RewriteMap m prg:/bin/sh"]},
+     "site 'shop': extra_directives[0]: RewriteMap is not accepted"),
+    ("extra piped log", {"extra_directives": ['CustomLog "|/bin/sh -c id" common']},
+     "site 'shop': extra_directives[0]: piped arguments"),
+    ("extra ServerAlias", {"extra_directives": ["ServerAlias victim.example"]},
+     "site 'shop': extra_directives[0]: ServerAlias is not accepted"),
+    ("extra SSLProxy without opt-in", {"extra_directives": ["SSLProxyVerify none"]},
+     "site 'shop': extra_directives: extra_directives[0] SSLProxyVerify: SSLProxy*, SSLEngine and Proxy* directives"),
+    ("extra SSLEngine without opt-in", {"extra_directives": ["SSLEngine off"]},
+     "site 'shop': extra_directives: extra_directives[0] SSLEngine: SSLProxy*"),
+    ("extra Proxy without opt-in", {"extra_directives": ["ProxyPass /x http://evil.example/"]},
+     "site 'shop': extra_directives: extra_directives[0] ProxyPass: SSLProxy*"),
+    ("location extra Proxy without opt-in", {"locations": [{"path": "/", "backend": "http://a.internal/",
+                                                            "extra_directives": ["ProxyPassReverse http://x/"]}]},
+     "site 'shop': locations[0].extra_directives: locations[0].extra_directives[0] ProxyPassReverse: SSLProxy*"),
+    ("location extra section", {"locations": [{"path": "/", "backend": "http://a.internal/",
+                                               "extra_directives": ["<If true>"]}]},
+     "site 'shop': locations[0].extra_directives[0]: section tags"),
     ("location header junk", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                              "request_headers": [{"name": "X Y", "value": "v"}]}]},
      "site 'shop': locations[0].request_headers[0].name: 'X Y' is not an HTTP header name"),

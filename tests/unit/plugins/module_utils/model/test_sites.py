@@ -36,9 +36,10 @@ REFUSED = [
     ("name with slash", site(name="a/b"), "site #0: name: 'a/b' must match ^[a-z0-9][a-z0-9_.-]*$ (it becomes a file name)"),
     ("name upper case", site(name="Shop"), "site #0: name: 'Shop' must match ^[a-z0-9][a-z0-9_.-]*$ (it becomes a file name)"),
     ("name missing", site(name=None), "site #0: name: is required"),
-    ("unknown site key", dict(site(), extra_directives="Foo"),
-     "site 'shop': site: unknown key(s) extra_directives (allowed: acme_challenge_dir, allow_insecure_backend_tls, "
-     "allow_insecure_frontend_tls, backend_tls, forwarded_headers, hsts, hsts_include_subdomains, hsts_max_age, "
+    ("unknown site key", dict(site(), extra_directive="Foo"),
+     "site 'shop': site: unknown key(s) extra_directive (allowed: acme_challenge_dir, allow_insecure_backend_tls, "
+     "allow_insecure_frontend_tls, backend_tls, balancer_manager, extra_directives, forwarded_headers, hsts, "
+     "hsts_include_subdomains, hsts_max_age, "
      "hsts_preload, http2, listen, locations, name, preserve_host, proxy_exclusions, redirect_http, redirect_http_port, "
      "redirect_status, request_headers, response_headers, server_aliases, server_name, tls, tls_profile, "
      "tls_session_tickets)"),
@@ -75,8 +76,8 @@ REFUSED = [
     ("duplicate path", site(locations=[loc(), loc()]), "site 'shop': locations[1].path: '/' is listed twice"),
     ("unknown worker param", site(locations=[loc(hostname="x")]),
      "site 'shop': locations[0]: unknown key(s) hostname (allowed: acquire, backend, backend_tls, backends, "
-     "connectiontimeout, disablereuse, enablereuse, flushpackets, flushwait, health_check, iobuffersize, keepalive, "
-     "lbmethod, max, min, min_ok, nocanon, path, ping, probe_status, receivebuffersize, request_headers, "
+     "connectiontimeout, disablereuse, enablereuse, extra_directives, flushpackets, flushwait, health_check, "
+     "iobuffersize, keepalive, lbmethod, max, min, min_ok, nocanon, path, ping, probe_status, receivebuffersize, request_headers, "
      "response_headers, responsefieldsize, retry, reverse_cookie_domain, reverse_cookie_path, smax, sticky, timeout, "
      "ttl, upgrade)"),
     ("negative timeout", site(locations=[loc(timeout=-1)]),
