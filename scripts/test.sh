@@ -22,7 +22,8 @@ stage_lint() {
 
 # ansible-test needs the collection under .../ansible_collections/<ns>/<name> and fetches a get-pip script that
 # is unreachable offline: a stand-in bootstraps pip from ensurepip, then installs what ansible-test asks for.
-stage_sanity() {
+# sanity_tree DIR: that copy under DIR, with the stand-in in place; prints the collection's path in it.
+sanity_tree() {
     local pipver cache tree
     pipver=$(python -c 'import re,ansible_test,os; p=os.path.join(os.path.dirname(ansible_test.__file__),"_internal","python_requirements.py"); print(re.search(r"pip=.([0-9.]+)", open(p).read()).group(1))')
     cache="$HOME/.ansible/test/cache/get_pip_${pipver//./_}.py"
@@ -38,10 +39,14 @@ if args:
 PYEOF
     # Outside this work tree (ansible-test skips files git ignores, and .build is ignored), with only what git would
     # ship: tracked and new files, not ignored ones.
-    tree="${TMPDIR:-/tmp}/revproxy-tls-sanity/ansible_collections/revproxy/tls"
+    tree="$1/ansible_collections/revproxy/tls"
     rm -rf "$tree" && mkdir -p "$tree"
     git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- --ignore-missing-args ./ "$tree/"
-    local pyver
+    echo "$tree"
+}
+stage_sanity() {
+    local pyver tree
+    tree=$(sanity_tree "${TMPDIR:-/tmp}/revproxy-tls-sanity") || return 1
     pyver=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     (cd "$tree" && ansible-test sanity --venv --python "$pyver" --color no)
 }
@@ -131,6 +136,12 @@ stage_matrix() {
     echo "matrix: ansible-core $(python -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m313/bin/python" -V 2>&1)"
     REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py || rc=1
+    # Every module and module_utils file compiles and imports on the oldest managed-node Python (ansible-test's
+    # compile and import tests, which the sanity stage runs on 3.12 only).
+    local tree
+    tree=$(sanity_tree "${TMPDIR:-/tmp}/revproxy-tls-matrix") || return 1
+    (cd "$tree" && PATH="$PATH:$(dirname "$py39")" ansible-test sanity --venv --python 3.9 --color no \
+        --test compile --test import) || rc=1
     return $rc
 }
 
