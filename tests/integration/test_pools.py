@@ -4,7 +4,12 @@ One vhost proxies to backends signed by different CAs, one of them requiring a c
 three HTTPS members, one of them broken. The vhost is what render_site writes for the effective site, with the
 modules needed_modules names; the checker (backend_handshake's run) checks the same site member by member.
 """
+import http.client
 import os
+import shutil
+import socket
+import tempfile
+import threading
 import time
 
 import pytest
@@ -12,7 +17,7 @@ import pytest
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
-from support.apache import DEFAULT_MODULES, PrivateApache
+from support.apache import DEFAULT_MODULES, PrivateApache, free_port
 from support.backends import PlainHTTPBackend, TLSBackend
 from support.pki import PKI
 
@@ -332,3 +337,95 @@ def test_sticky_cookie_set_by_the_proxy_and_followed(farm, tmp_path):
     finally:
         instance.stop()
         instance.cleanup()
+
+
+# -- Drain through the balancer-manager (revproxy.tls.drain, revproxy.tls.balancer_member) -------------------------
+
+DRAIN_PLAY = """
+- name: Drain through the collection's playbook
+  ansible.builtin.import_playbook: revproxy.tls.drain
+"""
+
+
+def _outside_address():
+    """A non-loopback address of this machine (what a client elsewhere connects to), or None."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def test_drain_under_a_request_loop_and_manager_unreachable_from_outside(hc_pki, tmp_path):
+    from conftest import run_playbook  # pylint: disable=import-outside-toplevel
+    ca, leaf = hc_pki
+    one = TLSBackend(leaf.chain_path, leaf.key_path, body=b"one", delay=0.2)
+    two = TLSBackend(leaf.chain_path, leaf.key_path, body=b"two", delay=0.2)
+    site = {"name": "drain", "server_name": "drain.test", "balancer_manager": True,
+            "backend_tls": {"ca_file": ca.cert_path},
+            "locations": [{"path": "/", "backends": [{"url": "https://localhost:%d/" % b.port} for b in (one, two)]}]}
+    eff = normalize_site(site)
+    outside = _outside_address()
+    outside_port = free_port(outside) if outside else None
+    modules = tuple(DEFAULT_MODULES) + tuple(m for m in needed_modules([eff]) if m not in DEFAULT_MODULES)
+    # The manager's request maps to a file path under the DocumentRoot: the workdir must be searchable by Apache's user.
+    workdir = tempfile.mkdtemp(prefix="revproxy-drain-")
+    os.chmod(workdir, 0o755)
+    instance = PrivateApache(workdir, modules=modules,
+                             extra_global="Listen %s:%d" % (outside, outside_port) if outside else "")
+    addresses = "127.0.0.1:%d" % instance.port + (" %s:%d" % (outside, outside_port) if outside else "")
+    instance.set_vhosts(render_site(eff).replace("<VirtualHost *:80>", "<VirtualHost %s>" % addresses))
+    instance.start()
+    statuses = []
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            status, _headers, got = instance.request("/x", host="drain.test")
+            statuses.append((status, got.split(b"\n")[0]))
+    worker = threading.Thread(target=loop)
+    try:
+        manager = "http://127.0.0.1:%d/revproxy-balancer-manager" % instance.port
+        got = instance.request("/revproxy-balancer-manager", host="drain.test")
+        assert got[0] == 200, (got, instance.error_log_since()[-2000:])
+        if outside:
+            # Same vhost from another address: the pool answers, the manager does not.
+            conn = http.client.HTTPConnection(outside, outside_port, timeout=10)
+            conn.request("GET", "/revproxy-balancer-manager", headers={"Host": "drain.test"})
+            assert conn.getresponse().status == 403
+            conn.close()
+            conn = http.client.HTTPConnection(outside, outside_port, timeout=10)
+            conn.request("GET", "/x", headers={"Host": "drain.test"})
+            assert conn.getresponse().status == 200
+            conn.close()
+        worker.start()
+        time.sleep(1)
+        args = {"revproxy_hosts": "localhost", "revproxy_site_host": "drain.test", "revproxy_pool": "root",
+                "revproxy_member": "https://localhost:%d/" % two.port, "revproxy_manager_url": manager,
+                "revproxy_timeout": 30}
+        res = run_playbook(DRAIN_PLAY, dict(args, revproxy_member_state="disabled"))
+        assert res.rc == 0, res.stdout[-3000:]
+        assert "enabled -> disabled" in res.stdout
+        served_before = len(two.requests)
+        time.sleep(1.5)
+        assert len(two.requests) == served_before  # out of rotation: no new request
+        res = run_playbook(DRAIN_PLAY, dict(args, revproxy_member_state="disabled"))
+        assert res.rc == 0 and "changed=0" in res.stdout  # idempotent
+        res = run_playbook(DRAIN_PLAY, dict(args, revproxy_member_state="enabled"))
+        assert res.rc == 0 and "disabled -> enabled" in res.stdout, res.stdout[-3000:]
+        assert _wait_for(lambda: len(two.requests) > served_before)
+    finally:
+        stop.set()
+        if worker.is_alive():
+            worker.join(15)
+        instance.stop()
+        instance.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+        one.stop()
+        two.stop()
+    assert statuses and all(status == 200 for status, _body in statuses), [s for s in statuses if s[0] != 200][:5]
+    assert {b"one", b"two"} <= set(body for _status, body in statuses)

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._balancer_manager import MANAGER_PATH
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
 
 _IN = "    "
@@ -116,7 +117,24 @@ def proxy_sections(site, tls_dir, render_backend_tls, client_cert_render_path):
                 "%s=.%%{BALANCER_WORKER_ROUTE}e; path=/" % pool["sticky"],
                 "expr=-n reqenv('BALANCER_ROUTE_CHANGED') && reqenv('BALANCER_NAME') == 'balancer://%s'"
                 % pool["name"], indent=_IN))
-    return lines
+    return lines + manager_lines(site)
+
+
+def manager_lines(site):
+    """The balancer-manager of the site's pools, for loopback clients only, excluded from proxying."""
+    if not site.get("balancer_manager"):
+        return []
+    return [
+        "",
+        "    # balancer-manager for the drain playbook: loopback clients only, never proxied. Not 'Require local',",
+        "    # which also admits a client whose address is the server's (any process on this host, any address).",
+        directive("ProxyPass", MANAGER_PATH, Bare("!"), indent=_IN),
+        section("Location", MANAGER_PATH, indent=_IN),
+        _d2("SetHandler", Bare("balancer-manager")),
+        _d2("Require", Bare("ip"), Bare("127.0.0.0/8")),
+        _d2("Require", Bare("ip"), Bare("::1")),
+        "    </Location>",
+    ]
 
 
 def proxypass_params(loc):
@@ -138,4 +156,6 @@ def pool_modules(sites):
             mods.update(("proxy_balancer", "slotmem_shm", "lbmethod_" + pool["lbmethod"]))
             if pool["health_check"]:
                 mods.add("proxy_hcheck")
+        if site.get("balancer_manager"):
+            mods.add("authz_host")  # Require ip
     return mods

@@ -65,6 +65,7 @@ POOL_LOCATION_SPEC = {
     "health_check": {"type": "dict", "options": HEALTH_CHECK_SPEC},
 }
 POOL_ONLY_KEYS = ("lbmethod", "sticky", "min_ok", "health_check")
+POOL_SITE_SPEC = {"balancer_manager": {"type": "bool", "default": False}}
 
 
 def _check_keys(value, allowed, field):
@@ -281,3 +282,12 @@ def normalize_location_tls(locs, site_tls, allow_insecure, warnings):
                 "locations[%d].health_check: mod_proxy_hcheck ignores the pool's own backend_tls (measured on Apache "
                 "2.4.71: its checks use the vhost's SSLProxy* settings), so every health check would fail and take "
                 "all members out. Put these settings in the site's backend_tls, or drop health_check" % i)
+
+
+def balancer_manager(site, locs):
+    """balancer_manager: the site's pools managed at /revproxy-balancer-manager by loopback clients (drain playbook)."""
+    value = site.get("balancer_manager")
+    wanted = grammar.boolean(False if value is None else value, "balancer_manager")
+    if wanted and not any(loc.get("pool") for loc in locs):
+        raise ConfigError("balancer_manager: the site has no pool (backends) to manage")
+    return wanted

@@ -196,3 +196,26 @@ def test_needed_modules_only_when_used(locations, expected):
                  "proxy_hcheck"}
     mods = set(needed_modules([normalize_site(_site({"locations": locations}))]))
     assert mods & pool_mods == expected
+
+
+def test_balancer_manager_for_loopback_clients_only():
+    text = _render(_site({"balancer_manager": True, "locations": [
+        {"path": "/", "backends": [{"url": "https://m1.internal/"}]}]}))
+    lines = text.splitlines()
+    start = lines.index('    <Location "/revproxy-balancer-manager">')
+    assert lines[start:start + 5] == [
+        '    <Location "/revproxy-balancer-manager">',
+        "        SetHandler balancer-manager",
+        "        Require ip 127.0.0.0/8",
+        "        Require ip ::1",
+        "    </Location>",
+    ]
+    # Excluded from proxying, before the ProxyPass of "/".
+    assert lines.index('    ProxyPass "/revproxy-balancer-manager" !') < lines.index('    ProxyPass "/" "balancer://root/"')
+    assert "authz_host" in needed_modules([normalize_site(_site({"balancer_manager": True, "locations": [
+        {"path": "/", "backends": [{"url": "https://m1.internal/"}]}]}))])
+
+
+def test_no_balancer_manager_by_default():
+    text = _render(_site({"locations": [{"path": "/", "backends": [{"url": "https://m1.internal/"}]}]}))
+    assert "balancer-manager" not in text

@@ -207,6 +207,9 @@ REFUSED = [
     ("health check with the pool's own settings", _with({"health_check": {}, "backend_tls": {"ca_file": "/p.pem"}}),
      P + ".health_check: mod_proxy_hcheck ignores the pool's own backend_tls (measured on Apache 2.4.71: its checks "
      "use the vhost's SSLProxy* settings)"),
+    ("balancer_manager without pool", site(balancer_manager=True),
+     "site 'shop': balancer_manager: the site has no pool (backends) to manage"),
+    ("balancer_manager string", _with(balancer_manager="yes"), "site 'shop': balancer_manager: "),
     ("location tls content", _with({"backend_tls": {"ca_content": "x"}}),
      P + ".backend_tls.ca_content: is not accepted per location (contents are deployed once per site): give the "
      "file with ca_file, or set it in the site's backend_tls"),
