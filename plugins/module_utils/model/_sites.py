@@ -369,8 +369,8 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
         for key in _frontend.redirect_hosts(eff):
             if key in hosts:
                 raise ConfigError("site %r: redirect_http_port: %r on %s:%d is already served by site %r; set "
-                                  "redirect_http: false on one of them" % (eff["name"], key[2], key[0] or "*", key[1],
-                                                                            hosts[key]))
+                                  "redirect_http: false on one of them"
+                                  % (eff["name"], key[2], key[0] or "*", key[1], hosts[key]))
             hosts[key] = eff["name"]
         out.append(eff)
     return out

@@ -189,9 +189,8 @@ def check_frontend(site, read, now=None, expiry_days=14, trust_text=None):
             if anchor is None:
                 problems.append(_problem(
                     "chain_incomplete", "the chain of %s stops at %r: no certificate for its issuer %r is served (tls."
-                    "certificate_file, tls.chain_file) or trusted" % (tls["certificate_file"],
-                                                                       current.subject.rfc4514_string(),
-                                                                       current.issuer.rfc4514_string())))
+                    "certificate_file, tls.chain_file) or trusted"
+                    % (tls["certificate_file"], current.subject.rfc4514_string(), current.issuer.rfc4514_string())))
             break
         current, seen = issuer, seen + 1
         if seen > 10:
