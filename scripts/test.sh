@@ -98,7 +98,8 @@ stage_compat() {
 # on Python 3.12; this one adds, with its own venvs under .build/ (pinned in requirements/matrix-*.txt):
 #   - the oldest ansible-core (meta/runtime.yml requires_ansible) on the controller, the modules on the oldest
 #     managed-node Python (3.9, with the oldest pyOpenSSL/cryptography): the Apache oracle, backend_handshake through
-#     ansible-playbook (also --check), one role converge, and a playbook's argument validation as an AWX job;
+#     ansible-playbook (also --check), one role converge, the check playbook and its argument validation as AWX jobs,
+#     and ansible-test's compile and import tests on 3.9;
 #   - the newest ansible-core with the modules on the newest managed-node Python here (3.13): the Apache oracle.
 matrix_python() {  # matrix_python 3.9: an interpreter of that version, from PATH or pyenv's versions
     local want=$1 c v root
@@ -132,7 +133,8 @@ stage_matrix() {
     REVPROXY_TEST_MODULE_PYTHON="$m39/bin/python" "$old/bin/python" -m pytest -q -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py tests/integration/test_backend_handshake_playbook.py \
         tests/integration/test_apache_proxy_role.py::test_proxy_verifies_backend_and_sends_its_sni \
-        tests/integration/test_playbooks_awx.py::test_survey_mistakes_fail_clearly || rc=1
+        tests/integration/test_playbooks_awx.py::test_survey_mistakes_fail_clearly \
+        tests/integration/test_playbooks_awx.py::test_check_job_of_type_check || rc=1
     echo "matrix: ansible-core $(python -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m313/bin/python" -V 2>&1)"
     REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py || rc=1
