@@ -102,6 +102,27 @@ def test_requests_through_the_proxy_reach_each_backend(proxy):
     assert body.startswith("page-from-mtls-backend")
 
 
+def test_http_redirects_to_https_with_hsts(proxy):
+    """2.0.0 defaults of a TLS site: a port-80 vhost redirects to https:// (path and query kept), HSTS is sent."""
+    res = proxy.run("curl -sS --max-time 20 -o /dev/null -w '%{http_code} %{redirect_url}' "
+                    "-H 'Host: sni.example.test' 'http://127.0.0.1/a/b?c=1'")
+    assert res.stdout.strip() == "301 https://sni.example.test/a/b?c=1", res.stdout + res.stderr
+    res = proxy.run("curl -sS --max-time 20 -D - -o /dev/null --resolve sni.example.test:443:127.0.0.1 --cacert %s "
+                    "https://sni.example.test/" % ROOT_CA)
+    assert "strict-transport-security: max-age=63072000" in res.stdout.lower(), res.stdout
+    # The plain HTTP site on port 80 is still served by its own vhost, not redirected.
+    status, body = testlib.http_get(proxy, "http://127.0.0.1/", host_header="mtls.example.test")
+    assert status == 200 and body.startswith("page-from-mtls-backend")
+
+
+def test_forwarded_headers_are_rendered(proxy):
+    for site, proto, port in (("sni", "https", 443), ("mtls", "http", 80)):
+        lines = [line.strip() for line in proxy.file("%s/%s.conf" % (SITES, site)).content_string.splitlines()]
+        for directive in ("RequestHeader unset X-Forwarded-For", "RequestHeader set X-Forwarded-Proto %s" % proto,
+                          "RequestHeader set X-Forwarded-Port %d" % port, "ProxyAddHeaders On"):
+            assert directive in lines, (site, directive)
+
+
 def test_backend_handshake_reports_both_backends_ok(proxy, role_vars):
     result = testlib.handshake(proxy, sites=role_vars["apache_proxy_sites"],
                                backend_tls_defaults=role_vars["apache_proxy_backend_tls_defaults"])
