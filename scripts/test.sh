@@ -64,7 +64,7 @@ stage_package() {
         echo "installing chromium for the docs site test (apt)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || return 1
     fi
-    python -m pytest -q -p no:cacheprovider tests/package
+    python -m pytest -q -p no:cacheprovider --durations=8 tests/package
 }
 
 stage_integration() {
