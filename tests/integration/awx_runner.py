@@ -104,8 +104,10 @@ def run_job(base, playbook, inventory, extravars=None, job_type="run", timeout=3
 
 
 def local_inventory(group="revproxy_proxies", host_vars_json=None):
-    """An INI inventory with this machine (local connection, the venv's Python) in ``group``."""
-    line = "localhost ansible_connection=local ansible_python_interpreter=%s" % sys.executable
+    """An INI inventory with this machine (local connection, the venv's Python or the matrix stage's managed-node
+    Python from REVPROXY_TEST_MODULE_PYTHON) in ``group``."""
+    python = os.environ.get("REVPROXY_TEST_MODULE_PYTHON") or sys.executable
+    line = "localhost ansible_connection=local ansible_python_interpreter=%s" % python
     return "[%s]\n%s\n" % (group, line)
 
 
