@@ -674,6 +674,24 @@ options:
         type: list
         elements: str
         default: []
+      error_pages:
+        description:
+        - Local error pages. Each file is served (C(ErrorDocument)) for its status, both for Apache's own errors
+          (a backend down gives 503) and, with C(ProxyErrorOverride On <statuses>), for the backend's responses
+          with that status. The files are aliased under C(/.revproxy-error/), which is never proxied; they must
+          be readable by Apache's user.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          status:
+            description: An HTTP status from 400 to 599.
+            type: int
+            required: true
+          file:
+            description: The page, an absolute path on the proxy.
+            type: path
+            required: true
   backend_tls_defaults:
     description:
     - Backend TLS settings for every site (same keys as C(backend_tls) without the C(*_content) ones); a site's

@@ -294,6 +294,13 @@ SPECIFIC = [
      "locations[0].extra_directives"),
     ("hatch ProxyTimeout with opt-in (accepted)", lambda s: s.update(extra_directives=["ProxyTimeout 5"],
                                                                      allow_insecure_backend_tls=True), None),
+    ("error page (accepted)", _typed(["error_pages"], [{"status": 503, "file": "/var/www/errors/503.html"}]), None),
+    ("error page status 200", _typed(["error_pages"], [{"status": 200, "file": "/e.html"}]), "error_pages[0].status"),
+    ("error page status string", _typed(["error_pages"], [{"status": "503 /x", "file": "/e.html"}]),
+     "error_pages[0].status"),
+    ("error page file quote", _typed(["error_pages"], [{"status": 503, "file": '/e".html'}]), "error_pages[0].file"),
+    ("error page file space", _typed(["error_pages"], [{"status": 503, "file": "/e .html"}]), "error_pages[0].file"),
+    ("error page file variable", _typed(["error_pages"], [{"status": 503, "file": "/${HOME}"}]), "error_pages[0].file"),
     ("hatch not a list", _typed(["extra_directives"], "LimitRequestBody 1"), "extra_directives"),
     ("cookie path and domain (accepted)", lambda s: s["locations"][0].update(reverse_cookie_path=True,
                                                                               reverse_cookie_domain="h.example"), None),
@@ -400,7 +407,7 @@ ARITY.update({
     "Protocols": (2, 2), "Header": (2, 4), "RequestHeader": (2, 3), "ProxyAddHeaders": (1, 1), "<Location": (1, 1),
     "Redirect": (3, 3), "RedirectMatch": (3, 3), "Alias": (2, 2), "<Directory": (1, 1), "Require": (2, 2),
     "ProxyPassReverseCookieDomain": (2, 2), "ProxyPassReverseCookiePath": (2, 2),
-    "LimitRequestBody": (1, 1), "ErrorDocument": (2, 2), "ProxyTimeout": (1, 1),
+    "LimitRequestBody": (1, 1), "ErrorDocument": (2, 2), "ProxyTimeout": (1, 1), "ProxyErrorOverride": (1, 101),
 })
 CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>")
 

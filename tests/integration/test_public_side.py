@@ -53,6 +53,10 @@ def proxy(tmp_path_factory):
     os.chmod(acme, 0o755)
     with open(os.path.join(acme, ACME_TOKEN), "w") as handle:
         handle.write("acme-proof\n")
+    errors = tempfile.mkdtemp(prefix="revproxy-errors-")
+    os.chmod(errors, 0o755)
+    with open(os.path.join(errors, "503.html"), "w") as handle:
+        handle.write("<p>back soon</p>\n")
     backend = PlainHTTPBackend(body=b"echo backend")
     cookies = PlainHTTPBackend(body=b"cookie backend", headers={
         "Set-Cookie": "sid=abc; Domain=127.0.0.1; Path=/v1/; Secure; HttpOnly"})
@@ -74,10 +78,12 @@ def proxy(tmp_path_factory):
             {"path": "/api/", "backend": "http://127.0.0.1:%d/api/" % backend.port, "retry": 0,
              "response_headers": [{"name": "X-Api", "value": "yes"}, {"action": "unset", "name": "X-Seen-SNI"}],
              "extra_directives": ["Header set X-Hatch-Location api"]},
+            {"path": "/down/", "backend": "http://127.0.0.1:%d/" % free_port(), "retry": 0},
             {"path": "/shop/", "backend": "http://127.0.0.1:%d/v1/" % cookies.port, "retry": 0,
              "reverse_cookie_domain": NAME, "reverse_cookie_path": True},
         ],
         "proxy_exclusions": ["/static/"],
+        "error_pages": [{"status": 503, "file": os.path.join(errors, "503.html")}],
         "extra_directives": ['Header always set X-Hatch "from the hatch"', 'ErrorDocument 403 "not proxied"',
                              'ErrorDocument 404 "not proxied"'],
     }
@@ -94,6 +100,7 @@ def proxy(tmp_path_factory):
         backend.stop()
         cookies.stop()
         shutil.rmtree(acme, ignore_errors=True)
+        shutil.rmtree(errors, ignore_errors=True)
 
 
 def http_get(port, path, host=NAME, headers=None):
@@ -196,6 +203,11 @@ def test_escape_hatch_lines_take_effect(proxy):
     # ErrorDocument from the site's extra_directives answers for a path the vhost serves itself.
     status, _headers, body = https_get(proxy, "/static/missing.txt")
     assert status in (403, 404) and body == b"not proxied", (status, body)
+
+
+def test_local_error_page_when_the_backend_is_down(proxy):
+    status, _headers, body = https_get(proxy, "/down/x")
+    assert (status, body) == (503, b"<p>back soon</p>\n")
 
 
 def test_tls_below_1_2_is_refused(proxy):

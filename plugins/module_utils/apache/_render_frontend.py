@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import ACME_PATH
+from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import ACME_PATH, ERROR_PAGE_PREFIX
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import BARE_RE, Bare, directive, section, tokenize
 
 _IN = "    "
@@ -81,13 +81,26 @@ def header_lines(site):
 
 
 def exclusion_lines(site):
-    """ProxyPass <path> ! for each excluded path, before every other ProxyPass (mod_proxy uses the first match)."""
+    """ProxyPass <path> ! for each excluded path, before every other ProxyPass (mod_proxy uses the first match);
+    the local error pages (error_pages) with ProxyErrorOverride."""
     paths = _front(site).get("exclusions") or []
     lines = []
     if paths:
         lines.append("    # Not proxied (proxy_exclusions); served by this vhost itself.")
     for path in sorted(paths, key=lambda p: (-len(p), p)):
         lines.append(_d("ProxyPass", path, Bare("!")))
+    pages = _front(site).get("error_pages") or []
+    if pages:
+        lines.append("    # Local error pages (error_pages): Apache's own errors and the backend's for these statuses.")
+        lines.append(_d("ProxyPass", ERROR_PAGE_PREFIX, Bare("!")))
+        lines.append(_d("ProxyErrorOverride", Bare("On"), *[Bare(str(status)) for status, _f in sorted(pages)]))
+        for status, path in sorted(pages):
+            url = "%s%d.html" % (ERROR_PAGE_PREFIX, status)
+            lines.append(_d("Alias", url, path))
+            lines.append(_d("ErrorDocument", Bare(str(status)), url))
+        lines.append(section("Location", ERROR_PAGE_PREFIX, indent=_IN))
+        lines.append(_d("Require", Bare("all"), Bare("granted"), indent=_IN * 2))
+        lines.append(_IN + "</Location>")
     return lines
 
 
@@ -181,6 +194,8 @@ def frontend_modules(sites):
             mods.add("alias")
         if front.get("http2"):
             mods.add("http2")
+        if front.get("error_pages"):
+            mods.add("alias")
     return mods
 
 

@@ -77,6 +77,10 @@ FRONTEND_SITE_SPEC = {
     "allow_insecure_frontend_tls": {"type": "bool", "default": False},
     "proxy_exclusions": {"type": "list", "elements": "str", "default": []},
     "extra_directives": {"type": "list", "elements": "str", "default": []},
+    "error_pages": {"type": "list", "elements": "dict", "default": [], "options": {
+        "status": {"type": "int", "required": True},
+        "file": {"type": "path", "required": True},
+    }},
 }
 
 # Location-level options, added to _sites.LOCATION_SPEC.
@@ -257,6 +261,33 @@ def normalize_location_frontend(loc, field, url=None):
     }
 
 
+ERROR_PAGE_PREFIX = "/.revproxy-error/"
+
+
+def error_pages(value, field="error_pages"):
+    """error_pages: [(status, file)] for ErrorDocument and ProxyErrorOverride (statuses 400-599, files absolute)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 200:
+        raise ConfigError("%s: must be a list of at most 200 {status, file} entries" % field)
+    out, seen = [], set()
+    for i, entry in enumerate(value):
+        efield = "%s[%d]" % (field, i)
+        _check_keys(entry, ("status", "file"), efield)
+        for key in ("status", "file"):
+            if entry.get(key) is None:
+                raise ConfigError("%s.%s: is required" % (efield, key))
+        status = grammar.integer(entry["status"], efield + ".status", 400, 599)
+        if status in seen:
+            raise ConfigError("%s.status: %d is listed twice" % (efield, status))
+        seen.add(status)
+        path = grammar.abs_path(entry["file"], efield + ".file")
+        if path.endswith("/"):
+            raise ConfigError("%s.file: must be a file, not a directory" % efield)
+        out.append((status, path))
+    return out
+
+
 def exclusions(value, location_paths, field="proxy_exclusions"):
     """proxy_exclusions: URL paths never proxied (ProxyPass <path> !), none equal to a location's path."""
     if value is None:
@@ -350,6 +381,7 @@ def normalize_frontend(site, tls_front, listen):
     return {
         "redirect": redirect,
         "extra_directives": extra,
+        "error_pages": error_pages(site.get("error_pages")),
         "forwarded": grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers"),
         "request_headers": headers(site.get("request_headers"), "request_headers"),
         "response_headers": headers(site.get("response_headers"), "response_headers"),

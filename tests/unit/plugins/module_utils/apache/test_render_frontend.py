@@ -152,6 +152,18 @@ def test_location_headers_in_a_location_section_longest_first():
     assert start > max(i for i, line in enumerate(lines) if line.startswith("    ProxyPass "))
 
 
+def test_error_pages_rendering():
+    lines = rendered(error_pages=[{"status": 503, "file": "/e/503.html"}, {"status": 502, "file": "/e/502.html"}])
+    start = lines.index('    ProxyPass "/.revproxy-error/" !')
+    assert lines[start:start + 9] == [
+        '    ProxyPass "/.revproxy-error/" !', "    ProxyErrorOverride On 502 503",
+        '    Alias "/.revproxy-error/502.html" "/e/502.html"', '    ErrorDocument 502 "/.revproxy-error/502.html"',
+        '    Alias "/.revproxy-error/503.html" "/e/503.html"', '    ErrorDocument 503 "/.revproxy-error/503.html"',
+        '    <Location "/.revproxy-error/">', "        Require all granted", "    </Location>"]
+    assert start < lines.index('    ProxyPass "/" "http://app.internal:8080/"')
+    assert "alias" in needed_modules([eff(tls=None, error_pages=[{"status": 503, "file": "/e/503.html"}])])
+
+
 def test_exclusions_come_before_every_proxied_path():
     lines = rendered(proxy_exclusions=["/static/", "/a/"], locations=[
         {"path": "/", "backend": "http://a.internal/"}, {"path": "/api/", "backend": "http://b.internal/api/"}])

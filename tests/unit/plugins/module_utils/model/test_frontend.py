@@ -144,6 +144,10 @@ def test_extra_directives_model_directives_with_opt_in_warn():
             "SSLProxyCheckPeerCN") in eff["warnings"]
 
 
+def test_error_pages():
+    assert front(error_pages=[{"status": 503, "file": "/e/503.html"}])["error_pages"] == [(503, "/e/503.html")]
+
+
 def test_exclusions():
     eff = front(proxy_exclusions=["/static/", "/robots.txt"])
     assert eff["exclusions"] == ["/static/", "/robots.txt"]
@@ -286,6 +290,20 @@ REFUSED = [
     ("location extra section", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                                "extra_directives": ["<If true>"]}]},
      "site 'shop': locations[0].extra_directives[0]: section tags"),
+    ("error pages not a list", {"error_pages": {"503": "/x.html"}}, "site 'shop': error_pages: must be a list"),
+    ("error page status 200", {"error_pages": [{"status": 200, "file": "/e/200.html"}]},
+     "site 'shop': error_pages[0].status: must be an integer from 400 to 599"),
+    ("error page status string", {"error_pages": [{"status": "503", "file": "/e/503.html"}]},
+     "site 'shop': error_pages[0].status: must be an integer"),
+    ("error page twice", {"error_pages": [{"status": 503, "file": "/e/a.html"}, {"status": 503, "file": "/e/b.html"}]},
+     "site 'shop': error_pages[1].status: 503 is listed twice"),
+    ("error page relative", {"error_pages": [{"status": 503, "file": "e/503.html"}]},
+     "site 'shop': error_pages[0].file: must be an absolute path"),
+    ("error page directory", {"error_pages": [{"status": 503, "file": "/e/"}]},
+     "site 'shop': error_pages[0].file: must be a file"),
+    ("error page without file", {"error_pages": [{"status": 503}]}, "site 'shop': error_pages[0].file: is required"),
+    ("error page unknown key", {"error_pages": [{"status": 503, "file": "/e", "code": 1}]},
+     "site 'shop': error_pages[0]: unknown key(s) code"),
     ("location header junk", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                              "request_headers": [{"name": "X Y", "value": "v"}]}]},
      "site 'shop': locations[0].request_headers[0].name: 'X Y' is not an HTTP header name"),

@@ -38,7 +38,8 @@ REFUSED = [
     ("name missing", site(name=None), "site #0: name: is required"),
     ("unknown site key", dict(site(), extra_directive="Foo"),
      "site 'shop': site: unknown key(s) extra_directive (allowed: acme_challenge_dir, allow_insecure_backend_tls, "
-     "allow_insecure_frontend_tls, backend_tls, balancer_manager, extra_directives, forwarded_headers, hsts, "
+     "allow_insecure_frontend_tls, backend_tls, balancer_manager, error_pages, extra_directives, forwarded_headers, "
+     "hsts, "
      "hsts_include_subdomains, hsts_max_age, "
      "hsts_preload, http2, listen, locations, name, preserve_host, proxy_exclusions, redirect_http, redirect_http_port, "
      "redirect_status, request_headers, response_headers, server_aliases, server_name, tls, tls_profile, "
