@@ -649,6 +649,13 @@ options:
         description: Offer HTTP/2 to clients (C(Protocols h2 http/1.1), mod_http2). Needs O(sites[].tls).
         type: bool
         default: false
+      ocsp_stapling:
+        description:
+        - Staple the frontend certificate's OCSP response (C(SSLUseStapling on), 5 s responder timeout, responder
+          errors not returned to clients). The server-wide C(SSLStaplingCache) goes into the managed Listen file
+          while any site staples. Needs O(sites[].tls) and a certificate with an OCSP URL.
+        type: bool
+        default: false
       allow_insecure_frontend_tls:
         description:
         - Accept weak frontend TLS choices for this site (C(tls_profile) V(old), C(tls_session_tickets)). They are

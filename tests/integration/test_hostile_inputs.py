@@ -258,6 +258,8 @@ SPECIFIC = [
     ("tls_session_tickets without opt-in", _typed(["tls_session_tickets"], True), "tls_session_tickets"),
     ("tls_session_tickets string", _typed(["tls_session_tickets"], "on"), "tls_session_tickets"),
     ("http2 (accepted)", _typed(["http2"], True), None),
+    ("ocsp_stapling (accepted)", _typed(["ocsp_stapling"], True), None),
+    ("ocsp_stapling string", _typed(["ocsp_stapling"], "on"), "ocsp_stapling"),
     ("http2 string", _typed(["http2"], "h2 h2c"), "http2"),
     ("allow_insecure_frontend_tls string", _typed(["allow_insecure_frontend_tls"], "yes"),
      "allow_insecure_frontend_tls"),
@@ -408,6 +410,8 @@ ARITY.update({
     "Redirect": (3, 3), "RedirectMatch": (3, 3), "Alias": (2, 2), "<Directory": (1, 1), "Require": (2, 2),
     "ProxyPassReverseCookieDomain": (2, 2), "ProxyPassReverseCookiePath": (2, 2),
     "LimitRequestBody": (1, 1), "ErrorDocument": (2, 2), "ProxyTimeout": (1, 1), "ProxyErrorOverride": (1, 101),
+    "SSLUseStapling": (1, 1), "SSLStaplingResponderTimeout": (1, 1), "SSLStaplingReturnResponderErrors": (1, 1),
+    "SSLStaplingCache": (1, 1),
 })
 CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>")
 

@@ -223,7 +223,7 @@ def test_rerender_is_byte_identical(proxy):
 
 
 @pytest.mark.parametrize("over", [
-    {"tls_profile": "modern", "http2": True},
+    {"tls_profile": "modern", "http2": True, "ocsp_stapling": True},
     {"tls_profile": "old", "tls_session_tickets": True, "allow_insecure_frontend_tls": True},
     {"redirect_http": False, "acme_challenge_dir": None, "forwarded_headers": False, "hsts": False},
     {"redirect_status": 308, "hsts_include_subdomains": True, "hsts_preload": True},

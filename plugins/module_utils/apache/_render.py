@@ -188,4 +188,5 @@ def render_listen_conf(sites, existing):
             if (addr, port) in existing:
                 continue
             lines.append(directive("Listen", Bare("%s:%d" % ("[%s]" % addr if ":" in addr else addr, port))))
+    lines.extend(frontend.global_lines(sites))
     return "\n".join(lines) + "\n"

@@ -43,6 +43,11 @@ def tls_policy_lines(site):
     lines.append(_d("SSLSessionTickets", Bare("on" if front["session_tickets"] else "off")))
     if front.get("http2"):
         lines.append(_d("Protocols", Bare("h2"), Bare("http/1.1")))
+    if front.get("ocsp_stapling"):
+        lines.append("    # OCSP stapling (ocsp_stapling); the cache is global, in the managed Listen file.")
+        lines.append(_d("SSLUseStapling", Bare("on")))
+        lines.append(_d("SSLStaplingResponderTimeout", Bare("5")))
+        lines.append(_d("SSLStaplingReturnResponderErrors", Bare("off")))
     if front.get("hsts"):
         lines.append("    # HSTS: browsers use https:// only for this name from now on (hsts, hsts_max_age).")
         lines.append(_d("Header", Bare("always"), Bare("set"), Bare("Strict-Transport-Security"), front["hsts"]))
@@ -197,6 +202,18 @@ def frontend_modules(sites):
         if front.get("error_pages"):
             mods.add("alias")
     return mods
+
+
+STAPLING_CACHE = "shmcb:/var/run/revproxy-tls-ocsp-stapling(131072)"
+
+
+def global_lines(sites):
+    """Server-level lines of the managed global conf file (the Listen file): the OCSP stapling cache when a site
+    staples (SSLStaplingCache is valid only at server level)."""
+    if not any(_front(site).get("ocsp_stapling") for site in sites):
+        return []
+    return ["# OCSP stapling cache for the sites with ocsp_stapling (server-wide, mod_ssl).",
+            directive("SSLStaplingCache", STAPLING_CACHE)]
 
 
 def frontend_listens(sites):

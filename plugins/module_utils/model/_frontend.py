@@ -74,6 +74,7 @@ FRONTEND_SITE_SPEC = {
     "tls_profile": {"type": "str", "default": "intermediate", "choices": sorted(TLS_PROFILES)},
     "tls_session_tickets": {"type": "bool", "default": False},
     "http2": {"type": "bool", "default": False},
+    "ocsp_stapling": {"type": "bool", "default": False},
     "allow_insecure_frontend_tls": {"type": "bool", "default": False},
     "proxy_exclusions": {"type": "list", "elements": "str", "default": []},
     "extra_directives": {"type": "list", "elements": "str", "default": []},
@@ -357,6 +358,9 @@ def normalize_frontend(site, tls_front, listen):
     http2 = grammar.boolean(_get(site, "http2"), "http2")
     if http2 and not has_tls:
         raise ConfigError("http2: needs tls (browsers speak HTTP/2 only over TLS)")
+    stapling = grammar.boolean(_get(site, "ocsp_stapling"), "ocsp_stapling")
+    if stapling and not has_tls:
+        raise ConfigError("ocsp_stapling: needs tls (it staples the OCSP response of the frontend certificate)")
     insecure = []
     if has_tls:
         if profile == "old":
@@ -391,6 +395,7 @@ def normalize_frontend(site, tls_front, listen):
         "tls_ciphers": TLS_PROFILES[profile]["ciphers"] if has_tls else None,
         "session_tickets": tickets,
         "http2": http2,
+        "ocsp_stapling": stapling,
         "insecure": insecure,
         "exclusions": exclusions(site.get("proxy_exclusions"),
                                  [loc.get("path") for loc in site.get("locations") or [] if isinstance(loc, dict)]),

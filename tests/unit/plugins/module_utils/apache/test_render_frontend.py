@@ -51,6 +51,9 @@ CONTAINS = [
      "    # WARNING: INSECURE frontend TLS, accepted with allow_insecure_frontend_tls: true:"),
     ("tickets on", {"tls_session_tickets": True, "allow_insecure_frontend_tls": True}, "    SSLSessionTickets on"),
     ("http2", {"http2": True}, "    Protocols h2 http/1.1"),
+    ("stapling", {"ocsp_stapling": True}, "    SSLUseStapling on"),
+    ("stapling timeout", {"ocsp_stapling": True}, "    SSLStaplingResponderTimeout 5"),
+    ("stapling errors", {"ocsp_stapling": True}, "    SSLStaplingReturnResponderErrors off"),
     ("hsts", {}, '    Header always set Strict-Transport-Security "max-age=63072000"'),
     ("hsts preload", {"hsts_include_subdomains": True, "hsts_preload": True},
      '    Header always set Strict-Transport-Security "max-age=63072000; includeSubDomains; preload"'),
@@ -182,6 +185,12 @@ def test_site_headers_come_after_forwarded_headers_and_before_proxy_lines():
 def test_rendering_is_byte_identical_twice():
     over = {"acme_challenge_dir": "/var/www/acme", "request_headers": [{"name": "X", "value": "y"}], "http2": True}
     assert render_site(eff(**over)) == render_site(eff(**over))
+
+
+def test_stapling_cache_in_the_managed_listen_file():
+    assert 'SSLStaplingCache "shmcb:/var/run/revproxy-tls-ocsp-stapling(131072)"' in render_listen_conf(
+        [eff(ocsp_stapling=True), eff(name="b", server_name="b.example", server_aliases=[])], set()).splitlines()
+    assert "SSLStaplingCache" not in render_listen_conf([eff()], set())
 
 
 @pytest.mark.parametrize("over,existing,expected", [
