@@ -8,17 +8,19 @@ host (they must outrank the role's include_vars), the only test-only device here
 
 - default serial (1): every proxy gets the change, one after the other;
 - a change whose preflight fails stops at the first proxy: the others run no task and keep their configuration;
-- revproxy_serial "2" (a survey answer): batches of two.
+- revproxy_serial "2" (a survey answer): batches of two;
+- the check job template sliced in two (AWX's job slicing: each slice job gets every second host).
 """
 import json
 import os
 import sys
 
 import pytest
+import yaml
 
 from support import backends, pki
 
-from awx_runner import run_job, write_group_vars
+from awx_runner import ROOT, run_job, write_group_vars
 from test_secrets import private_tree
 
 PROXIES = ("proxy1", "proxy2", "proxy3")
@@ -122,3 +124,35 @@ def test_batches_of_two_from_a_survey_answer(world):
     assert len([e for e in job.events if e.get("event") == "playbook_on_play_start"]) == 2
     for host in PROXIES:
         assert os.path.exists(_site_file(trees[host])), host
+
+
+def _slice(hosts, number, count):
+    """The hosts AWX gives slice ``number`` (1-based) of ``count``: ordered by name, every count-th from the slice's
+    offset (AWX's Inventory.get_script_data: hosts[slice_number - 1::slice_count])."""
+    return sorted(hosts)[number - 1::count]
+
+
+def test_check_job_template_is_sliced_into_jobs_with_their_own_reports(world):
+    """job_slice_count 2 on the check template: AWX runs two jobs, each with a share of the inventory; each job's
+    report and artifacts cover exactly its hosts."""
+    with open(os.path.join(ROOT, "awx", "job_templates.yml")) as handle:
+        templates = dict((t["argspec"], t) for t in yaml.safe_load(handle)["revproxy_awx_job_templates"])
+    assert templates["check"]["job_slice_count"] >= 1 and templates["check"]["ask_job_slice_count_on_launch"]
+    with open(os.path.join(ROOT, "awx", "configure.yml")) as handle:
+        assert "job_slice_count: \"{{ item.job_slice_count" in handle.read()
+    base, _, _ = _fleet(world, "sliced", world["root"].cert_path)
+    seen = []
+    for number in (1, 2):
+        hosts = _slice(list(PROXIES), number, 2)
+        inventory = "[revproxy_proxies]\n" + "".join(
+            "%s ansible_connection=local ansible_python_interpreter=%s\n" % (host, sys.executable) for host in hosts)
+        job = run_job(base, "check", inventory, {"revproxy_report_title": "slice %d" % number}, job_type="check")
+        assert job.status == "successful", job
+        stats = job.artifact_data["revproxy_check"]
+        assert (stats["total"], stats["ok"]) == (len(hosts), len(hosts)), stats
+        rows = [line.split("|")[1].strip() for line in stats["report_markdown"].splitlines()
+                if "| **OK** |" in line]
+        assert sorted(rows) == sorted(hosts), rows
+        assert stats["report"].startswith(job.artifact_dir)
+        seen += rows
+    assert sorted(seen) == sorted(PROXIES)  # together the slices cover the fleet once
