@@ -182,6 +182,16 @@ backends:
       description: The backend URL.
       type: str
       returned: always
+    min_ok_tolerated:
+      description:
+        - V(true) on a failed check of a pool member whose pool still has C(min_ok) members passing (the pool goes
+          live; a warning names the member). Not in C(failed_backends).
+      type: bool
+      returned: when true
+    health_check:
+      description: V(true) on the extra check of a pool member as mod_proxy_hcheck connects (no SNI).
+      type: bool
+      returned: when true
     site:
       description: The site name (with O(sites)).
       type: str
@@ -322,6 +332,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
     run,
     secret_values,
     summarize,
+    pool_tolerated,
     pool_warnings,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
@@ -352,6 +363,8 @@ def main():
     except ConfigError as exc:
         module.fail_json(msg=str(exc))
     msg, summary, failed = summarize(checks, results)
+    for index in pool_tolerated(checks, results):
+        results[index]["min_ok_tolerated"] = True
     for warning in pool_warnings(checks, results):
         module.warn(warning)
     out = {

@@ -17,7 +17,7 @@ def _preflight_failures(preflight):
     """site name -> list of 'reason: message (fix)' for the backends of that site that failed."""
     failures = {}
     for backend in (preflight or {}).get("backends", []) or []:
-        if backend.get("ok"):
+        if backend.get("ok") or backend.get("min_ok_tolerated"):  # a pool member its pool's min_ok goes live without
             continue
         text = "%s %s: %s" % (backend.get("url"), backend.get("reason"), backend.get("message"))
         if backend.get("host"):

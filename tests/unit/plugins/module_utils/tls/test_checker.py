@@ -163,3 +163,16 @@ def test_run_uses_one_probe_per_distinct_backend(monkeypatch, tmp_path):
     _checks, results = _checker.run(params, _Module())
     assert len(results) == 30
     assert calls == ["https://shared.internal:8443/"]
+
+
+def test_a_tolerated_member_does_not_refuse_the_site_outcome(tmp_path):
+    """The role's outcome lines (plugin_utils/_outcome) skip a failed member that min_ok lets go live."""
+    from ansible_collections.revproxy.tls.plugins.plugin_utils._outcome import site_outcomes  # pylint: disable=import-outside-toplevel
+    checks, results = _run_pool(tmp_path, 2, {"m3.internal"})
+    for index in pool_tolerated(checks, results):
+        results[index]["min_ok_tolerated"] = True
+    plan = {"sites": [{"name": "shop", "changed": True}]}
+    outcome = site_outcomes(plan, preflight={"backends": results})
+    assert not outcome["failed"]
+    checks, results = _run_pool(tmp_path, 3, {"m3.internal"})  # min_ok 3: the pool is refused
+    assert site_outcomes(plan, preflight={"backends": results})["failed"]
