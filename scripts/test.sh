@@ -136,8 +136,9 @@ stage_matrix() {
         tests/integration/test_playbooks_awx.py::test_survey_mistakes_fail_clearly \
         tests/integration/test_playbooks_awx.py::test_check_job_of_type_check || rc=1
     echo "matrix: ansible-core $(python -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m313/bin/python" -V 2>&1)"
+    # (the three startup cases of no_cipher_match are one ansible-playbook run each: on 3.9 only)
     REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider --durations=5 \
-        tests/integration/test_backend_handshake_oracle.py || rc=1
+        tests/integration/test_backend_handshake_oracle.py -k "not no_cipher_match" || rc=1
     # Every module and module_utils file compiles and imports on the oldest managed-node Python (ansible-test's
     # compile and import tests, which the sanity stage runs on 3.12 only).
     local tree
