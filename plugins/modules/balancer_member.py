@@ -21,7 +21,7 @@ description:
     proxy host.
   - The member is found by its balancer and its URL, so the same backend in several pools of one vhost is not
     ambiguous (community.general.apache2_mod_proxy matches a member by host only and acts on every balancer).
-  - Changes are not persisted by Apache: a restart or reload resets members to what the configuration says.
+  - Apache does not persist the change; a restart or reload resets members to what the configuration says.
 author:
   - revproxy.tls contributors (@revproxy)
 extends_documentation_fragment:
@@ -31,6 +31,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  idempotent:
+    support: full
 options:
   host:
     description: The site's C(server_name), sent as Host (the manager of that vhost lists that vhost's pools).
