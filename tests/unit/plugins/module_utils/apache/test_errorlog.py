@@ -90,11 +90,14 @@ def test_read_since(tmp_path):
 
 # What httpd 2.4 writes on the RHEL family when SELinux denies httpd_t's name_connect (httpd_can_network_connect off):
 # AH00957 with APR's text for EACCES, then mod_proxy_http's AH01114 and the worker put in error state (AH00959).
-SELINUX_DENIED_LOG = """\
-[Wed Dec 02 01:02:03.456789 2026] [proxy:error] [pid 4242:tid 4243] (13)Permission denied: AH00957: HTTPS: attempt to connect to 10.0.0.5:8443 (app.internal:8443) failed
-[Wed Dec 02 01:02:03.456801 2026] [proxy_http:error] [pid 4242:tid 4243] [client 127.0.0.1:50412] AH01114: HTTP: failed to make connection to backend: app.internal
-[Wed Dec 02 01:02:03.456812 2026] [proxy:error] [pid 4242:tid 4243] AH00959: ap_proxy_connect_backend disabling worker for (app.internal:8443) for 60s
-"""
+SELINUX_DENIED_LOG = (
+    "[Wed Dec 02 01:02:03.456789 2026] [proxy:error] [pid 4242:tid 4243] (13)Permission denied: AH00957: HTTPS: "
+    "attempt to connect to 10.0.0.5:8443 (app.internal:8443) failed\n"
+    "[Wed Dec 02 01:02:03.456801 2026] [proxy_http:error] [pid 4242:tid 4243] [client 127.0.0.1:50412] AH01114: "
+    "HTTP: failed to make connection to backend: app.internal\n"
+    "[Wed Dec 02 01:02:03.456812 2026] [proxy:error] [pid 4242:tid 4243] AH00959: ap_proxy_connect_backend "
+    "disabling worker for (app.internal:8443) for 60s\n"
+)
 
 
 def test_selinux_denied_is_explained_from_the_real_lines():
