@@ -68,13 +68,13 @@ def _failed_run_lines(sites, refused, rolled_back, n_changed):
     causes = [site for site in sites if site["cause"]]
     plural = "" if n_changed == 1 else "s"
     if refused:
-        head = "preflight refused this run: %d of %d changed site%s failed it, so none was applied (all or nothing)" \
+        head = "Preflight refused this run: %d of %d changed site%s failed it, so none was applied (all or nothing)" \
             % (len(causes), n_changed, plural)
     elif rolled_back:
-        head = "probe failed: %d of %d changed site%s failed it, so the run was rolled back (all or nothing)" % (
+        head = "Probe failed: %d of %d changed site%s failed it, so the run was rolled back (all or nothing)" % (
             len(causes), n_changed, plural)
     else:
-        head = "probe failed: %d of %d changed site%s failed it and stay live (apache_proxy_on_probe_failure: " \
+        head = "Probe failed: %d of %d changed site%s failed it and stay live (apache_proxy_on_probe_failure: " \
                "keep)" % (len(causes), n_changed, plural)
     lines = [head] + [_site_line(site) for site in causes]
     groups = []

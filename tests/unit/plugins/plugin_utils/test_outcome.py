@@ -45,7 +45,7 @@ def test_outcome_lines_name_reason_and_fix():
     out = site_outcomes(PLAN, probe=PROBE_FAIL_A)
     # the failing site leads, right after the one line that says what happened to the run
     assert out["lines"][:2] == [
-        "probe failed: 1 of 2 changed sites failed it, so the run was rolled back (all or nothing)",
+        "Probe failed: 1 of 2 changed sites failed it, so the run was rolled back (all or nothing)",
         "a: rolled back - probe failed (/ -> 503), error log says connect_refused: AH00957: ... failed"]
 
 
@@ -60,7 +60,7 @@ def test_refused_run_leads_with_the_failing_site_and_groups_the_rest():
     out = site_outcomes(plan, preflight=pre)
     assert out["failed"] is True and len(out["sites"]) == 3002
     assert out["lines"] == [
-        "preflight refused this run: 1 of 3000 changed sites failed it, so none was applied (all or nothing)",
+        "Preflight refused this run: 1 of 3000 changed sites failed it, so none was applied (all or nothing)",
         "s2999: refused by preflight - https://b:8443/ expired: certificate CN=b expired. Fix: Renew the backend "
         "certificate.",
         "not applied (another site of this run failed the preflight): 2999 sites: %s and 2989 more"
@@ -73,7 +73,7 @@ def test_refused_run_leads_with_the_failing_site_and_groups_the_rest():
 
 def test_kept_probe_failure_leads_with_the_failing_site():
     out = site_outcomes(PLAN, probe=PROBE_FAIL_A, on_probe_failure="keep")
-    assert out["lines"][0].startswith("probe failed: 1 of 2 changed sites failed it and stay live")
+    assert out["lines"][0].startswith("Probe failed: 1 of 2 changed sites failed it and stay live")
     assert out["lines"][1].startswith("a: kept failing - probe failed (/ -> 503)")
     assert out["lines"][2:] == ["applied: 1 site: b", "unchanged: 1 site: c", "removed: 1 site: old"]
 
