@@ -32,8 +32,7 @@ def test_sites_are_conf_d_files_without_enable_links(proxy):
         assert conf.content_string.splitlines()[0] == MARKER
     assert not proxy.file("/etc/httpd/sites-enabled").exists
     assert not proxy.file("/etc/apache2/sites-available/shop.conf").exists
-    # The packages' files are untouched; the broken site of side_effect.yml left nothing behind.
-    assert not proxy.file("/etc/httpd/conf.d/broken.conf").exists
+    # The packages' files are untouched.
     assert proxy.file("/etc/httpd/conf.d/ssl.conf").content_string.startswith("# /etc/httpd/conf.d/ssl.conf")
 
 
