@@ -473,9 +473,11 @@ def summarize(checks, results):
             if res.get("fix"):
                 text += ". Fix: %s" % res["fix"]
             explained.append(text)
-    n_ok = len(results) - len(failed)
+    n_ok = len(results) - len(failed) - len(tolerated)
     plural = "" if len(results) == 1 else "s"
     counts = "%d backend%s checked: %d ok, %d failed" % (len(results), plural, n_ok, len(failed))
+    if tolerated:
+        counts += ", %d failed in pools that min_ok lets go live" % len(tolerated)
     if not failed:
         return counts, summary, failed
     parts = explained[:FAILURES_SHOWN]

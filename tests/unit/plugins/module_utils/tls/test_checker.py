@@ -140,8 +140,9 @@ def test_pool_member_failure_refuses_without_min_ok(tmp_path):
 def test_pool_with_min_ok_goes_live_and_warns_naming_the_member(tmp_path):
     checks, results = _run_pool(tmp_path, 2, {"m3.internal"})
     assert pool_tolerated(checks, results) == {2}
-    _msg, _summary, failed = summarize(checks, results)
+    msg, _summary, failed = summarize(checks, results)
     assert failed == []
+    assert msg == "3 backends checked: 2 ok, 0 failed, 1 failed in pools that min_ok lets go live"
     assert pool_warnings(checks, results) == [
         "site shop: pool /app/ (balancer://app) goes live with 2 of 3 members (min_ok 2); failing: "
         "https://m3.internal:8443/ (untrusted_ca)"]
