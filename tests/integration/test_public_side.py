@@ -138,7 +138,7 @@ def https_get(proxy, path, host=NAME, headers=None, max_version=None):
 
 def test_http_redirects_to_https_keeping_path_and_query(proxy):
     for host in (NAME, ALIAS):
-        status, headers, _ = http_get(proxy["http_port"], "/a/b?x=1&y=2", host=host)
+        status, headers, _body = http_get(proxy["http_port"], "/a/b?x=1&y=2", host=host)
         assert status == 301, (status, headers)
         assert headers["location"] == "https://%s:%d/a/b?x=1&y=2" % (NAME, proxy["tls_port"])
     assert proxy["backend"].requests == [] or all(r["path"] != "/a/b?x=1&y=2" for r in proxy["backend"].requests)
@@ -147,7 +147,7 @@ def test_http_redirects_to_https_keeping_path_and_query(proxy):
 def test_acme_challenge_is_served_not_redirected(proxy):
     status, _headers, body = http_get(proxy["http_port"], "/.well-known/acme-challenge/" + ACME_TOKEN)
     assert (status, body) == (200, b"acme-proof\n")
-    status, headers, _ = http_get(proxy["http_port"], "/.well-known/other")
+    status, headers, _body = http_get(proxy["http_port"], "/.well-known/other")
     assert status == 301 and headers["location"].endswith("/.well-known/other")
 
 
@@ -167,15 +167,15 @@ def test_backend_sees_real_forwarded_headers_not_spoofed_ones(proxy):
 
 
 def test_client_sees_hsts_and_custom_headers(proxy):
-    status, headers, _ = https_get(proxy, "/")
+    status, headers, _body = https_get(proxy, "/")
     assert status == 200
     assert headers["strict-transport-security"] == "max-age=63072000"
     assert headers["x-frame-options"] == "DENY"
     assert "x-seen-host" not in headers  # unset at the site level
     assert headers["x-seen-sni"] == "-"  # a plain backend: kept outside /api/
-    status, headers, _ = https_get(proxy, "/api/x")
+    status, headers, _body = https_get(proxy, "/api/x")
     assert status == 200 and headers["x-api"] == "yes" and "x-seen-sni" not in headers
-    status, headers, _ = http_get(proxy["http_port"], "/")
+    status, headers, _body = http_get(proxy["http_port"], "/")
     assert "strict-transport-security" not in headers  # never over plain HTTP
 
 
@@ -196,9 +196,9 @@ def test_cookies_are_rewritten_to_the_public_name_and_path(proxy):
 
 
 def test_escape_hatch_lines_take_effect(proxy):
-    status, headers, _ = https_get(proxy, "/api/x")
+    status, headers, _body = https_get(proxy, "/api/x")
     assert status == 200 and headers["x-hatch"] == "from the hatch" and headers["x-hatch-location"] == "api"
-    status, headers, _ = https_get(proxy, "/")
+    status, headers, _body = https_get(proxy, "/")
     assert "x-hatch-location" not in headers
     # ErrorDocument from the site's extra_directives answers for a path the vhost serves itself.
     status, _headers, body = https_get(proxy, "/static/missing.txt")

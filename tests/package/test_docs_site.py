@@ -59,7 +59,7 @@ class _Dom(html.parser.HTMLParser):
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("docs")
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "docs.sh"), str(out)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return os.path.join(str(out), "build", "html")
 
@@ -94,7 +94,7 @@ class _Browser:
         while b"\0" not in self._buf:
             if time.monotonic() > deadline:
                 raise TimeoutError("no answer from chromium")
-            ready, _, _ = select.select([self._from_browser], [], [], 1)
+            ready, _unused_w, _unused_x = select.select([self._from_browser], [], [], 1)
             if ready:
                 chunk = os.read(self._from_browser, 1 << 20)
                 if not chunk:
@@ -149,7 +149,7 @@ def rendered(site):
     """Every page of the site as Chromium rendered it: {relative path: _Dom}."""
     if not CHROMIUM:
         pytest.fail("chromium is not installed (the integration stage of scripts/test.sh installs it)")
-    pages = sorted(os.path.relpath(os.path.join(d, f), site) for d, _, files in os.walk(site) for f in files
+    pages = sorted(os.path.relpath(os.path.join(d, f), site) for d, _dirs, files in os.walk(site) for f in files
                    if f.endswith(".html") and "_sources" not in d)
     doms = {}
     profile = tempfile.mkdtemp(prefix="revproxy-docs-chromium-")
