@@ -304,8 +304,8 @@ SPECIFIC = [
     ("error page file space", _typed(["error_pages"], [{"status": 503, "file": "/e .html"}]), "error_pages[0].file"),
     ("error page file variable", _typed(["error_pages"], [{"status": 503, "file": "/${HOME}"}]), "error_pages[0].file"),
     ("hatch not a list", _typed(["extra_directives"], "LimitRequestBody 1"), "extra_directives"),
-    ("cookie path and domain (accepted)", lambda s: s["locations"][0].update(reverse_cookie_path=True,
-                                                                              reverse_cookie_domain="h.example"), None),
+    ("cookie path and domain (accepted)",
+     lambda s: s["locations"][0].update(reverse_cookie_path=True, reverse_cookie_domain="h.example"), None),
     ("cookie path string", lambda s: s["locations"][0].update(reverse_cookie_path="/x"),
      "locations[0].reverse_cookie_path"),
     # Pools and per-location backend_tls (issue 12).
