@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # Test recorder (see ../../../../../README.md): the argument spec of ansible.posix.seboolean; records, changes nothing.
 import json
 import os
