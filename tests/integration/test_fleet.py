@@ -140,7 +140,7 @@ def test_check_job_template_is_sliced_into_jobs_with_their_own_reports(world):
     assert templates["check"]["job_slice_count"] >= 1 and templates["check"]["ask_job_slice_count_on_launch"]
     with open(os.path.join(ROOT, "awx", "configure.yml")) as handle:
         assert "job_slice_count: \"{{ item.job_slice_count" in handle.read()
-    base, _, _ = _fleet(world, "sliced", world["root"].cert_path)
+    base, _tree, _inventory = _fleet(world, "sliced", world["root"].cert_path)
     seen = []
     for number in (1, 2):
         hosts = _slice(list(PROXIES), number, 2)
