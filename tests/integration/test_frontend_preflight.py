@@ -114,8 +114,8 @@ def test_good_certificate_goes_live_with_the_public_side(system_apache, pki, bac
     good = site(pki, backend)
     res = apply_role([good], **role_vars(pki))
     assert res.rc == 0, res
-    status, headers, body = https_get(pki, "/x?y=1", headers={"X-Forwarded-Proto": "http",
-                                                             "X-Forwarded-For": "6.6.6.6"})
+    spoofed = {"X-Forwarded-Proto": "http", "X-Forwarded-For": "6.6.6.6"}
+    status, headers, body = https_get(pki, "/x?y=1", headers=spoofed)
     assert status == 200 and body.startswith(b"front backend"), (status, body)
     assert headers["strict-transport-security"] == "max-age=63072000"
     assert headers["x-frame-options"] == "DENY"
