@@ -20,10 +20,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import binascii
+import datetime
 import errno
 import os
 import select
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +56,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._pyopenssl_compat
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the host
@@ -272,11 +276,67 @@ def cipher_list(ciphers):
     return built.encode("ascii") if built is not None else DEFAULT_CIPHERS
 
 
+_SECURITY_LEVEL = []  # system_security_level(), once per process
+
+
+def _refuses_own_key(bits):
+    """Whether the ssl module's OpenSSL refuses an RSA key of `bits` as a context's own certificate (its security
+    level: 2 refuses 1024 bits, 3 refuses 2048)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, u"revproxy.tls security level probe")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    with tempfile.NamedTemporaryFile(suffix=".pem") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+        handle.flush()
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(handle.name)
+        except ssl.SSLError:
+            return True
+    return False
+
+
+def _probe_security_level():
+    level = getattr(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "security_level", None)  # Python >= 3.10
+    if isinstance(level, int):
+        return level
+    try:
+        if not _refuses_own_key(1024):
+            return 1
+        return 3 if _refuses_own_key(2048) else 2
+    except Exception:  # pylint: disable=broad-except
+        return None
+
+
+def system_security_level():
+    """The default OpenSSL security level of this host's system library, as Apache's SSL_CTX gets it (Debian's
+    openssl.cnf sets 2; RHEL's crypto policy sets its own), read through Python's ssl module, which links the system
+    library. None when it cannot be told. pyOpenSSL may run on another OpenSSL (a cryptography wheel bundles its own,
+    which does not read the system configuration: OpenSSL 3.0's built-in default is 1), so the checker sets the
+    system level on its context explicitly: otherwise an RSA 1024 or SHA-1 chain that Apache refuses would pass."""
+    if not _SECURITY_LEVEL:
+        _SECURITY_LEVEL.append(_probe_security_level())
+    return _SECURITY_LEVEL[0]
+
+
+def with_security_level(cipher_bytes, level=None):
+    """The cipher list with `:@SECLEVEL=<system level>` appended, unless it sets a level itself (as Apache's would:
+    the SSLProxyCipherSuite string decides, else the library's configured default)."""
+    level = system_security_level() if level is None else level
+    if level is None or b"@SECLEVEL=" in cipher_bytes.upper():
+        return cipher_bytes
+    return cipher_bytes + b":@SECLEVEL=%d" % level
+
+
 def cipher_match_error(ciphers):
     """None when OpenSSL selects at least one (TLS 1.2 and below) cipher from the list mod_ssl builds for
     SSLProxyCipherSuite `ciphers`; else OpenSSL's error text: httpd then refuses to start with AH01898."""
     try:
-        SSL.Context(SSL.TLS_METHOD).set_cipher_list(cipher_list(ciphers))
+        SSL.Context(SSL.TLS_METHOD).set_cipher_list(with_security_level(cipher_list(ciphers)))
     except SSL.Error as exc:
         return "OpenSSL: %s" % _ssl_error_text(exc)
     return None
@@ -297,7 +357,7 @@ class TLSContext:
         except (AttributeError, UnicodeError) as exc:
             raise ProbeConfigError("ciphers", "%r is not an OpenSSL cipher string (%s)" % (tls.get("ciphers"), exc))
         try:
-            ctx.set_cipher_list(self.cipher_string)
+            ctx.set_cipher_list(with_security_level(self.cipher_string))
         except SSL.Error as exc:
             raise ProbeConfigError("ciphers", "OpenSSL: %s" % _ssl_error_text(exc), reason="no_cipher_match")
         # Trust: only SSLProxyCACertificateFile/Path (never the system store), plus the certificates of

@@ -454,3 +454,43 @@ def test_ssl_error_text():
     assert tp._ssl_error_text(SSL.Error([("SSL routines", "", "wrong version number")])) == "wrong version number"
     assert tp._ssl_error_text(SSL.Error([])) == "Error"
     assert tp._ssl_error_text(SSL.SysCallError(-1, "Unexpected EOF")) == "(-1, 'Unexpected EOF')"
+
+
+@pytest.mark.parametrize("ciphers, level, expected", [
+    (b"DEFAULT:!aNULL:!eNULL:!EXP", 2, b"DEFAULT:!aNULL:!eNULL:!EXP:@SECLEVEL=2"),
+    (b"HIGH:!aNULL:!eNULL:!EXP", 1, b"HIGH:!aNULL:!eNULL:!EXP:@SECLEVEL=1"),
+    (b"DEFAULT:@SECLEVEL=1:!aNULL:!eNULL:!EXP", 2, b"DEFAULT:@SECLEVEL=1:!aNULL:!eNULL:!EXP"),  # the site decides
+    (b"DEFAULT:@seclevel=0", 2, b"DEFAULT:@seclevel=0"),
+])
+def test_with_security_level(ciphers, level, expected):
+    assert tp.with_security_level(ciphers, level) == expected
+
+
+def test_with_security_level_unknown_leaves_the_list(monkeypatch):
+    monkeypatch.setattr(tp, "_SECURITY_LEVEL", [None])
+    assert tp.with_security_level(b"DEFAULT") == b"DEFAULT"
+
+
+def test_system_security_level_is_the_system_librarys():
+    """Python's ssl links the system OpenSSL with its configuration (Debian 12's openssl.cnf: level 2), as Apache."""
+    import ssl
+    assert tp.system_security_level() == ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+
+
+def test_security_level_probe_without_the_attribute_agrees(monkeypatch):
+    """Python 3.9 has no SSLContext.security_level: the level is told by which own keys the library refuses."""
+    import ssl
+    import types
+    expected = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level
+
+    class NoLevel(object):  # the real context, without the attribute (as on Python 3.9)
+        def __init__(self, protocol):
+            self._ctx = ssl.SSLContext(protocol)
+
+        def load_cert_chain(self, *args):
+            return self._ctx.load_cert_chain(*args)
+
+    fake = types.SimpleNamespace(SSLContext=NoLevel, PROTOCOL_TLS_CLIENT=ssl.PROTOCOL_TLS_CLIENT, SSLError=ssl.SSLError)
+    monkeypatch.setattr(tp, "ssl", fake)
+    assert tp._refuses_own_key(1024) is (expected >= 2)
+    assert tp._probe_security_level() == min(max(expected, 1), 3)
