@@ -228,7 +228,9 @@ def test_hostile_host_and_secret_defaults_through_ansible(farm, tmp_path):
     good = {"url": url, "ca_file": farm.entries[0]["ca_file"]}
     hosts = ["localhost\r\nX-Injected: 1", "localhost\nX-Injected: 1", "localhost\x00.evil.test",
              "a" * 64 + ".test", "b\u00fccher.test", "[fe80::1%eth0]:443", "localhost:99999"]
-    hostile_backends = [good] + [dict(good, preserve_host=True, host=h) for h in hosts] + [good]
+    # The last one differs from the first by its path: identical checks run once (one check per distinct backend),
+    # and this test counts the requests that reached the backend.
+    hostile_backends = [good] + [dict(good, preserve_host=True, host=h) for h in hosts] + [dict(good, url=url + "2")]
     key = pki.PKI(tmp_path / "pki").self_signed("client", cn="client", client=True)
     sites = [{"name": "shop", "server_name": "shop.example",
               "locations": [{"path": "/", "backend": url}], "backend_tls": {"verify": "none"}}]
