@@ -73,7 +73,7 @@ stage_integration() {
         echo "installing chromium for the report test (apt)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || return 1
     fi
-    python -m pytest -q -p no:cacheprovider tests/integration
+    python -m pytest -q -p no:cacheprovider --durations=25 tests/integration
 }
 
 # The checker against real Apache once more, on Debian 12's own python3 (3.11), python3-openssl (23.0) and
