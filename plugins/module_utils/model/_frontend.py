@@ -121,15 +121,6 @@ def header_value(value, field):
     return value
 
 
-def _check_keys(value, allowed, field):
-    if not isinstance(value, dict):
-        raise ConfigError("%s: must be a mapping, got %s" % (field, type(value).__name__))
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise ConfigError("%s: unknown key(s) %s (allowed: %s)"
-                          % (field, ", ".join(map(str, unknown)), ", ".join(sorted(allowed))))
-
-
 def headers(value, field):
     """A request_headers/response_headers list as [(action, name, value or None)]."""
     if value is None:
@@ -139,7 +130,7 @@ def headers(value, field):
     out = []
     for i, entry in enumerate(value):
         efield = "%s[%d]" % (field, i)
-        _check_keys(entry, HEADER_ENTRY_SPEC, efield)
+        grammar.mapping(entry, HEADER_ENTRY_SPEC, efield)
         action = entry.get("action")
         action = "set" if action is None else grammar.choice(action, efield + ".action", HEADER_ACTIONS)
         if entry.get("name") is None:
@@ -274,7 +265,7 @@ def error_pages(value, field="error_pages"):
     out, seen = [], set()
     for i, entry in enumerate(value):
         efield = "%s[%d]" % (field, i)
-        _check_keys(entry, ("status", "file"), efield)
+        grammar.mapping(entry, ("status", "file"), efield)
         for key in ("status", "file"):
             if entry.get(key) is None:
                 raise ConfigError("%s.%s: is required" % (efield, key))

@@ -194,6 +194,17 @@ def site_name(value, field="name"):
     return value
 
 
+def mapping(value, allowed, field):
+    """A dict whose keys are all in `allowed`; the error names the unknown keys and the allowed ones."""
+    if not isinstance(value, dict):
+        raise ConfigError("%s: must be a mapping, got %s" % (field, type(value).__name__))
+    unknown = sorted(str(k) for k in set(value) - set(allowed))
+    if unknown:
+        raise ConfigError("%s: unknown key(s) %s (allowed: %s)"
+                          % (field, ", ".join(unknown), ", ".join(sorted(allowed))))
+    return value
+
+
 def log_level(value, field="log_level"):
     """An Apache LogLevel: one or more `[module:]level` words, returned joined by single spaces."""
     tokens = value.split() if isinstance(value, str) else []

@@ -68,15 +68,6 @@ POOL_ONLY_KEYS = ("lbmethod", "sticky", "min_ok", "health_check")
 POOL_SITE_SPEC = {"balancer_manager": {"type": "bool", "default": False}}
 
 
-def _check_keys(value, allowed, field):
-    if not isinstance(value, dict):
-        raise ConfigError("%s: must be a mapping, got %s" % (field, type(value).__name__))
-    unknown = sorted(str(k) for k in set(value) - set(allowed))
-    if unknown:
-        raise ConfigError("%s: unknown key(s) %s (allowed: %s)"
-                          % (field, ", ".join(unknown), ", ".join(sorted(allowed))))
-
-
 def pool_name(path, taken):
     """A stable balancer name from the location path: '/' -> 'root', '/api/v1/' -> 'api-v1' (unique in the site)."""
     slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:40].strip("-") or "root"
@@ -89,7 +80,7 @@ def pool_name(path, taken):
 
 
 def _member(raw, field, path):
-    _check_keys(raw, MEMBER_SPEC, field)
+    grammar.mapping(raw, MEMBER_SPEC, field)
     if raw.get("url") is None:
         raise ConfigError("%s.url: is required" % field)
     url = parse_backend_url(raw["url"], field + ".url")
@@ -119,7 +110,7 @@ def _hc_uri(value, field):
 def _health_check(raw, field):
     if raw is None:
         return None
-    _check_keys(raw, HEALTH_CHECK_SPEC, field)
+    grammar.mapping(raw, HEALTH_CHECK_SPEC, field)
 
     def get(key):
         value = raw.get(key)
@@ -215,7 +206,7 @@ def location_tls(site_tls, raw, field, used):
     per site."""
     if raw is None:
         return None, True
-    _check_keys(raw, dict(BACKEND_TLS_DEFAULTS, **BACKEND_TLS_CONTENT_SPEC), field)
+    grammar.mapping(raw, dict(BACKEND_TLS_DEFAULTS, **BACKEND_TLS_CONTENT_SPEC), field)
     for key in BACKEND_TLS_CONTENT_SPEC:
         if raw.get(key) is not None:
             raise ConfigError("%s.%s: is not accepted per location (contents are deployed once per site): give "

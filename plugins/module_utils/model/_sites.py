@@ -121,15 +121,6 @@ def _label(site, index):
     return "site #%d" % index
 
 
-def _check_keys(value, allowed, field):
-    if not isinstance(value, dict):
-        raise ConfigError("%s: must be a mapping, got %s" % (field, type(value).__name__))
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise ConfigError("%s: unknown key(s) %s (allowed: %s)"
-                          % (field, ", ".join(map(str, unknown)), ", ".join(sorted(allowed))))
-
-
 def _worker_value(kind, value, field):
     if kind[0] == "int":
         return str(grammar.integer(value, field, kind[1], kind[2], kind[3]))
@@ -141,7 +132,7 @@ def _worker_value(kind, value, field):
 
 
 def _normalize_location(loc, field, pools=None):
-    _check_keys(loc, LOCATION_SPEC, field)
+    grammar.mapping(loc, LOCATION_SPEC, field)
     if loc.get("path") is None:
         raise ConfigError("%s.path: is required" % field)
     _pools.check_location_keys(loc, field)
@@ -199,7 +190,7 @@ def _effective_tls(raw, name, field, tls_dir, used):
     for key in ("ca_file", "client_chain_file"):
         if key in contents:
             _pem.check_certificates(contents[key], "%s.%s" % (field, key.replace("_file", "_content")))
-    _check_keys(raw, BACKEND_TLS_DEFAULTS, field)
+    grammar.mapping(raw, BACKEND_TLS_DEFAULTS, field)
     tls = merge_backend_tls(raw)
     for key in contents:
         tls[key] = posixpath.join(tls_dir, name, DEPLOYED_FILES[key])
@@ -221,9 +212,8 @@ def check_defaults(defaults, field="backend_tls_defaults"):
         if defaults.get(key) is not None:
             raise ConfigError("%s.%s: is not accepted in the defaults (contents are deployed per site: set it in "
                               "the site's backend_tls)" % (field, key))
-    _check_keys(dict((k, v) for k, v in defaults.items() if k not in BACKEND_TLS_CONTENT_SPEC),
-                BACKEND_TLS_DEFAULTS, field)
-    return dict((k, v) for k, v in defaults.items() if k not in BACKEND_TLS_CONTENT_SPEC)
+    files_only = dict((k, v) for k, v in defaults.items() if k not in BACKEND_TLS_CONTENT_SPEC)
+    return grammar.mapping(files_only, BACKEND_TLS_DEFAULTS, field)
 
 
 def normalize_site(site, index=0, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
@@ -236,7 +226,7 @@ def normalize_site(site, index=0, defaults=None, tls_dir="/etc/apache2/revproxy-
 
 
 def _normalize_site(site, defaults, tls_dir):
-    _check_keys(site, SITE_SPEC, "site")
+    grammar.mapping(site, SITE_SPEC, "site")
     for key in ("name", "server_name", "locations"):
         if site.get(key) is None:
             raise ConfigError("%s: is required" % key)
@@ -252,14 +242,14 @@ def _normalize_site(site, defaults, tls_dir):
 
     tls_front = site.get("tls")
     if tls_front is not None:
-        _check_keys(tls_front, SITE_SPEC["tls"]["options"], "tls")
+        grammar.mapping(tls_front, SITE_SPEC["tls"]["options"], "tls")
         for key in ("certificate_file", "key_file"):
             if not tls_front.get(key):
                 raise ConfigError("tls.%s: is required when tls is set" % key)
         tls_front = dict((k, grammar.abs_path(v, "tls." + k)) for k, v in tls_front.items() if v is not None)
 
     listen = site.get("listen") or {}
-    _check_keys(listen, SITE_SPEC["listen"]["options"], "listen")
+    grammar.mapping(listen, SITE_SPEC["listen"]["options"], "listen")
     port = listen.get("port")
     if port is None:
         port = 443 if tls_front else 80

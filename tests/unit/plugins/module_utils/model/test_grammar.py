@@ -245,3 +245,19 @@ def test_log_level(value, ok):
     else:
         with pytest.raises(ConfigError):
             g.log_level(value)
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"a": 1}, None),
+    ({}, None),
+    ([("a", 1)], "f: must be a mapping, got list"),
+    ({"a": 1, "c": 2}, "f: unknown key(s) c (allowed: a, b)"),
+    ({"z": 1, 3: 2}, "f: unknown key(s) 3, z (allowed: a, b)"),  # mixed key types are named, not a TypeError
+])
+def test_mapping(value, message):
+    if message is None:
+        assert g.mapping(value, ("a", "b"), "f") is value
+    else:
+        with pytest.raises(ConfigError) as err:
+            g.mapping(value, ("a", "b"), "f")
+        assert str(err.value) == message
