@@ -15,6 +15,8 @@ description:
   - Turns the registered result of C(revproxy.tls.backend_handshake) into a self-contained HTML page (inline CSS, no
     scripts, no external resources) or Markdown, one row per backend, failures first, with the reason, the days left
     on the certificate and the fix; every value is escaped.
+  - With O(frontend), a second table lists each site's frontend certificate (from C(revproxy.tls.frontend_certificate)):
+    its file, expiry, days left, verdict and fix; the summary cards count both and say how many are frontend.
 author:
   - revproxy.tls contributors (@revproxy)
 extends_documentation_fragment:
@@ -26,7 +28,7 @@ options:
     choices: [html, markdown, md]
     default: html
   days_warn:
-    description: A certificate that expires within this many days is marked WARN.
+    description: A certificate (backend or frontend) that expires within this many days is marked EXPIRING.
     type: int
     default: 30
   title:
@@ -45,6 +47,13 @@ EXAMPLES = r"""
     dest: ./backend-report.html
     mode: "0644"
   delegate_to: localhost
+
+- name: The same with the frontend certificates (registered from revproxy.tls.frontend_certificate, fail_on never)
+  ansible.builtin.copy:
+    content: "{{ check | revproxy.tls.backend_report('markdown', 30, frontend=front_certs) }}"
+    dest: ./backend-report.md
+    mode: "0644"
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -58,10 +67,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.revproxy.tls.plugins.plugin_utils._report import ReportError, render
 
 
-def backend_report(results, fmt="html", days_warn=30, title="Backend TLS report", generated=None):
-    """HTML or Markdown report: one row per backend, failures first, everything escaped."""
+def backend_report(results, fmt="html", days_warn=30, title="Backend TLS report", generated=None, frontend=None):
+    """HTML or Markdown report: one row per backend (and per frontend certificate), failures first, all escaped."""
     try:
-        return render(results, fmt, days_warn, title, generated)
+        return render(results, fmt, days_warn, title, generated, frontend)
     except ReportError as exc:
         raise AnsibleFilterError("backend_report: %s" % exc)
 

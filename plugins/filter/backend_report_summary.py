@@ -13,13 +13,14 @@ short_description: Counts, reasons and a compact per-site summary of backend_han
 version_added: 1.0.0
 description:
   - What the job output and C(set_stats) show after a check; never certificates or PEM.
+  - With O(frontend), the sites' frontend certificates count too (each labelled C(frontend)).
 author:
   - revproxy.tls contributors (@revproxy)
 extends_documentation_fragment:
   - revproxy.tls._report_input
 options:
   days_warn:
-    description: A certificate that expires within this many days counts as WARN.
+    description: A certificate (backend or frontend) that expires within this many days counts as expiring.
     type: int
     default: 30
   max_lines:
@@ -32,6 +33,10 @@ EXAMPLES = r"""
 - name: Show the summary of the backend checks
   ansible.builtin.debug:
     msg: "{{ (check | revproxy.tls.backend_report_summary).problems }}"
+
+- name: Fail when a backend or a frontend certificate fails
+  ansible.builtin.assert:
+    that: (check | revproxy.tls.backend_report_summary(30, frontend=front_certs)).failed == 0
 """
 
 RETURN = r"""
@@ -40,6 +45,10 @@ _value:
     - C(msg) (one line); C(total), C(ok), C(failed), C(expiring) counts and C(days_warn); C(reasons) (failures per
       reason); C(sites) (a line per site) and C(problems) (a line per failing or expiring backend), each at most
       O(max_lines) long.
+    - With O(frontend) the counts include the frontend certificates; C(backend) and C(frontend) hold each kind's own
+      C(total), C(ok), C(failed) and C(expiring); frontend reasons are keyed C(frontend <reason>), frontend problems
+      start with C(FAIL frontend) or C(EXPIRING frontend), and each site line ends with its frontend certificate's
+      verdict.
   type: dict
 """
 
@@ -48,10 +57,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.revproxy.tls.plugins.plugin_utils._report import ReportError, summarize
 
 
-def backend_report_summary(results, days_warn=30, max_lines=50):
+def backend_report_summary(results, days_warn=30, max_lines=50, frontend=None):
     """Counts, reasons and a compact per-site summary (for the job output and set_stats)."""
     try:
-        return summarize(results, days_warn, int(max_lines))
+        return summarize(results, days_warn, int(max_lines), frontend)
     except ReportError as exc:
         raise AnsibleFilterError("backend_report_summary: %s" % exc)
 

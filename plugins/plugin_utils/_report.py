@@ -6,8 +6,9 @@
 """The backend report: rows, summary, HTML and Markdown from backend_handshake results; Apache log explanations.
 
 Pure functions (no Ansible imports) so that the filter plugins stay thin and the logic is unit-tested. Input is what
-the backend_handshake module returns, either one result or a mapping of proxy host -> result. Everything that comes
-from the input is escaped in the output (HTML and Markdown).
+the backend_handshake module returns, either one result or a mapping of proxy host -> result; optionally (frontend=)
+what the frontend_certificate module returns, in the same shapes, for the sites' frontend certificates. Everything
+that comes from the input is escaped in the output (HTML and Markdown).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +26,7 @@ DEFAULT_DAYS_WARN = 30
 
 
 class ReportError(ValueError):
-    """The input is not backend_handshake output."""
+    """The input is not backend_handshake (or frontend_certificate) output."""
 
 
 def _results_by_host(results):
@@ -104,55 +105,198 @@ def build_rows(results, days_warn=DEFAULT_DAYS_WARN):
     return rows
 
 
+def _warn_days(days_warn):
+    try:
+        return int(days_warn)
+    except (TypeError, ValueError):
+        raise ReportError("days_warn: expected an integer, got %r" % (days_warn,))
+
+
+# Keys by which one frontend_certificate result is told from a mapping of proxy host -> result.
+_FRONT_RESULT_KEYS = ("results", "failed_sites", "failed", "skipped", "msg")
+
+
+def _front_results_by_host(frontend):
+    """Normalise the frontend input to [(proxy host or None, frontend_certificate result)]."""
+    if isinstance(frontend, dict) and any(key in frontend for key in _FRONT_RESULT_KEYS):
+        return [(None, frontend)]
+    if isinstance(frontend, dict):
+        return sorted(frontend.items(), key=lambda item: str(item[0]))
+    if isinstance(frontend, list):
+        return [(None, {"results": frontend})]
+    raise ReportError("frontend: expected a frontend_certificate result, a list of its results, or a mapping of host to "
+                      "result; got %s" % type(frontend).__name__)
+
+
+def _unique(values):
+    out = []
+    for value in values:
+        if value and value not in out:
+            out.append(value)
+    return out
+
+
+def build_frontend_rows(frontend, days_warn=DEFAULT_DAYS_WARN):
+    """One row per site's frontend certificate (frontend_certificate results): failures first, then certificates
+    expiring within days_warn, then ok. A result whose only problem is "expiring" (the module ran with expiry_days)
+    or with fewer than days_warn days left is EXPIRING; any other problem is FAIL; a module that did not run is a
+    FAIL row with reason check_failed. None: no rows."""
+    days_warn = _warn_days(days_warn)
+    if frontend is None:
+        return []
+    rows = []
+    for host, res in _front_results_by_host(frontend):
+        if not isinstance(res, dict):
+            raise ReportError("frontend result of host %s: expected a dict, got %s" % (host, type(res).__name__))
+        if res.get("skipped"):
+            continue
+        results = res.get("results")
+        if not isinstance(results, list):
+            rows.append({
+                "proxy": host, "site": "", "certificate_file": "", "subject": None, "verdict": "FAIL",
+                "reason": "check_failed", "message": str(res.get("msg") or "the frontend certificate check did not run"),
+                "days_left": None, "not_after": None,
+                "fix": "Fix what the message names (the sites' tls fields, trust_file, or the Python library "
+                       "cryptography on the proxy) and run again.",
+            })
+            continue
+        for item in results:
+            if not isinstance(item, dict):
+                raise ReportError("frontend result of host %s: expected a dict per site, got %s"
+                                  % (host, type(item).__name__))
+            days = _days_left({"certificate": item})
+            problems = [p for p in (item.get("problems") or []) if isinstance(p, dict)]
+            failing = [p for p in problems if p.get("reason") != "expiring"]
+            cert_file = item.get("certificate_file") or ""
+            if failing or (item.get("ok") is False and not problems):
+                verdict = "FAIL"
+                reason = ", ".join(_unique(str(p.get("reason") or "") for p in failing)) or "not_ok"
+                message = "; ".join(_unique(str(p.get("message") or "") for p in failing))
+                fix = "; ".join(_unique(str(p.get("fix") or "") for p in failing))
+            elif problems or (days is not None and days < days_warn):
+                verdict = "EXPIRING"
+                reason = "expiring"
+                message = "; ".join(_unique(str(p.get("message") or "") for p in problems)) or (
+                    "the certificate %s expires on %s" % (cert_file, item.get("not_after") or "?"))
+                fix = "Renew the frontend certificate %s: it expires on %s (%s days left)." % (
+                    cert_file, item.get("not_after") or "?", "?" if days is None else days)
+            else:
+                verdict, reason, message, fix = "OK", "ok", "", ""
+            rows.append({
+                "proxy": host,
+                "site": str(item.get("site") or ""),
+                "certificate_file": cert_file,
+                "subject": item.get("subject"),
+                "verdict": verdict,
+                "reason": reason,
+                "message": message,
+                "days_left": days,
+                "not_after": item.get("not_after"),
+                "fix": fix,
+            })
+    rows.sort(key=lambda r: (_VERDICT_ORDER[r["verdict"]], r["days_left"] if r["days_left"] is not None else 1 << 30,
+                             str(r["proxy"] or ""), r["site"], r["certificate_file"]))
+    return rows
+
+
 # How many failing backends a summary's msg spells out (with site, backend, reason and fix).
 FAILURES_SHOWN = 3
 
 
-def summarize(results, days_warn=DEFAULT_DAYS_WARN, max_lines=50):
-    """Counts and a compact per-site summary (what the job output and set_stats show; never certificates or PEM).
-    msg leads with the first failing backends (site, backend, reason, fix) and ends with the counts (`counts`)."""
-    rows = build_rows(results, days_warn)
+def _kind_counts(rows):
     counts = dict((v.lower(), 0) for v in VERDICTS)
+    for row in rows:
+        counts[row["verdict"].lower()] += 1
+    return {"total": len(rows), "ok": counts["ok"], "failed": counts["fail"], "expiring": counts["expiring"]}
+
+
+def _front_problem(row):
+    return "%s frontend%s %s%s: %s" % (
+        row["verdict"], " [%s]" % row["proxy"] if row["proxy"] else "", row["site"] + " " if row["site"] else "",
+        row["certificate_file"] or "(check)",
+        row["reason"] if row["verdict"] == "FAIL" else "%s days left" % row["days_left"])
+
+
+def summarize(results, days_warn=DEFAULT_DAYS_WARN, max_lines=50, frontend=None):
+    """Counts and a compact per-site summary (what the job output and set_stats show; never certificates or PEM).
+    msg leads with the first failures (site, backend or frontend certificate, reason, fix) and ends with the counts
+    (`counts`). With frontend (frontend_certificate results), total/ok/failed/expiring count the frontend
+    certificates too; `backend` and `frontend` hold each kind's own counts."""
+    rows = build_rows(results, days_warn)
+    front_rows = build_frontend_rows(frontend, days_warn)
     reasons = {}
     sites = {}
     for row in rows:
-        counts[row["verdict"].lower()] += 1
         if row["verdict"] == "FAIL":
             reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
         key = row["site"] or row["backend"] or "(input)"
         if row["proxy"]:
             key = "%s on %s" % (key, row["proxy"])
-        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": []})
+        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": [], "frontend": None})
         site[row["verdict"].lower()] += 1
         if row["verdict"] == "FAIL" and row["reason"] not in site["reasons"]:
             site["reasons"].append(row["reason"])
+    for row in front_rows:
+        if row["verdict"] == "FAIL":
+            for reason in row["reason"].split(", "):
+                key = "frontend " + reason
+                reasons[key] = reasons.get(key, 0) + 1
+        key = row["site"] or "(frontend input)"
+        if row["proxy"]:
+            key = "%s on %s" % (key, row["proxy"])
+        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": [], "frontend": None})
+        site["frontend"] = row
     lines = []
-    for key in sorted(sites, key=lambda k: (-sites[k]["fail"], -sites[k]["expiring"], k)):
+
+    def weight(key):
+        front = sites[key]["frontend"]
+        return (-(sites[key]["fail"] + (front is not None and front["verdict"] == "FAIL")),
+                -(sites[key]["expiring"] + (front is not None and front["verdict"] == "EXPIRING")), key)
+    for key in sorted(sites, key=weight):
         site = sites[key]
         text = "%s: %d ok, %d failed, %d expiring" % (key, site["ok"], site["fail"], site["expiring"])
         if site["reasons"]:
             text += " (%s)" % ", ".join(site["reasons"])
+        front = site["frontend"]
+        if front is not None:
+            text += "; frontend certificate %s" % front["verdict"]
+            if front["verdict"] == "FAIL":
+                text += " (%s)" % front["reason"]
+            elif front["days_left"] is not None:
+                text += " (%d days left)" % front["days_left"]
         lines.append(text)
-    problems = ["%s%s %s%s: %s" % (r["verdict"], " [%s]" % r["proxy"] if r["proxy"] else "", r["site"] + " " if r["site"] else "",
-                                   r["backend"] + (" (Host %s)" % r["host"] if r["host"] else ""),
-                                   r["reason"] if r["verdict"] == "FAIL" else "%s days left" % r["days_left"])
-                for r in rows if r["verdict"] != "OK"]
-    total = len(rows)
+    problem_rows = [("backend", r) for r in rows if r["verdict"] != "OK"] + [
+        ("frontend", r) for r in front_rows if r["verdict"] != "OK"]
+    problem_rows.sort(key=lambda item: _VERDICT_ORDER[item[1]["verdict"]])  # stable: backends before frontends
+
+    def problem(kind, r):
+        if kind == "frontend":
+            return _front_problem(r)
+        return "%s%s %s%s: %s" % (r["verdict"], " [%s]" % r["proxy"] if r["proxy"] else "", r["site"] + " " if r["site"] else "",
+                                  r["backend"] + (" (Host %s)" % r["host"] if r["host"] else ""),
+                                  r["reason"] if r["verdict"] == "FAIL" else "%s days left" % r["days_left"])
+    problems = [problem(kind, r) for kind, r in problem_rows]
+    back, front = _kind_counts(rows), _kind_counts(front_rows)
+    total = back["total"]
     count_text = "%d backend%s: %d ok, %d failed, %d expiring within %d days" % (
-        total, "" if total == 1 else "s", counts["ok"], counts["fail"], counts["expiring"], int(days_warn))
+        total, "" if total == 1 else "s", back["ok"], back["failed"], back["expiring"], int(days_warn))
+    if frontend is not None:
+        count_text += "; %d frontend certificate%s: %d ok, %d failed, %d expiring" % (
+            front["total"], "" if front["total"] == 1 else "s", front["ok"], front["failed"], front["expiring"])
     # A failing run's message leads with the failures themselves (site, backend, reason, fix), then the counts.
-    failing = [(text, row) for text, row in zip(problems, [r for r in rows if r["verdict"] != "OK"])
-               if row["verdict"] == "FAIL"]
+    failing = [(text, row) for text, (_kind, row) in zip(problems, problem_rows) if row["verdict"] == "FAIL"]
     lead = ["%s%s" % (text, ". Fix: %s" % row["fix"] if row["fix"] else "") for text, row in failing[:FAILURES_SHOWN]]
     if len(failing) > FAILURES_SHOWN:
         lead.append("and %d more failed (see the report)" % (len(failing) - FAILURES_SHOWN))
     return {
         "msg": " | ".join(lead + [count_text]),
         "counts": count_text,
-        "total": total,
-        "ok": counts["ok"],
-        "failed": counts["fail"],
-        "expiring": counts["expiring"],
+        "total": back["total"] + front["total"],
+        "ok": back["ok"] + front["ok"],
+        "failed": back["failed"] + front["failed"],
+        "expiring": back["expiring"] + front["expiring"],
+        "backend": back,
+        "frontend": front,
         "days_warn": int(days_warn),
         "reasons": reasons,
         "sites": lines[:max_lines] + (["... and %d more sites (see the report)" % (len(lines) - max_lines)]
@@ -187,6 +331,8 @@ td.num { text-align: right; white-space: nowrap; }
 .insecure { color: #7a271a; font-size: 12px; margin-top: 4px; }
 code { font: 13px ui-monospace, "DejaVu Sans Mono", monospace; }
 .empty { padding: 16px; background: #fff; border: 1px solid #dcdfe4; }
+.card small { display: block; color: #555; font-size: 12px; }
+h2 { font-size: 17px; margin: 22px 0 8px; }
 """
 
 
@@ -194,11 +340,47 @@ def _e(value):
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report", generated=None):
-    """A self-contained HTML page (inline CSS, no scripts, no external resources)."""
+def _card_split(summary, key, shown):
+    """'<small>2 backend, 1 frontend</small>' under a card when the report has frontend certificates."""
+    if not shown:
+        return ""
+    return "<small>%d backend, %d frontend</small>" % (summary["backend"][key], summary["frontend"][key])
+
+
+def _frontend_html(front_rows, show_proxy):
+    out = ["<h2>Frontend certificates</h2>"]
+    if not front_rows:
+        out.append('<p class="empty">No site has frontend TLS.</p>')
+        return out
+    heads = (["Proxy"] if show_proxy else []) + ["Site", "Certificate", "Verdict", "Reason", "Expires", "Days left",
+                                                 "Fix"]
+    out.append('<table class="frontend"><thead><tr>%s</tr></thead><tbody>' % "".join("<th>%s</th>" % h for h in heads))
+    for row in front_rows:
+        cells = ["<td>%s</td>" % _e(row["proxy"])] if show_proxy else []
+        cells.append("<td>%s</td>" % _e(row["site"]))
+        cert = "<code>%s</code>" % _e(row["certificate_file"])
+        if row["subject"]:
+            cert += '<div class="msg">%s</div>' % _e(row["subject"])
+        cells.append('<td class="backend">%s</td>' % cert)
+        cells.append('<td><span class="badge %s">%s</span></td>' % (row["verdict"], row["verdict"]))
+        cells.append('<td class="reason"><code>%s</code><div class="msg">%s</div></td>'
+                     % (_e(row["reason"]), _e(row["message"])))
+        cells.append('<td class="num">%s</td>' % _e(row["not_after"] or ""))
+        cells.append('<td class="num">%s</td>' % ("" if row["days_left"] is None else row["days_left"]))
+        cells.append("<td>%s</td>" % _e(row["fix"]))
+        out.append('<tr class="%s">%s</tr>' % (row["verdict"].lower(), "".join(cells)))
+    out.append("</tbody></table>")
+    return out
+
+
+def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report", generated=None, frontend=None):
+    """A self-contained HTML page (inline CSS, no scripts, no external resources). With frontend
+    (frontend_certificate results), a second table lists each site's frontend certificate."""
     rows = build_rows(results, days_warn)
-    summary = summarize(results, days_warn)
-    show_proxy = any(r["proxy"] for r in rows)
+    front_rows = build_frontend_rows(frontend, days_warn)
+    summary = summarize(results, days_warn, frontend=frontend)
+    show_front = frontend is not None
+    show_proxy = any(r["proxy"] for r in rows + front_rows)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -209,11 +391,14 @@ def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report"
         "<h1>%s</h1>" % _e(title),
         '<p class="meta">%s%s</p>' % (_e(summary["counts"]), " &middot; generated %s" % _e(generated) if generated else ""),
         '<div class="cards">',
-        '<div class="card fail"><b>%d</b>failed</div>' % summary["failed"],
-        '<div class="card expiring"><b>%d</b>expiring &lt; %d days</div>' % (summary["expiring"], summary["days_warn"]),
-        '<div class="card ok"><b>%d</b>ok</div>' % summary["ok"],
+        '<div class="card fail"><b>%d</b>failed%s</div>' % (summary["failed"], _card_split(summary, "failed", show_front)),
+        '<div class="card expiring"><b>%d</b>expiring &lt; %d days%s</div>' % (
+            summary["expiring"], summary["days_warn"], _card_split(summary, "expiring", show_front)),
+        '<div class="card ok"><b>%d</b>ok%s</div>' % (summary["ok"], _card_split(summary, "ok", show_front)),
         "</div>",
     ]
+    if show_front:
+        out.append("<h2>Backends</h2>")
     if not rows:
         out.append('<p class="empty">No TLS backends were checked.</p>')
     else:
@@ -240,6 +425,8 @@ def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report"
             cells.append("<td>%s</td>" % fix)
             out.append('<tr class="%s">%s</tr>' % (row["verdict"].lower(), "".join(cells)))
         out.append("</tbody></table>")
+    if show_front:
+        out.extend(_frontend_html(front_rows, show_proxy))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -257,14 +444,40 @@ def md_escape(value):
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def render_markdown(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report", generated=None):
+def _frontend_markdown(front_rows, show_proxy):
+    out = ["", "## Frontend certificates", ""]
+    if not front_rows:
+        out.append("No site has frontend TLS.")
+        return out
+    heads = (["Proxy"] if show_proxy else []) + ["Site", "Certificate", "Verdict", "Reason", "Expires", "Days left",
+                                                 "Fix"]
+    out.append("| %s |" % " | ".join(heads))
+    out.append("|%s|" % "|".join("---" for _h in heads))
+    for row in front_rows:
+        cells = ([md_escape(row["proxy"])] if show_proxy else []) + [
+            md_escape(row["site"]), md_escape(row["certificate_file"]), "**%s**" % row["verdict"],
+            md_escape(row["reason"]), md_escape(row["not_after"] or ""),
+            "" if row["days_left"] is None else str(row["days_left"]), md_escape(row["fix"]),
+        ]
+        out.append("| %s |" % " | ".join(cells))
+    return out
+
+
+def render_markdown(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report", generated=None, frontend=None):
+    """The report as Markdown; with frontend, a "Frontend certificates" section after the backends."""
     rows = build_rows(results, days_warn)
-    summary = summarize(results, days_warn)
-    show_proxy = any(r["proxy"] for r in rows)
+    front_rows = build_frontend_rows(frontend, days_warn)
+    summary = summarize(results, days_warn, frontend=frontend)
+    show_front = frontend is not None
+    show_proxy = any(r["proxy"] for r in rows + front_rows)
     out = ["# %s" % md_escape(title), "",
            md_escape(summary["counts"]) + (" (generated %s)" % md_escape(generated) if generated else ""), ""]
+    if show_front:
+        out += ["## Backends", ""]
     if not rows:
         out.append("No TLS backends were checked.")
+        if show_front:
+            out.extend(_frontend_markdown(front_rows, show_proxy))
         return "\n".join(out) + "\n"
     heads = (["Proxy"] if show_proxy else []) + ["Site", "Backend", "Verdict", "Reason", "Days left", "Fix"]
     out.append("| %s |" % " | ".join(heads))
@@ -277,14 +490,16 @@ def render_markdown(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS rep
             "" if row["days_left"] is None else str(row["days_left"]), md_escape(row["fix"]),
         ]
         out.append("| %s |" % " | ".join(cells))
+    if show_front:
+        out.extend(_frontend_markdown(front_rows, show_proxy))
     return "\n".join(out) + "\n"
 
 
-def render(results, fmt="html", days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report", generated=None):
+def render(results, fmt="html", days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report", generated=None, frontend=None):
     if fmt == "html":
-        return render_html(results, days_warn, title, generated)
+        return render_html(results, days_warn, title, generated, frontend)
     if fmt in ("markdown", "md"):
-        return render_markdown(results, days_warn, title, generated)
+        return render_markdown(results, days_warn, title, generated, frontend)
     raise ReportError("format: expected html or markdown, got %r" % (fmt,))
 
 

@@ -191,3 +191,175 @@ def test_summary_msg_leads_with_site_backend_reason_and_fix():
                               "2 backends: 1 ok, 1 failed, 0 expiring within 30 days")
     ok = report.summarize(result(backend("https://ok/")))
     assert ok["msg"] == ok["counts"] == "1 backend: 1 ok, 0 failed, 0 expiring within 30 days"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Frontend certificates (frontend=: what revproxy.tls.frontend_certificate returns)
+
+FIX = {"expired": "renew the certificate and deploy the new one",
+       "expiring": "renew the certificate now (or lower apache_proxy_frontend_expiry_days to accept it)",
+       "chain_incomplete": "add the missing intermediate certificate(s) to tls.chain_file"}
+
+
+def front(site="shop", days=200, reasons=(), cert="/etc/ssl/shop.pem", **over):
+    item = {"site": site, "certificate_file": cert, "subject": "CN=shop.example", "names": ["shop.example"],
+            "not_after": "2030-01-01T00:00:00Z", "days_left": days,
+            "problems": [{"reason": r, "message": "%s: %s" % (r, cert), "fix": FIX[r]} for r in reasons]}
+    item["ok"] = not item["problems"]
+    item.update(over)
+    return item
+
+
+def front_result(*items):
+    return {"changed": False, "results": list(items), "failed_sites": [i["site"] for i in items if not i["ok"]],
+            "msg": "n frontend certificates"}
+
+
+@pytest.mark.parametrize("data, days_warn, want", [
+    # ok: no problem, more days left than the window
+    (front_result(front()), 30, ("OK", "ok", 200, "")),
+    # expired: the module's own reason, its fix
+    (front_result(front(days=-3, reasons=["expired"])), 30, ("FAIL", "expired", -3, FIX["expired"])),
+    # expiring within the window: the module ran with expiry_days = days_warn and says "expiring"
+    (front_result(front(days=12, reasons=["expiring"])), 30,
+     ("EXPIRING", "expiring", 12,
+      "Renew the frontend certificate /etc/ssl/shop.pem: it expires on 2030-01-01T00:00:00Z (12 days left).")),
+    # expiring by the report's window alone (the module ran with a smaller expiry_days)
+    (front_result(front(days=20)), 30,
+     ("EXPIRING", "expiring", 20,
+      "Renew the frontend certificate /etc/ssl/shop.pem: it expires on 2030-01-01T00:00:00Z (20 days left).")),
+    (front_result(front(days=30)), 30, ("OK", "ok", 30, "")),
+    (front_result(front(days=0)), "1", ("EXPIRING", "expiring", 0,
+                                       "Renew the frontend certificate /etc/ssl/shop.pem: it expires on "
+                                       "2030-01-01T00:00:00Z (0 days left).")),
+    # a real problem and expiring: FAIL, only the failing reasons and fixes
+    (front_result(front(days=5, reasons=["chain_incomplete", "expiring"])), 30,
+     ("FAIL", "chain_incomplete", 5, FIX["chain_incomplete"])),
+    # unreadable file: no dates
+    (front_result(front(days=None, not_after=None, reasons=["expired", "chain_incomplete"])), 30,
+     ("FAIL", "expired, chain_incomplete", None, FIX["expired"] + "; " + FIX["chain_incomplete"])),
+    # the module did not run (input error, cryptography missing on the proxy): a FAIL row naming the message
+    ({"p1": {"failed": True, "msg": "the Python library cryptography (>= 38.0) is needed"}}, 30,
+     ("FAIL", "check_failed", None, "Fix what the message names (the sites' tls fields, trust_file, or the Python "
+                                    "library cryptography on the proxy) and run again.")),
+    # registered with failed_when: false: not failed, but no results either
+    ({"failed": False, "msg": "sites: site 'x': tls.certificate_file: required"}, 30,
+     ("FAIL", "check_failed", None, "Fix what the message names (the sites' tls fields, trust_file, or the Python "
+                                    "library cryptography on the proxy) and run again.")),
+    # just the list of results
+    ([front(days=-1, reasons=["expired"])], 30, ("FAIL", "expired", -1, FIX["expired"])),
+])
+def test_frontend_rows(data, days_warn, want):
+    rows = report.build_frontend_rows(data, days_warn)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["verdict"], row["reason"], row["days_left"], row["fix"]) == want
+    if row["reason"] != "check_failed":
+        assert (row["site"], row["certificate_file"]) == ("shop", "/etc/ssl/shop.pem")
+        assert row["not_after"] == (None if want[2] is None else "2030-01-01T00:00:00Z")
+    else:
+        assert "cryptography" in row["message"] or "tls.certificate_file" in row["message"]
+
+
+@pytest.mark.parametrize("data, count", [
+    (None, 0),
+    (front_result(), 0),
+    ({"p1": {"skipped": True}, "p2": front_result(front())}, 1),
+    ({"p1": front_result(front(), front("blog", cert="/b.pem")), "p2": front_result(front())}, 3),
+])
+def test_frontend_inputs(data, count):
+    assert len(report.build_frontend_rows(data)) == count
+
+
+@pytest.mark.parametrize("data, error", [
+    ("text", "frontend: expected a frontend_certificate result"),
+    ({"p1": "x"}, "frontend result of host p1: expected a dict"),
+    ({"results": ["x"]}, "expected a dict per site"),
+])
+def test_frontend_bad_input(data, error):
+    with pytest.raises(report.ReportError, match=error):
+        report.build_frontend_rows(data)
+
+
+def test_frontend_order_failures_then_expiring_then_ok():
+    rows = report.build_frontend_rows({
+        "p2": front_result(front("a"), front("b", days=-1, reasons=["expired"])),
+        "p1": front_result(front("c", days=9, reasons=["expiring"]), front("d", days=2, reasons=["expiring"]))}, 30)
+    assert [(r["proxy"], r["site"], r["verdict"]) for r in rows] == [
+        ("p2", "b", "FAIL"), ("p1", "d", "EXPIRING"), ("p1", "c", "EXPIRING"), ("p2", "a", "OK")]
+
+
+def test_summary_counts_frontend_certificates_labelled():
+    backends = {"p1": result(backend(site="shop"), backend("https://c/", site="blog", days=10))}
+    fronts = {"p1": front_result(front("shop", days=-2, reasons=["expired"]), front("blog", days=12, reasons=["expiring"]),
+                                 front("docs", cert="/d.pem"))}
+    summary = report.summarize(backends, 30, frontend=fronts)
+    assert (summary["total"], summary["ok"], summary["failed"], summary["expiring"]) == (5, 2, 1, 2)
+    assert summary["backend"] == {"total": 2, "ok": 1, "failed": 0, "expiring": 1}
+    assert summary["frontend"] == {"total": 3, "ok": 1, "failed": 1, "expiring": 1}
+    assert summary["counts"] == ("2 backends: 1 ok, 0 failed, 1 expiring within 30 days; "
+                                 "3 frontend certificates: 1 ok, 1 failed, 1 expiring")
+    assert summary["reasons"] == {"frontend expired": 1}
+    assert summary["problems"] == ["FAIL frontend [p1] shop /etc/ssl/shop.pem: expired",
+                                   "EXPIRING [p1] blog https://c/: 10 days left",
+                                   "EXPIRING frontend [p1] blog /etc/ssl/shop.pem: 12 days left"]
+    assert summary["msg"] == ("FAIL frontend [p1] shop /etc/ssl/shop.pem: expired. Fix: " + FIX["expired"] + " | "
+                              + summary["counts"])
+    assert summary["sites"] == ["shop on p1: 1 ok, 0 failed, 0 expiring; frontend certificate FAIL (expired)",
+                                "blog on p1: 0 ok, 0 failed, 1 expiring; frontend certificate EXPIRING (12 days left)",
+                                "docs on p1: 0 ok, 0 failed, 0 expiring; frontend certificate OK (200 days left)"]
+
+
+def test_summary_without_frontend_is_unchanged():
+    data = result(backend(), backend("https://x/", ok=False, reason="expired"))
+    plain = report.summarize(data)
+    assert "frontend" not in plain["counts"] and plain["frontend"]["total"] == 0
+    assert plain["counts"] == "2 backends: 1 ok, 1 failed, 0 expiring within 30 days"
+    assert report.render_html(data) == report.render_html(data, frontend=None)
+    assert "Frontend" not in report.render_html(data) and "Frontend" not in report.render_markdown(data)
+    # an empty frontend input still says so (the check ran, no site has frontend TLS)
+    assert report.summarize(data, frontend=front_result())["counts"].endswith(
+        "; 0 frontend certificates: 0 ok, 0 failed, 0 expiring")
+    assert "No site has frontend TLS." in report.render_markdown(data, frontend=front_result())
+
+
+def test_html_frontend_table_and_cards():
+    page = report.render_html(result(backend()), 30, frontend=front_result(
+        front("shop", days=-2, reasons=["expired"]), front("blog", days=12, reasons=["expiring"]), front("docs")))
+    assert "<h2>Backends</h2>" in page and "<h2>Frontend certificates</h2>" in page
+    assert page.index("<h2>Backends</h2>") < page.index("<h2>Frontend certificates</h2>")
+    assert '<b>1</b>failed<small>0 backend, 1 frontend</small>' in page
+    assert '<b>1</b>expiring &lt; 30 days<small>0 backend, 1 frontend</small>' in page
+    assert '<b>2</b>ok<small>1 backend, 1 frontend</small>' in page
+    table = page[page.index('<table class="frontend">'):]
+    assert "<th>Certificate</th><th>Verdict</th><th>Reason</th><th>Expires</th><th>Days left</th>" in table
+    assert table.index("shop") < table.index("blog") < table.index("docs")
+    assert '<td class="num">2030-01-01T00:00:00Z</td><td class="num">-2</td>' in table
+    assert '<td class="num">12</td>' in table and FIX["expired"] in table
+
+
+def test_html_frontend_escapes_everything():
+    page = report.render_html(result(), 30, frontend={HOSTILE: front_result(front(
+        HOSTILE, cert=HOSTILE, subject=HOSTILE, not_after=HOSTILE, days=-1,
+        problems=[{"reason": HOSTILE, "message": HOSTILE, "fix": HOSTILE}], ok=False))})
+    assert "<script" not in page and 'alert("x")' not in page
+    # proxy, site, certificate file, subject, reason, message, not_after, fix
+    assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") == 8
+
+
+def test_markdown_frontend_section():
+    text = report.render_markdown({"p1": result(backend())}, 30, frontend={"p1": front_result(
+        front("shop", days=12, reasons=["expiring"]), front(HOSTILE, cert=HOSTILE, days=-1, reasons=["expired"]))})
+    lines = text.splitlines()
+    assert lines.index("## Backends") < lines.index("## Frontend certificates")
+    table = lines[lines.index("## Frontend certificates") + 2:]
+    assert table[0] == "| Proxy | Site | Certificate | Verdict | Reason | Expires | Days left | Fix |"
+    assert table[2].count(" | ") == 7 and "\\<script\\>" in table[2] and "**FAIL**" in table[2]
+    assert table[3] == ("| p1 | shop | /etc/ssl/shop.pem | **EXPIRING** | expiring | 2030-01-01T00:00:00Z | 12 | "
+                        "Renew the frontend certificate /etc/ssl/shop.pem: it expires on 2030-01-01T00:00:00Z "
+                        "\\(12 days left\\). |")
+
+
+@pytest.mark.parametrize("fmt", ["html", "markdown"])
+def test_render_dispatch_passes_frontend(fmt):
+    assert "/etc/ssl/shop.pem" in report.render(result(backend()), fmt, frontend=front_result(front()))
