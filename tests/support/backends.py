@@ -22,6 +22,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import http
+import json
 import logging
 import os
 import resource
@@ -185,6 +186,9 @@ class _HTTPMixin:
     body = b"backend ok"
     extra_headers = ()
     delay = 0.0
+    # A request for exactly this path (query ignored) is answered with JSON of what the backend received: method,
+    # target, SNI and every header line in order as sent ({"headers": [[name, value], ...]}). None: no echo path.
+    echo_path = None
 
     def _init_http(self, status, body, headers, delay):
         self.status = int(status)
@@ -224,10 +228,12 @@ class _HTTPMixin:
                 await writer.drain()
                 return
             headers = {}
+            header_lines = []
             for line in lines[1:]:
                 if ":" in line:
                     key, value = line.split(":", 1)
                     headers[key.strip().lower()] = value.strip()
+                    header_lines.append([key.strip(), value.strip()])
             req_body = await self._read_body(reader, headers)
             host = headers.get("host")
             self.seen.append((sni, host))
@@ -238,9 +244,13 @@ class _HTTPMixin:
                 await asyncio.sleep(self.delay)
             close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
             body = self.body + ("\nSNI=%s\nHost=%s\n" % (sni, host)).encode("latin-1", "replace")
+            echo = self.echo_path is not None and target.split("?", 1)[0] == self.echo_path
+            if echo:
+                body = json.dumps({"method": method, "target": target, "sni": sni, "headers": header_lines},
+                                  sort_keys=True).encode("utf-8") + b"\n"
             reason = http.HTTPStatus(self.status).phrase if self.status in http.HTTPStatus._value2member_map_ else "Status"
             out = ["HTTP/1.1 %d %s" % (self.status, reason),
-                   "Content-Type: text/plain",
+                   "Content-Type: %s" % ("application/json" if echo else "text/plain"),
                    "Content-Length: %d" % (0 if method == "HEAD" else len(body)),
                    "X-Seen-SNI: %s" % (sni or "-"),
                    "X-Seen-Host: %s" % (host or "-"),
@@ -346,16 +356,19 @@ class TLSBackend(_Backend, _HTTPMixin):
     ``sni_names``: reject handshakes whose SNI is missing or not in the set with an unrecognized_name alert.
     ``client_ca_path``: require a client certificate that verifies against it (CERT_REQUIRED).
     ``client_ca_names_path``: CA certificates whose subjects are sent as the acceptable-CA list (default: none sent).
-    ``min_version``/``max_version``: ssl.TLSVersion or "1.2"/"TLSv1.3"... Attributes: ``port``, ``ports``, ``seen``
+    ``min_version``/``max_version``: ssl.TLSVersion or "1.2"/"TLSv1.3"...
+    ``echo_path``: a request for this path gets JSON of the request line, SNI and header lines received. Attributes: ``port``, ``ports``, ``seen``
     ([(sni, host)] per request), ``handshakes`` (SNI of every ClientHello, accepted or not), ``requests``.
     """
 
     def __init__(self, chain_path, key_path, *, sni_names=None, client_ca_path=None, client_ca_names_path=None,
                  min_version=None, max_version=None, status=200, body=b"backend ok", headers=None, delay=0.0,
-                 host=LOCALHOST, port=0, key_password=None, alpn=None, count=1, ports=None, handshake_timeout=15.0):
+                 host=LOCALHOST, port=0, key_password=None, alpn=None, count=1, ports=None, handshake_timeout=15.0,
+                 echo_path=None):
         _Backend.__init__(self, host)
         self.handshake_timeout = handshake_timeout
         self._init_http(status, body, headers, delay)
+        self.echo_path = echo_path
         self.chain_path = chain_path
         self.key_path = key_path
         self.sni_names = set(sni_names) if sni_names else None
@@ -683,7 +696,7 @@ def _serve(args):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     backend = TLSBackend(args.chain, args.key, sni_names=args.sni or None, client_ca_path=args.client_ca,
-                         host=args.host, port=args.port, body=args.body.encode())
+                         host=args.host, port=args.port, body=args.body.encode(), echo_path=args.echo_path)
     if args.pidfile:
         with open(args.pidfile, "w", encoding="ascii") as handle:
             handle.write("%d\n" % os.getpid())
@@ -714,6 +727,7 @@ def main(argv=None):
     p_serve.add_argument("--sni", action="append", help="accepted SNI name (repeatable); others get unrecognized_name")
     p_serve.add_argument("--client-ca", help="require client certificates issued by this CA")
     p_serve.add_argument("--body", default="backend ok")
+    p_serve.add_argument("--echo-path", help="answer requests for this path with JSON of the headers received")
     p_serve.add_argument("--pidfile")
     p_serve.add_argument("--logfile")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 """default: the role with two sites in front of two strict HTTPS backends on other hosts (containers)."""
+import json
 import os
 import sys
 
@@ -121,6 +122,48 @@ def test_forwarded_headers_are_rendered(proxy):
         for directive in ("RequestHeader unset X-Forwarded-For", "RequestHeader set X-Forwarded-Proto %s" % proto,
                           "RequestHeader set X-Forwarded-Port %d" % port, "ProxyAddHeaders On"):
             assert directive in lines, (site, directive)
+
+
+SPOOFED = {"X-Forwarded-Proto": "http", "X-Forwarded-Port": "1", "X-Forwarded-For": "6.6.6.6",
+           "X-Forwarded-Host": "evil.example", "X-Forwarded-Server": "evil.example"}
+
+
+def _echoed(body):
+    """The backend's echo (tests/support/backends.py --echo-path): {lower-case header name: [values as received]}."""
+    seen = {}
+    for name, value in json.loads(body)["headers"]:
+        seen.setdefault(name.lower(), []).append(value)
+    return seen
+
+
+@pytest.mark.parametrize("site", ["sni", "mtls"])
+def test_backend_sees_the_real_forwarded_headers_not_spoofed_ones(proxy, site):
+    """End to end: a client sends forged X-Forwarded-* values through the proxy; the backend container (its echo
+    path) receives the scheme and port of the real request and mod_proxy's own X-Forwarded-For/-Host/-Server."""
+    spoof = []
+    for name, value in SPOOFED.items():
+        spoof += ["-H", "%s: %s" % (name, value)]
+    if site == "sni":
+        name, proto, port = "sni.example.test", "https", "443"
+        status, body = testlib.http_get(proxy, "https://sni.example.test/revproxy-echo?from=molecule",
+                                        resolve="sni.example.test:443:127.0.0.1", cacert=ROOT_CA, extra=spoof)
+    else:
+        name, proto, port = "mtls.example.test", "http", "80"
+        spoof[1] = "X-Forwarded-Proto: https"  # the plain HTTP site must not be talked into https either
+        status, body = testlib.http_get(proxy, "http://127.0.0.1/revproxy-echo?from=molecule", host_header=name,
+                                        extra=spoof)
+    assert status == 200, body
+    seen = _echoed(body)
+    assert json.loads(body)["target"] == "/revproxy-echo?from=molecule"
+    assert seen["x-forwarded-proto"] == [proto], seen
+    assert seen["x-forwarded-port"] == [port], seen
+    assert seen["x-forwarded-for"] == ["127.0.0.1"], seen
+    assert seen["x-forwarded-host"] == [name], seen
+    assert seen["x-forwarded-server"] == [name], seen
+    # The backend itself got its own name (ProxyPreserveHost Off) and, over TLS to the backend, its SNI.
+    assert seen["host"] == ["%s.backend.test:8443" % site], seen
+    assert json.loads(body)["sni"] == "%s.backend.test" % site
+    assert not any("6.6.6.6" in v or "evil.example" in v for values in seen.values() for v in values), seen
 
 
 def test_backend_handshake_reports_both_backends_ok(proxy, role_vars):
