@@ -15,8 +15,8 @@ description:
   - Turns the registered result of C(revproxy.tls.backend_handshake) into a self-contained HTML page (inline CSS, no
     scripts, no external resources) or Markdown, one row per backend, failures first, with the reason, the days left
     on the certificate and the fix; every value is escaped.
-  - With O(frontend), a second table lists each site's frontend certificate (from C(revproxy.tls.frontend_certificate)):
-    its file, expiry, days left, verdict and fix; the summary cards count both and say how many are frontend.
+  - With O(frontend), a second table lists each site's frontend certificate (from C(revproxy.tls.frontend_certificate))
+    with its file, expiry, days left, verdict and fix; the summary cards count both and say how many are frontend.
 author:
   - revproxy.tls contributors (@revproxy)
 extends_documentation_fragment:

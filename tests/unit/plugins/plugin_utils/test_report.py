@@ -229,9 +229,9 @@ def front_result(*items):
      ("EXPIRING", "expiring", 20,
       "Renew the frontend certificate /etc/ssl/shop.pem: it expires on 2030-01-01T00:00:00Z (20 days left).")),
     (front_result(front(days=30)), 30, ("OK", "ok", 30, "")),
-    (front_result(front(days=0)), "1", ("EXPIRING", "expiring", 0,
-                                       "Renew the frontend certificate /etc/ssl/shop.pem: it expires on "
-                                       "2030-01-01T00:00:00Z (0 days left).")),
+    (front_result(front(days=0)), "1",
+     ("EXPIRING", "expiring", 0,
+      "Renew the frontend certificate /etc/ssl/shop.pem: it expires on 2030-01-01T00:00:00Z (0 days left).")),
     # a real problem and expiring: FAIL, only the failing reasons and fixes
     (front_result(front(days=5, reasons=["chain_incomplete", "expiring"])), 30,
      ("FAIL", "chain_incomplete", 5, FIX["chain_incomplete"])),
