@@ -136,6 +136,12 @@ def _unique(values):
     return out
 
 
+def _sentence(text):
+    """The module's fixes follow "Fix: " in its own messages; in the report each starts a sentence."""
+    text = str(text or "")
+    return text[:1].upper() + text[1:]
+
+
 def build_frontend_rows(frontend, days_warn=DEFAULT_DAYS_WARN):
     """One row per site's frontend certificate (frontend_certificate results): failures first, then certificates
     expiring within days_warn, then ok. A result whose only problem is "expiring" (the module ran with expiry_days)
@@ -172,7 +178,7 @@ def build_frontend_rows(frontend, days_warn=DEFAULT_DAYS_WARN):
                 verdict = "FAIL"
                 reason = ", ".join(_unique(str(p.get("reason") or "") for p in failing)) or "not_ok"
                 message = "; ".join(_unique(str(p.get("message") or "") for p in failing))
-                fix = "; ".join(_unique(str(p.get("fix") or "") for p in failing))
+                fix = "; ".join(_unique(_sentence(p.get("fix")) for p in failing))
             elif problems or (days is not None and days < days_warn):
                 verdict = "EXPIRING"
                 reason = "expiring"

@@ -105,7 +105,7 @@ def test_report_shows_frontend_expiry_next_to_the_backends(backend, tmp_path):
     assert stats["frontend"] == {"total": 3, "ok": 1, "failed": 1, "expiring": 1}, stats
     assert (stats["total"], stats["ok"], stats["failed"], stats["expiring"]) == (6, 4, 1, 1), stats
     assert stats["reasons"] == {"frontend expired": 1}
-    assert stats["msg"].startswith("FAIL frontend [localhost] old %s: expired. Fix: renew the certificate"
+    assert stats["msg"].startswith("FAIL frontend [localhost] old %s: expired. Fix: Renew the certificate"
                                    % certs["old"].chain_path), stats["msg"]
     summary = job.task_results("Summarise this proxy")[0]["msg"]
     assert "old: 1 ok, 0 failed, 0 expiring; frontend certificate FAIL (expired)" in summary

@@ -199,6 +199,8 @@ def test_summary_msg_leads_with_site_backend_reason_and_fix():
 FIX = {"expired": "renew the certificate and deploy the new one",
        "expiring": "renew the certificate now (or lower apache_proxy_frontend_expiry_days to accept it)",
        "chain_incomplete": "add the missing intermediate certificate(s) to tls.chain_file"}
+# In the report each of the module's fixes starts a sentence.
+SHOWN = dict((reason, fix[0].upper() + fix[1:]) for reason, fix in FIX.items())
 
 
 def front(site="shop", days=200, reasons=(), cert="/etc/ssl/shop.pem", **over):
@@ -219,7 +221,7 @@ def front_result(*items):
     # ok: no problem, more days left than the window
     (front_result(front()), 30, ("OK", "ok", 200, "")),
     # expired: the module's own reason, its fix
-    (front_result(front(days=-3, reasons=["expired"])), 30, ("FAIL", "expired", -3, FIX["expired"])),
+    (front_result(front(days=-3, reasons=["expired"])), 30, ("FAIL", "expired", -3, SHOWN["expired"])),
     # expiring within the window: the module ran with expiry_days = days_warn and says "expiring"
     (front_result(front(days=12, reasons=["expiring"])), 30,
      ("EXPIRING", "expiring", 12,
@@ -234,10 +236,10 @@ def front_result(*items):
       "Renew the frontend certificate /etc/ssl/shop.pem: it expires on 2030-01-01T00:00:00Z (0 days left).")),
     # a real problem and expiring: FAIL, only the failing reasons and fixes
     (front_result(front(days=5, reasons=["chain_incomplete", "expiring"])), 30,
-     ("FAIL", "chain_incomplete", 5, FIX["chain_incomplete"])),
+     ("FAIL", "chain_incomplete", 5, SHOWN["chain_incomplete"])),
     # unreadable file: no dates
     (front_result(front(days=None, not_after=None, reasons=["expired", "chain_incomplete"])), 30,
-     ("FAIL", "expired, chain_incomplete", None, FIX["expired"] + "; " + FIX["chain_incomplete"])),
+     ("FAIL", "expired, chain_incomplete", None, SHOWN["expired"] + "; " + SHOWN["chain_incomplete"])),
     # the module did not run (input error, cryptography missing on the proxy): a FAIL row naming the message
     ({"p1": {"failed": True, "msg": "the Python library cryptography (>= 38.0) is needed"}}, 30,
      ("FAIL", "check_failed", None, "Fix what the message names (the sites' tls fields, trust_file, or the Python "
@@ -247,7 +249,7 @@ def front_result(*items):
      ("FAIL", "check_failed", None, "Fix what the message names (the sites' tls fields, trust_file, or the Python "
                                     "library cryptography on the proxy) and run again.")),
     # just the list of results
-    ([front(days=-1, reasons=["expired"])], 30, ("FAIL", "expired", -1, FIX["expired"])),
+    ([front(days=-1, reasons=["expired"])], 30, ("FAIL", "expired", -1, SHOWN["expired"])),
 ])
 def test_frontend_rows(data, days_warn, want):
     rows = report.build_frontend_rows(data, days_warn)
@@ -303,7 +305,7 @@ def test_summary_counts_frontend_certificates_labelled():
     assert summary["problems"] == ["FAIL frontend [p1] shop /etc/ssl/shop.pem: expired",
                                    "EXPIRING [p1] blog https://c/: 10 days left",
                                    "EXPIRING frontend [p1] blog /etc/ssl/shop.pem: 12 days left"]
-    assert summary["msg"] == ("FAIL frontend [p1] shop /etc/ssl/shop.pem: expired. Fix: " + FIX["expired"] + " | "
+    assert summary["msg"] == ("FAIL frontend [p1] shop /etc/ssl/shop.pem: expired. Fix: " + SHOWN["expired"] + " | "
                               + summary["counts"])
     assert summary["sites"] == ["shop on p1: 1 ok, 0 failed, 0 expiring; frontend certificate FAIL (expired)",
                                 "blog on p1: 0 ok, 0 failed, 1 expiring; frontend certificate EXPIRING (12 days left)",
@@ -335,7 +337,7 @@ def test_html_frontend_table_and_cards():
     assert "<th>Certificate</th><th>Verdict</th><th>Reason</th><th>Expires</th><th>Days left</th>" in table
     assert table.index("shop") < table.index("blog") < table.index("docs")
     assert '<td class="num">2030-01-01T00:00:00Z</td><td class="num">-2</td>' in table
-    assert '<td class="num">12</td>' in table and FIX["expired"] in table
+    assert '<td class="num">12</td>' in table and SHOWN["expired"] in table
 
 
 def test_html_frontend_escapes_everything():
