@@ -28,8 +28,10 @@ MANAGER_PATH = "/revproxy-balancer-manager"
 STATUS_WORDS = {"Dis": "disabled", "Drn": "drained", "Stby": "standby", "Stop": "stopped", "Err": "error",
                 "HcFl": "health_check_failed", "Ign": "ignore_errors", "Ok": "ok", "Init": "init"}
 STATES = ("enabled", "drained", "disabled")
+# A member row: the URL cell, then 10 cells (Route ... From), or 16 when mod_proxy_hcheck is loaded (HC Method,
+# HC Interval, Passes, Fails, HC uri, HC Expr follow From).
 _ROW_RE = re.compile(r'<tr>\s*<td><a href="[^"?]*\?b=([^&"]+)&amp;w=([^&"]+)&amp;nonce=([^&"]+)">[^<]*</a></td>'
-                     r'((?:\s*<td>[^<]*</td>){10})\s*</tr>')
+                     r'((?:\s*<td>[^<]*</td>){10}(?:(?:\s*<td>[^<]*</td>){6})?)\s*</tr>')
 _CELL_RE = re.compile(r"<td>([^<]*)</td>")
 _BALANCER_RE = re.compile(r'\?b=([^&"]+)&amp;nonce=([^&"]+)">balancer://')
 

@@ -73,3 +73,18 @@ def test_member_key(url, key):
 
 def test_empty_page():
     assert parse_page("<html></html>") == {}
+
+
+def test_parse_page_with_health_checks():
+    """With mod_proxy_hcheck loaded each member row has six more cells (HC Method ... HC Expr); recorded from Apache
+    2.4.71 with a pool of two members and a health check. Found by the molecule scenario pools (drain said
+    "members: none")."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "balancer-manager-hcheck-2.4.71.html")) as handle:
+        page = parse_page(handle.read())
+    assert sorted(page) == ["app"]
+    assert sorted(page["app"]["members"]) == ["https://localhost:34315", "https://localhost:39647"]
+    member = find_member(page, "app", "https://localhost:39647/")
+    assert member["status"] == ["init", "ok"] and member["busy"] == 0 and member["factor"] == "1.00"
+    assert current_state(member) == "enabled"
+    form = parse_qs(update_form(page, "app", "https://localhost:39647/", "disabled"))
+    assert form["w"] == ["https://localhost:39647"] and form["w_status_D"] == ["1"]
