@@ -11,6 +11,7 @@ Writes into DIR (every file is <stem>.pem, <stem>.key, <stem>-chain.pem):
   expired                a leaf for bad.backend.test that expired yesterday
   rogue-root, untrusted  a leaf (+ its intermediate) for bad.backend.test from a hierarchy the proxy does not trust
   bad                    a valid leaf for bad.backend.test (with ProxyPreserveHost the client's Host is checked)
+  pool                   one leaf for pool1/pool2/pool3.backend.test (the pool members of the pools scenario)
   proxy-client           the proxy's client certificate (clientAuth), issued by client-root
   frontend               the proxy's own certificate for *.example.test
 """
@@ -32,6 +33,7 @@ def main(directory):
     for name in ("sni", "mtls", "good", "bad"):
         pki.leaf(name, dns=["%s.backend.test" % name], issuer=inter)
     pki.leaf("wrongname", dns=["other.backend.test"], issuer=inter)
+    pki.leaf("pool", dns=["pool%d.backend.test" % n for n in (1, 2, 3)], issuer=inter)
     day = datetime.timedelta(days=1)
     pki.leaf("expired", dns=["bad.backend.test"], issuer=inter, not_before=-30 * day, not_after=-day)
     rogue = pki.ca("Rogue Root CA", stem="rogue-root")
