@@ -136,7 +136,7 @@ def test_health_check_takes_a_stopped_member_container_out_and_back(proxy):
 def test_drain_and_undrain_under_a_request_loop(proxy):
     log, stop = "/tmp/mol-loop.log", "/tmp/mol-loop.stop"
     proxy.run("rm -f %s %s" % (log, stop))
-    _docker("exec", "-d", "pools-proxy", "python3", "/opt/molecule-request-loop.py", "http://127.0.0.1/app/", HOST,
+    _docker("exec", "-d", "pools-proxy", "python3", "/opt/molecule-files/request_loop.py", "http://127.0.0.1/app/", HOST,
             log, stop)
     args = {"revproxy_hosts": "pools-proxy", "revproxy_site_host": HOST, "revproxy_pool": "app",
             "revproxy_member": MEMBERS["pool2"], "revproxy_timeout": 30}
