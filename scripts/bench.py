@@ -1,9 +1,10 @@
 """Benchmarks for revproxy.tls (issue 7): the collection against what users do today, side by side, as work grows.
 
 Measures, through ansible-playbook on localhost (127.0.0.1 only):
-  checks   revproxy.tls.backend_handshake on 50/200/500 loopback TLS backends (one task) against a loop of
-           community.crypto.get_certificate over 50 of the same backends; plus the 500 run with one blackholed
-           backend (timeout T) to show that a dead backend costs no more than T.
+  checks   revproxy.tls.backend_handshake on 50/200/500/2000 loopback TLS backends (one task) against a loop of
+           community.crypto.get_certificate over 50 of the same backends, and against the floor: a plain asyncio
+           client (scripts/bench/asyncio_client.py, its own process) doing the same 2000 handshakes and requests;
+           plus the 2000 run with one blackholed backend (timeout T) to show that a dead backend costs no more than T.
   converge the apache_proxy role on the SYSTEM Apache with 30/300/1000 sites (first run, unchanged re-run, one site
            changed) against a per-site ansible.builtin.template loop writing the same vhost text into a scratch
            directory; time, Apache reloads (counted in its error log) and the ratio.
@@ -367,6 +368,15 @@ def bench_checks(cfg, res, work):
                     res.add(("mem", "hs", n, "controller"), run.controller_kb)
                     res.add(("mem", "hs", n, "module"), run.module_kb)
                     res.add(("mem", "hs", n, "tree"), run.tree_kb)
+            # The floor: a plain asyncio client (its own process, as the module) doing the same handshakes and
+            # requests to the nmax backends, with the module's default concurrency.
+            floor = subprocess.run([PYTHON, os.path.join(BENCH_DIR, "asyncio_client.py"), root.cert_path, "64"]
+                                   + [str(p) for p in ports[:nmax]], capture_output=True, text=True, check=True)
+            floor = json.loads(floor.stdout)
+            if floor["ok"] != nmax:
+                res.notes.append("asyncio floor run %d: %d of %d backends answered" % (run_no + 1, floor["ok"], nmax))
+            res.add(("floor", nmax), floor["seconds"])
+            res.add(("floor", nmax, "ratio"), task_times[nmax] / floor["seconds"])
             # The same nmax backends plus one blackholed backend, same timeout.
             blist = backends_for(ports[:nmax]) + [{"url": "https://localhost:%d/" % hole.port, "ca_file": root.cert_path}]
             run = run_playbook(HANDSHAKE_PLAY, {"bench_backends": blist, "bench_timeout": timeout}, tmp).check(
@@ -647,6 +657,11 @@ def table(cfg, res, mach):
             k, k, _fmt(res.med(("gc", k, "task"))), _fmt(res.med(("gc", k, "play"))), _fmt(res.med(("gc", k, "per")), "ms")))
         add("| same %d backends: loop task / backend_handshake task | | | | %s |" % (k, _fmt(res.med(("gc", k, "ratio")), "x")))
         nmax = max(cfg.backend_sizes)
+        add("| floor: a plain asyncio client, %d backends (handshake + request, no mod_ssl semantics) | %s | | %s |"
+            " backend_handshake task / floor: %s |" % (nmax, _fmt(res.med(("floor", nmax)), digits=2),
+                                                     _fmt(res.med(("floor", nmax)) / nmax if res.n(("floor", nmax))
+                                                          else None, "ms"),
+                                                     _fmt(res.med(("floor", nmax, "ratio")), "x")))
         add("| backend_handshake, %d backends + 1 blackholed (timeout %g s) | %s | | blackhole took %s | costs +%s over"
             " %d backends (budget %g s) |" % (nmax, cfg.timeout, _fmt(res.med(("bh", "task")), digits=2),
                                               _fmt(res.med(("bh", "elapsed")), digits=2),
@@ -700,6 +715,17 @@ def table(cfg, res, mach):
         first, rerun = res.med(("role", 300, "first", "play")), res.med(("role", 300, "rerun", "play"))
         targets.append("300 sites first apply < 60 s: %s -> %s" % (_fmt(first), "met" if first < 60 else "MISSED"))
         targets.append("300 sites unchanged re-run < 20 s: %s -> %s" % (_fmt(rerun), "met" if rerun < 20 else "MISSED"))
+    if cfg.do_checks and 2000 in cfg.backend_sizes:
+        value = res.med(("hs", 2000, "task"))
+        targets.append("2000 backends < 5 s (task): %s -> %s" % (_fmt(value, digits=2), "met" if value is not None and value < 5 else "MISSED"))
+    if cfg.do_pools and not cfg.quick:
+        shared_n, pool_n = cfg.pool_sizes
+        for label, n, phase, limit in (("shared", shared_n, "first", 30), ("shared", shared_n, "rerun", 10),
+                                       ("pools", pool_n, "first", 30)):
+            value = res.med(("pools", label, n, phase, "play"))
+            targets.append("%d sites (%s) %s < %d s: %s -> %s" % (
+                n, "one shared backend" if label == "shared" else "pools of 3", "first apply" if phase == "first"
+                else "unchanged re-run", limit, _fmt(value), "met" if value is not None and value < limit else "MISSED"))
     if targets:
         add("targets: " + "; ".join(targets))
     for note in res.notes:
@@ -712,7 +738,7 @@ class Config:
         self.quick = args.quick
         self.runs = int(os.environ.get("BENCH_RUNS", "1" if args.quick else "3"))
         self.timeout = float(os.environ.get("BENCH_TIMEOUT", "1" if args.quick else "2"))
-        self.backend_sizes = (5, 10) if args.quick else (50, 200, 500)
+        self.backend_sizes = (5, 10) if args.quick else (50, 200, 500, 2000)
         self.loop_size = 5 if args.quick else 50
         self.site_sizes = (3, 10) if args.quick else (30, 300, 1000)
         self.baseline_max = int(os.environ.get("BENCH_BASELINE_MAX", "300"))

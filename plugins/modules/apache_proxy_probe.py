@@ -176,6 +176,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,
+    select_sites,
 )
 
 
@@ -199,11 +200,7 @@ def run(module):
     layout = Layout.named(params["layout"], tls_dir=params["tls_dir"])
     error_log = params["error_log"] or layout.error_log
     sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
-    if params["names"] is not None:
-        unknown = sorted(set(params["names"]) - set(s["name"] for s in sites))
-        if unknown:
-            raise ConfigError("names: no such site(s): %s" % ", ".join(unknown))
-        sites = [s for s in sites if s["name"] in params["names"]]
+    sites = select_sites(sites, params["names"])
     path = grammar.url_path(params["path"], "path") if params["path"] is not None else None
     host = grammar.hostname(params["host"], "host", ipv6=False) if params["host"] is not None else None
     sites = targeted(sites, path=path, host=host)

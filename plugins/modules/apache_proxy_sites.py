@@ -152,6 +152,18 @@ sites:
       description: Warnings about the site (insecure settings allowed, ProxyPreserveHost with a TLS backend).
       type: list
       elements: str
+changed_sites:
+  description:
+    - Names of the listed sites with a file written (or that would be, in check mode), in input order. The role
+      checks and probes exactly these.
+  returned: when O(sites) is planned (not with O(transaction=commit) or O(transaction=rollback))
+  type: list
+  elements: str
+changed_tls_sites:
+  description: The names in RV(changed_sites) whose site has frontend TLS (the role checks their certificates).
+  returned: when O(sites) is planned (not with O(transaction=commit) or O(transaction=rollback))
+  type: list
+  elements: str
 removed_sites:
   description: Managed sites removed because they are no longer listed.
   returned: always
@@ -243,6 +255,8 @@ def run(module):
             else "unchanged",
             "warnings": s["warnings"],
         } for s in sites],
+        "changed_sites": [s["name"] for s in sites if s["name"] in changed_sites],
+        "changed_tls_sites": [s["name"] for s in sites if s["name"] in changed_sites and s["tls"]],
         "removed_sites": sorted(changed_sites - names),
         "changed_files": [a["entry"].path for a in actions],
         "config_test": "",

@@ -85,6 +85,13 @@ options:
       - C(*_content) keys are written to a private temporary directory for the check.
     type: list
     elements: dict
+  names:
+    description:
+      - With O(sites), the names of the sites whose backends are checked; all sites when omitted. Every site is
+        still validated; a name that is no site fails the task.
+      - The role passes the sites about to change here, which is much cheaper than filtering O(sites) in Jinja.
+    type: list
+    elements: str
   backend_tls_defaults:
     description:
       - The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).

@@ -135,6 +135,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
     normalize_sites,
+    select_sites,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _frontend_cert
 
@@ -152,11 +153,7 @@ def run(params, read=_read):
     if not _frontend_cert.HAS_CRYPTOGRAPHY:
         raise ConfigError("the Python library cryptography (>= 38.0) is needed on the proxy host for this check")
     sites = normalize_sites(params["sites"], params["backend_tls_defaults"], params["tls_dir"])
-    if params["names"] is not None:
-        unknown = sorted(set(params["names"]) - set(s["name"] for s in sites))
-        if unknown:
-            raise ConfigError("names: no such site(s): %s" % ", ".join(unknown))
-        sites = [s for s in sites if s["name"] in params["names"]]
+    sites = select_sites(sites, params["names"])
     days = grammar.integer(params["expiry_days"], "expiry_days", 0, 3650)
     trust_text = None
     if params["trust_file"]:

@@ -366,6 +366,18 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
     return out
 
 
+def select_sites(sites, names, field="names"):
+    """The effective sites named in `names` (all when None), in input order. Every site was validated first, so a
+    bad site is refused even when not selected. A name that is no site is refused, named."""
+    if names is None:
+        return sites
+    wanted = set(names)
+    unknown = sorted(wanted - set(s["name"] for s in sites))
+    if unknown:
+        raise ConfigError("%s: no such site(s): %s" % (field, ", ".join(unknown)))
+    return [s for s in sites if s["name"] in wanted]
+
+
 def site_backend_checks(eff):
     """The backend checks the checker runs for an effective site: one per TLS location, and with preserve_host one
     per public name (the name Apache sends as SNI and checks is then the client's Host)."""

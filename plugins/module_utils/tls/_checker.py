@@ -41,6 +41,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     SITE_SPEC,
     check_defaults,
     normalize_sites,
+    select_sites,
     site_backend_checks,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
@@ -67,6 +68,7 @@ ARGUMENT_SPEC = {
     # mistake is then no_log from the start too, in the invocation log and in every output. No `default: {}`:
     # AnsibleModule fills the suboptions into the default dict itself, which would then leak into the next call.
     "backend_tls_defaults": {"type": "dict", "options": copy.deepcopy(SITE_SPEC["backend_tls"]["options"])},
+    "names": {"type": "list", "elements": "str"},
     "tls_dir": {"type": "path", "default": "/etc/apache2/revproxy-tls"},
     "timeout": {"type": "float", "default": 5},
     "concurrency": {"type": "int", "default": 64},
@@ -257,8 +259,8 @@ def build_checks_from_backends(backends):
     return checks
 
 
-def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module):
-    effective = normalize_sites(sites, defaults, tls_dir)
+def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, names=None):
+    effective = select_sites(normalize_sites(sites, defaults, tls_dir), names)
     checks = []
     written = {}
     for eff in effective:
@@ -429,13 +431,16 @@ def run(params, module=None):
     the whole task (timeout, concurrency, backend_tls_defaults, sites); a bad backends[] entry is a result."""
     check_limits(params)
     defaults = check_tls_defaults(params.get("backend_tls_defaults"))
+    if params.get("names") is not None and params.get("sites") is None:
+        raise ConfigError("names: selects among sites; it cannot be used with backends")
     tmpdir = None
     try:
         if params.get("sites") is not None:
             tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
             os.chmod(tmpdir, 0o700)
             try:
-                checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module)
+                checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module,
+                                                 params.get("names"))
             except ConfigError as exc:
                 raise ConfigError("sites: %s" % exc)
         else:

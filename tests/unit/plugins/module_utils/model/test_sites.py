@@ -4,7 +4,9 @@ import copy
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site, normalize_sites, site_backend_checks
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
+    normalize_site, normalize_sites, select_sites, site_backend_checks,
+)
 
 from support.pemdata import CERT, KEY  # noqa: E402  real PEM: contents are parsed
 
@@ -238,6 +240,28 @@ def test_duplicate_site_names_refused():
     with pytest.raises(ConfigError) as exc:
         normalize_sites([site(), site()])
     assert str(exc.value) == "site 'shop': name: listed twice (sites #0 and #1)"
+
+
+SELECT = [
+    # names, selected (in input order, not in the order named)
+    (None, ["a", "b", "c"]),
+    ([], []),
+    (["c", "a"], ["a", "c"]),
+    (["b", "b"], ["b"]),
+]
+
+
+@pytest.mark.parametrize("names,selected", SELECT)
+def test_select_sites_keeps_input_order(names, selected):
+    sites = normalize_sites([site(name=n, server_name="%s.example.com" % n) for n in "abc"])
+    assert [s["name"] for s in select_sites(sites, names)] == selected
+
+
+def test_select_sites_refuses_unknown_names_named():
+    sites = normalize_sites([site(name="a", server_name="a.example.com")])
+    with pytest.raises(ConfigError) as exc:
+        select_sites(sites, ["zz", "a", "b"])
+    assert str(exc.value) == "names: no such site(s): b, zz"
 
 
 def test_input_is_not_mutated():

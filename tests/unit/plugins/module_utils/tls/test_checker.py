@@ -49,6 +49,25 @@ def _fake_probe(calls, ok=lambda check: True, delay=0.0):
     return probe
 
 
+def test_names_select_the_sites_checked_after_all_are_validated(tmp_path):
+    sites = [_site("s%d" % i, backend="https://b%d.internal:8443/" % i) for i in range(4)]
+    checks = build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(),
+                                     names=["s3", "s1"])
+    assert [c["site"] for c in checks] == ["s1", "s3"]
+    bad = sites + [_site("broken", backend="ftp://x/")]
+    with pytest.raises(_checker.ConfigError) as exc:
+        build_checks_from_sites(bad, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), names=["s1"])
+    assert "broken" in str(exc.value)
+
+
+def test_names_without_sites_is_refused():
+    params = {"backends": [{"url": "https://b.internal/"}], "names": ["a"], "timeout": 5, "concurrency": 4,
+              "backend_tls_defaults": None}
+    with pytest.raises(_checker.ConfigError) as exc:
+        _checker.run(params)
+    assert str(exc.value) == "names: selects among sites; it cannot be used with backends"
+
+
 def test_sites_on_one_backend_share_one_check(tmp_path):
     checks = _checks([_site("s%d" % i) for i in range(50)], tmp_path)
     calls = []
