@@ -657,11 +657,11 @@ def table(cfg, res, mach):
             k, k, _fmt(res.med(("gc", k, "task"))), _fmt(res.med(("gc", k, "play"))), _fmt(res.med(("gc", k, "per")), "ms")))
         add("| same %d backends: loop task / backend_handshake task | | | | %s |" % (k, _fmt(res.med(("gc", k, "ratio")), "x")))
         nmax = max(cfg.backend_sizes)
+        floor = res.med(("floor", nmax))
         add("| floor: a plain asyncio client, %d backends (handshake + request, no mod_ssl semantics) | %s | | %s |"
-            " backend_handshake task / floor: %s |" % (nmax, _fmt(res.med(("floor", nmax)), digits=2),
-                                                     _fmt(res.med(("floor", nmax)) / nmax if res.n(("floor", nmax))
-                                                          else None, "ms"),
-                                                     _fmt(res.med(("floor", nmax, "ratio")), "x")))
+            " backend_handshake task / floor: %s |" % (
+                nmax, _fmt(floor, digits=2), _fmt(floor / nmax if floor is not None else None, "ms"),
+                _fmt(res.med(("floor", nmax, "ratio")), "x")))
         add("| backend_handshake, %d backends + 1 blackholed (timeout %g s) | %s | | blackhole took %s | costs +%s over"
             " %d backends (budget %g s) |" % (nmax, cfg.timeout, _fmt(res.med(("bh", "task")), digits=2),
                                               _fmt(res.med(("bh", "elapsed")), digits=2),
