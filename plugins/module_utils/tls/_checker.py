@@ -331,7 +331,7 @@ def refused_result(check):
     return result
 
 
-def check_one(check, context, timeout, http_request, return_pem, now=None):
+def check_one(check, context, timeout, http_request, return_pem, now=None, resolver=None):
     if check.get("refused"):
         return refused_result(check)
     url = check["url"]
@@ -353,7 +353,7 @@ def check_one(check, context, timeout, http_request, return_pem, now=None):
         reason, variant, fields = "client_cert_invalid", "default", {
             "detail": check["field_prefix"] + context.client_cert_error}
     else:
-        facts = _tls_probe.probe(spec, context, timeout, http_request)
+        facts = _tls_probe.probe(spec, context, timeout, http_request, resolver)
         now = now or datetime.datetime.now(datetime.timezone.utc)
         reason, variant, fields = classify(facts, tls, check["preserve_host"], check["checked_name"], now, url.is_ip)
     result = dict(check["result_keys"])
@@ -447,8 +447,10 @@ def run(params, module=None):
             checks = build_checks_from_backends(params.get("backends"))
         _attach_contexts(checks)
         timeout = params["timeout"]
+        resolver = _tls_probe.Resolver()  # each host name looked up once per run
         results = run_distinct(checks, lambda c: check_one(c, c["context"], timeout, params["http_request"],
-                                                           params["return_pem"]), params["concurrency"])
+                                                           params["return_pem"], resolver=resolver),
+                               params["concurrency"])
         return checks, results
     finally:
         if tmpdir:

@@ -494,6 +494,51 @@ def _resolve(host, port, deadline):
     return box["addrs"]
 
 
+class Resolver(object):
+    """getaddrinfo once per host name for one run of checks, as Apache resolves each worker's host once: checks of
+    the same host (other ports, paths, SNI) share one lookup, concurrent ones included. Each caller still waits only
+    until its own deadline, and an error is shared like an answer. Without it (Resolver=None), each check looks up
+    its own host."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lookups = {}
+
+    def resolve(self, host, port, deadline):
+        with self._lock:
+            lookup = self._lookups.get(host)
+            if lookup is None:
+                lookup = self._lookups[host] = _Lookup(host)
+        return [(family, kind, proto, canon, sockaddr[:1] + (port,) + sockaddr[2:])
+                for family, kind, proto, canon, sockaddr in lookup.wait(deadline)]
+
+
+class _Lookup(object):
+    """One getaddrinfo in a daemon thread (abandoned by callers whose deadline passes first)."""
+
+    def __init__(self, host):
+        self._box = {}
+        self._done = threading.Event()
+        thread = threading.Thread(target=self._work, args=(host,), name="dns-%s" % host)
+        thread.daemon = True
+        thread.start()
+
+    def _work(self, host):
+        try:
+            self._box["addrs"] = socket.getaddrinfo(host, 0, 0, socket.SOCK_STREAM)
+        except Exception as exc:  # socket.gaierror, UnicodeError
+            self._box["error"] = exc
+        finally:
+            self._done.set()
+
+    def wait(self, deadline):
+        if not self._done.wait(max(0.0, deadline - time.monotonic())):
+            raise _Deadline()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["addrs"]
+
+
 def _wait(sock, events, deadline):
     poller = select.poll()
     poller.register(sock.fileno(), events)
@@ -611,7 +656,7 @@ def cert_summary(cert, now, return_pem=False):
     return out
 
 
-def probe(spec, context, timeout, http_request=True):
+def probe(spec, context, timeout, http_request=True, resolver=None):
     """Run one backend check. `spec`: dict with url (BackendURL), sni, request_host (Host header), path, tls.
     Returns the facts dict that _mod_ssl.classify() consumes. The stages, each a function below, run in Apache's
     order against one deadline: DNS -> connect -> TLS handshake -> HTTP request; facts["stage"] names the last one
@@ -622,7 +667,7 @@ def probe(spec, context, timeout, http_request=True):
     facts = {"stage": "dns", "address": None, "tls": url.is_tls}
     sock = None
     try:
-        addrs = stage_dns(url, deadline, timeout, facts)
+        addrs = stage_dns(url, deadline, timeout, facts, resolver)
         if addrs is None:
             return facts
         facts["stage"] = "connect"
@@ -653,7 +698,7 @@ def probe(spec, context, timeout, http_request=True):
                 pass
 
 
-def stage_dns(url, deadline, timeout, facts):
+def stage_dns(url, deadline, timeout, facts, resolver=None):
     """DNS: the getaddrinfo-style addresses of the URL's host (an IP literal without a lookup), or None with
     facts["dns_error"] set (no answer before the deadline, or the resolver's error)."""
     if url.is_ip:
@@ -661,6 +706,8 @@ def stage_dns(url, deadline, timeout, facts):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         return [(fam, socket.SOCK_STREAM, 0, "", (host, url.port))]
     try:
+        if resolver is not None:
+            return resolver.resolve(url.host, url.port, deadline)
         return _resolve(url.host, url.port, deadline)
     except _Deadline:
         facts["dns_error"] = "no answer within %s s" % timeout

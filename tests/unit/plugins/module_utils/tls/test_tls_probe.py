@@ -341,6 +341,51 @@ def test_stage_dns_deadline_abandons_a_slow_resolver(monkeypatch):
     assert facts == {"dns_error": "no answer within 0.1 s"}
 
 
+def test_resolver_looks_each_host_up_once_for_every_port_and_caller(monkeypatch):
+    calls = []
+    lock = threading.Lock()
+
+    def lookup(host, port, *_args):
+        with lock:
+            calls.append((host, port))
+        time.sleep(0.05)  # concurrent callers arrive while the lookup is in flight
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", port)),
+                (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", port, 0, 0))]
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    resolver = tp.Resolver()
+    out = {}
+
+    def check(port):
+        out[port] = tp.stage_dns(parse_backend_url("https://b.test:%d/" % port), later(), 5, {}, resolver)
+    threads = [threading.Thread(target=check, args=(8000 + i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [("b.test", 0)]
+    assert out[8007] == [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 8007)),
+                         (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", 8007, 0, 0))]
+    assert tp.stage_dns(parse_backend_url("https://other.test/"), later(), 5, {}, resolver)[0][4] == ("192.0.2.7", 443)
+    assert calls == [("b.test", 0), ("other.test", 0)]
+
+
+def test_resolver_shares_an_error_and_each_caller_keeps_its_deadline(monkeypatch):
+    def fail(*_args):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    resolver = tp.Resolver()
+    for port in (443, 8443):
+        facts = {}
+        assert tp.stage_dns(parse_backend_url("https://gone.test:%d/" % port), later(), 5, facts, resolver) is None
+        assert facts == {"dns_error": "(EAI %d)Name or service not known" % abs(socket.EAI_NONAME)}
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a: time.sleep(2) or [])
+    facts = {}
+    start = time.monotonic()
+    assert tp.stage_dns(parse_backend_url("https://slow.test/"), later(0.1), 0.1, facts, resolver) is None
+    assert time.monotonic() - start < 1
+    assert facts == {"dns_error": "no answer within 0.1 s"}
+
+
 def test_stage_connect_tries_each_address_in_order():
     refused = closed_port()
     port = http_server(b"")
