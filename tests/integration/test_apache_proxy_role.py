@@ -182,3 +182,29 @@ def test_hostile_inputs_refused_and_nothing_written(system_apache, backend, pki)
         assert snapshot() == before, case
         assert get()[0] == 200, case
     assert subprocess.run(["apache2ctl", "-t"], capture_output=True, check=False).returncode == 0
+
+
+def _task_states(res, name):
+    """'ok'/'skipping'/'changed' lines that follow each TASK [... : name] header in the play output."""
+    states = []
+    lines = res.stdout.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("TASK [") and (": %s]" % name) in line:
+            states.extend(next((ln.split(":")[0] for ln in lines[i + 1:i + 4] if ln.strip()), "").split())
+    return states
+
+
+def test_install_asks_the_package_database_before_the_package_manager(system_apache):
+    """Everything is installed here: dpkg-query says so and the package task is skipped. When the database says
+    anything else (here: the query fails), the package task runs (check mode: it finds nothing to do)."""
+    install = "Install the missing packages in one transaction"
+    res = apply_role([], check=True)
+    assert res.rc == 0, res
+    assert _task_states(res, "Ask the package database which of them are missing") == ["ok"], res
+    assert _task_states(res, install) == ["skipping"], res
+    res = apply_role([], check=True, __apache_proxy_package_query=["/bin/false"])
+    assert res.rc == 0, res
+    assert _task_states(res, install) == ["ok"], res
+    res = apply_role([], check=True, __apache_proxy_package_query=["/bin/echo", "rc "])
+    assert res.rc == 0, res
+    assert _task_states(res, install) == ["ok"], res
