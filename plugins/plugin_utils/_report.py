@@ -29,16 +29,21 @@ class ReportError(ValueError):
     """The input is not backend_handshake (or frontend_certificate) output."""
 
 
+def _by_host(value, result_keys, list_key, what):
+    """Normalise one module's output to [(proxy host or None, module result)]: one result (a dict with any of
+    result_keys), a bare list of its list_key entries, or a mapping of proxy host to result."""
+    if isinstance(value, dict) and any(key in value for key in result_keys):
+        return [(None, value)]
+    if isinstance(value, dict):
+        return sorted(value.items(), key=lambda item: str(item[0]))
+    if isinstance(value, list):
+        return [(None, {list_key: value})]
+    raise ReportError("%sexpected a %s result, a list of its %s, or a mapping of host to result; got %s"
+                      % (what[0], what[1], list_key, type(value).__name__))
+
+
 def _results_by_host(results):
-    """Normalise the input to [(proxy host or None, module result)]."""
-    if isinstance(results, dict) and "backends" in results:
-        return [(None, results)]
-    if isinstance(results, dict):
-        return sorted(results.items(), key=lambda item: str(item[0]))
-    if isinstance(results, list):
-        return [(None, {"backends": results})]
-    raise ReportError("expected a backend_handshake result, a list of its backends, or a mapping of host to result; "
-                      "got %s" % type(results).__name__)
+    return _by_host(results, ("backends",), "backends", ("", "backend_handshake"))
 
 
 def _days_left(backend):
@@ -52,12 +57,16 @@ def _days_left(backend):
         return None
 
 
-def build_rows(results, days_warn=DEFAULT_DAYS_WARN):
-    """One row per backend check, failures first, then certificates expiring within days_warn, then ok."""
+def _warn_days(days_warn):
     try:
-        days_warn = int(days_warn)
+        return int(days_warn)
     except (TypeError, ValueError):
         raise ReportError("days_warn: expected an integer, got %r" % (days_warn,))
+
+
+def build_rows(results, days_warn=DEFAULT_DAYS_WARN):
+    """One row per backend check, failures first, then certificates expiring within days_warn, then ok."""
+    days_warn = _warn_days(days_warn)
     rows = []
     for host, res in _results_by_host(results):
         if not isinstance(res, dict):
@@ -105,27 +114,12 @@ def build_rows(results, days_warn=DEFAULT_DAYS_WARN):
     return rows
 
 
-def _warn_days(days_warn):
-    try:
-        return int(days_warn)
-    except (TypeError, ValueError):
-        raise ReportError("days_warn: expected an integer, got %r" % (days_warn,))
-
-
 # Keys by which one frontend_certificate result is told from a mapping of proxy host -> result.
 _FRONT_RESULT_KEYS = ("results", "failed_sites", "failed", "skipped", "msg")
 
 
 def _front_results_by_host(frontend):
-    """Normalise the frontend input to [(proxy host or None, frontend_certificate result)]."""
-    if isinstance(frontend, dict) and any(key in frontend for key in _FRONT_RESULT_KEYS):
-        return [(None, frontend)]
-    if isinstance(frontend, dict):
-        return sorted(frontend.items(), key=lambda item: str(item[0]))
-    if isinstance(frontend, list):
-        return [(None, {"results": frontend})]
-    raise ReportError("frontend: expected a frontend_certificate result, a list of its results, or a mapping of host to "
-                      "result; got %s" % type(frontend).__name__)
+    return _by_host(frontend, _FRONT_RESULT_KEYS, "results", ("frontend: ", "frontend_certificate"))
 
 
 def _unique(values):
