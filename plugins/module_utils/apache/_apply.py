@@ -407,6 +407,17 @@ def diff(actions):
     return out
 
 
+_QUOTED_ARG = re.compile(r'"([^"\\]*)"')
+
+
+def _point_at_staged(text, staged):
+    """Every quoted argument naming a file being deployed ("<live path>"), as "<its staged copy>". One pass with a
+    dict lookup: replacing each staged path in turn costs sites x files when thousands of sites each deploy a CA."""
+    if not staged:
+        return text
+    return _QUOTED_ARG.sub(lambda m: '"%s"' % staged[m.group(1)] if m.group(1) in staged else m.group(0), text)
+
+
 def _build_candidate_tree(actions, layout, workdir):
     """A copy of the main config whose *-enabled includes point at candidate dirs: the live links minus removed ones,
     plus the new ones, with candidate contents for files being written."""
@@ -442,9 +453,7 @@ def _build_candidate_tree(actions, layout, workdir):
                 target = os.path.realpath(path)
             if target in written:
                 copy = os.path.join(cand_files, "%s-%s" % (sub, fname))
-                text = written[target].content
-                for live_path, staged_path in staged.items():
-                    text = text.replace('"%s"' % live_path, '"%s"' % staged_path)
+                text = _point_at_staged(written[target].content, staged)
                 with open(copy, "w") as handle:
                     handle.write(text)
                 target = copy

@@ -6,6 +6,7 @@ import pytest
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
     BACKUP_SUFFIX,
     Layout,
+    _point_at_staged,
     apply,
     candidate_config_test,
     cleanup_backups,
@@ -228,3 +229,36 @@ def test_client_key_file_problems_are_clear_errors(layout, tmp_path, what):
     with pytest.raises(ConfigError) as exc:
         desired_state(eff, layout, "warn")
     assert str(exc.value).startswith("site 'a': backend_tls.client_key_file") and want in str(exc.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('SSLProxyCACertificateFile "/t/a/ca.pem"\n', 'SSLProxyCACertificateFile "/w/0.pem"\n'),
+    ('X "/t/a/ca.pem" "/t/b/ca.pem"\n', 'X "/w/0.pem" "/w/1.pem"\n'),
+    # only a whole argument: a longer path, a prefix or an unquoted mention stays
+    ('X "/t/a/ca.pem.old" "/t/a" /t/a/ca.pem\n', 'X "/t/a/ca.pem.old" "/t/a" /t/a/ca.pem\n'),
+    ('X "other"\n', 'X "other"\n'),
+])
+def test_candidate_confs_point_at_the_staged_files(text, expected):
+    staged = {"/t/a/ca.pem": "/w/0.pem", "/t/b/ca.pem": "/w/1.pem"}
+    assert _point_at_staged(text, staged) == expected
+    assert _point_at_staged(text, {}) == text
+
+
+def test_candidate_tree_stages_deployed_contents(layout):
+    eff = normalize_sites([{"name": "a", "server_name": "a.example.com", "backend_tls": {"ca_content": CERT},
+                            "locations": [{"path": "/", "backend": "https://b.internal/"}]}],
+                          tls_dir=layout.tls_dir)
+    actions = plan(desired_state(eff, layout, "warn"), layout)
+    seen = {}
+
+    def fake_run(cmd):
+        enabled = os.path.join(os.path.dirname(cmd[-1]), "sites-enabled")
+        seen["a"] = open(os.path.join(enabled, "a.conf")).read()
+        return 0, "Syntax OK", ""
+
+    candidate_config_test(actions, layout, fake_run)
+    live_ca = [a["entry"].path for a in actions if a["entry"].path.endswith(".pem")][0]
+    assert '"%s"' % live_ca not in seen["a"]
+    staged = [line.split('"')[1] for line in seen["a"].splitlines() if "SSLProxyCACertificateFile" in line][0]
+    assert "revproxy-tls-candidate-" in staged and staged.endswith(".pem")
+    assert not os.path.exists(live_ca)
