@@ -475,23 +475,7 @@ def _alert_of(text):
 
 def _resolve(host, port, deadline):
     """getaddrinfo bounded by the deadline (daemon thread, abandoned on timeout)."""
-    box = {}
-
-    def work():
-        try:
-            box["addrs"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except Exception as exc:  # socket.gaierror, UnicodeError
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="dns-%s" % host)
-    thread.daemon = True
-    thread.start()
-    thread.join(max(0.0, deadline - time.monotonic()))
-    if thread.is_alive():
-        raise _Deadline()
-    if "error" in box:
-        raise box["error"]
-    return box["addrs"]
+    return _Lookup(host, port).wait(deadline)
 
 
 class Resolver(object):
@@ -508,7 +492,7 @@ class Resolver(object):
         with self._lock:
             lookup = self._lookups.get(host)
             if lookup is None:
-                lookup = self._lookups[host] = _Lookup(host)
+                lookup = self._lookups[host] = _Lookup(host, 0)
         return [(family, kind, proto, canon, sockaddr[:1] + (port,) + sockaddr[2:])
                 for family, kind, proto, canon, sockaddr in lookup.wait(deadline)]
 
@@ -516,16 +500,16 @@ class Resolver(object):
 class _Lookup(object):
     """One getaddrinfo in a daemon thread (abandoned by callers whose deadline passes first)."""
 
-    def __init__(self, host):
+    def __init__(self, host, port):
         self._box = {}
         self._done = threading.Event()
-        thread = threading.Thread(target=self._work, args=(host,), name="dns-%s" % host)
+        thread = threading.Thread(target=self._work, args=(host, port), name="dns-%s" % host)
         thread.daemon = True
         thread.start()
 
-    def _work(self, host):
+    def _work(self, host, port):
         try:
-            self._box["addrs"] = socket.getaddrinfo(host, 0, 0, socket.SOCK_STREAM)
+            self._box["addrs"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         except Exception as exc:  # socket.gaierror, UnicodeError
             self._box["error"] = exc
         finally:
