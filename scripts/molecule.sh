@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the molecule scenarios (molecule/<scenario>) in real containers: `make molecule`, or
 #   bash scripts/molecule.sh [scenario ...]      (default: every scenario, default first)
+#   bash scripts/molecule.sh --prepare           (only install the tools below, then exit: what scripts/test.sh runs
+#                                                 before it starts the scenarios in the background)
 #
 # What it does, and undoes:
 #   - installs docker.io and mmdebstrap (apt) and requirements/molecule.txt (pip, into .venv) when missing;
@@ -11,7 +13,9 @@
 #   - builds the Debian 12 image with systemd as PID 1 from this host's own apt sources (mmdebstrap | docker import),
 #     reused when an image with the same package list and sources exists;
 #   - runs `molecule test` for each scenario and prints what each one cost. Exit status non-zero if any failed.
-# Runs of this script on one machine are serialised with a lock (they share the daemon and the image).
+# Runs of this script on one machine are serialised with a lock (they share the daemon and the image); it takes no
+# other lock (not the system-Apache lock of the integration tests, which never take this one) and touches neither the
+# host's Apache nor its ports (no published container ports), so it can run next to the other test stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,12 +33,6 @@ mkdir -p "$LOG_DIR" "$DATA_ROOT"
 
 log() { echo "molecule.sh: $*"; }
 
-exec 9>"$DATA_ROOT.lock"
-if ! flock -n 9; then
-    log "another run holds $DATA_ROOT.lock; waiting for it"
-    flock 9
-fi
-
 # --- tools -------------------------------------------------------------------------------------------------------
 need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
@@ -43,15 +41,31 @@ command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    # (outside the machine-wide lock: wait for another apt/dpkg rather than fail)
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# Per checkout (its .venv), not under the machine-wide lock below: `--prepare` (scripts/test.sh, before it starts this
+# script in the background next to the other stages) must not wait for another checkout's scenarios.
+exec 8>.venv/.molecule-tools.lock
+flock 8
 stamp=.venv/.molecule-stamp
 want="$(cat requirements/molecule.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing requirements/molecule.txt into .venv"
     .venv/bin/pip install -q --disable-pip-version-check -r requirements/molecule.txt -c requirements/constraints.txt
     echo "$want" > "$stamp"
+fi
+exec 8>&-
+if [ "${1:-}" = --prepare ]; then
+    log "tools ready"
+    exit 0
+fi
+
+exec 9>"$DATA_ROOT.lock"
+if ! flock -n 9; then
+    log "another run holds $DATA_ROOT.lock; waiting for it"
+    flock 9
 fi
 
 # --- docker daemon -----------------------------------------------------------------------------------------------

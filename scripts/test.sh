@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite behind `make test` (and `make lint|sanity|unit|integration`). Run scripts/bootstrap.sh first
-# (the Makefile does). Every stage runs; the exit status is non-zero if any failed.
+# (the Makefile does). Every stage runs (molecule next to the others: see below); the exit status is non-zero if any
+# failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -153,15 +154,82 @@ stage_molecule() {
     bash scripts/molecule.sh
 }
 
+# The molecule stage runs next to the others: it has its own dockerd, containers (no published ports) and lock, and
+# touches neither the system Apache nor its lock, while most of every stage's time is waiting (container start-up,
+# graceful restarts, health checks), not CPU. Its tools (apt, pip into .venv) are installed first, in the foreground,
+# so no other stage sees .venv change under it; then its scenarios run in the background, in their own session, with
+# their output kept in a log that is printed as one block when they end. Its status and time (wall clock, from its
+# start to its end) count like any other stage's. The other stages run one after another, as before.
+# REVPROXY_TEST_SERIAL=1 runs every stage one after another.
+bg_dir= bg_t0= bg_waiter= bg_done=
+bg_start() {  # the molecule stage, in the background
+    echo "=== molecule: starting in the background (next to the other stages; its output follows when it ends)"
+    mkdir -p "$ROOT/tests/output"
+    bg_dir=$(mktemp -d "$ROOT/tests/output/test-molecule.XXXXXX")
+    bg_t0=$(date +%s)
+    if ! bash scripts/molecule.sh --prepare >"$bg_dir/output.log" 2>&1 </dev/null; then
+        date +%s > "$bg_dir/end"; echo 1 > "$bg_dir/rc"
+        return
+    fi
+    (
+        # shellcheck disable=SC2016
+        setsid -w bash -c 'echo $$ > "$0/pid"; exec bash scripts/molecule.sh' "$bg_dir" >>"$bg_dir/output.log" 2>&1 </dev/null
+        rc=$?
+        date +%s > "$bg_dir/end"
+        echo "$rc" > "$bg_dir/rc"
+    ) &
+    bg_waiter=$!
+}
+bg_report() {  # print the molecule block if it has ended; with "wait", wait for it to end first
+    [ -n "$bg_dir" ] && [ -z "$bg_done" ] || return 0
+    if [ "${1:-}" = wait ] && [ -n "$bg_waiter" ]; then
+        echo "=== (waiting for the molecule stage, running in the background since $(( $(date +%s) - bg_t0 )) s)"
+        wait "$bg_waiter"
+    fi
+    [ -s "$bg_dir/rc" ] || return 0
+    bg_done=1
+    echo "=== molecule (ran in the background; its output, kept in $bg_dir/output.log)"
+    cat "$bg_dir/output.log"
+    if [ "$(cat "$bg_dir/rc")" = 0 ]; then status=ok; else status=FAILED; failed+=(molecule); fi
+    took[molecule]=$(( $(cat "$bg_dir/end") - bg_t0 ))
+    echo "=== molecule: $status (${took[molecule]} s)"
+}
+bg_stop() {  # interrupted: stop the scenarios (their script then stops its dockerd and restores the host) and wait
+    if [ -n "$bg_dir" ] && [ -n "$bg_waiter" ] && [ ! -s "$bg_dir/rc" ] && [ -s "$bg_dir/pid" ]; then
+        echo "=== stopping the molecule stage (session $(cat "$bg_dir/pid")); its output is in $bg_dir/output.log"
+        kill -TERM -- "-$(cat "$bg_dir/pid")" 2>/dev/null
+        wait "$bg_waiter"
+    fi
+}
+trap 'bg_stop; exit 130' INT TERM
+
+t0=$(date +%s)
+fg_stages=()
 for stage in "${stages[@]}"; do
+    if [ "$stage" = molecule ] && [ ${#stages[@]} -gt 1 ] && [ -z "${REVPROXY_TEST_SERIAL:-}" ]; then
+        bg_start
+    else
+        fg_stages+=("$stage")
+    fi
+done
+for stage in "${fg_stages[@]}"; do
     echo "=== $stage"
     start=$(date +%s)
     if "stage_$stage"; then status=ok; else status=FAILED; failed+=("$stage"); fi
     took[$stage]=$(( $(date +%s) - start ))
     echo "=== $stage: $status (${took[$stage]} s)"
+    bg_report
 done
+bg_report wait
 echo "=== summary"
-for stage in "${stages[@]}"; do echo "  $stage: ${took[$stage]} s"; done
+for stage in "${stages[@]}"; do
+    if [ "$stage" = molecule ] && [ -n "$bg_dir" ]; then
+        echo "  $stage: ${took[$stage]} s (in the background, next to the other stages)"
+    else
+        echo "  $stage: ${took[$stage]} s"
+    fi
+done
+echo "  total: $(( $(date +%s) - t0 )) s (wall clock)"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED stages: ${failed[*]}"
     exit 1
