@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_DEFAULTS,
@@ -332,6 +331,13 @@ def refused_result(check):
 
 
 def check_one(check, context, timeout, http_request, return_pem, now=None, resolver=None):
+    """One backend's result (check_steps run to its end in the calling thread)."""
+    return _tls_probe.run_blocking(check_steps(check, context, timeout, http_request, return_pem, now, resolver))
+
+
+def check_steps(check, context, timeout, http_request, return_pem, now=None, resolver=None):
+    """One backend's result, as a generator of the probe's waits (_tls_probe's module doc): run_distinct runs many
+    from one event loop, check_one runs one. classify() and the certificate summary run when the probe has ended."""
     if check.get("refused"):
         return refused_result(check)
     url = check["url"]
@@ -353,7 +359,7 @@ def check_one(check, context, timeout, http_request, return_pem, now=None, resol
         reason, variant, fields = "client_cert_invalid", "default", {
             "detail": check["field_prefix"] + context.client_cert_error}
     else:
-        facts = _tls_probe.probe(spec, context, timeout, http_request, resolver)
+        facts = yield from _tls_probe.probe_steps(spec, context, timeout, http_request, resolver)
         now = now or datetime.datetime.now(datetime.timezone.utc)
         reason, variant, fields = classify(facts, tls, check["preserve_host"], check["checked_name"], now, url.is_ip)
     result = dict(check["result_keys"])
@@ -448,8 +454,8 @@ def run(params, module=None):
         _attach_contexts(checks)
         timeout = params["timeout"]
         resolver = _tls_probe.Resolver()  # each host name looked up once per run
-        results = run_distinct(checks, lambda c: check_one(c, c["context"], timeout, params["http_request"],
-                                                           params["return_pem"], resolver=resolver),
+        results = run_distinct(checks, lambda c: check_steps(c, c["context"], timeout, params["http_request"],
+                                                             params["return_pem"], resolver=resolver),
                                params["concurrency"])
         return checks, results
     finally:
@@ -509,7 +515,7 @@ def distinct_key(check):
 
 
 def _round_robin(indexes, address_of):
-    """Interleave indexes by address, so that the bounded workers spread over backends instead of queueing on one."""
+    """Interleave indexes by address, so that the checks in flight spread over backends instead of queueing on one."""
     queues = {}
     for index in indexes:
         queues.setdefault(address_of(index), []).append(index)
@@ -522,7 +528,9 @@ def _round_robin(indexes, address_of):
 
 def run_distinct(checks, probe, concurrency, per_address=PER_ADDRESS_CONCURRENCY):
     """Probe each distinct check once (distinct_key) and give its result to every check that shares it, each with
-    its own result keys (site, url, path, host); at most per_address probes at a time per backend address."""
+    its own result keys (site, url, path, host). probe(check) returns a generator of waits (check_steps) or a
+    result; all run from one event loop (_tls_probe.run_loop), at most `concurrency` at a time and at most
+    per_address at a time per backend address."""
     first = {}
     owner = []
     for index, check in enumerate(checks):
@@ -538,13 +546,9 @@ def run_distinct(checks, probe, concurrency, per_address=PER_ADDRESS_CONCURRENCY
     def address(index):
         url = checks[index]["url"]
         return (url.host, url.port) if url is not None else None
-    gates = dict((address(i), threading.BoundedSemaphore(per_address)) for i in unique)
     order = _round_robin(unique, address)
-
-    def job(index):
-        with gates[address(index)]:
-            return probe(checks[index])
-    done = dict(zip(order, _tls_probe.run_all([(lambda i=i: job(i)) for i in order], concurrency)))
+    done = dict(zip(order, _tls_probe.run_loop([(lambda i=i: probe(checks[i])) for i in order], concurrency,
+                                               lambda pos: address(order[pos]), per_address)))
     results = []
     for index, check in enumerate(checks):
         if owner[index] == index:

@@ -6,13 +6,23 @@
 """The I/O of the backend check: resolve, connect, TLS handshake as mod_ssl does it, one HTTP request.
 
 Everything runs against one deadline per backend (DNS included: the lookup runs in a daemon thread that is abandoned
-when the deadline passes). Sockets are non-blocking and driven with poll(); TLS runs over memory BIOs (pyOpenSSL),
-so the probe sees the raw bytes the backend sends and never blocks beyond its deadline. The standard library's ssl
+when the deadline passes). Sockets are non-blocking; TLS runs over memory BIOs (pyOpenSSL), so the probe sees the raw
+bytes the backend sends and never waits beyond its deadline. The standard library's ssl
 module is not enough here: it has no per-certificate verify callback (needed for mod_ssl's depth rule and
 optional_no_ca) and does not expose the server's acceptable client-CA list (needed to choose the client certificate
 as ssl_callback_proxy_cert does).
 
-probe() gathers facts; _mod_ssl.classify() turns them into a reason. run_all() runs many probes concurrently.
+probe() gathers facts; _mod_ssl.classify() turns them into a reason.
+
+One implementation, two drivers. The probe is written as generators (probe_steps() and the stage_*_steps() it calls
+with `yield from`) that yield what they wait for, a wait (what, events, deadline):
+  (socket, POLLIN or POLLOUT, deadline)  resumed with the ready events, as poll() reports them;
+  (lookup, 0, deadline)                  a _Lookup: resumed when its getaddrinfo thread has the answer;
+  (None, 0, deadline)                    nothing: only the deadline ends it.
+When the deadline passes first, the driver throws _Deadline() into the generator at that yield, so each stage's
+try/except says "timeout" exactly where the blocking code did. run_blocking() drives one generator in the calling
+thread with poll() (probe(), stage_dns() and the other blocking names are that); run_loop() drives many from one
+selectors loop in one thread: at most `concurrency` in flight, at most `per_address` per backend address.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,13 +33,16 @@ import binascii
 import datetime
 import errno
 import os
+import heapq
 import select
+import selectors
 import socket
 import ssl
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import types
+from collections import deque
 
 # Every private-API use and version shim of pyOpenSSL lives in _pyopenssl_compat, checked at import: when a symbol
 # the checker needs is missing, HAS_PYOPENSSL is False and PYOPENSSL_IMPORT_ERROR (and CAPABILITY_ERROR) name the
@@ -478,6 +491,10 @@ def _resolve(host, port, deadline):
     return _Lookup(host, port).wait(deadline)
 
 
+def _resolve_steps(host, port, deadline):
+    return (yield from _Lookup(host, port).steps(deadline))
+
+
 class Resolver(object):
     """getaddrinfo once per host name for one run of checks, as Apache resolves each worker's host once: checks of
     the same host (other ports, paths, SNI) share one lookup, concurrent ones included. Each caller still waits only
@@ -488,21 +505,28 @@ class Resolver(object):
         self._lock = threading.Lock()
         self._lookups = {}
 
-    def resolve(self, host, port, deadline):
+    def resolve_steps(self, host, port, deadline):
         with self._lock:
             lookup = self._lookups.get(host)
             if lookup is None:
                 lookup = self._lookups[host] = _Lookup(host, 0)
+        addrs = yield from lookup.steps(deadline)
         return [(family, kind, proto, canon, sockaddr[:1] + (port,) + sockaddr[2:])
-                for family, kind, proto, canon, sockaddr in lookup.wait(deadline)]
+                for family, kind, proto, canon, sockaddr in addrs]
+
+    def resolve(self, host, port, deadline):
+        return run_blocking(self.resolve_steps(host, port, deadline))
 
 
 class _Lookup(object):
-    """One getaddrinfo in a daemon thread (abandoned by callers whose deadline passes first)."""
+    """One getaddrinfo in a daemon thread (abandoned by callers whose deadline passes first). A waiter blocks on it
+    (wait) or yields it (steps: the event loop registers a callback with on_done, called from the lookup thread)."""
 
     def __init__(self, host, port):
         self._box = {}
         self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks = []
         thread = threading.Thread(target=self._work, args=(host, port), name="dns-%s" % host)
         thread.daemon = True
         thread.start()
@@ -513,17 +537,36 @@ class _Lookup(object):
         except Exception as exc:  # socket.gaierror, UnicodeError
             self._box["error"] = exc
         finally:
-            self._done.set()
+            with self._lock:
+                self._done.set()
+                callbacks, self._callbacks = self._callbacks, None
+            for callback in callbacks:
+                callback()
 
-    def wait(self, deadline):
-        if not self._done.wait(max(0.0, deadline - time.monotonic())):
-            raise _Deadline()
+    def on_done(self, callback):
+        """Call callback() once the answer is in: from the lookup thread, or at once if it is in already."""
+        with self._lock:
+            if self._callbacks is not None:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def wait_done(self, timeout):
+        return self._done.wait(timeout)
+
+    def steps(self, deadline):
+        if not self._done.is_set():
+            yield (self, 0, deadline)
         if "error" in self._box:
             raise self._box["error"]
         return self._box["addrs"]
 
+    def wait(self, deadline):
+        return run_blocking(self.steps(deadline))
+
 
 def _wait(sock, events, deadline):
+    """Block until `sock` is ready for `events` (poll bits); _Deadline when the deadline passes first."""
     poller = select.poll()
     poller.register(sock.fileno(), events)
     while True:
@@ -539,6 +582,7 @@ def _wait(sock, events, deadline):
 
 
 def _connect(family, sockaddr, deadline):
+    """Generator: a connected non-blocking TCP socket (OSError when the connection fails)."""
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
@@ -547,18 +591,18 @@ def _connect(family, sockaddr, deadline):
         if err not in (0, errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
             raise OSError(err, os.strerror(err))
         if err != 0:
-            _wait(sock, select.POLLOUT, deadline)
+            yield (sock, select.POLLOUT, deadline)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
                 raise OSError(err, os.strerror(err))
         return sock
-    except BaseException:
+    except BaseException:  # GeneratorExit included: a check abandoned by its driver closes its socket
         sock.close()
         raise
 
 
 class _Pipe:
-    """Memory-BIO TLS over a non-blocking socket with a deadline."""
+    """Memory-BIO TLS over a non-blocking socket with a deadline. flush, fill and run are generators."""
 
     def __init__(self, sock, conn, deadline):
         self.sock = sock
@@ -580,12 +624,12 @@ class _Pipe:
                     sent = self.sock.send(view)
                     view = view[sent:]
                 except (BlockingIOError, InterruptedError):
-                    _wait(self.sock, select.POLLOUT, self.deadline)
+                    yield (self.sock, select.POLLOUT, self.deadline)
                 except OSError:
                     return  # peer gone: the read side reports it
 
     def fill(self):
-        _wait(self.sock, select.POLLIN, self.deadline)
+        yield (self.sock, select.POLLIN, self.deadline)
         try:
             data = self.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -602,14 +646,15 @@ class _Pipe:
         self.conn.bio_write(data)
 
     def run(self, op):
+        """op() (a pyOpenSSL call) until it stops wanting to read; its result."""
         while True:
             try:
                 result = op()
-                self.flush()
+                yield from self.flush()
                 return result
             except SSL.WantReadError:
-                self.flush()
-                self.fill()
+                yield from self.flush()
+                yield from self.fill()
 
 
 def _name(n):
@@ -641,36 +686,42 @@ def cert_summary(cert, now, return_pem=False):
 
 
 def probe(spec, context, timeout, http_request=True, resolver=None):
-    """Run one backend check. `spec`: dict with url (BackendURL), sni, request_host (Host header), path, tls.
-    Returns the facts dict that _mod_ssl.classify() consumes. The stages, each a function below, run in Apache's
-    order against one deadline: DNS -> connect -> TLS handshake -> HTTP request; facts["stage"] names the last one
-    started, and a stage that fails records why in facts and ends the check."""
+    """probe_steps() run to its end in the calling thread."""
+    return run_blocking(probe_steps(spec, context, timeout, http_request, resolver))
+
+
+def probe_steps(spec, context, timeout, http_request=True, resolver=None):
+    """Run one backend check (a generator, see the module's doc). `spec`: dict with url (BackendURL), sni,
+    request_host (Host header), path, tls. Returns the facts dict that _mod_ssl.classify() consumes. The stages, each
+    a function below, run in Apache's order against one deadline, which starts when the generator does: DNS ->
+    connect -> TLS handshake -> HTTP request; facts["stage"] names the last one started, and a stage that fails
+    records why in facts and ends the check."""
     start = time.monotonic()
     deadline = start + timeout
     url = spec["url"]
     facts = {"stage": "dns", "address": None, "tls": url.is_tls}
     sock = None
     try:
-        addrs = stage_dns(url, deadline, timeout, facts, resolver)
+        addrs = yield from stage_dns_steps(url, deadline, timeout, facts, resolver)
         if addrs is None:
             return facts
         facts["stage"] = "connect"
-        sock = stage_connect(addrs, deadline, timeout, facts)
+        sock = yield from stage_connect_steps(addrs, deadline, timeout, facts)
         if sock is None:
             return facts
         if not url.is_tls:
             facts["stage"] = "request"
-            facts["response"] = _plain_request(sock, spec, deadline)
+            facts["response"] = yield from _plain_request_steps(sock, spec, deadline)
             return facts
         facts["stage"] = "handshake"
-        pipe, conn = stage_tls(sock, spec, context, deadline, facts)
+        pipe, conn = yield from stage_tls_steps(sock, spec, context, deadline, facts)
         if not facts["handshake"]["ok"]:
             return facts
         if not http_request:
             facts["stage"] = "done"
             return facts
         facts["stage"] = "request"
-        facts["response"] = _tls_request(pipe, conn, spec)
+        facts["response"] = yield from _tls_request_steps(pipe, conn, spec)
         facts["stage"] = "done"
         return facts
     finally:
@@ -683,6 +734,10 @@ def probe(spec, context, timeout, http_request=True, resolver=None):
 
 
 def stage_dns(url, deadline, timeout, facts, resolver=None):
+    return run_blocking(stage_dns_steps(url, deadline, timeout, facts, resolver))
+
+
+def stage_dns_steps(url, deadline, timeout, facts, resolver=None):
     """DNS: the getaddrinfo-style addresses of the URL's host (an IP literal without a lookup), or None with
     facts["dns_error"] set (no answer before the deadline, or the resolver's error)."""
     if url.is_ip:
@@ -691,8 +746,8 @@ def stage_dns(url, deadline, timeout, facts, resolver=None):
         return [(fam, socket.SOCK_STREAM, 0, "", (host, url.port))]
     try:
         if resolver is not None:
-            return resolver.resolve(url.host, url.port, deadline)
-        return _resolve(url.host, url.port, deadline)
+            return (yield from resolver.resolve_steps(url.host, url.port, deadline))
+        return (yield from _resolve_steps(url.host, url.port, deadline))
     except _Deadline:
         facts["dns_error"] = "no answer within %s s" % timeout
     except socket.gaierror as exc:
@@ -707,6 +762,10 @@ def _address_text(family, sockaddr):
 
 
 def stage_connect(addrs, deadline, timeout, facts):
+    return run_blocking(stage_connect_steps(addrs, deadline, timeout, facts))
+
+
+def stage_connect_steps(addrs, deadline, timeout, facts):
     """TCP: each address in order, as ap_proxy_connect_backend does; the connected non-blocking socket, or None with
     facts["connect_error"] = (kind, detail), kind "refused", "timeout" (the deadline ends the loop) or "other".
     facts["address"] is the address tried last."""
@@ -714,7 +773,7 @@ def stage_connect(addrs, deadline, timeout, facts):
     for fam, _type, _proto, _cn, sockaddr in addrs:
         facts["address"] = _address_text(fam, sockaddr)
         try:
-            return _connect(fam, sockaddr, deadline)
+            return (yield from _connect(fam, sockaddr, deadline))
         except _Deadline:
             last = ("timeout", "no answer within %s s" % timeout)
             break
@@ -725,7 +784,7 @@ def stage_connect(addrs, deadline, timeout, facts):
     return None
 
 
-def stage_tls(sock, spec, context, deadline, facts):
+def stage_tls_steps(sock, spec, context, deadline, facts):
     """The TLS handshake as mod_ssl's proxy connection makes it (SNI, verify and client-certificate callbacks of
     `context`). Fills facts["handshake"] (ok, timeout/eof/ssl_error, alert, what the callbacks saw), the served
     chain and leaf, and on success the protocol and cipher. Returns (pipe, connection) for the HTTP stage."""
@@ -739,7 +798,7 @@ def stage_tls(sock, spec, context, deadline, facts):
     hs = {}
     facts["handshake"] = hs
     try:
-        pipe.run(conn.do_handshake)
+        yield from pipe.run(conn.do_handshake)
         hs["ok"] = True
     except _Deadline:
         hs["ok"] = False
@@ -855,13 +914,13 @@ class _Head:
         return resp
 
 
-def _tls_request(pipe, conn, spec):
+def _tls_request_steps(pipe, conn, spec):
     resp = {"status": None}
     head = _Head()
     request = request_bytes(spec)
     try:
-        pipe.run(lambda: conn.sendall(request))
-        while not head.feed(pipe.run(lambda: conn.recv(16384))):
+        yield from pipe.run(lambda: conn.sendall(request))
+        while not head.feed((yield from pipe.run(lambda: conn.recv(16384)))):
             pass
     except _Deadline:
         resp["timeout"] = True
@@ -877,6 +936,10 @@ def _tls_request(pipe, conn, spec):
 
 
 def _plain_request(sock, spec, deadline):
+    return run_blocking(_plain_request_steps(sock, spec, deadline))
+
+
+def _plain_request_steps(sock, spec, deadline):
     resp = {"status": None}
     head = _Head()
     data = request_bytes(spec)
@@ -887,9 +950,9 @@ def _plain_request(sock, spec, deadline):
             try:
                 view = view[sock.send(view):]
             except (BlockingIOError, InterruptedError):
-                _wait(sock, select.POLLOUT, deadline)
+                yield (sock, select.POLLOUT, deadline)
         while True:
-            _wait(sock, select.POLLIN, deadline)
+            yield (sock, select.POLLIN, deadline)
             try:
                 chunk = sock.recv(16384)
             except (BlockingIOError, InterruptedError):
@@ -910,13 +973,245 @@ def _plain_request(sock, spec, deadline):
     return head.result(resp)
 
 
-def run_all(jobs, concurrency):
-    """Run fn() for each job concurrently (bounded pool); results in input order."""
-    if not jobs:
-        return []
-    workers = max(1, min(concurrency, len(jobs)))
-    if workers == 1:
-        return [job() for job in jobs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(job) for job in jobs]
-        return [f.result() for f in futures]
+# ---------------------------------------------------------------------------------------------------------------------
+# Drivers: one generator in the calling thread (run_blocking), or many from one event loop (run_loop)
+
+
+def run_blocking(steps):
+    """Drive a probe generator to its end in the calling thread (poll() on its socket, a wait on its lookup); its
+    return value. A wait whose deadline passes first is resumed with _Deadline, as run_loop does."""
+    value = error = None
+    while True:
+        try:
+            wait = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        value = error = None
+        what, events, deadline = wait
+        try:
+            if events:
+                value = _wait(what, events, deadline)
+                continue
+            remaining = deadline - time.monotonic()
+            if what is None:
+                if remaining > 0:
+                    time.sleep(remaining)
+            elif what.wait_done(max(0.0, remaining)):
+                continue
+            raise _Deadline()
+        except _Deadline as exc:
+            error = exc
+
+
+_SELECTOR_EVENTS = {select.POLLIN: selectors.EVENT_READ, select.POLLOUT: selectors.EVENT_WRITE}
+
+
+# How a task in run_loop waits: not at all (it runs, or it has ended), on a socket, on a lookup, on its deadline only.
+_RUNNING, _ON_SOCKET, _ON_LOOKUP, _ON_DEADLINE = range(4)
+
+
+class _Task(object):
+    """One generator in run_loop: its position, how and on what it waits, the deadline of that wait, the deadline
+    of its live timer entry, and a token that tells a lookup's late wake-up from the current wait."""
+
+    __slots__ = ("pos", "gen", "kind", "what", "deadline", "timer", "token")
+
+    def __init__(self, pos, gen):
+        self.pos = pos
+        self.gen = gen
+        self.kind = _RUNNING
+        self.what = None
+        self.deadline = None
+        self.timer = None
+        self.token = 0
+
+
+class _Waker(object):
+    """The loop's self-pipe: a lookup thread queues (task, token) and writes a byte, which wakes select()."""
+
+    def __init__(self):
+        self.rsock, self.wsock = socket.socketpair()
+        self.rsock.setblocking(False)
+        self.wsock.setblocking(False)
+        self.woken = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def wake(self, item):
+        with self._lock:
+            if self._closed:
+                return  # a lookup that ends after the run: nobody waits for it any more
+            self.woken.append(item)
+            try:
+                self.wsock.send(b"\0")
+            except OSError:  # BlockingIOError: the buffer is full of wake-ups already
+                pass
+
+    def drain(self):
+        try:
+            while self.rsock.recv(4096):
+                pass
+        except OSError:  # BlockingIOError: drained
+            pass
+        while self.woken:
+            yield self.woken.popleft()
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            self.rsock.close()
+            self.wsock.close()
+
+
+def run_loop(tasks, concurrency, address_of=None, per_address=None):
+    """Run every task from one selectors loop in the calling thread; their results in input order.
+
+    Each task is a callable taking no argument that returns a probe generator (see the module's doc), or directly a
+    result (a check that needs no I/O). Tasks start in input order, at most `concurrency` at a time and at most
+    `per_address` at a time per address_of(position) (a task whose address is busy lets the next ones start); a
+    generator's deadline starts when the loop starts it. The work between two waits (handshake steps, classify, the
+    certificate summary) runs in this thread. An exception in one task does not stop the others: once all have
+    ended, the first one (in input order) is raised, as a thread pool's results would raise it."""
+    return _Loop(tasks, concurrency, address_of, per_address).run()
+
+
+class _Loop(object):
+    """run_loop's state: the tasks waiting to start per address, the parked generators, the timers."""
+
+    def __init__(self, tasks, concurrency, address_of, per_address):
+        self.tasks = tasks
+        self.concurrency = max(1, concurrency)
+        if address_of is None or per_address is None:
+            address_of, per_address = (lambda _pos: None), len(tasks) or 1
+        self.per_address = per_address
+        self.results = [None] * len(tasks)
+        self.errors = {}
+        self.address = [address_of(pos) for pos in range(len(tasks))]
+        self.queues = {}
+        for pos, key in enumerate(self.address):
+            self.queues.setdefault(key, deque()).append(pos)
+        self.active = dict.fromkeys(self.queues, 0)
+        self.ready = [(queue[0], key) for key, queue in self.queues.items()]  # addresses with room, in task order
+        heapq.heapify(self.ready)
+        self.running = 0
+        self.timers = []  # (deadline, sequence, task): at most one live entry per task (task.timer)
+        self.sequence = 0
+        self.parked = set()
+        self.selector = None
+        self.waker = None
+
+    def run(self):
+        if not self.tasks:
+            return []
+        self.selector = selectors.DefaultSelector()
+        self.waker = _Waker()
+        try:
+            self.selector.register(self.waker.rsock, selectors.EVENT_READ, None)
+            self._loop()
+        finally:
+            for task in list(self.parked):  # only when the loop itself fails (KeyboardInterrupt)
+                self._unpark(task)
+                task.gen.close()
+            self.selector.close()
+            self.waker.close()
+        if self.errors:
+            raise self.errors[min(self.errors)]
+        return self.results
+
+    def _loop(self):
+        selector, timers = self.selector, self.timers
+        while True:
+            while self.running < self.concurrency and self.ready:
+                self._start(heapq.heappop(self.ready)[1])
+            if not self.running:
+                return
+            timeout = max(0.0, timers[0][0] - time.monotonic()) if timers else None
+            for key, mask in selector.select(timeout):
+                task = key.data
+                if task is None:
+                    for task, token in self.waker.drain():
+                        if task.token == token and task.kind == _ON_LOOKUP:
+                            self._resume(task, None)
+                    continue
+                self._resume(task, (select.POLLIN if mask & selectors.EVENT_READ else 0)
+                             | (select.POLLOUT if mask & selectors.EVENT_WRITE else 0))
+            now = time.monotonic()
+            while timers and timers[0][0] <= now:
+                deadline, _seq, task = heapq.heappop(timers)
+                if task.timer != deadline:
+                    continue  # stale: the task waits with another deadline, which has its own entry
+                task.timer = None
+                if task.kind != _RUNNING:
+                    self._resume(task, None, _Deadline())
+
+    def _start(self, key):
+        pos = self.queues[key].popleft()
+        self.running += 1
+        self.active[key] += 1
+        if self.active[key] < self.per_address and self.queues[key]:
+            heapq.heappush(self.ready, (self.queues[key][0], key))
+        try:
+            gen = self.tasks[pos]()
+        except Exception as exc:  # pylint: disable=broad-except
+            self._end(pos, error=exc)
+            return
+        if isinstance(gen, types.GeneratorType):
+            self._advance(_Task(pos, gen), None, None)
+        else:
+            self._end(pos, gen)
+
+    def _end(self, pos, result=None, error=None):
+        if error is not None:
+            self.errors[pos] = error
+        else:
+            self.results[pos] = result
+        self.running -= 1
+        key = self.address[pos]
+        self.active[key] -= 1
+        if self.active[key] == self.per_address - 1 and self.queues[key]:
+            heapq.heappush(self.ready, (self.queues[key][0], key))
+
+    def _unpark(self, task):
+        if task.kind == _ON_SOCKET:
+            self.selector.unregister(task.what)
+        task.kind = _RUNNING
+        task.what = None
+        self.parked.discard(task)
+
+    def _resume(self, task, value, error=None):
+        self._unpark(task)
+        self._advance(task, value, error)
+
+    def _advance(self, task, value, error):
+        """Resume the task's generator until it waits again or ends."""
+        gen = task.gen
+        while True:
+            try:
+                wait = gen.send(value) if error is None else gen.throw(error)
+            except StopIteration as stop:
+                self._end(task.pos, stop.value)
+                return
+            except Exception as exc:  # pylint: disable=broad-except
+                self._end(task.pos, error=exc)
+                return
+            what, events, deadline = wait
+            if deadline <= time.monotonic():  # as _wait: a wait that starts after the deadline is a timeout
+                value, error = None, _Deadline()
+                continue
+            break
+        task.what, task.deadline = what, deadline
+        task.token += 1
+        self.parked.add(task)
+        if events:
+            task.kind = _ON_SOCKET
+            self.selector.register(what, _SELECTOR_EVENTS[events], task)
+        elif what is not None:
+            task.kind = _ON_LOOKUP
+            waker, token = self.waker, task.token
+            what.on_done(lambda: waker.wake((task, token)))
+        else:
+            task.kind = _ON_DEADLINE
+        if task.timer != deadline:
+            self.sequence += 1
+            heapq.heappush(self.timers, (deadline, self.sequence, task))
+            task.timer = deadline

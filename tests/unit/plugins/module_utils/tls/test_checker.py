@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _tls_probe
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
     build_checks_from_sites,
     distinct_key,
@@ -119,12 +119,15 @@ def test_concurrency_per_address_is_bounded(tmp_path):
     peak = {}
     lock = threading.Lock()
 
-    def probe(check):
+    def probe(check):  # a generator, as check_steps: the checks run from one event loop
         host = check["url"].host
         with lock:
             active[host] = active.get(host, 0) + 1
             peak[host] = max(peak.get(host, 0), active[host])
-        time.sleep(0.02)
+        try:
+            yield (None, 0, time.monotonic() + 0.02)  # waits 20 ms (only its deadline ends the wait)
+        except _tls_probe._Deadline:
+            pass
         with lock:
             active[host] -= 1
         return dict(check["result_keys"], ok=True, reason="ok")
@@ -177,7 +180,7 @@ def test_pool_below_min_ok_is_refused(tmp_path):
 
 def test_run_uses_one_probe_per_distinct_backend(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(_checker, "check_one", lambda c, *a, **k: _fake_probe(calls)(c))
+    monkeypatch.setattr(_checker, "check_steps", lambda c, *a, **k: _fake_probe(calls)(c))
     params = {"sites": [_site("s%d" % i) for i in range(30)], "backend_tls_defaults": {}, "tls_dir": "/srv/tls",
               "timeout": 5, "concurrency": 8, "http_request": True, "return_pem": False}
     _checks, results = _checker.run(params, _Module())
