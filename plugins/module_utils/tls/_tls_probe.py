@@ -1016,17 +1016,16 @@ _RUNNING, _ON_SOCKET, _ON_LOOKUP, _ON_DEADLINE = range(4)
 
 
 class _Task(object):
-    """One generator in run_loop: its position, how and on what it waits, the deadline of that wait, the deadline
-    of its live timer entry, and a token that tells a lookup's late wake-up from the current wait."""
+    """One generator in run_loop: its position, how and on what it waits, the deadline of its live timer entry,
+    and a token that tells a lookup's late wake-up from the current wait."""
 
-    __slots__ = ("pos", "gen", "kind", "what", "deadline", "timer", "token")
+    __slots__ = ("pos", "gen", "kind", "what", "timer", "token")
 
     def __init__(self, pos, gen):
         self.pos = pos
         self.gen = gen
         self.kind = _RUNNING
         self.what = None
-        self.deadline = None
         self.timer = None
         self.token = 0
 
@@ -1204,7 +1203,7 @@ class _Loop(object):
                 value, error = None, _Deadline()
                 continue
             break
-        task.what, task.deadline = what, deadline
+        task.what = what
         task.token += 1
         self.parked.add(task)
         if events:
