@@ -195,6 +195,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     apply,
     begin_transaction,
     candidate_config_test,
+    live_config_test,
     changed_paths,
     cleanup_backups,
     commit,
@@ -273,7 +274,7 @@ def run(module):
     if actions and not module.check_mode:
         backups = apply(actions)
         try:
-            ok, output = candidate_config_test([], layout, module.run_command) if params["config_test"] else (True, "")
+            ok, output = live_config_test(layout, module.run_command) if params["config_test"] else (True, "")
         except Exception:
             restore(backups)
             raise

@@ -432,7 +432,7 @@ def _build_candidate_tree(actions, layout, workdir):
     for index, (path, entry) in enumerate(sorted(written.items())):
         if not path.endswith(".conf"):
             staged[path] = os.path.join(cand_files, "content-%d.pem" % index)
-            _atomic_write(staged[path], entry.content, entry.mode)
+            _atomic_write(staged[path], entry.content, entry.mode, sync=False)  # scratch: thrown away after the test
     for _kind, live in layout.enabled_dirs():
         sub = os.path.basename(live)
         cand = os.path.join(workdir, sub)
@@ -458,16 +458,22 @@ def _build_candidate_tree(actions, layout, workdir):
                     handle.write(text)
                 target = copy
             os.symlink(target, os.path.join(cand, fname))
+    return _main_config_copy(layout, lambda live: os.path.join(workdir, os.path.basename(live)), workdir)
+
+
+def _main_config_copy(layout, directory_for, workdir):
+    """The main config, written into workdir, with the Include line of each *-enabled directory pointing at
+    directory_for(that live directory). Relative (Debian's default) and absolute Include paths alike are rewritten,
+    so the test resolves them the same way for the live tree and for a candidate tree."""
     main = _read(layout.main_config) or ""
-    for sub in [os.path.basename(live) for _kind, live in layout.enabled_dirs()]:
-        # Relative (Debian's default) and absolute Include paths alike point at the candidate directories.
+    for _kind, live in layout.enabled_dirs():
         pattern = r"(?mi)^(\s*Include(?:Optional)?\s+[\"']?)(?:%s/)?%s/" % (
-            re.escape(layout.config_root), re.escape(sub))
-        main = re.sub(pattern, lambda m, s=sub: m.group(1) + os.path.join(workdir, s) + "/", main)
-    cand_main = os.path.join(workdir, "apache2.conf")
-    with open(cand_main, "w") as handle:
+            re.escape(layout.config_root), re.escape(os.path.basename(live)))
+        main = re.sub(pattern, lambda m, d=directory_for(live): m.group(1) + d + "/", main)
+    copy = os.path.join(workdir, "apache2.conf")
+    with open(copy, "w") as handle:
         handle.write(main)
-    return cand_main
+    return copy
 
 
 def candidate_config_test(actions, layout, run_command):
@@ -477,6 +483,18 @@ def candidate_config_test(actions, layout, run_command):
     try:
         cand_main = _build_candidate_tree(actions, layout, workdir)
         rc, out, err = run_command(layout.config_test_command(cand_main))
+        return rc == 0, (out + err).strip()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def live_config_test(layout, run_command):
+    """Config-test the live configuration as candidate_config_test() tests a candidate (the same main config copy,
+    its includes pointing at the live *-enabled directories), without building a tree of links. Returns (ok, output)."""
+    workdir = tempfile.mkdtemp(prefix="revproxy-tls-live-")
+    try:
+        main = _main_config_copy(layout, lambda live: live, workdir)
+        rc, out, err = run_command(layout.config_test_command(main))
         return rc == 0, (out + err).strip()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -502,23 +520,79 @@ def _makedirs(directory):
     return created
 
 
-def _atomic_write(path, content, mode):
-    """Write a new file next to path (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), set its mode before any content
-    is written, then rename it over path. Returns the directories it had to create."""
-    directory = os.path.dirname(path)
-    created = _makedirs(directory)
+def _new_file(directory, content, mode, sync=True):
+    """A new file in directory (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600) holding content, its mode set before any
+    content is written; fsync'ed unless sync is False. Returns its path."""
     fd, tmp = tempfile.mkstemp(prefix=".revproxy-", dir=directory)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(content.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except Exception:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _atomic_write(path, content, mode, sync=True):
+    """Write a new file next to path (_new_file), then rename it over path. Returns the directories it had to
+    create. sync=False only for scratch files that are thrown away (the candidate tree)."""
+    directory = os.path.dirname(path)
+    created = _makedirs(directory)
+    tmp = _new_file(directory, content, mode, sync)
+    try:
         os.rename(tmp, path)
     except Exception:
         _unlink(tmp)
         raise
     return created
+
+
+def _syncfs(fd):
+    """syncfs(2) on the filesystem of fd; False where it is not available (then the caller fsyncs each file)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs(fd) == 0
+    except (AttributeError, OSError, TypeError, ValueError):
+        return False
+
+
+def _stage_writes(actions):
+    """The new contents of the files being written, each in a new file next to its path, all made durable at once
+    (one syncfs per filesystem instead of one fsync per file: thousands of fsyncs cost seconds). Files whose directory
+    does not exist yet are left to _atomic_write. Returns {path: staged file}."""
+    staged = {}
+    try:
+        for act in actions:
+            entry = act["entry"]
+            directory = os.path.dirname(entry.path)
+            if act["action"] == "write" and os.path.isdir(directory) and not os.path.islink(directory):
+                staged[entry.path] = _new_file(directory, entry.content, entry.mode, sync=False)
+        by_device = {}
+        for tmp in staged.values():
+            by_device.setdefault(os.stat(tmp).st_dev, []).append(tmp)
+        for files in by_device.values():
+            fd = os.open(os.path.dirname(files[0]), os.O_RDONLY)
+            try:
+                synced = _syncfs(fd)
+            finally:
+                os.close(fd)
+            if not synced:
+                for tmp in files:
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+    except Exception:
+        for tmp in staged.values():
+            _unlink(tmp)
+        raise
+    return staged
 
 
 def _atomic_symlink(path, target):
@@ -548,16 +622,20 @@ def apply(actions):
     """Carry the actions out. Every replaced or removed file and directory keeps its previous version next to it
     (BACKUP_SUFFIX) until cleanup_backups(); returns the backup records for restore()."""
     backups = []
+    staged = _stage_writes(actions)
     try:
         for act in actions:
-            _apply_one(act, backups)
+            _apply_one(act, backups, staged)
     except Exception:
         restore(backups)
         raise
+    finally:
+        for tmp in staged.values():  # what an error left unused (the others were renamed into place)
+            _unlink(tmp)
     return backups
 
 
-def _apply_one(act, backups):
+def _apply_one(act, backups, staged=None):
     entry = act["entry"]
     path = entry.path
     kind = act["action"]
@@ -579,7 +657,11 @@ def _apply_one(act, backups):
         backups.append([path, backup, "file"])
     elif kind in ("write", "link"):
         backups.append([path, None, "new"])
-    if kind == "write":
+    if kind == "write" and staged and path in staged:
+        os.rename(staged[path], path)
+        del staged[path]  # only once it is in place: a failed rename leaves it for apply() to remove
+        created = []
+    elif kind == "write":
         created = _atomic_write(path, entry.content, entry.mode)
     elif kind == "link":
         created = _atomic_symlink(path, entry.link_to)

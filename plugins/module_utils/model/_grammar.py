@@ -249,6 +249,15 @@ def _emit(arg):
     return quoted(arg)
 
 
+# One word of ap_getword_conf: leading white space, then a "double" or 'single' quoted word (up to the matching quote,
+# where a backslash escapes that quote or a backslash; the end of the line closes it too) or a bare word (up to white
+# space). Each alternative consumes exactly what the C loop consumes, so a scan from left to right splits alike.
+_WORD_RE = re.compile(r"""[ \t\n\r\x0b\x0c]*(?:"((?:\\["\\]|[^"])*)"?|'((?:\\['\\]|[^'])*)'?|([^ \t\n\r\x0b\x0c]+))""")
+_DOUBLE_ESCAPE_RE = re.compile(r'\\(["\\])')
+_SINGLE_ESCAPE_RE = re.compile(r"\\(['\\])")
+_BARE_ESCAPE_RE = re.compile(r"\\(\\)")
+
+
 def tokenize(line):
     """Split one config line the way Apache does (server/util.c ap_getword_conf, after ap_cfg_getline trimmed it).
     Raises ConfigError for what Apache would read differently: ${...} substitution, a continuation backslash."""
@@ -258,33 +267,18 @@ def tokenize(line):
     if line.endswith("\\"):
         raise ConfigError("line ends with a continuation backslash: %r" % line)
     words = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return words
-        quote = line[i] if line[i] in "\"'" else None
-        out = []
-        if quote:
-            i += 1
-            while i < n and line[i] != quote:
-                if line[i] == "\\" and i + 1 < n and line[i + 1] in (quote, "\\"):
-                    out.append(line[i + 1])
-                    i += 2
-                else:
-                    out.append(line[i])
-                    i += 1
-            i += 1  # the closing quote (or the end of the line)
-        else:
-            while i < n and line[i] not in _SPACE:
-                if line[i] == "\\" and i + 1 < n and line[i + 1] == "\\":
-                    out.append("\\")
-                    i += 2
-                else:
-                    out.append(line[i])
-                    i += 1
-        words.append("".join(out))
+    pos, end = 0, len(line)
+    while pos < end:
+        match = _WORD_RE.match(line, pos)
+        pos = match.end()
+        double, single, bare = match.groups()
+        if double is not None:
+            words.append(_DOUBLE_ESCAPE_RE.sub(r"\1", double) if "\\" in double else double)
+        elif single is not None:
+            words.append(_SINGLE_ESCAPE_RE.sub(r"\1", single) if "\\" in single else single)
+        elif bare is not None:
+            words.append(_BARE_ESCAPE_RE.sub(r"\1", bare) if "\\" in bare else bare)
+    return words
 
 
 def tokenize_section(line):

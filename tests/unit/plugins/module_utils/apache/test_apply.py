@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _apply
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
     BACKUP_SUFFIX,
     Layout,
@@ -11,6 +12,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     candidate_config_test,
     cleanup_backups,
     desired_state,
+    live_config_test,
     plan,
     restore,
 )
@@ -106,6 +108,48 @@ def test_changed_file_restored_from_backup(layout):
     assert not os.path.exists(path + BACKUP_SUFFIX)
 
 
+def _leftovers(root):
+    return sorted(os.path.join(d, f) for d, _dirs, files in os.walk(root) for f in files if f.startswith(".revproxy-"))
+
+
+@pytest.mark.parametrize("syncfs", [True, False], ids=["one syncfs", "no syncfs: fsync each staged file"])
+def test_writes_are_staged_and_made_durable_before_any_rename(layout, monkeypatch, syncfs):
+    """The new contents are staged next to their paths and synced (one syncfs per filesystem, or an fsync per file
+    where syncfs fails) before the first rename puts any of them in place."""
+    converge(layout, sites("a"))
+    events = []
+    real_syncfs, real_fsync, real_rename = _apply._syncfs, os.fsync, os.rename
+    monkeypatch.setattr(_apply, "_syncfs", lambda fd: events.append("syncfs") or (syncfs and real_syncfs(fd)))
+    monkeypatch.setattr(_apply.os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(_apply.os, "rename", lambda a, b: events.append("rename") or real_rename(a, b))
+    backups = apply(plan(desired_state(sites("a", "b", "c", verify_depth=7), layout, "warn"), layout))
+    renames = [i for i, e in enumerate(events) if e == "rename"]
+    syncs = [i for i, e in enumerate(events) if e in ("syncfs", "fsync")]
+    assert len(renames) == 5 and max(syncs) < min(renames)  # three vhosts written (a changed, b and c new), two links
+    assert events.count("syncfs") == 1 and events.count("fsync") == (0 if syncfs else 3)
+    assert "SSLProxyVerifyDepth 7" in open(os.path.join(layout.d("sites-available"), "c.conf")).read()
+    assert _leftovers(layout.config_root) == []
+    cleanup_backups(backups)
+
+
+def test_failed_apply_leaves_no_staged_file_and_restores(layout, monkeypatch):
+    converge(layout, sites("a"))
+    before = open(os.path.join(layout.d("sites-available"), "a.conf")).read()
+    real_rename = os.rename
+
+    def failing_rename(src, dst):  # the second of three staged vhosts cannot be put in place
+        if dst.endswith("sites-available/b.conf"):
+            raise OSError(5, "Input/output error")
+        return real_rename(src, dst)
+    monkeypatch.setattr(_apply.os, "rename", failing_rename)
+    with pytest.raises(OSError):
+        apply(plan(desired_state(sites("a", "b", "c", verify_depth=7), layout, "warn"), layout))
+    assert open(os.path.join(layout.d("sites-available"), "a.conf")).read() == before
+    assert sorted(os.listdir(layout.d("sites-enabled"))) == ["000-default.conf", "a.conf"]
+    assert not os.path.exists(os.path.join(layout.d("sites-available"), "b.conf"))
+    assert _leftovers(layout.config_root) == []
+
+
 def test_combined_client_cert_reads_files(layout, tmp_path):
     (tmp_path / "c.pem").write_text(CERT)
     (tmp_path / "k.pem").write_text(KEY)
@@ -165,6 +209,34 @@ def test_candidate_test_follows_relative_and_absolute_includes(layout, include):
     candidate_config_test(actions, layout, fake_run)
     assert "%s/sites-enabled" % layout.config_root not in seen["main"]
     assert "sites-enabled/" in seen["main"] and seen["main"].count("revproxy-tls-candidate-") == 1
+
+
+@pytest.mark.parametrize("include", [
+    "IncludeOptional sites-enabled/*.conf",
+    "IncludeOptional {root}/sites-enabled/*.conf",
+    'IncludeOptional "{root}/sites-enabled/*.conf"',
+    "include {root}/sites-enabled/",
+])
+def test_live_test_reads_the_live_enabled_dirs_without_a_tree_of_links(layout, include):
+    """After the write, the live files are tested through the same main config copy as a candidate, its includes
+    pointing at the live directories (no candidate tree: at 3000 sites that tree was 3000 links and copies)."""
+    with open(layout.main_config, "w") as handle:
+        handle.write("Include ports.conf\n" + include.format(root=layout.config_root) + "\n")
+    converge(layout, sites("a"))
+    snapshot = sorted(os.walk(layout.config_root))
+    seen = {}
+
+    def fake_run(cmd):
+        seen["main"] = open(cmd[-1]).read()
+        seen["workdir"] = sorted(os.listdir(os.path.dirname(cmd[-1])))
+        return 1, "", "AH00526: Syntax error"
+
+    ok, output = live_config_test(layout, fake_run)
+    assert (ok, output) == (False, "AH00526: Syntax error")
+    live = os.path.join(layout.config_root, "sites-enabled") + "/"
+    assert live in seen["main"].splitlines()[1]
+    assert seen["main"].count(live) == 1 and seen["workdir"] == ["apache2.conf"]
+    assert sorted(os.walk(layout.config_root)) == snapshot
 
 
 def test_stray_dot_conf_never_prunes_the_tls_dir(layout):
