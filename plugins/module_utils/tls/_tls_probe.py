@@ -1079,6 +1079,10 @@ def run_loop(tasks, concurrency, address_of=None, per_address=None):
     return _Loop(tasks, concurrency, address_of, per_address).run()
 
 
+def _no_address(_pos):
+    return None
+
+
 class _Loop(object):
     """run_loop's state: the tasks waiting to start per address, the parked generators, the timers."""
 
@@ -1086,7 +1090,7 @@ class _Loop(object):
         self.tasks = tasks
         self.concurrency = max(1, concurrency)
         if address_of is None or per_address is None:
-            address_of, per_address = (lambda _pos: None), len(tasks) or 1
+            address_of, per_address = _no_address, len(tasks) or 1
         self.per_address = per_address
         self.results = [None] * len(tasks)
         self.errors = {}

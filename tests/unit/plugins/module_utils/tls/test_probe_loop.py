@@ -268,7 +268,7 @@ def test_an_exception_ends_the_run_after_the_others_the_first_in_input_order():
 
 
 def test_a_socket_wait_is_resumed_with_the_ready_events_or_the_deadline():
-    pairs = [socket.socketpair() for _ in range(2)]
+    pairs = [socket.socketpair(), socket.socketpair()]
     try:
         def reader(sock, seconds):
             try:
