@@ -127,7 +127,7 @@ def test_one_thread_runs_every_check_and_a_host_name_gets_one_lookup_thread(mult
 
 @pytest.mark.parametrize("concurrency", [2, 64])
 def test_a_blackholed_backend_times_out_at_its_own_deadline_and_delays_nobody(concurrency, multi, pki):
-    timeout = 1.0
+    timeout = 1.5
     ca = pki["root"].cert_path
     with BlackholeBackend() as hole:
         backends = [by_ip(hole.port, ca=ca)] + [by_ip(port, ca=ca) for port in multi.ports[:20]]
@@ -135,10 +135,10 @@ def test_a_blackholed_backend_times_out_at_its_own_deadline_and_delays_nobody(co
         results = run_checks(backends, concurrency, timeout=timeout)
         elapsed = time.monotonic() - start
     assert results[0]["reason"] == "connect_timeout"
-    assert timeout * 1000 - 1 <= results[0]["elapsed_ms"] < timeout * 1000 + 400
+    assert timeout * 1000 - 1 <= results[0]["elapsed_ms"] < timeout * 1000 + 600
     assert [r["reason"] for r in results[1:]] == ["ok"] * 20
-    assert max(r["elapsed_ms"] for r in results[1:]) < 500
-    assert elapsed < timeout + 0.5
+    assert max(r["elapsed_ms"] for r in results[1:]) < timeout * 1000 / 2  # none waited for the blackhole
+    assert elapsed < timeout * 1.5
 
 
 # --- the bounds, counted on the listeners ----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_bounds_per_address_and_in_all(case, concurrency, per_address, peak, pea
 def test_a_slow_lookup_does_not_block_other_checks_and_wakes_the_loop(multi, pki, monkeypatch):
     def getaddrinfo(host, port, *_args):
         if host == "slow.test":
-            time.sleep(0.6)
+            time.sleep(1.0)
         elif host == "never.test":
             time.sleep(3)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
@@ -207,18 +207,18 @@ def test_a_slow_lookup_does_not_block_other_checks_and_wakes_the_loop(multi, pki
     backends += [by_ip(port, ca=ca) for port in multi.ports[14:20]]
     cpu = time.thread_time()
     start = time.monotonic()
-    results = run_checks(backends, concurrency=4, timeout=1.0)
+    results = run_checks(backends, concurrency=4, timeout=1.5)
     elapsed = time.monotonic() - start
     cpu = time.thread_time() - cpu
     assert [r["reason"] for r in results] == ["ok", "dns_failure"] + ["ok"] * 18
-    assert results[0]["elapsed_ms"] >= 600
-    assert "no answer within 1.0 s" in results[1]["message"], results[1]["message"]
-    assert 999 <= results[1]["elapsed_ms"] < 1400
-    # two slots wait for DNS; the 18 others pass through the other two meanwhile, none waiting for a lookup
-    assert max(r["elapsed_ms"] for r in results[2:]) < 400
-    assert elapsed < 1.5
-    # while the loop waited (about 1 s) it slept: the handshakes are all the CPU it used
-    assert cpu < 0.5, cpu
+    assert 1000 <= results[0]["elapsed_ms"] < 1500
+    assert "no answer within 1.5 s" in results[1]["message"], results[1]["message"]
+    assert 1499 <= results[1]["elapsed_ms"] < 2100
+    # two slots wait for DNS; the 18 others pass through the other two meanwhile, none waiting for a slow lookup
+    assert max(r["elapsed_ms"] for r in results[2:]) < 800
+    assert elapsed < 2.1
+    # while the loop waited (1.5 s) it slept: the handshakes are about all the CPU it used
+    assert cpu < 0.6, cpu
 
 
 # --- run_loop itself -------------------------------------------------------------------------------------------------
