@@ -32,11 +32,13 @@ import platform
 import re
 import shutil
 import statistics
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -243,7 +245,7 @@ def snapshot_collection(work):
     return os.path.join(work, "collections"), "commit " + commit
 
 
-def run_playbook(text, extra_vars, tmp, memory=False, timeout=3600):
+def run_playbook(text, extra_vars, tmp, memory=False, timeout=3600, args=()):
     """Run a playbook text on localhost with the venv's Python; returns a Run."""
     play = os.path.join(tmp, "play.yml")
     with open(play, "w") as handle:
@@ -255,7 +257,7 @@ def run_playbook(text, extra_vars, tmp, memory=False, timeout=3600):
     if os.path.exists(timer_out):
         os.unlink(timer_out)
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % PYTHON, "-e", "@" + extra, play]
+           "-e", "ansible_python_interpreter=%s" % PYTHON, "-e", "@" + extra, play] + list(args)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
                ANSIBLE_CONFIG=os.path.join(ROOT, "tests", "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(BENCH_DIR, "callback_plugins"),
@@ -541,6 +543,48 @@ def make_pool_sites(n, ca_file, ports):
     return sites
 
 
+# The floor on Ansible's side: the role's own play run with a tag no task of the role has, so only what Ansible does
+# before the role's first task runs: start-up with the sites variable, facts, and the role's argument validation (the
+# task Ansible inserts for meta/argument_specs.yml is tagged "always").
+FLOOR_TAGS = ["--tags", "revproxy_bench_floor_no_such_task"]
+
+
+def _get_through_apache(site):
+    """One GET of the site's first location through the system Apache (plain HTTP listener); the status or None."""
+    sock = socket.create_connection(("127.0.0.1", SITE_PORT), timeout=30)
+    try:
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n" % (
+            site["locations"][0]["path"], site["server_name"], SITE_PORT)).encode("ascii"))
+        head = sock.recv(64)
+    finally:
+        sock.close()
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    return int(match.group(1)) if match else None
+
+
+def apache_floor(sites, concurrency=16):
+    """What Apache itself costs for a change to these (live) sites, without Ansible or the collection: one graceful
+    restart until the new generation serves (AH00489 in the error log) plus the grace the role's probe waits, then
+    one GET per site through it, `concurrency` at a time (the probe's default). Returns (seconds, statuses)."""
+    with open(APACHE_ERROR_LOG, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        offset = handle.tell()
+    start = time.monotonic()
+    subprocess.run(["apache2ctl", "graceful"], check=True, capture_output=True)
+    while True:
+        with open(APACHE_ERROR_LOG, "rb") as handle:
+            handle.seek(offset)
+            if b"AH00489" in handle.read():
+                break
+        if time.monotonic() - start > 120:
+            raise SystemExit("bench: Apache did not come back within 120 s of a graceful restart")
+        time.sleep(0.05)
+    time.sleep(1.5)  # OLD_GENERATION_GRACE of the role's probe
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        statuses = list(pool.map(_get_through_apache, sites))
+    return time.monotonic() - start, statuses
+
+
 def bench_pools(cfg, res, work):
     pki = PKI(os.path.join(work, "pki-pools"))
     root = pki.ca("Bench Pools Root CA")
@@ -567,6 +611,21 @@ def bench_pools(cfg, res, work):
                         res.add(("pools", label, n, phase, "task"), run.tasks_time("revproxy.tls."))
                         res.add(("pools", label, n, phase, "reloads"), reloads)
                         res.add(("pools", label, n, phase, "handshakes"), after - before)
+                    # The floors, side by side in the same run: Ansible before any task of ours, and Apache's own
+                    # reload plus one request per site (the sites are live after the runs above).
+                    floor = run_playbook(ROLE_PLAY, {"apache_proxy_sites": sites}, tmp, args=FLOOR_TAGS).check(
+                        "the floor play with %d sites" % n)
+                    ran = [t["action"] for t in floor.timer.get("tasks", []) if not t.get("skipped")]
+                    if "ansible.builtin.validate_argument_spec" not in ran or any(
+                            a.startswith("revproxy.tls.") for a in ran):
+                        raise SystemExit("bench: the floor play ran more (or less) than the role's argument validation:"
+                                         " %s" % ran)
+                    res.add(("pools", label, n, "floor_ansible"), floor.wall)
+                    seconds, statuses = apache_floor(sites)
+                    if any(status != 200 for status in statuses):
+                        res.notes.append("apache floor, %s: %d of %d requests did not answer 200" % (
+                            label, sum(1 for status in statuses if status != 200), len(statuses)))
+                    res.add(("pools", label, n, "floor_apache"), seconds)
         finally:
             pruned = run_playbook(ROLE_PLAY, {"apache_proxy_sites": []}, tmp)
             if pruned.rc != 0:
@@ -695,6 +754,19 @@ def table(cfg, res, mach):
                     _fmt(res.med(("pools", label, n, phase, "task"))),
                     _fmt(res.med(("pools", label, n, phase, "reloads")), ""),
                     _fmt(res.med(("pools", label, n, phase, "handshakes")), "")))
+        add("")
+        add("| Floors, same run (not the collection's work) | sites | Ansible: start-up, facts, the role's argument"
+            " validation | Apache: one graceful reload + one request per site | sum | role first run | role first run"
+            " minus the floors |")
+        add("|---|---:|---:|---:|---:|---:|---:|")
+        for label, n, what in (("shared", shared_n, "sites on one shared backend"),
+                               ("pools", pool_n, "sites with a pool of 3 members")):
+            f_ans, f_apa = res.med(("pools", label, n, "floor_ansible")), res.med(("pools", label, n, "floor_apache"))
+            first = res.med(("pools", label, n, "first", "play"))
+            total = f_ans + f_apa if f_ans is not None and f_apa is not None else None
+            add("| %s | %d | %s | %s | %s | %s | %s |" % (
+                what, n, _fmt(f_ans), _fmt(f_apa), _fmt(total), _fmt(first),
+                _fmt(first - total if first is not None and total is not None else None)))
         add("")
     mem_rows = [key[1:3] for key in res.samples if len(key) == 4 and key[0] == "mem" and key[3] == "controller"]
     if mem_rows:
