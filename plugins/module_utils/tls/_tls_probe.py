@@ -7,10 +7,9 @@
 
 Everything runs against one deadline per backend (DNS included: the lookup runs in a daemon thread that is abandoned
 when the deadline passes). Sockets are non-blocking; TLS runs over memory BIOs (pyOpenSSL), so the probe sees the raw
-bytes the backend sends and never waits beyond its deadline. The standard library's ssl
-module is not enough here: it has no per-certificate verify callback (needed for mod_ssl's depth rule and
-optional_no_ca) and does not expose the server's acceptable client-CA list (needed to choose the client certificate
-as ssl_callback_proxy_cert does).
+bytes the backend sends and never waits beyond its deadline. The standard library's ssl module is not enough here: it
+has no per-certificate verify callback (needed for mod_ssl's depth rule and optional_no_ca) and does not expose the
+server's acceptable client-CA list (needed to choose the client certificate as ssl_callback_proxy_cert does).
 
 probe() gathers facts; _mod_ssl.classify() turns them into a reason.
 
