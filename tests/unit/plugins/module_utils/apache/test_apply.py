@@ -190,12 +190,16 @@ def test_candidate_tree_points_at_candidates_and_touches_nothing(layout):
     assert sorted(os.walk(layout.config_root)) == snapshot
 
 
-@pytest.mark.parametrize("include", [
+# The forms of the main config's Include of sites-enabled that the config tests rewrite (relative, absolute, quoted).
+INCLUDE_FORMS = [
     "IncludeOptional sites-enabled/*.conf",
     "IncludeOptional {root}/sites-enabled/*.conf",
     'IncludeOptional "{root}/sites-enabled/*.conf"',
     "include {root}/sites-enabled/",
-])
+]
+
+
+@pytest.mark.parametrize("include", INCLUDE_FORMS)
 def test_candidate_test_follows_relative_and_absolute_includes(layout, include):
     with open(layout.main_config, "w") as handle:
         handle.write("Include ports.conf\n" + include.format(root=layout.config_root) + "\n")
@@ -211,12 +215,7 @@ def test_candidate_test_follows_relative_and_absolute_includes(layout, include):
     assert "sites-enabled/" in seen["main"] and seen["main"].count("revproxy-tls-candidate-") == 1
 
 
-@pytest.mark.parametrize("include", [
-    "IncludeOptional sites-enabled/*.conf",
-    "IncludeOptional {root}/sites-enabled/*.conf",
-    'IncludeOptional "{root}/sites-enabled/*.conf"',
-    "include {root}/sites-enabled/",
-])
+@pytest.mark.parametrize("include", INCLUDE_FORMS)
 def test_live_test_reads_the_live_enabled_dirs_without_a_tree_of_links(layout, include):
     """After the write, the live files are tested through the same main config copy as a candidate, its includes
     pointing at the live directories (no candidate tree: at 3000 sites that tree was 3000 links and copies)."""
