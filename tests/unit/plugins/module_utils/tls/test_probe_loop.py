@@ -189,7 +189,7 @@ def test_bounds_per_address_and_in_all(case, concurrency, per_address, peak, pea
             assert max(backend.peak.values()) <= concurrency
 
 
-# --- DNS: a slow lookup blocks nobody, and its answer wakes the loop ----------------------------------------------------
+# --- DNS: a slow lookup blocks nobody, and its answer wakes the loop --------------------------------------------------
 
 
 def test_a_slow_lookup_does_not_block_other_checks_and_wakes_the_loop(multi, pki, monkeypatch):
