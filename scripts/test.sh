@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The test suite behind `make test` (and `make lint|sanity|unit|integration`). Run scripts/bootstrap.sh first
-# (the Makefile does). Every stage runs (molecule next to the others: see below); the exit status is non-zero if any
-# failed.
+# (the Makefile does). Every stage runs (in two lanes: see below); the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -63,7 +62,7 @@ stage_package() {
     # The docs site test renders every page in headless Chromium.
     if ! command -v chromium >/dev/null 2>&1; then
         echo "installing chromium for the docs site test (apt)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || return 1
+        apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null || return 1
     fi
     python -m pytest -q -p no:cacheprovider --durations=8 tests/package
 }
@@ -72,7 +71,7 @@ stage_integration() {
     # The report test renders HTML in a real headless browser.
     if ! command -v chromium >/dev/null 2>&1; then
         echo "installing chromium for the report test (apt)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || return 1
+        apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null || return 1
     fi
     python -m pytest -q -p no:cacheprovider --durations=25 tests/integration
 }
@@ -85,7 +84,7 @@ stage_compat() {
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
+        apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null || return 1
     fi
     if [ ! -x "$venv/bin/python" ]; then
         /usr/bin/python3 -m venv --system-site-packages "$venv" || return 1
@@ -154,77 +153,118 @@ stage_molecule() {
     bash scripts/molecule.sh
 }
 
-# The molecule stage runs next to the others: it has its own dockerd, containers (no published ports) and lock, and
-# touches neither the system Apache nor its lock, while most of every stage's time is waiting (container start-up,
-# graceful restarts, health checks), not CPU. Its tools (apt, pip into .venv) are installed first, in the foreground,
-# so no other stage sees .venv change under it; then its scenarios run in the background, in their own session, with
-# their output kept in a log that is printed as one block when they end. Its status and time (wall clock, from its
-# start to its end) count like any other stage's. The other stages run one after another, as before.
-# REVPROXY_TEST_SERIAL=1 runs every stage one after another.
-bg_dir= bg_t0= bg_waiter= bg_done=
-bg_start() {  # the molecule stage, in the background
-    echo "=== molecule: starting in the background (next to the other stages; its output follows when it ends)"
+# Two lanes. The background lane runs molecule, sanity, compat and matrix (those of them asked for), one after another;
+# the foreground lane the others (lint, unit, package, integration), one after another, with their output as it
+# comes. Most of the time of molecule and integration, the two long stages, is waiting (container start-up, graceful
+# restarts, health checks, TLS timeouts), not CPU. Why they can overlap: molecule has its own dockerd, containers (no
+# published ports) and lock, and touches neither the system Apache nor its lock; compat and matrix use private Apache
+# instances on free ports and, for the system Apache, the same flock as integration (no stage holds one lock while
+# waiting for the other, so no deadlock); sanity works on a copy of the tree. Molecule's tools (apt, pip into .venv)
+# are installed first, in the foreground, so no stage sees .venv change under it. Each background stage's output is
+# kept in a log and printed as one block when the stage ends; its status and time count like any other stage's.
+# REVPROXY_TEST_SERIAL=1 runs every stage one after another, in the foreground.
+BACKGROUND=(molecule sanity compat matrix)
+
+lane_run() {  # internal (test.sh --lane DIR STAGE...): the stages one after another; output, status, time in DIR
+    local dir=$1 stage start rc
+    shift
+    for stage in "$@"; do
+        start=$(date +%s)
+        if "stage_$stage" >"$dir/$stage.log" 2>&1 </dev/null; then rc=0; else rc=1; fi
+        echo $(( $(date +%s) - start )) > "$dir/$stage.took"
+        echo "$rc" > "$dir/$stage.rc"
+    done
+}
+if [ "${1:-}" = --lane ]; then
+    shift
+    lane_run "$@"
+    exit 0
+fi
+
+lane=() lane_dir= lane_waiter= lane_reported=0
+lane_start() {
     mkdir -p "$ROOT/tests/output"
-    bg_dir=$(mktemp -d "$ROOT/tests/output/test-molecule.XXXXXX")
-    bg_t0=$(date +%s)
-    if ! bash scripts/molecule.sh --prepare >"$bg_dir/output.log" 2>&1 </dev/null; then
-        date +%s > "$bg_dir/end"; echo 1 > "$bg_dir/rc"
-        return
-    fi
+    lane_dir=$(mktemp -d "$ROOT/tests/output/test-lane.XXXXXX")
+    echo "=== background lane: ${lane[*]} (one after another, next to the other stages; each one's output follows when it ends)"
     (
+        # Its own session, so that an interrupt can stop all of it (molecule.sh then stops its dockerd and restores
+        # the host's network state).
         # shellcheck disable=SC2016
-        setsid -w bash -c 'echo $$ > "$0/pid"; exec bash scripts/molecule.sh' "$bg_dir" >>"$bg_dir/output.log" 2>&1 </dev/null
-        rc=$?
-        date +%s > "$bg_dir/end"
-        echo "$rc" > "$bg_dir/rc"
+        setsid -w bash -c 'echo $$ > "$0/pid"; exec bash scripts/test.sh --lane "$0" "$@"' "$lane_dir" "${lane[@]}" \
+            >"$lane_dir/lane.log" 2>&1 </dev/null
     ) &
-    bg_waiter=$!
+    lane_waiter=$!
 }
-bg_report() {  # print the molecule block if it has ended; with "wait", wait for it to end first
-    [ -n "$bg_dir" ] && [ -z "$bg_done" ] || return 0
-    if [ "${1:-}" = wait ] && [ -n "$bg_waiter" ]; then
-        echo "=== (waiting for the molecule stage, running in the background since $(( $(date +%s) - bg_t0 )) s)"
-        wait "$bg_waiter"
+lane_report() {  # print the background stages that have ended, in lane order; with "wait", wait for the lane first
+    local stage status
+    [ -n "$lane_dir" ] || return 0
+    if [ "${1:-}" = wait ] && [ "$lane_reported" -lt ${#lane[@]} ]; then
+        echo "=== (waiting for the background lane: ${lane[*]:$lane_reported})"
+        wait "$lane_waiter"
     fi
-    [ -s "$bg_dir/rc" ] || return 0
-    bg_done=1
-    echo "=== molecule (ran in the background; its output, kept in $bg_dir/output.log)"
-    cat "$bg_dir/output.log"
-    if [ "$(cat "$bg_dir/rc")" = 0 ]; then status=ok; else status=FAILED; failed+=(molecule); fi
-    took[molecule]=$(( $(cat "$bg_dir/end") - bg_t0 ))
-    echo "=== molecule: $status (${took[molecule]} s)"
+    while [ "$lane_reported" -lt ${#lane[@]} ]; do
+        stage=${lane[$lane_reported]}
+        if [ -s "$lane_dir/$stage.rc" ]; then
+            echo "=== $stage (ran in the background; its output, kept in $lane_dir/$stage.log)"
+            cat "$lane_dir/$stage.log"
+            if [ "$(cat "$lane_dir/$stage.rc")" = 0 ]; then status=ok; else status=FAILED; failed+=("$stage"); fi
+            took[$stage]=$(cat "$lane_dir/$stage.took")
+            echo "=== $stage: $status (${took[$stage]} s)"
+        elif [ "${1:-}" = wait ]; then   # the lane ended without finishing it: not run, or cut short
+            echo "=== $stage (background lane ended before it finished; lane output:)"
+            cat "$lane_dir/lane.log" "$lane_dir/$stage.log" 2>/dev/null
+            failed+=("$stage"); took[$stage]="-"
+            echo "=== $stage: FAILED (did not finish)"
+        else
+            return 0
+        fi
+        lane_reported=$(( lane_reported + 1 ))
+    done
 }
-bg_stop() {  # interrupted: stop the scenarios (their script then stops its dockerd and restores the host) and wait
-    if [ -n "$bg_dir" ] && [ -n "$bg_waiter" ] && [ ! -s "$bg_dir/rc" ] && [ -s "$bg_dir/pid" ]; then
-        echo "=== stopping the molecule stage (session $(cat "$bg_dir/pid")); its output is in $bg_dir/output.log"
-        kill -TERM -- "-$(cat "$bg_dir/pid")" 2>/dev/null
-        wait "$bg_waiter"
+lane_stop() {  # interrupted: stop the background lane and wait for it to clean up
+    if [ -n "$lane_waiter" ] && [ -s "$lane_dir/pid" ] && kill -0 "$lane_waiter" 2>/dev/null; then
+        echo "=== stopping the background lane (session $(cat "$lane_dir/pid")); its output is in $lane_dir"
+        kill -TERM -- "-$(cat "$lane_dir/pid")" 2>/dev/null
+        wait "$lane_waiter"
     fi
 }
-trap 'bg_stop; exit 130' INT TERM
+trap 'lane_stop; exit 130' INT TERM
 
 t0=$(date +%s)
 fg_stages=()
-for stage in "${stages[@]}"; do
-    if [ "$stage" = molecule ] && [ ${#stages[@]} -gt 1 ] && [ -z "${REVPROXY_TEST_SERIAL:-}" ]; then
-        bg_start
-    else
-        fg_stages+=("$stage")
+if [ ${#stages[@]} -gt 1 ] && [ -z "${REVPROXY_TEST_SERIAL:-}" ]; then
+    for b in "${BACKGROUND[@]}"; do
+        for stage in "${stages[@]}"; do [ "$stage" = "$b" ] && lane+=("$stage"); done
+    done
+    for stage in "${stages[@]}"; do
+        [[ " ${lane[*]} " == *" $stage "* ]] || fg_stages+=("$stage")
+    done
+    [ ${#fg_stages[@]} -gt 0 ] || { fg_stages=("${stages[@]}"); lane=(); }   # nothing to overlap with
+else
+    fg_stages=("${stages[@]}")
+fi
+if [[ " ${lane[*]} " == *" molecule "* ]]; then
+    echo "=== molecule: installing its tools first (apt, pip into .venv)"
+    if ! bash scripts/molecule.sh --prepare; then
+        echo "=== molecule: FAILED (its tools could not be installed)"
+        failed+=(molecule); took[molecule]="-"
+        mapfile -t lane < <(printf '%s\n' "${lane[@]}" | grep -vx molecule)
     fi
-done
+fi
+[ ${#lane[@]} -eq 0 ] || lane_start
 for stage in "${fg_stages[@]}"; do
     echo "=== $stage"
     start=$(date +%s)
     if "stage_$stage"; then status=ok; else status=FAILED; failed+=("$stage"); fi
     took[$stage]=$(( $(date +%s) - start ))
     echo "=== $stage: $status (${took[$stage]} s)"
-    bg_report
+    lane_report
 done
-bg_report wait
+lane_report wait
 echo "=== summary"
 for stage in "${stages[@]}"; do
-    if [ "$stage" = molecule ] && [ -n "$bg_dir" ]; then
-        echo "  $stage: ${took[$stage]} s (in the background, next to the other stages)"
+    if [[ " ${lane[*]} " == *" $stage "* ]]; then
+        echo "  $stage: ${took[$stage]} s (background lane)"
     else
         echo "  $stage: ${took[$stage]} s"
     fi
