@@ -259,7 +259,21 @@ def build_checks_from_backends(backends):
 
 
 def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, names=None):
-    effective = select_sites(normalize_sites(sites, defaults, tls_dir), names)
+    """The checks of the sites' backends (of the sites in `names` only, when given), each site validated first. An
+    error about the sites reads "sites: ..."; an unknown name in `names` reads "names: no such site(s): ...". """
+    try:
+        normalized = normalize_sites(sites, defaults, tls_dir)
+    except ConfigError as exc:
+        raise ConfigError("sites: %s" % exc)
+    effective = select_sites(normalized, names)  # its error names the option: "names: no such site(s): x"
+    try:
+        return _checks_of(effective, tmpdir, module)
+    except ConfigError as exc:
+        raise ConfigError("sites: %s" % exc)
+
+
+def _checks_of(effective, tmpdir, module):
+    """One check per backend of each effective site; *_content written once per distinct content into tmpdir."""
     checks = []
     written = {}
     for eff in effective:
@@ -444,11 +458,8 @@ def run(params, module=None):
         if params.get("sites") is not None:
             tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
             os.chmod(tmpdir, 0o700)
-            try:
-                checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module,
-                                                 params.get("names"))
-            except ConfigError as exc:
-                raise ConfigError("sites: %s" % exc)
+            checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module,
+                                             params.get("names"))
         else:
             checks = build_checks_from_backends(params.get("backends"))
         _attach_contexts(checks)

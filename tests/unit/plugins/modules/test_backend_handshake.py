@@ -321,6 +321,13 @@ def test_backends_and_sites_exclusive(capsys):
     assert out["failed"] and "one of the following is required" in out["msg"]
 
 
+def test_unknown_name_is_named_as_the_names_option(capsys):
+    out = run_main(capsys, {"names": ["shop", "nosuch"], "sites": [{
+        "name": "shop", "server_name": "shop.example", "locations": [{"path": "/", "backend": "https://b.test/"}],
+        "backend_tls": {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}}]})
+    assert out["failed"] and out["msg"] == "names: no such site(s): nosuch"
+
+
 def test_bad_sites_input(capsys):
     out = run_main(capsys, {"sites": [{"name": "shop", "server_name": "shop.example", "locations": [
         {"path": "/", "backend": "https://b.test/"}], "backend_tls": {"ca_file": "/nope"}}]})
