@@ -452,11 +452,10 @@ def _build_candidate_tree(actions, layout, workdir):
             else:
                 target = os.path.realpath(path)
             if target in written:
-                copy = os.path.join(cand_files, "%s-%s" % (sub, fname))
-                text = _point_at_staged(written[target].content, staged)
-                with open(copy, "w") as handle:
-                    handle.write(text)
-                target = copy
+                # The candidate content itself, in the candidate directory (one file, not a file and a link to it).
+                with open(os.path.join(cand, fname), "w") as handle:
+                    handle.write(_point_at_staged(written[target].content, staged))
+                continue
             os.symlink(target, os.path.join(cand, fname))
     return _main_config_copy(layout, lambda live: os.path.join(workdir, os.path.basename(live)), workdir)
 
