@@ -564,18 +564,12 @@ def _get_through_apache(site):
 
 def apache_floor(sites, concurrency=16):
     """What Apache itself costs for a change to these (live) sites, without Ansible or the collection: one graceful
-    restart until the new generation serves (AH00489 in the error log) plus the grace the role's probe waits, then
+    restart until the new generation serves (reload_count(): AH00489 in the error log) plus the grace the role's probe waits, then
     one GET per site through it, `concurrency` at a time (the probe's default). Returns (seconds, statuses)."""
-    with open(APACHE_ERROR_LOG, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        offset = handle.tell()
+    before = reload_count()
     start = time.monotonic()
     subprocess.run(["apache2ctl", "graceful"], check=True, capture_output=True)
-    while True:
-        with open(APACHE_ERROR_LOG, "rb") as handle:
-            handle.seek(offset)
-            if b"AH00489" in handle.read():
-                break
+    while reload_count() == before:  # RELOAD_MARK: AH00489, the new generation serves
         if time.monotonic() - start > 120:
             raise SystemExit("bench: Apache did not come back within 120 s of a graceful restart")
         time.sleep(0.05)

@@ -475,28 +475,29 @@ def _main_config_copy(layout, directory_for, workdir):
     return copy
 
 
-def candidate_config_test(actions, layout, run_command):
-    """Config-test the candidate set inside the real server config, writing nothing outside a temp dir.
+def _config_test(layout, run_command, prefix, write_main):
+    """Config-test the main config that write_main(workdir) writes into a temp dir (removed afterwards).
     Returns (ok, output)."""
-    workdir = tempfile.mkdtemp(prefix="revproxy-tls-candidate-")
+    workdir = tempfile.mkdtemp(prefix=prefix)
     try:
-        cand_main = _build_candidate_tree(actions, layout, workdir)
-        rc, out, err = run_command(layout.config_test_command(cand_main))
+        rc, out, err = run_command(layout.config_test_command(write_main(workdir)))
         return rc == 0, (out + err).strip()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def candidate_config_test(actions, layout, run_command):
+    """Config-test the candidate set inside the real server config, writing nothing outside a temp dir.
+    Returns (ok, output)."""
+    return _config_test(layout, run_command, "revproxy-tls-candidate-",
+                        lambda workdir: _build_candidate_tree(actions, layout, workdir))
 
 
 def live_config_test(layout, run_command):
     """Config-test the live configuration as candidate_config_test() tests a candidate (the same main config copy,
     its includes pointing at the live *-enabled directories), without building a tree of links. Returns (ok, output)."""
-    workdir = tempfile.mkdtemp(prefix="revproxy-tls-live-")
-    try:
-        main = _main_config_copy(layout, lambda live: live, workdir)
-        rc, out, err = run_command(layout.config_test_command(main))
-        return rc == 0, (out + err).strip()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return _config_test(layout, run_command, "revproxy-tls-live-",
+                        lambda workdir: _main_config_copy(layout, lambda live: live, workdir))
 
 
 def _unlink(path):
@@ -634,7 +635,7 @@ def apply(actions):
     return backups
 
 
-def _apply_one(act, backups, staged=None):
+def _apply_one(act, backups, staged):
     entry = act["entry"]
     path = entry.path
     kind = act["action"]
@@ -656,7 +657,7 @@ def _apply_one(act, backups, staged=None):
         backups.append([path, backup, "file"])
     elif kind in ("write", "link"):
         backups.append([path, None, "new"])
-    if kind == "write" and staged and path in staged:
+    if kind == "write" and path in staged:  # staged and synced by apply()
         os.rename(staged[path], path)
         del staged[path]  # only once it is in place: a failed rename leaves it for apply() to remove
         created = []

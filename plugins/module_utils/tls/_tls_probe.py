@@ -485,12 +485,8 @@ def _alert_of(text):
     return None
 
 
-def _resolve(host, port, deadline):
-    """getaddrinfo bounded by the deadline (daemon thread, abandoned on timeout)."""
-    return _Lookup(host, port).wait(deadline)
-
-
 def _resolve_steps(host, port, deadline):
+    """getaddrinfo bounded by the deadline (daemon thread, abandoned on timeout)."""
     return (yield from _Lookup(host, port).steps(deadline))
 
 
@@ -513,13 +509,11 @@ class Resolver(object):
         return [(family, kind, proto, canon, sockaddr[:1] + (port,) + sockaddr[2:])
                 for family, kind, proto, canon, sockaddr in addrs]
 
-    def resolve(self, host, port, deadline):
-        return run_blocking(self.resolve_steps(host, port, deadline))
-
 
 class _Lookup(object):
-    """One getaddrinfo in a daemon thread (abandoned by callers whose deadline passes first). A waiter blocks on it
-    (wait) or yields it (steps: the event loop registers a callback with on_done, called from the lookup thread)."""
+    """One getaddrinfo in a daemon thread (abandoned by callers whose deadline passes first). A waiter yields it
+    (steps): run_blocking waits on it (wait_done), run_loop registers a callback (on_done, called from the lookup
+    thread)."""
 
     def __init__(self, host, port):
         self._box = {}
@@ -559,9 +553,6 @@ class _Lookup(object):
         if "error" in self._box:
             raise self._box["error"]
         return self._box["addrs"]
-
-    def wait(self, deadline):
-        return run_blocking(self.steps(deadline))
 
 
 def _wait(sock, events, deadline):

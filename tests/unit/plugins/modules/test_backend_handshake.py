@@ -1,7 +1,6 @@
 """backend_handshake: argument spec vs docs, input validation (exact messages), main() end to end in-process."""
 import json
 import os
-import socket
 
 import pytest
 import yaml
@@ -11,6 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, BACKEND_TLS_SPEC
 from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
 
+from support.backends import free_port  # a port nothing listens on (it was free a moment ago)
 from support.docs import module_documentation
 
 
@@ -46,15 +46,7 @@ def test_docs_match_argspec():
     compare(doc, mod.ARGUMENT_SPEC, "top")
 
 
-def _refused_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-PORT = _refused_port()
+PORT = free_port()
 GOOD = {"url": "https://localhost:%d/" % PORT, "verify": "none"}
 
 
@@ -336,7 +328,7 @@ def test_bad_sites_input(capsys):
 
 
 def test_main_reports_and_fails_after_all(capsys):
-    port = _refused_port()
+    port = free_port()
     args = {"backends": [{"url": "https://127.0.0.1:%d/" % port, "verify": "none"},
                          {"url": "https://localhost:%d/app/" % port, "verify": "none"}], "timeout": 1}
     out = run_main(capsys, args)
@@ -361,7 +353,7 @@ def test_sites_content_keys_are_checked_and_secrets_masked(capsys, tmp_path):
     p = PKI(tmp_path)
     root = p.ca("Unit Root")
     client = p.leaf("client", cn="client", issuer=root, client=True)
-    port = _refused_port()
+    port = free_port()
     sites = [{"name": "shop", "server_name": "shop.example", "server_aliases": ["www.shop.example"],
               "preserve_host": True, "locations": [{"path": "/", "backend": "https://localhost:%d/" % port}],
               "backend_tls": {"ca_content": root.pem, "client_cert_content": client.pem,

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _tls_probe as tp
 
-from support.backends import BlackholeBackend, MultiTLSBackend, PlainHTTPBackend, TLSBackend
+from support.backends import BlackholeBackend, MultiTLSBackend, PlainHTTPBackend, TLSBackend, free_port
 from support.pki import PKI
 
 
@@ -34,14 +34,6 @@ def by_ip(port, path="/", ca=None, **over):
     """A backend at 127.0.0.1 checked with the name localhost (preserve_host: SNI and name checked), no lookup."""
     return dict({"url": "https://127.0.0.1:%d%s" % (port, path), "preserve_host": True, "host": "localhost",
                  "ca_file": ca}, **over)
-
-
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def run_checks(backends, concurrency=64, per_address=_checker.PER_ADDRESS_CONCURRENCY, timeout=5.0):
@@ -75,7 +67,7 @@ def backend_of(kind, index, multi, pki, plain_port):
     return {
         "ok": by_ip(port, path, ca),
         "ok_by_name": {"url": "https://localhost:%d%s" % (port, path), "ca_file": ca},
-        "refused": {"url": "https://127.0.0.1:%d%s" % (closed_port(), path), "ca_file": ca},
+        "refused": {"url": "https://127.0.0.1:%d%s" % (free_port(), path), "ca_file": ca},
         "untrusted": by_ip(port, path, pki["other"].cert_path),
         "plain": {"url": "https://127.0.0.1:%d%s" % (plain_port, path), "ca_file": ca},
         "invalid": {"url": "ftp://127.0.0.1:%d%s" % (port, path)},

@@ -13,6 +13,7 @@ from OpenSSL import SSL
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe as tp
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, parse_backend_url
 
+from support.backends import free_port  # a port nothing listens on (it was free a moment ago)
 from support.pki import PKI
 
 # --- the request --------------------------------------------------------------------------------------------------
@@ -272,14 +273,6 @@ def test_ca_directory_given_as_ca_file(tmp_path):
 # --- the network stages: DNS -> connect -> TLS -> HTTP ----------------------------------------------------------------
 
 
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def http_server(answer):
     """A one-connection plain-HTTP listener answering `answer` to whatever it reads."""
     listener = socket.socket()
@@ -387,7 +380,7 @@ def test_resolver_shares_an_error_and_each_caller_keeps_its_deadline(monkeypatch
 
 
 def test_stage_connect_tries_each_address_in_order():
-    refused = closed_port()
+    refused = free_port()
     port = http_server(b"")
     addrs = [(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", refused)),
              (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", port))]
@@ -401,7 +394,7 @@ def test_stage_connect_tries_each_address_in_order():
 
 
 def test_stage_connect_refused():
-    port = closed_port()
+    port = free_port()
     facts = {}
     assert tp.stage_connect([(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", port))], later(), 5,
                             facts) is None
@@ -478,7 +471,7 @@ def test_probe_plain_http_end_to_end():
 
 
 def test_probe_stops_at_the_failing_stage():
-    port = closed_port()
+    port = free_port()
     facts = tp.probe({"url": parse_backend_url("https://127.0.0.1:%d/" % port), "request_host": "b.test",
                       "path": "/"}, None, 5)
     assert facts["stage"] == "connect" and facts["connect_error"][0] == "refused" and "handshake" not in facts
