@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything `make demo` and `make test` need on a fresh Debian 12 machine (run as root):
-#   - Apache httpd (apt) and the tools the tests use (openssl, curl, iproute2),
+#   - Apache httpd (apt) and the tools the tests use (openssl, curl, iproute2, shellcheck for the sanity stage),
 #   - a venv in .venv on a Python >= 3.12 (ansible-core 2.21 needs it), with pinned requirements,
 #   - .build/collections/ansible_collections/revproxy/tls -> the repository (so Ansible and pytest find the collection).
 # Idempotent: a second run installs nothing.
@@ -15,6 +15,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+# ansible-test sanity's shellcheck test skips itself, quietly, without it (scripts/test.sh then fails the stage).
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "bootstrap: need root to install: ${need_apt[*]}" >&2
@@ -35,7 +37,7 @@ find_python() {
         fi
     done
     if command -v pyenv >/dev/null 2>&1; then
-        for v in $(ls -1 "$(pyenv root)/versions" 2>/dev/null | sort -V); do
+        for v in $(find "$(pyenv root)/versions" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V); do
             c="$(pyenv root)/versions/$v/bin/python3"
             if [ -x "$c" ] && "$c" -c 'import sys; sys.exit(not ((3, 12) <= sys.version_info < (3, 14)))' 2>/dev/null; then
                 echo "$c"; return 0

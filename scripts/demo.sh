@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=/var/lib/revproxy-tls-demo
 PY=.venv/bin/python
-PLAY=(.venv/bin/ansible-playbook -i localhost, -e "ansible_python_interpreter=$PWD/.venv/bin/python" demo/demo.yml)
+PLAY=(.venv/bin/ansible-playbook -i "localhost," -e "ansible_python_interpreter=$PWD/.venv/bin/python" demo/demo.yml)
 export ANSIBLE_COLLECTIONS_PATH=$PWD/.build/collections ANSIBLE_CONFIG=$PWD/tests/ansible.cfg
 
 backend_running() { ss -ltnH 'sport = :8443' | grep -q .; }

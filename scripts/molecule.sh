@@ -194,7 +194,7 @@ else
     printf '%s\n' "$sources" | mmdebstrap --quiet --variant=minbase --include="$IMAGE_PACKAGES" \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --customize-hook='rm -f "$1"/etc/machine-id; : > "$1"/etc/machine-id' \
+        --customize-hook="rm -f \"\$1\"/etc/machine-id; : > \"\$1\"/etc/machine-id" \
         --customize-hook="copy-in $wheels /tmp" \
         --customize-hook="chroot \"\$1\" python3 -m venv /opt/revproxy-checker" \
         --customize-hook="chroot \"\$1\" /opt/revproxy-checker/bin/pip install -q --no-index --find-links /tmp/$(basename "$wheels") pyOpenSSL cryptography" \
