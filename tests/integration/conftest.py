@@ -63,7 +63,9 @@ def snapshot():
 
 
 class PlaybookResult:
-    """rc, output and the per-host recap counters of one ansible-playbook run."""
+    """rc, output and the per-host recap counters of one ansible-playbook run. Reading a counter (ok, changed,
+    unreachable, failed) of a run whose output has no PLAY RECAP line for localhost fails the test: a missing recap
+    must not read as changed=0."""
 
     def __init__(self, proc):
         self.rc = proc.returncode
@@ -71,10 +73,20 @@ class PlaybookResult:
         self.stderr = proc.stderr
         self.output = proc.stdout + proc.stderr
         match = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
-        self.ok, self.changed, self.unreachable, self.failed = (int(g) for g in match.groups()) if match else (0, 0, 0, 0)
+        self.recap = tuple(int(g) for g in match.groups()) if match else None
+
+    def _counter(self, index):
+        assert self.recap is not None, "no PLAY RECAP for localhost in the output:\n%s" % self
+        return self.recap[index]
+
+    ok = property(lambda self: self._counter(0))
+    changed = property(lambda self: self._counter(1))
+    unreachable = property(lambda self: self._counter(2))
+    failed = property(lambda self: self._counter(3))
 
     def __repr__(self):
-        head = "PlaybookResult(rc=%s, changed=%s, failed=%s)" % (self.rc, self.changed, self.failed)
+        counters = "changed=%s, failed=%s" % self.recap[1::2] if self.recap else "no recap"
+        head = "PlaybookResult(rc=%s, %s)" % (self.rc, counters)
         return "%s\n%s\n%s" % (head, self.stdout[-6000:], self.stderr[-3000:])
 
 

@@ -3,6 +3,7 @@ import copy
 
 import pytest
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import pool_name
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
@@ -241,18 +242,55 @@ def test_refused(case, value, message):
     assert value == before
 
 
+def _rendered(eff):
+    """(vhost-level lines, lines of the <Proxy "balancer://app"> block) of the rendered site, stripped, no comments."""
+    vhost, block, inside = [], [], False
+    for line in render_site(eff).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == '<Proxy "balancer://app">':
+            inside = True
+        elif line == "</Proxy>":
+            inside = False
+        elif inside:
+            block.append(line)
+        else:
+            vhost.append(line)
+    return vhost, block
+
+
+_MEMBERS = ['BalancerMember "https://m%d.internal:8443" loadfactor=1' % i for i in (1, 2, 3)]
+_IP_MEMBERS = [_MEMBERS[0], 'BalancerMember "https://192.0.2.1:8443" loadfactor=1', _MEMBERS[2]]
+# (case, site, lines the pool's block must hold (in order), lines the vhost must hold, lines neither may hold)
 ACCEPTED = [
-    ("insecure location with opt-in", _with({"backend_tls": {"verify": "none"}}, allow_insecure_backend_tls=True)),
+    ("insecure location with opt-in", _with({"backend_tls": {"verify": "none"}}, allow_insecure_backend_tls=True),
+     _MEMBERS + ["ProxySet lbmethod=byrequests", "SSLProxyVerify none"], ["SSLProxyVerify require"], []),
     ("member ip literal without name check", _with({"backend_tls": {"check_peer_name": False}}, member_over={
-        "url": "https://192.0.2.1:8443/"}, allow_insecure_backend_tls=True)),
-    ("member ip literal with preserve_host", _with(member_over={"url": "https://192.0.2.1:8443/"}, preserve_host=True)),
-    ("http pool needs no CA", site(backend_tls={}, locations=[pool_loc(backends=[{"url": "http://m1.internal/"}])])),
+        "url": "https://192.0.2.1:8443/"}, allow_insecure_backend_tls=True),
+     _IP_MEMBERS + ["ProxySet lbmethod=byrequests", "SSLProxyVerify require", "SSLProxyCheckPeerName off"],
+     ["SSLProxyCheckPeerName on", "ProxyPreserveHost Off"], []),
+    # With ProxyPreserveHost On the name checked is the client's Host, not the IP literal: the member keeps the
+    # site's verification (no settings of its own in the pool).
+    ("member ip literal with preserve_host", _with(member_over={"url": "https://192.0.2.1:8443/"}, preserve_host=True),
+     _IP_MEMBERS + ["ProxySet lbmethod=byrequests"],
+     ["SSLProxyVerify require", "SSLProxyCheckPeerName on", "ProxyPreserveHost On"],
+     ["SSLProxyCheckPeerName off", "SSLProxyVerify none"]),
+    ("http pool needs no CA", site(backend_tls={}, locations=[pool_loc(backends=[{"url": "http://m1.internal/"}])]),
+     ['BalancerMember "http://m1.internal" loadfactor=1', "ProxySet lbmethod=byrequests"],
+     ['ProxyPass "/app/" "balancer://app/"'], ["SSLProxyEngine on"]),
 ]
 
 
-@pytest.mark.parametrize("case,value", ACCEPTED, ids=[c[0] for c in ACCEPTED])
-def test_accepted(case, value):
-    normalize_sites([value])
+@pytest.mark.parametrize("case,value,block_lines,vhost_lines,absent", ACCEPTED, ids=[c[0] for c in ACCEPTED])
+def test_accepted(case, value, block_lines, vhost_lines, absent):
+    """Accepted, and rendered with the pool's members and the settings the case is about."""
+    effs = normalize_sites([value])
+    assert len(effs) == 1
+    vhost, block = _rendered(effs[0])
+    assert [line for line in block if line in block_lines] == block_lines, block
+    assert all(line in vhost for line in vhost_lines), vhost
+    assert not [line for line in vhost + block if any(line.startswith(a) for a in absent)]
 
 
 def test_insecure_location_warns():
@@ -270,4 +308,13 @@ def test_health_check_adds_a_check_without_sni_per_member():
 
 
 def test_health_check_accepted_when_the_pool_shares_the_site_settings():
-    normalize_site(site(locations=[pool_loc(health_check={}, backend_tls={"ca_file": "/etc/ssl/site-ca.pem"})]))
+    """A pool whose backend_tls equals the site's may have health checks: the checks use the vhost's SSLProxy*
+    settings, which are the pool's; the pool's block then carries no TLS settings of its own."""
+    eff = normalize_site(site(locations=[pool_loc(health_check={}, backend_tls={"ca_file": "/etc/ssl/site-ca.pem"})]))
+    vhost, block = _rendered(eff)
+    assert 'SSLProxyCACertificateFile "/etc/ssl/site-ca.pem"' in vhost and "SSLProxyVerify require" in vhost
+    assert not [line for line in block if line.startswith("SSLProxy")], block
+    members = [line for line in block if line.startswith("BalancerMember")]
+    assert len(members) == 3
+    assert all(" hcmethod=GET hcuri=/ " in line and line.endswith(" hcexpr=app_ok") for line in members), members
+    assert [c["request_path"] for c in site_backend_checks(eff) if c.get("health_check")] == ["/"] * 3
