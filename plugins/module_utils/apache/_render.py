@@ -131,6 +131,7 @@ def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-
         lines.append(_d("ProxyPass", loc["path"], loc["backend"], *(params + frontend.proxypass_flags(loc))))
         lines.append(_d("ProxyPassReverse", loc["path"], loc["backend"]))
     lines.extend(frontend.location_lines(site))
+    lines.extend(pools.manager_lines(site))
     lines.append("</VirtualHost>")
     lines.extend(frontend.redirect_vhost_lines(site))
     return "\n".join(lines) + "\n"

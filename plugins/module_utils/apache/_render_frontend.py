@@ -10,12 +10,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import ACME_PATH, ERROR_PAGE_PREFIX
+import posixpath
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import (
+    ACME_PATH,
+    ERROR_PAGE_PREFIX,
+    forwarded_unset_names,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.model._directives import modules as directive_modules
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import BARE_RE, Bare, directive, section, tokenize
 
 _IN = "    "
 _PROTO_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-_FORWARDED_BY_PROXY = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server")
 
 
 def _d(name, *args, **kwargs):
@@ -71,9 +77,10 @@ def header_lines(site):
     if front.get("forwarded"):
         scheme = "https" if site.get("tls") else "http"
         lines.append("")
-        lines.append("    # Forwarded headers from the real request; values a client sent are dropped, and mod_proxy")
-        lines.append("    # adds its own X-Forwarded-For/-Host/-Server (ProxyAddHeaders On).")
-        for name in _FORWARDED_BY_PROXY:
+        lines.append("    # Forwarded headers from the real request: every client-sent value of a forwarding header, in")
+        lines.append("    # each '-'/'_' spelling, is dropped; mod_proxy adds its own X-Forwarded-For/-Host/-Server")
+        lines.append("    # (ProxyAddHeaders On). A backend should trust only these and X-Forwarded-Proto/-Port.")
+        for name in forwarded_unset_names():
             lines.append(_d("RequestHeader", Bare("unset"), Bare(name)))
         lines.append(_d("RequestHeader", Bare("set"), Bare("X-Forwarded-Proto"), Bare(scheme)))
         lines.append(_d("RequestHeader", Bare("set"), Bare("X-Forwarded-Port"), Bare(str(site["listen"]["port"]))))
@@ -106,6 +113,11 @@ def exclusion_lines(site):
         lines.append(section("Location", ERROR_PAGE_PREFIX, indent=_IN))
         lines.append(_d("Require", Bare("all"), Bare("granted"), indent=_IN * 2))
         lines.append(_IN + "</Location>")
+        # No symbolic links in the error pages' directories: a link placed there later cannot serve another file.
+        for parent in sorted(set(posixpath.dirname(path) for _status, path in pages)):
+            lines.append(section("Directory", parent, indent=_IN))
+            lines.append(_d("Options", Bare("None"), indent=_IN * 2))
+            lines.append(_IN + "</Directory>")
     return lines
 
 
@@ -118,9 +130,13 @@ def extra_lines(entries, indent):
     """extra_directives, each re-emitted through directive(): the same words as Apache reads them, keywords bare and
     anything else quoted."""
     out = []
-    for name, line in entries:
-        args = [Bare(w) if BARE_RE.match(w) else w for w in tokenize(line)[1:]]
-        out.append(_d(name, *args, indent=indent))
+    for entry in entries:
+        if entry["raw"] is None:
+            out.append(_d(entry["name"], *[Bare(a) for a in entry["args"]], indent=indent))
+            continue
+        out.append(indent + "# RAW (apache_proxy_allow_raw_directives): not checked beyond its syntax.")
+        args = [Bare(w) if BARE_RE.match(w) else w for w in tokenize(entry["raw"])[1:]]
+        out.append(_d(entry["name"], *args, indent=indent))
     return out
 
 
@@ -180,6 +196,7 @@ def redirect_vhost_lines(site):
         lines.append("    # Certificate renewal: ACME HTTP-01 challenges are served from acme_challenge_dir.")
         lines.append(_d("Alias", ACME_PATH, acme + "/"))
         lines.append(section("Directory", acme, indent=_IN))
+        lines.append(_d("Options", Bare("None"), indent=_IN * 2))
         lines.append(_d("Require", Bare("all"), Bare("granted"), indent=_IN * 2))
         lines.append(_IN + "</Directory>")
         lines.append(_d("RedirectMatch", Bare(str(redirect["status"])), "^/(?![.]well-known/acme-challenge/)(.*)$",
@@ -201,6 +218,9 @@ def frontend_modules(sites):
             mods.add("http2")
         if front.get("error_pages"):
             mods.add("alias")
+        mods.update(directive_modules(front.get("extra_directives") or []))
+        for loc in site.get("locations") or []:
+            mods.update(directive_modules((loc.get("frontend") or {}).get("extra_directives") or []))
     return mods
 
 

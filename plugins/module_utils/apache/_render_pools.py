@@ -117,18 +117,30 @@ def proxy_sections(site, tls_dir, render_backend_tls, client_cert_render_path):
                 "%s=.%%{BALANCER_WORKER_ROUTE}e; path=/" % pool["sticky"],
                 "expr=-n reqenv('BALANCER_ROUTE_CHANGED') && reqenv('BALANCER_NAME') == 'balancer://%s'"
                 % pool["name"], indent=_IN))
-    return lines + manager_lines(site)
+    return lines + manager_exclusion_lines(site)
 
 
-def manager_lines(site):
-    """The balancer-manager of the site's pools, for loopback clients only, excluded from proxying."""
+def manager_exclusion_lines(site):
+    """The balancer-manager's path, never proxied: before every ProxyPass (mod_proxy uses the first match)."""
     if not site.get("balancer_manager"):
         return []
     return [
         "",
-        "    # balancer-manager for the drain playbook: loopback clients only, never proxied. Not 'Require local',",
-        "    # which also admits a client whose address is the server's (any process on this host, any address).",
+        "    # balancer-manager for the drain playbook: loopback clients only, never proxied (its <Location> is the",
+        "    # last section of the vhost, so that no location's section can override its Require).",
         directive("ProxyPass", MANAGER_PATH, Bare("!"), indent=_IN),
+    ]
+
+
+def manager_lines(site):
+    """The balancer-manager of the site's pools, for loopback clients only. Written last in the vhost
+    (render_site): Apache merges <Location> sections in the order they appear, so no location's section can come
+    after it and override its Require. Not 'Require local', which also admits a client whose address is the
+    server's (any process on this host, any address)."""
+    if not site.get("balancer_manager"):
+        return []
+    return [
+        "",
         section("Location", MANAGER_PATH, indent=_IN),
         _d2("SetHandler", Bare("balancer-manager")),
         _d2("Require", Bare("ip"), Bare("127.0.0.0/8")),

@@ -280,6 +280,30 @@ def weak_cipher_words(ciphers):
     return found
 
 
+_SECLEVEL_RE = re.compile(r"@SECLEVEL=([0-9]+)", re.IGNORECASE)
+_SYSTEM_LEVEL = []
+
+
+def system_security_level():
+    """This host's default OpenSSL security level (Debian's openssl.cnf and RHEL's DEFAULT crypto policy: 2), read
+    from a fresh context of the ssl module, which links the system library as Apache does; 2 if it cannot be told."""
+    if not _SYSTEM_LEVEL:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            context.set_ciphers("DEFAULT")
+        except ssl.SSLError:  # pragma: no cover
+            pass
+        level = getattr(context, "security_level", None)
+        _SYSTEM_LEVEL.append(level if isinstance(level, int) else 2)
+    return _SYSTEM_LEVEL[0]
+
+
+def cipher_security_level(ciphers):
+    """The OpenSSL security level a cipher string sets (its last @SECLEVEL=n), None when it sets none."""
+    levels = _SECLEVEL_RE.findall(ciphers or "")
+    return int(levels[-1]) if levels else None
+
+
 def insecure_settings(tls):
     """The settings that switch part of the backend check off, as 'field: value' strings (empty when secure)."""
     found = []
@@ -297,4 +321,8 @@ def insecure_settings(tls):
     weak_ciphers = weak_cipher_words(tls.get("ciphers"))
     if weak_ciphers:
         found.append("ciphers: %s (weak or unauthenticated ciphers)" % ":".join(weak_ciphers))
+    level = cipher_security_level(tls.get("ciphers"))
+    if level is not None and level < system_security_level() and "@SECLEVEL=0" not in weak_ciphers:
+        found.append("ciphers: @SECLEVEL=%d (below this host's OpenSSL security level %d: SHA-1 signatures and keys "
+                     "under 2048 bits are accepted)" % (level, system_security_level()))
     return found

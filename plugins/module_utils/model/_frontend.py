@@ -16,7 +16,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _directives
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 
 # Mozilla server-side TLS recommendations, version 5.7 (https://ssl-config.mozilla.org/guidelines/5.7.json).
@@ -43,6 +45,7 @@ HEADER_ACTIONS = ("set", "unset", "append", "add", "merge")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 HSTS_DEFAULT_MAX_AGE = 63072000  # two years, Mozilla's recommendation
 HSTS_PRELOAD_MIN_AGE = 31536000  # hstspreload.org requires at least one year
+HSTS_MIN_AGE = 31536000  # shorter than a year needs allow_insecure_frontend_tls (Mozilla: two years)
 ACME_PATH = "/.well-known/acme-challenge/"
 
 # An RFC 9110 field name (token) without the quote and backtick characters a config line never needs.
@@ -94,7 +97,52 @@ FRONTEND_LOCATION_SPEC = {
     "extra_directives": {"type": "list", "elements": "str", "default": []},
 }
 
-_FORWARDED_BY_PROXY = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server")
+# Request headers that say who the client is or how it connected. With forwarded_headers the proxy drops every
+# client-sent value of them, in each spelling a backend may read as the same name (CGI, WSGI and PHP turn '-' and '_'
+# into '_'), sets X-Forwarded-Proto/-Port itself and lets mod_proxy add X-Forwarded-For/-Host/-Server.
+FORWARDED_NAMES = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto",
+                   "X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Prefix", "X-Forwarded-Scheme",
+                   "X-Forwarded-Protocol", "X-Real-IP", "X-Client-IP", "Client-IP", "True-Client-IP",
+                   "X-Cluster-Client-IP", "X-Url-Scheme", "Front-End-Https")
+
+
+def spellings(name):
+    """Every spelling of a header name with '-' or '_' at each separator: X-Real-IP -> X-Real-IP, X-Real_IP,
+    X_Real-IP, X_Real_IP (mod_headers compares names without case, but '-' and '_' are different bytes)."""
+    parts = name.split("-")
+    out = [parts[0]]
+    for part in parts[1:]:
+        out = [prefix + sep + part for prefix in out for sep in ("-", "_")]
+    return out
+
+
+def forwarded_unset_names():
+    return [variant for name in FORWARDED_NAMES for variant in spellings(name)]
+
+
+_OWNED_REQUEST = set(n.lower().replace("_", "-") for n in FORWARDED_NAMES)
+
+
+def check_owned_headers(site, forwarded):
+    """Typed headers must not undo what a typed field guarantees: HSTS is the hsts fields' (a header could send
+    max-age=0 without the opt-in), and with forwarded_headers the forwarded names are the proxy's."""
+    groups = [("", site)] + [("locations[%d]." % i, loc) for i, loc in enumerate(site.get("locations") or [])
+                             if isinstance(loc, dict)]
+    for prefix, node in groups:
+        for kind in ("request_headers", "response_headers"):
+            for i, entry in enumerate(node.get(kind) or []):
+                name = entry.get("name") if isinstance(entry, dict) else None
+                if not isinstance(name, str):
+                    continue
+                key = name.lower().replace("_", "-")
+                field = "%s%s[%d].name" % (prefix, kind, i)
+                if kind == "response_headers" and key == "strict-transport-security":
+                    raise ConfigError("%s: Strict-Transport-Security is set by the hsts fields (hsts, hsts_max_age, "
+                                      "hsts_include_subdomains, hsts_preload); a header here could switch it off" % field)
+                if kind == "request_headers" and forwarded and key in _OWNED_REQUEST:
+                    raise ConfigError("%s: %s is set by the proxy (forwarded_headers: true drops client values and "
+                                      "sets its own); set forwarded_headers: false to manage it yourself"
+                                      % (field, name))
 
 
 def header_name(value, field):
@@ -148,89 +196,10 @@ def headers(value, field):
     return out
 
 
-# The escape hatch: directives that would change what the model guarantees are refused.
-_DIRECTIVE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_NEVER = ("include", "includeoptional", "loadmodule", "loadfile", "define", "undefine", "extfilterdefine",
-          "rewritemap", "sslpassphrasedialog", "sslrandomseed", "servername", "serveralias", "serverroot", "listen")
-_MODEL_ONLY_PREFIXES = ("sslproxy", "proxy", "sslengine", "balancermember")
-
-
-def _split_line(line, field):
-    """The words of one config line as Apache reads them; refuses unbalanced quotes (Apache would read to the end)."""
-    words, i, n = [], 0, len(line)
-    while True:
-        while i < n and line[i] in " \t":
-            i += 1
-        if i >= n:
-            return words
-        if line[i] in "\"'":
-            quote, j = line[i], i + 1
-            while j < n and line[j] != quote:
-                j += 2 if line[j] == "\\" and j + 1 < n else 1
-            if j >= n:
-                raise ConfigError("%s: unbalanced %s quote" % (field, quote))
-            end = j + 1
-            if end < n and line[end] not in " \t":
-                raise ConfigError("%s: a quoted argument must be followed by a space" % field)
-        else:
-            end = i
-            while end < n and line[end] not in " \t":
-                end += 1
-        words.append(line[i:end])
-        i = end
-
-
-def extra_directives(value, field):
-    """extra_directives: one validated directive line each. Returns [(name, raw line)]."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > 100:
-        raise ConfigError("%s: must be a list of at most 100 directive lines" % field)
-    out = []
-    for i, line in enumerate(value):
-        efield = "%s[%d]" % (field, i)
-        grammar.text(line, efield, 4096)
-        line = line.strip(" \t")
-        if not line:
-            raise ConfigError("%s: must not be empty" % efield)
-        if line.startswith("<") or "</" in line:
-            raise ConfigError("%s: section tags (<...>) are not accepted; one directive per line" % efield)
-        if line.startswith("#"):
-            raise ConfigError("%s: a comment is not a directive" % efield)
-        if line.endswith("\\"):
-            raise ConfigError("%s: must not end with a continuation backslash" % efield)
-        words = _split_line(line, efield)
-        if "" in grammar.tokenize(line)[1:]:
-            raise ConfigError("%s: empty quoted arguments are not accepted" % efield)
-        name = words[0]
-        if not _DIRECTIVE_NAME_RE.match(name):
-            raise ConfigError("%s: %r is not a directive name" % (efield, name))
-        if name.lower() in _NEVER:
-            raise ConfigError("%s: %s is not accepted in extra_directives (it loads code or files, runs programs or "
-                              "changes what the model controls)" % (efield, name))
-        if any(w.lstrip("\"'").startswith("|") for w in words[1:]):
-            raise ConfigError("%s: piped arguments ('|program') are not accepted" % efield)
-        out.append((name, line))
-    return out
-
-
-def _model_only(name):
-    return name.lower().startswith(_MODEL_ONLY_PREFIXES)
-
-
-def check_extra_insecure(entries, field, allow_insecure):
-    """SSLProxy*/SSLEngine/Proxy* lines go through the model unless allow_insecure_backend_tls. Returns warnings."""
-    found = ["%s[%d] %s" % (field, i, name) for i, (name, _line) in enumerate(entries) if _model_only(name)]
-    if found and not allow_insecure:
-        raise ConfigError("%s: %s: SSLProxy*, SSLEngine and Proxy* directives must go through the site's model "
-                          "(backend_tls, locations, preserve_host...) so the preflight checks what Apache does; set "
-                          "allow_insecure_backend_tls: true to write them anyway" % (field, ", ".join(found)))
-    return ["INSECURE extra directive allowed by allow_insecure_backend_tls: %s" % f for f in found]
-
-
-def normalize_location_frontend(loc, field, url=None):
+def normalize_location_frontend(loc, field, url=None, policy=None):
     """The location-level public-side fields of one location (raw user mapping; url: its parsed backend URL, None
-    for a pool)."""
+    for a pool). The site-level opt-ins that gate them are checked in normalize_frontend."""
+    policy = policy or _policy.DEFAULT_POLICY
     nocanon = grammar.boolean(False if loc.get("nocanon") is None else loc["nocanon"], field + ".nocanon")
     cookie_path = grammar.boolean(False if loc.get("reverse_cookie_path") is None else loc["reverse_cookie_path"],
                                   field + ".reverse_cookie_path")
@@ -245,7 +214,8 @@ def normalize_location_frontend(loc, field, url=None):
     return {
         "request_headers": headers(loc.get("request_headers"), field + ".request_headers"),
         "response_headers": headers(loc.get("response_headers"), field + ".response_headers"),
-        "extra_directives": extra_directives(loc.get("extra_directives"), field + ".extra_directives"),
+        "extra_directives": _directives.extra_directives(loc.get("extra_directives"), field + ".extra_directives",
+                                                         _directives.LOCATION, policy["allow_raw_directives"]),
         "nocanon": nocanon,
         # ProxyPassReverseCookieDomain <backend host> <public domain>; ProxyPassReverseCookiePath <backend path> <path>
         "cookie_domain": (url.host, cookie_domain) if cookie_domain is not None else None,
@@ -256,8 +226,9 @@ def normalize_location_frontend(loc, field, url=None):
 ERROR_PAGE_PREFIX = "/.revproxy-error/"
 
 
-def error_pages(value, field="error_pages"):
-    """error_pages: [(status, file)] for ErrorDocument and ProxyErrorOverride (statuses 400-599, files absolute)."""
+def error_pages(value, policy, field="error_pages"):
+    """error_pages: [(status, file)] for ErrorDocument and ProxyErrorOverride (statuses 400-599, files under a served
+    root of the policy)."""
     if value is None:
         return []
     if not isinstance(value, list) or len(value) > 200:
@@ -273,10 +244,7 @@ def error_pages(value, field="error_pages"):
         if status in seen:
             raise ConfigError("%s.status: %d is listed twice" % (efield, status))
         seen.add(status)
-        path = grammar.abs_path(entry["file"], efield + ".file")
-        if path.endswith("/"):
-            raise ConfigError("%s.file: must be a file, not a directory" % efield)
-        out.append((status, path))
+        out.append((status, _policy.served_path(entry["file"], efield + ".file", policy, "file")))
     return out
 
 
@@ -307,8 +275,9 @@ def _get(site, key):
     return FRONTEND_SITE_SPEC[key].get("default") if value is None else value
 
 
-def normalize_frontend(site, tls_front, listen):
+def normalize_frontend(site, tls_front, listen, policy=None):
     """The effective public side of a site. Returns (frontend, warnings)."""
+    policy = policy or _policy.DEFAULT_POLICY
     has_tls = bool(tls_front)
     warnings = []
     allow_insecure = grammar.boolean(_get(site, "allow_insecure_frontend_tls"), "allow_insecure_frontend_tls")
@@ -325,9 +294,8 @@ def normalize_frontend(site, tls_front, listen):
                               % (", ".join(map(str, REDIRECT_STATUSES)), status))
         acme = site.get("acme_challenge_dir")
         if acme is not None:
-            acme = grammar.abs_path(acme, "acme_challenge_dir").rstrip("/") or "/"
-            if acme == "/":
-                raise ConfigError("acme_challenge_dir: must not be / (it is served to anyone on port %d)" % rport)
+            # Served to anyone on the HTTP port: only under a served root of the operator's policy.
+            acme = _policy.served_path(acme, "acme_challenge_dir", policy, "dir")
         redirect = {"port": rport, "status": status, "acme_challenge_dir": acme}
     elif site.get("acme_challenge_dir") is not None:
         raise ConfigError("acme_challenge_dir: is served by the HTTP redirect vhost; it needs tls and "
@@ -358,28 +326,49 @@ def normalize_frontend(site, tls_front, listen):
             insecure.append("tls_profile old (TLS 1.0/1.1 and CBC/3DES ciphers for clients)")
         if tickets:
             insecure.append("tls_session_tickets true (ticket keys undo forward secrecy until Apache restarts)")
+        if hsts is None:
+            insecure.append("hsts false (browsers may be sent to http:// and downgraded)")
+        elif max_age < HSTS_MIN_AGE:
+            insecure.append("hsts_max_age %d (below one year, %d s; 0 tells browsers to forget HSTS)"
+                            % (max_age, HSTS_MIN_AGE))
+    for i, loc in enumerate(site.get("locations") or []):
+        if isinstance(loc, dict) and loc.get("nocanon") is True:
+            insecure.append("locations[%d].nocanon true (the raw, undecoded URL is forwarded: path traversal and "
+                            "request smuggling reach the backend)" % i)
     if insecure and not allow_insecure:
-        raise ConfigError("insecure frontend TLS setting(s) refused: %s. Keep the defaults, or set "
+        raise ConfigError("insecure public-side setting(s) refused: %s. Keep the defaults, or set "
                           "allow_insecure_frontend_tls: true to accept the risk" % "; ".join(insecure))
     if insecure:
         warnings.append("INSECURE frontend TLS allowed by allow_insecure_frontend_tls: %s" % "; ".join(insecure))
 
     allow_insecure_backend = site.get("allow_insecure_backend_tls") is True
-    extra = extra_directives(site.get("extra_directives"), "extra_directives")
-    warnings.extend(check_extra_insecure(extra, "extra_directives", allow_insecure_backend))
+    raw = policy["allow_raw_directives"]
+    extra = _directives.extra_directives(site.get("extra_directives"), "extra_directives", _directives.VHOST, raw)
+    warnings.extend(_directives.check_model_only(extra, "extra_directives", allow_insecure_backend))
     for i, loc in enumerate(site.get("locations") or []):
         if isinstance(loc, dict) and loc.get("extra_directives"):
             lfield = "locations[%d].extra_directives" % i
-            warnings.extend(check_extra_insecure(extra_directives(loc["extra_directives"], lfield), lfield,
-                                                 allow_insecure_backend))
+            entries = _directives.extra_directives(loc["extra_directives"], lfield, _directives.LOCATION, raw)
+            warnings.extend(_directives.check_model_only(entries, lfield, allow_insecure_backend))
+            extra_raw = _directives.raw_entries(entries)
+            if extra_raw:
+                warnings.append("RAW directive(s) in %s allowed by apache_proxy_allow_raw_directives: %s"
+                                % (lfield, ", ".join(e["name"] for e in extra_raw)))
+    if _directives.raw_entries(extra):
+        warnings.append("RAW directive(s) in extra_directives allowed by apache_proxy_allow_raw_directives: %s"
+                        % ", ".join(e["name"] for e in _directives.raw_entries(extra)))
+    forwarded = grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers")
+    request_headers = headers(site.get("request_headers"), "request_headers")
+    response_headers = headers(site.get("response_headers"), "response_headers")
+    check_owned_headers(site, forwarded)
 
     return {
         "redirect": redirect,
         "extra_directives": extra,
-        "error_pages": error_pages(site.get("error_pages")),
-        "forwarded": grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers"),
-        "request_headers": headers(site.get("request_headers"), "request_headers"),
-        "response_headers": headers(site.get("response_headers"), "response_headers"),
+        "error_pages": error_pages(site.get("error_pages"), policy),
+        "forwarded": forwarded,
+        "request_headers": request_headers,
+        "response_headers": response_headers,
         "hsts": hsts,
         "tls_profile": profile if has_tls else None,
         "tls_protocols": list(TLS_PROFILES[profile]["protocols"]) if has_tls else None,

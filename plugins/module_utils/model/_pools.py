@@ -282,3 +282,36 @@ def balancer_manager(site, locs):
     if wanted and not any(loc.get("pool") for loc in locs):
         raise ConfigError("balancer_manager: the site has no pool (backends) to manage")
     return wanted
+
+
+def _section_key(loc):
+    """The URL prefix of a location's <Proxy> section (the renderer's): balancer://<name> for a pool (its members'
+    requests are matched by that name), else the backend URL."""
+    return ("balancer://%s" % loc["pool"]["name"]) if loc.get("pool") else loc["backend"]
+
+
+def check_section_overlap(locs, site_tls):
+    """One effective TLS setting per backend URL. Apache applies a <Proxy "url"> section to every request whose URL
+    starts with "url" (proxy_walk: a prefix match, as for balancer names: balancer://api covers balancer://api-v1), so
+    a location's own settings would also govern a sibling whose backend URL it prefixes, or that prefixes it, while
+    the preflight checked the sibling with its own. Two TLS locations of a site whose section URLs are prefixes of
+    one another must have the same effective settings."""
+    tls_locs = [loc for loc in locs if location_is_tls(loc)]
+    for a in tls_locs:
+        if not a.get("tls_section"):
+            continue
+        key_a = _section_key(a).lower()
+        mine = (a["backend_tls"], a["client_cert_inherited"])
+        for b in tls_locs:
+            if b is a:
+                continue
+            key_b = _section_key(b).lower()
+            if not (key_b.startswith(key_a) or key_a.startswith(key_b)):
+                continue
+            theirs = (b["backend_tls"], b["client_cert_inherited"]) if b.get("tls_section") else (site_tls, True)
+            if theirs != mine:
+                raise ConfigError(
+                    "locations: %s (backend %s) has backend_tls of its own, and Apache applies its <Proxy \"%s\"> "
+                    "section by URL prefix, so it would also govern %s (backend %s), which the preflight checks "
+                    "with other settings. Give both the same backend_tls, or backends whose URLs are not prefixes "
+                    "of one another" % (a["path"], _section_key(a), _section_key(a), b["path"], _section_key(b)))

@@ -30,7 +30,9 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pools
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _vhosts
 
 SITE_NAME_RE = grammar.SITE_NAME_RE
 LOCATION_PATH_RE = grammar.URL_PATH_RE
@@ -131,7 +133,7 @@ def _worker_value(kind, value, field):
     return grammar.token(value, field, 15)  # mod_proxy keeps the upgrade protocol in 16 bytes
 
 
-def _normalize_location(loc, field, pools=None):
+def _normalize_location(loc, field, pools=None, policy=None):
     grammar.mapping(loc, LOCATION_SPEC, field)
     if loc.get("path") is None:
         raise ConfigError("%s.path: is required" % field)
@@ -157,7 +159,7 @@ def _normalize_location(loc, field, pools=None):
             raise ConfigError("%s.probe_status: must be a list of HTTP status codes" % field)
     backend = url.url if url else "balancer://%s%s" % (pool["name"], "/" if path.endswith("/") else "")
     return {"path": path, "backend": backend, "url": url, "params": params, "probe_status": probe_status,
-            "frontend": _frontend.normalize_location_frontend(loc, field, url),
+            "frontend": _frontend.normalize_location_frontend(loc, field, url, policy),
             "pool": pool, "backend_tls_raw": loc.get("backend_tls")}
 
 
@@ -216,16 +218,17 @@ def check_defaults(defaults, field="backend_tls_defaults"):
     return grammar.mapping(files_only, BACKEND_TLS_DEFAULTS, field)
 
 
-def normalize_site(site, index=0, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
-    """Validate one site and return its effective form (raises ConfigError naming the site and the field)."""
+def normalize_site(site, index=0, defaults=None, tls_dir="/etc/apache2/revproxy-tls", policy=None):
+    """Validate one site and return its effective form (raises ConfigError naming the site and the field).
+    `policy`: the operator's (model/_policy.py), already checked; None is the default policy."""
     label = _label(site, index)
     try:
-        return _normalize_site(site, defaults, tls_dir)
+        return _normalize_site(site, defaults, tls_dir, policy or _policy.check_policy(None))
     except ConfigError as exc:
         raise ConfigError("%s: %s" % (label, exc))
 
 
-def _normalize_site(site, defaults, tls_dir):
+def _normalize_site(site, defaults, tls_dir, policy):
     grammar.mapping(site, SITE_SPEC, "site")
     for key in ("name", "server_name", "locations"):
         if site.get(key) is None:
@@ -239,6 +242,11 @@ def _normalize_site(site, defaults, tls_dir):
         raise ConfigError("server_aliases: must be a list of at most 1000 host names")
     aliases = [grammar.hostname(a, "server_aliases[%d]" % i, wildcard=True, ipv6=False)
                for i, a in enumerate(aliases)]
+    for i, alias in enumerate(aliases):
+        if alias.startswith("*.") and len(alias.rstrip(".").split(".")) < 3:
+            raise ConfigError("server_aliases[%d]: %r would answer for every name under a top-level domain (other "
+                              "sites' names among them); a wildcard needs at least two labels after '*.', such as "
+                              "*.example.com" % (i, alias))
 
     tls_front = site.get("tls")
     if tls_front is not None:
@@ -259,6 +267,10 @@ def _normalize_site(site, defaults, tls_dir):
         address = None  # every address: what an unset address means
     elif address is not None:
         address = grammar.ip_literal(address, "listen.address", brackets=True)
+        if address.strip("[]") in ("0.0.0.0", "::"):
+            raise ConfigError("listen.address: %r is declared as an address of its own, so Apache would send every "
+                              "request on this port to this site instead of the '*' vhosts; write '*' or leave it "
+                              "unset for every address" % address)
 
     preserve_host = grammar.boolean(site.get("preserve_host", False), "preserve_host")
     allow_insecure = grammar.boolean(site.get("allow_insecure_backend_tls", False), "allow_insecure_backend_tls")
@@ -267,7 +279,7 @@ def _normalize_site(site, defaults, tls_dir):
     if not isinstance(locations, list) or not locations or len(locations) > 1000:
         raise ConfigError("locations: must be a non-empty list of at most 1000 locations")
     pool_names = set()
-    locs = [_normalize_location(loc, "locations[%d]" % i, pool_names) for i, loc in enumerate(locations)]
+    locs = [_normalize_location(loc, "locations[%d]" % i, pool_names, policy) for i, loc in enumerate(locations)]
     seen = set()
     for i, loc in enumerate(locs):
         if loc["path"] in seen:
@@ -282,7 +294,7 @@ def _normalize_site(site, defaults, tls_dir):
     uses_tls = any(_pools.location_is_tls(loc) for loc in locs)
     site_used = any(_pools.location_is_tls(loc) and loc["backend_tls_raw"] is None for loc in locs)
     tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, site_used)
-    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address})
+    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address}, policy)
     insecure = insecure_settings(tls) if uses_tls else []
     if insecure and not allow_insecure:
         raise ConfigError("backend_tls: insecure setting(s) refused: %s. Fix the backend instead (see "
@@ -291,6 +303,7 @@ def _normalize_site(site, defaults, tls_dir):
     if insecure:
         warnings.append("INSECURE backend TLS allowed by allow_insecure_backend_tls: %s" % "; ".join(insecure))
     _pools.normalize_location_tls(locs, tls, allow_insecure, warnings)
+    _pools.check_section_overlap(locs, tls)
     balancer_manager = _pools.balancer_manager(site, locs)
     public_names = [server_name] + aliases
     if uses_tls:
@@ -332,16 +345,18 @@ def _normalize_site(site, defaults, tls_dir):
     }
 
 
-def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
-    """Validate all sites; returns the list of effective sites. Refuses duplicate names and (port, name) pairs."""
+def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls", policy=None):
+    """Validate all sites; returns the list of effective sites. Refuses duplicate names and (port, name) pairs, and
+    any site that would take a name or an address another one serves (model/_vhosts.py)."""
     if not isinstance(sites, list):
         raise ConfigError("sites: must be a list")
     check_defaults(defaults)
+    policy = _policy.check_policy(policy)
     out = []
     names = {}
     hosts = {}
     for index, site in enumerate(sites):
-        eff = normalize_site(site, index, defaults, tls_dir)
+        eff = normalize_site(site, index, defaults, tls_dir, policy)
         if eff["name"] in names:
             raise ConfigError("site %r: name: listed twice (sites #%d and #%d)" % (eff["name"], names[eff["name"]],
                                                                                    index))
@@ -363,6 +378,7 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls"):
                                   % (eff["name"], key[2], key[0] or "*", key[1], hosts[key]))
             hosts[key] = eff["name"]
         out.append(eff)
+    _vhosts.check_ownership(out)
     return out
 
 

@@ -91,9 +91,11 @@ CONTAINS = [
 
 CONTAINS += [
     ("exclusion", {"proxy_exclusions": ["/static/"]}, '    ProxyPass "/static/" !'),
-    ("nocanon", {"locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": True}]},
+    ("nocanon", {"allow_insecure_frontend_tls": True,
+                 "locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": True}]},
      '    ProxyPass "/" "http://a.internal/" nocanon'),
-    ("nocanon after parameters", {"locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": True,
+    ("nocanon after parameters", {"allow_insecure_frontend_tls": True,
+                                  "locations": [{"path": "/", "backend": "http://a.internal/", "nocanon": True,
                                                  "timeout": 5}]},
      '    ProxyPass "/" "http://a.internal/" timeout=5 nocanon'),
     ("cookie domain", {"locations": [{"path": "/", "backend": "http://a.internal/",
@@ -106,11 +108,17 @@ CONTAINS += [
 
 CONTAINS += [
     ("site extra", {"extra_directives": ["LimitRequestBody 1048576"]}, "    LimitRequestBody 1048576"),
-    ("site extra requoted", {"extra_directives": ["ErrorDocument 503 '/maint page.html'"]},
-     '    ErrorDocument 503 "/maint page.html"'),
+    ("site extra keyword canonical", {"extra_directives": ["keepalive 'off'"]}, "    KeepAlive Off"),
     ("location extra in its section", {"locations": [{"path": "/a/", "backend": "http://a.internal/",
-                                                      "extra_directives": ["Require ip 10.0.0.0/8"]}]},
-     "        Require ip 10.0.0.0/8"),
+                                                      "extra_directives": ["LimitRequestBody 10"]}]},
+     "        LimitRequestBody 10"),
+    ("spoofed forwarded dropped", {}, "    RequestHeader unset Forwarded"),
+    ("spoofed real ip dropped", {}, "    RequestHeader unset X-Real-IP"),
+    ("spoofed underscore spelling dropped", {}, "    RequestHeader unset X_Forwarded_For"),
+    ("spoofed mixed spelling dropped", {}, "    RequestHeader unset X-Forwarded_For"),
+    ("spoofed ssl dropped", {}, "    RequestHeader unset X-Forwarded-Ssl"),
+    ("spoofed prefix dropped", {}, "    RequestHeader unset X-Forwarded-Prefix"),
+    ("spoofed client ip dropped", {}, "    RequestHeader unset Client_IP"),
 ]
 
 
@@ -122,7 +130,7 @@ def test_renders(case, over, line):
 ABSENT = [
     ("no redirect when opted out", {"redirect_http": False}, "Redirect"),
     ("no redirect for plain http", {"tls": None}, "Redirect"),
-    ("no hsts when opted out", {"hsts": False}, "Strict-Transport-Security"),
+    ("no hsts when opted out", {"hsts": False, "allow_insecure_frontend_tls": True}, "Strict-Transport-Security"),
     ("no hsts for plain http", {"tls": None}, "Strict-Transport-Security"),
     ("no tls policy for plain http", {"tls": None}, "SSLProtocol"),
     ("no cipher list for modern", {"tls_profile": "modern"}, "SSLCipherSuite"),
@@ -156,15 +164,20 @@ def test_location_headers_in_a_location_section_longest_first():
 
 
 def test_error_pages_rendering():
-    lines = rendered(error_pages=[{"status": 503, "file": "/e/503.html"}, {"status": 502, "file": "/e/502.html"}])
+    lines = rendered(error_pages=[{"status": 503, "file": "/var/www/e/503.html"},
+                                  {"status": 502, "file": "/srv/e/502.html"}])
     start = lines.index('    ProxyPass "/.revproxy-error/" !')
-    assert lines[start:start + 9] == [
+    assert lines[start:start + 15] == [
         '    ProxyPass "/.revproxy-error/" !', "    ProxyErrorOverride On 502 503",
-        '    Alias "/.revproxy-error/502.html" "/e/502.html"', '    ErrorDocument 502 "/.revproxy-error/502.html"',
-        '    Alias "/.revproxy-error/503.html" "/e/503.html"', '    ErrorDocument 503 "/.revproxy-error/503.html"',
-        '    <Location "/.revproxy-error/">', "        Require all granted", "    </Location>"]
+        '    Alias "/.revproxy-error/502.html" "/srv/e/502.html"', '    ErrorDocument 502 "/.revproxy-error/502.html"',
+        '    Alias "/.revproxy-error/503.html" "/var/www/e/503.html"',
+        '    ErrorDocument 503 "/.revproxy-error/503.html"',
+        '    <Location "/.revproxy-error/">', "        Require all granted", "    </Location>",
+        # no symbolic links followed in the pages' directories
+        '    <Directory "/srv/e">', "        Options None", "    </Directory>",
+        '    <Directory "/var/www/e">', "        Options None", "    </Directory>"]
     assert start < lines.index('    ProxyPass "/" "http://app.internal:8080/"')
-    assert "alias" in needed_modules([eff(tls=None, error_pages=[{"status": 503, "file": "/e/503.html"}])])
+    assert "alias" in needed_modules([eff(tls=None, error_pages=[{"status": 503, "file": "/var/www/503.html"}])])
 
 
 def test_exclusions_come_before_every_proxied_path():
@@ -176,10 +189,25 @@ def test_exclusions_come_before_every_proxied_path():
 
 
 def test_site_headers_come_after_forwarded_headers_and_before_proxy_lines():
-    lines = rendered(request_headers=[{"name": "X-Forwarded-Proto", "value": "wss"}])
+    lines = rendered(request_headers=[{"name": "X-App", "value": "shop"}])
     ours = lines.index("    RequestHeader set X-Forwarded-Proto https")
-    theirs = lines.index('    RequestHeader set "X-Forwarded-Proto" "wss"')
+    theirs = lines.index('    RequestHeader set "X-App" "shop"')
     assert ours < theirs < lines.index("    ProxyRequests Off")
+
+
+def test_extra_directive_modules_are_enabled():
+    assert {"filter", "deflate"} <= set(needed_modules([eff(extra_directives=[
+        "AddOutputFilterByType DEFLATE text/html"])]))
+
+
+def test_raw_directive_rendered_under_a_comment():
+    site = {"name": "shop", "server_name": "shop.example.com", "tls": dict(TLS),
+            "locations": [{"path": "/", "backend": "http://app.internal:8080/"}],
+            "extra_directives": ["ErrorDocument 503 '/maint page.html'"]}
+    text = render_site(normalize_site(site, policy={"allow_raw_directives": True, "served_roots": ["/var/www"]}))
+    lines = text.splitlines()
+    i = lines.index('    ErrorDocument 503 "/maint page.html"')
+    assert lines[i - 1] == "    # RAW (apache_proxy_allow_raw_directives): not checked beyond its syntax."
 
 
 def test_rendering_is_byte_identical_twice():

@@ -53,12 +53,14 @@ ACCEPTED = [
     ("acme dir trailing slash", {"acme_challenge_dir": "/var/www/acme/"}, "redirect",
      {"port": 80, "status": 301, "acme_challenge_dir": "/var/www/acme"}),
     ("no forwarded headers", {"forwarded_headers": False}, "forwarded", False),
-    ("hsts off", {"hsts": False}, "hsts", None),
-    ("hsts max age", {"hsts_max_age": 300}, "hsts", "max-age=300"),
+    ("hsts off with opt-in", {"hsts": False, "allow_insecure_frontend_tls": True}, "hsts", None),
+    ("hsts max age with opt-in", {"hsts_max_age": 300, "allow_insecure_frontend_tls": True}, "hsts", "max-age=300"),
+    ("hsts max age one year", {"hsts_max_age": 31536000}, "hsts", "max-age=31536000"),
     ("hsts subdomains", {"hsts_include_subdomains": True}, "hsts", "max-age=63072000; includeSubDomains"),
     ("hsts preload", {"hsts_include_subdomains": True, "hsts_preload": True}, "hsts",
      "max-age=63072000; includeSubDomains; preload"),
-    ("hsts max age 0 forgets", {"hsts_max_age": 0}, "hsts", "max-age=0"),
+    ("hsts max age 0 forgets with opt-in", {"hsts_max_age": 0, "allow_insecure_frontend_tls": True}, "hsts",
+     "max-age=0"),
     ("modern", {"tls_profile": "modern"}, "tls_protocols", ["TLSv1.3"]),
     ("modern no cipher list", {"tls_profile": "modern"}, "tls_ciphers", None),
     ("old with opt-in", {"tls_profile": "old", "allow_insecure_frontend_tls": True}, "tls_protocols",
@@ -118,15 +120,23 @@ LOCATION_ACCEPTED = [
 @pytest.mark.parametrize("case,over,key,expected", LOCATION_ACCEPTED, ids=[a[0] for a in LOCATION_ACCEPTED])
 def test_location_accepted(case, over, key, expected):
     loc = dict({"path": "/api/", "backend": "http://app.internal:8080/v1/"}, **over)
-    assert normalize_site(site(locations=[loc]))["locations"][0]["frontend"][key] == expected
+    optin = {"allow_insecure_frontend_tls": True} if over.get("nocanon") else {}
+    assert normalize_site(site(locations=[loc], **optin))["locations"][0]["frontend"][key] == expected
+
+
+def _allowed(name, *args, **kw):
+    return {"name": name, "args": list(args), "raw": None, "modules": kw.get("modules", [])}
 
 
 EXTRA_ACCEPTED = [
-    ("plain", "LimitRequestBody 1048576", [("LimitRequestBody", "LimitRequestBody 1048576")]),
-    ("quoted", 'Header set X-A "a b"', [("Header", 'Header set X-A "a b"')]),
-    ("single quoted", "ErrorDocument 503 '/maint.html'", [("ErrorDocument", "ErrorDocument 503 '/maint.html'")]),
-    ("outer spaces trimmed", "  Require ip 10.0.0.0/8 ", [("Require", "Require ip 10.0.0.0/8")]),
-    ("escaped quote", 'Header set X "a \\"b\\""', [("Header", 'Header set X "a \\"b\\""')]),
+    ("plain", "LimitRequestBody 1048576", [_allowed("LimitRequestBody", "1048576")]),
+    ("quoted number", 'Timeout "30"', [_allowed("Timeout", "30")]),
+    ("keyword case", "keepalive off", [_allowed("KeepAlive", "Off")]),
+    ("outer spaces trimmed", "  ProxyTimeout 60 ", [_allowed("ProxyTimeout", "60")]),
+    ("env switch", "SetEnv proxy-nokeepalive 1", [_allowed("SetEnv", "proxy-nokeepalive", "1", modules=["env"])]),
+    ("deflate types", "AddOutputFilterByType DEFLATE text/html application/json",
+     [_allowed("AddOutputFilterByType", "DEFLATE", "text/html", "application/json", modules=["filter", "deflate"])]),
+    ("encoded slashes", "AllowEncodedSlashes NoDecode", [_allowed("AllowEncodedSlashes", "NoDecode")]),
 ]
 
 
@@ -135,18 +145,30 @@ def test_extra_directives_accepted(case, line, expected):
     assert front(extra_directives=[line])["extra_directives"] == expected
 
 
-def test_extra_directives_model_directives_with_opt_in_warn():
-    eff = normalize_site(site(allow_insecure_backend_tls=True, extra_directives=["ProxyTimeout 5"],
+RAW = {"allow_raw_directives": True, "served_roots": ["/var/www"]}
+
+
+def test_extra_directives_model_directives_raw_with_opt_in_warn():
+    eff = normalize_site(site(allow_insecure_backend_tls=True, extra_directives=["ProxyPassMatch ^/x !"],
                               locations=[{"path": "/", "backend": "http://a.internal/",
-                                          "extra_directives": ["SSLProxyCheckPeerCN off"]}]))
-    assert "INSECURE extra directive allowed by allow_insecure_backend_tls: extra_directives[0] ProxyTimeout" in eff[
+                                          "extra_directives": ["SSLProxyCheckPeerCN off"]}]), policy=RAW)
+    assert "INSECURE extra directive allowed by allow_insecure_backend_tls: extra_directives ProxyPassMatch" in eff[
         "warnings"]
-    assert ("INSECURE extra directive allowed by allow_insecure_backend_tls: locations[0].extra_directives[0] "
+    assert ("INSECURE extra directive allowed by allow_insecure_backend_tls: locations[0].extra_directives "
             "SSLProxyCheckPeerCN") in eff["warnings"]
+    assert any(w.startswith("RAW directive(s) in extra_directives allowed by apache_proxy_allow_raw_directives")
+               for w in eff["warnings"])
+
+
+def test_allow_listed_proxy_directive_needs_no_opt_in():
+    eff = normalize_site(site(extra_directives=["ProxyTimeout 5"]))
+    assert eff["frontend"]["extra_directives"] == [_allowed("ProxyTimeout", "5")]
+    assert not [w for w in eff["warnings"] if "INSECURE" in w or "RAW" in w]
 
 
 def test_error_pages():
-    assert front(error_pages=[{"status": 503, "file": "/e/503.html"}])["error_pages"] == [(503, "/e/503.html")]
+    assert front(error_pages=[{"status": 503, "file": "/var/www/e/503.html"}])["error_pages"] == [
+        (503, "/var/www/e/503.html")]
 
 
 def test_exclusions():
@@ -163,7 +185,7 @@ REFUSED = [
     ("redirect status 200", {"redirect_status": 200}, "site 'shop': redirect_status: must be one of 301, 302"),
     ("redirect status bool", {"redirect_status": True}, "site 'shop': redirect_status: must be one of"),
     ("acme relative", {"acme_challenge_dir": "var/www"}, "site 'shop': acme_challenge_dir: must be an absolute path"),
-    ("acme root", {"acme_challenge_dir": "/"}, "site 'shop': acme_challenge_dir: must not be /"),
+    ("acme root", {"acme_challenge_dir": "/"}, "site 'shop': acme_challenge_dir: '/' is not under a served root"),
     ("acme dotdot", {"acme_challenge_dir": "/var/../etc"}, "site 'shop': acme_challenge_dir: must not contain '..'"),
     ("acme quote", {"acme_challenge_dir": '/var/"www'}, "site 'shop': acme_challenge_dir: must not contain"),
     ("acme without redirect", {"redirect_http": False, "acme_challenge_dir": "/var/www/acme"},
@@ -182,9 +204,9 @@ REFUSED = [
      "site 'shop': hsts_preload: the preload list requires"),
     ("profile junk", {"tls_profile": "strong"}, "site 'shop': tls_profile: must be one of intermediate, modern, old"),
     ("old without opt-in", {"tls_profile": "old"},
-     "site 'shop': insecure frontend TLS setting(s) refused: tls_profile old"),
+     "site 'shop': insecure public-side setting(s) refused: tls_profile old"),
     ("tickets without opt-in", {"tls_session_tickets": True},
-     "site 'shop': insecure frontend TLS setting(s) refused: tls_session_tickets true"),
+     "site 'shop': insecure public-side setting(s) refused: tls_session_tickets true"),
     ("tickets string", {"tls_session_tickets": "off"}, "site 'shop': tls_session_tickets: must be a boolean"),
     ("http2 without tls", {"tls": None, "http2": True}, "site 'shop': http2: needs tls"),
     ("http2 string", {"http2": "h2"}, "site 'shop': http2: must be a boolean"),
@@ -282,14 +304,14 @@ REFUSED = [
     ("extra ServerAlias", {"extra_directives": ["ServerAlias victim.example"]},
      "site 'shop': extra_directives[0]: ServerAlias is not accepted"),
     ("extra SSLProxy without opt-in", {"extra_directives": ["SSLProxyVerify none"]},
-     "site 'shop': extra_directives: extra_directives[0] SSLProxyVerify: SSLProxy*, SSLEngine and Proxy* directives"),
+     "site 'shop': extra_directives[0]: SSLProxyVerify is not on the extra_directives allow-list"),
     ("extra SSLEngine without opt-in", {"extra_directives": ["SSLEngine off"]},
-     "site 'shop': extra_directives: extra_directives[0] SSLEngine: SSLProxy*"),
+     "site 'shop': extra_directives[0]: SSLEngine is not on the extra_directives allow-list"),
     ("extra Proxy without opt-in", {"extra_directives": ["ProxyPass /x http://evil.example/"]},
-     "site 'shop': extra_directives: extra_directives[0] ProxyPass: SSLProxy*"),
+     "site 'shop': extra_directives[0]: ProxyPass is not on the extra_directives allow-list"),
     ("location extra Proxy without opt-in", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                                             "extra_directives": ["ProxyPassReverse http://x/"]}]},
-     "site 'shop': locations[0].extra_directives: locations[0].extra_directives[0] ProxyPassReverse: SSLProxy*"),
+     "site 'shop': locations[0].extra_directives[0]: ProxyPassReverse is not on the extra_directives allow-list"),
     ("location extra section", {"locations": [{"path": "/", "backend": "http://a.internal/",
                                                "extra_directives": ["<If true>"]}]},
      "site 'shop': locations[0].extra_directives[0]: section tags"),
@@ -298,11 +320,12 @@ REFUSED = [
      "site 'shop': error_pages[0].status: must be an integer from 400 to 599"),
     ("error page status string", {"error_pages": [{"status": "503", "file": "/e/503.html"}]},
      "site 'shop': error_pages[0].status: must be an integer"),
-    ("error page twice", {"error_pages": [{"status": 503, "file": "/e/a.html"}, {"status": 503, "file": "/e/b.html"}]},
+    ("error page twice", {"error_pages": [{"status": 503, "file": "/var/www/a.html"},
+                                          {"status": 503, "file": "/var/www/b.html"}]},
      "site 'shop': error_pages[1].status: 503 is listed twice"),
     ("error page relative", {"error_pages": [{"status": 503, "file": "e/503.html"}]},
      "site 'shop': error_pages[0].file: must be an absolute path"),
-    ("error page directory", {"error_pages": [{"status": 503, "file": "/e/"}]},
+    ("error page directory", {"error_pages": [{"status": 503, "file": "/var/www/e/"}]},
      "site 'shop': error_pages[0].file: must be a file"),
     ("error page without file", {"error_pages": [{"status": 503}]}, "site 'shop': error_pages[0].file: is required"),
     ("error page unknown key", {"error_pages": [{"status": 503, "file": "/e", "code": 1}]},

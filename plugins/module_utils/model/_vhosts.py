@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the revproxy.tls collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
+"""Who answers a request: Apache's virtual host selection, and the rule that no managed site takes a name or an
+address another site serves.
+
+How Apache 2.4 picks the vhost (server/vhost.c, measured on Apache 2.4.71):
+1. by the address and port the connection came in on: if any vhost is declared for that exact address:port, only
+   those are candidates, for every name; the `*:port` vhosts are candidates only on addresses none is declared for;
+2. among the candidates, the first (in the order the files are read) whose ServerName or ServerAlias matches the
+   Host; aliases may hold wildcards (`*.example.com` matches any name below example.com, at any depth);
+3. no match: the first candidate, the default server of that address:port.
+
+So a site on 127.0.0.1:443 captures every name of the `*:443` sites on 127.0.0.1 (rule 1), a wildcard alias captures
+the names it matches from sites read after it (rule 2), and a site read first on an address:port becomes the answer
+for every unknown name there (rule 3). check_ownership() refuses each of these between managed sites, and between a
+managed site and the hand-written vhosts read from the live configuration (apache/_live_vhosts.py). Pure (no I/O).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import posixpath
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
+
+
+def _norm(name):
+    return name.lower().rstrip(".")
+
+
+def managed_vhosts(eff):
+    """The vhosts an effective site renders: its own and, for a TLS site, the HTTP redirect vhost."""
+    names = [_norm(n) for n in [eff["server_name"]] + eff["server_aliases"]]
+    out = [{"site": eff["name"], "address": eff["listen"]["address"], "port": eff["listen"]["port"],
+            "names": names, "what": "site %r" % eff["name"]}]
+    redirect = (eff.get("frontend") or {}).get("redirect")
+    if redirect:
+        out.append({"site": eff["name"], "address": eff["listen"]["address"], "port": redirect["port"],
+                    "names": names, "what": "site %r (its HTTP redirect)" % eff["name"]})
+    return out
+
+
+def _addr(address, port):
+    a = address or "*"
+    return "%s:%d" % ("[%s]" % a if ":" in a else a, port)
+
+
+def matches(pattern, name):
+    """Whether a ServerName/ServerAlias pattern answers a Host name (Apache: case-insensitive, '*' and '?')."""
+    pattern, name = _norm(pattern), _norm(name)
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == name
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def _captures(wild, names):
+    """The names of `names` that the wildcard patterns of `wild` answer (other than themselves)."""
+    out = []
+    for pattern in wild:
+        if "*" not in pattern and "?" not in pattern:
+            continue
+        for name in names:
+            if name != pattern and matches(pattern, name.replace("*", "x").replace("?", "x")):
+                out.append((pattern, name))
+    return out
+
+
+def _where(live):
+    return "hand-written vhost %s:%s" % (live.get("file") or "?", live.get("line") or "?")
+
+
+def check_ownership(sites, live=(), managed_dir=None):
+    """Refuse a managed site that would take a name or an address another site serves. `sites`: effective sites;
+    `live`: hand-written vhosts of the running configuration (dicts with address, port, names, file, line, default),
+    managed files already removed; `managed_dir`: the directory the managed sites' files are read from (for rule 3).
+    Returns warnings (a hand-written vhost that would shadow a managed one)."""
+    warnings = []
+    vhosts = [v for eff in sites for v in managed_vhosts(eff)]
+    by_port = {}
+    for v in vhosts:
+        by_port.setdefault(v["port"], []).append(v)
+    # Rule 1 between managed sites: a specific address and '*' on one port.
+    for port, group in sorted(by_port.items()):
+        specific = [v for v in group if v["address"]]
+        wildcard = [v for v in group if not v["address"]]
+        if specific and wildcard:
+            s, w = specific[0], wildcard[0]
+            raise ConfigError(
+                "%s: listens on %s while %s listens on %s: Apache sends every request that reaches %s to the "
+                "vhosts declared for that address, so %s would answer for %s there. Give both the same "
+                "listen.address (or leave both unset)"
+                % (s["what"], _addr(s["address"], port), w["what"], _addr(None, port), _addr(s["address"], port),
+                   s["what"], ", ".join(w["names"][:3])))
+    # Rule 2 between managed sites: a wildcard alias of one answers a name of another on the same address:port.
+    for i, a in enumerate(vhosts):
+        for b in vhosts[i + 1:] + vhosts[:i]:
+            if a["site"] == b["site"] or (a["address"], a["port"]) != (b["address"], b["port"]):
+                continue
+            for pattern, name in _captures(a["names"], b["names"]):
+                raise ConfigError(
+                    "%s: server_aliases: %r also matches %r, which %s serves on %s; Apache answers the name from "
+                    "whichever file it reads first. Use names that do not overlap"
+                    % (a["what"], pattern, name, b["what"], _addr(a["address"], a["port"])))
+    for lv in live or ():
+        port, address = lv["port"], lv.get("address")
+        lnames = [_norm(n) for n in lv.get("names") or []]
+        for v in by_port.get(port, []):
+            same = v["address"] == address
+            if v["address"] and not address:
+                raise ConfigError(
+                    "%s: listens on %s while the %s listens on %s: every request to %s would reach the managed "
+                    "vhost, taking the names %s there. Use listen.address '*' (unset) as that vhost does"
+                    % (v["what"], _addr(v["address"], port), _where(lv), _addr(None, port), _addr(v["address"], port),
+                       ", ".join(lnames[:3]) or "(none)"))
+            if address and not v["address"]:
+                warnings.append("%s on %s is not reached on %s: the %s is declared for that address"
+                                % (v["what"], _addr(None, port), _addr(address, port), _where(lv)))
+                continue
+            if not same:
+                continue
+            taken = [n for n in v["names"] if n in lnames]
+            if taken:
+                raise ConfigError("%s: %r is already served on %s by the %s; Apache answers it from whichever file "
+                                  "it reads first. Remove it there first, or use another name"
+                                  % (v["what"], taken[0], _addr(address, port), _where(lv)))
+            for pattern, name in _captures(v["names"], lnames):
+                raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
+                                  % (v["what"], pattern, name, _where(lv), _addr(address, port)))
+            for pattern, name in _captures(lnames, v["names"]):
+                warnings.append("%s: %r may be answered by the %s (its alias %r matches it)"
+                                % (v["what"], name, _where(lv), pattern))
+            # Rule 3: a managed file read before the hand-written default server would become the default.
+            if lv.get("default") and managed_dir and posixpath.dirname(lv.get("file") or "") == managed_dir:
+                mine = "%s.conf" % v["site"]
+                theirs = posixpath.basename(lv["file"])
+                if mine < theirs:
+                    raise ConfigError(
+                        "%s: its file %s sorts before %s, the default server of %s: Apache would then answer every "
+                        "unknown name there with the managed site. Rename the site so that it sorts after %r"
+                        % (v["what"], mine, theirs, _addr(address, port), theirs))
+    return warnings
