@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._sites
+  - revproxy.tls._policy
   - revproxy.tls._attributes.INFO_MODULE
 options:
   sites:
@@ -165,9 +166,11 @@ msg:
 
 import os
 
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import read_since
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import explain, probe_sites, targeted, wait_for_reload
@@ -187,6 +190,15 @@ def log_size(path):
         return 0
 
 
+def read_log(error_log, offset):
+    """The log's lines after offset (a bounded tail); an error_log that is not a regular file (a FIFO, /dev/zero, a
+    directory) is a ConfigError naming it, never opened."""
+    try:
+        return read_since(error_log, offset)
+    except FileReadError as exc:
+        raise ConfigError(str(exc))
+
+
 def _summary(result):
     status = result["locations"]
     bad = ["%s -> %s" % (loc["path"], loc["status"] if loc["status"] is not None else loc["error"])
@@ -199,7 +211,7 @@ def run(module):
     params = module.params
     layout = Layout.named(params["layout"], tls_dir=params["tls_dir"])
     error_log = params["error_log"] or layout.error_log
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
+    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params))
     sites = select_sites(sites, params["names"])
     path = grammar.url_path(params["path"], "path") if params["path"] is not None else None
     host = grammar.hostname(params["host"], "host", ipv6=False) if params["host"] is not None else None
@@ -210,13 +222,13 @@ def run(module):
     elif offset < 0:
         raise ConfigError("error_log_offset: %d is not a byte offset (0 or more, or -1 for the current size)" % offset)
     if params["wait_for_reload"]:
-        state, lines = wait_for_reload(error_log, offset, params["reload_timeout"])
+        state, lines = wait_for_reload(error_log, offset, params["reload_timeout"], read=read_log)
     else:
-        state, lines = "unknown", []
+        state, lines = "unknown", read_log(error_log, offset)  # an error_log that cannot be read fails before probing
     results = [] if state == "died" else probe_sites(sites, params["timeout"], params["settle"])
     if state == "died":
         results = [{"name": s["name"], "ok": False, "locations": []} for s in sites]
-    lines = read_since(error_log, offset)
+    lines = read_log(error_log, offset)
     diag = explain(results, state, lines)
     failed = [r["name"] for r in results if not r["ok"]]
     if state == "died":
@@ -243,6 +255,7 @@ def main():
             settle=dict(type="float", default=3),
             path=dict(type="str"),
             host=dict(type="str"),
+            **_policy.policy_options()
         ),
         supports_check_mode=True,
     )

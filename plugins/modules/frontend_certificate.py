@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._sites
+  - revproxy.tls._policy
   - revproxy.tls._attributes.INFO_MODULE
 options:
   sites:
@@ -126,11 +127,13 @@ msg:
   type: str
 """
 
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
@@ -140,11 +143,16 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _frontend_cert
 
 
+# The most _read() reads of one file (10 MiB); _pem then refuses text over MAX_PEM_BYTES with its own message.
+READ_LIMIT = 10 * _pem.MAX_PEM_BYTES
+
+
 def _read(path):
+    """A certificate, key or trust file's text; None when it cannot be read, is not a regular file (a directory, a
+    FIFO, /dev/zero: never opened, so never blocks) or is over READ_LIMIT bytes."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(_pem.MAX_PEM_BYTES + 1)
-    except (IOError, OSError):
+        data = read_regular_file(path, READ_LIMIT, path)
+    except FileReadError:
         return None
     return data.decode("utf-8", "replace")
 
@@ -152,7 +160,8 @@ def _read(path):
 def run(params, read=_read):
     if not _frontend_cert.HAS_CRYPTOGRAPHY:
         raise ConfigError("the Python library cryptography (>= 38.0) is needed on the proxy host for this check")
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], params["tls_dir"])
+    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], params["tls_dir"],
+                            _policy.policy_of(params))
     sites = select_sites(sites, params["names"])
     days = grammar.integer(params["expiry_days"], "expiry_days", 0, 3650)
     trust_text = None
@@ -183,6 +192,7 @@ def argument_spec():
         expiry_days=dict(type="int", default=14),
         trust_file=dict(type="path"),
         fail_on=dict(type="str", choices=["any", "never"], default="any"),
+        **_policy.policy_options()
     )
 
 

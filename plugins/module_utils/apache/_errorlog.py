@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_tail
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import CATALOGUE
 # The X509 verify error number that AH02039/AH02276 print -> catalogue reasons: the checker's own table.
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import verify_error_reasons
@@ -115,16 +116,24 @@ def diagnose(lines):
     return {"lines": relevant, "reason": specific[0]["reason"] if specific else None}
 
 
-def read_since(path, offset, limit=200000):
-    """Lines appended to the log after byte offset (all of it if the file shrank: it was rotated)."""
+# How much of the log after the offset read_since() reads: its last bytes (the probe polls it while waiting).
+ERROR_LOG_TAIL = 200000
+SKIPPED_LINE = "[revproxy.tls] %d bytes of the log after the offset were skipped: only its last %d bytes are read"
+
+
+def read_since(path, offset, limit=ERROR_LOG_TAIL, what="error_log"):
+    """Lines appended to the log after byte offset (all of it if the file shrank: it was rotated), from at most its
+    last `limit` bytes: when more were written, the first line says how many bytes were skipped (SKIPPED_LINE) and
+    the cut line is dropped. A log that does not exist (yet) or cannot be opened gives []; a path that is not a
+    regular file (a FIFO, /dev/zero, a directory, a socket) raises _files.FileReadError naming `what` and the path:
+    it is never opened, so it cannot block or be read forever."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            start = offset if 0 <= offset <= size else 0
-            start = max(start, size - limit)
-            handle.seek(start)
-            data = handle.read()
-    except IOError:
-        return []
-    return data.decode("utf-8", "replace").splitlines()
+        data, skipped = read_tail(path, limit, what, offset)
+    except FileReadError as exc:
+        if exc.reason in ("missing", "unreadable"):
+            return []
+        raise
+    lines = data.decode("utf-8", "replace").splitlines()
+    if skipped:
+        lines = [SKIPPED_LINE % (skipped, limit)] + lines[1:]
+    return lines

@@ -73,17 +73,18 @@ def location_ok(loc, status):
     return status < 500
 
 
-def wait_for_reload(error_log, offset, timeout, sleep=time.sleep, clock=time.time):
+def wait_for_reload(error_log, offset, timeout, sleep=time.sleep, clock=time.time, read=read_since):
     """Wait until the error log shows the new generation serving or httpd exiting (one of DIED).
-    Returns (state, lines) with state 'ready', 'died' or 'unknown' (no sign within timeout)."""
+    Returns (state, lines) with state 'ready', 'died' or 'unknown' (no sign within timeout). read(path, offset) reads
+    the log (read_since: a bounded tail; an error log that is not a regular file raises _files.FileReadError)."""
     deadline = clock() + timeout
     while True:
-        lines = read_since(error_log, offset)
+        lines = read(error_log, offset)
         if any(code in line for line in lines for code in DIED):
             return "died", lines
         if any(READY in line for line in lines):
             sleep(OLD_GENERATION_GRACE)
-            return "ready", read_since(error_log, offset)
+            return "ready", read(error_log, offset)
         if clock() >= deadline:
             return "unknown", lines
         sleep(0.1)

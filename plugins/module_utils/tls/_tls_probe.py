@@ -43,6 +43,7 @@ import time
 import types
 from collections import deque
 
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 # Every private-API use and version shim of pyOpenSSL lives in _pyopenssl_compat, checked at import: when a symbol
 # the checker needs is missing, HAS_PYOPENSSL is False and PYOPENSSL_IMPORT_ERROR (and CAPABILITY_ERROR) name the
 # versions found and the symbol. Re-exported here for backend_handshake:
@@ -172,15 +173,14 @@ def sni_bytes(sni):
 
 
 def _read(path, field, limit=MAX_CLIENT_FILE):
-    """A (small) PEM file's bytes; ClientFileError naming the field when it cannot be read or is too large."""
+    """A (small) PEM file's bytes; ClientFileError naming the field when it cannot be read, is not a regular file
+    (a directory, a FIFO, /dev/zero: never opened, so never blocks) or is too large."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except (IOError, OSError) as exc:
-        raise ClientFileError("%s: cannot read %s: %s" % (field, path, exc.strerror or exc))
-    if len(data) > limit:
-        raise ClientFileError("%s: %s is larger than %d bytes (not a certificate file)" % (field, path, limit))
-    return data
+        return read_regular_file(path, limit, field)
+    except FileReadError as exc:
+        if exc.reason == "size":
+            raise ClientFileError("%s: %s is larger than %d bytes (not a certificate file)" % (field, path, limit))
+        raise ClientFileError("%s: cannot read %s: %s" % (field, path, exc.detail))
 
 
 class ClientFileError(Exception):

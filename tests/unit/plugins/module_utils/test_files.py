@@ -267,3 +267,65 @@ def test_resolve_served_path_refuses_the_etc_example():
 def test_resolve_served_path_kind_must_be_dir_or_file():
     with pytest.raises(ValueError, match="kind: expected 'dir' or 'file'"):
         resolve_served_path("/var/www", ["/var/www"], "link")
+
+
+# --- the readers that use it: error log, client certificate files, frontend certificate files -----------------------
+
+
+def test_read_since_refuses_a_fifo_and_dev_zero_and_keeps_a_missing_log_empty(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import read_since
+    for case, kind in (("fifo", "a FIFO (named pipe)"), ("zero", "a character device"), ("dir", "a directory")):
+        path = make(tmp_path, case)
+        with pytest.raises(FileReadError) as info:
+            read_since(path, 0)
+        assert str(info.value) == "error_log: %s is %s, not a regular file" % (path, kind)
+    assert read_since(str(tmp_path / "not-yet.log"), 0) == []
+
+
+def test_read_since_says_when_it_skipped_lines(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _errorlog
+    log = tmp_path / "error.log"
+    log.write_bytes(b"".join(b"line %04d\n" % i for i in range(1000)))  # 10 bytes a line
+    lines = _errorlog.read_since(str(log), 0, limit=25)
+    assert lines == [_errorlog.SKIPPED_LINE % (9975, 25), "line 0998", "line 0999"]
+    assert _errorlog.read_since(str(log), 9970, limit=30) == ["line 0997", "line 0998", "line 0999"]
+
+
+def test_the_probe_module_fails_clearly_on_an_error_log_that_is_not_a_file(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.modules import apache_proxy_probe
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _probe
+    from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+    fifo = make(tmp_path, "fifo")
+    for path in (fifo, "/dev/zero"):
+        with pytest.raises(ConfigError, match=r"^error_log: %s is a (FIFO|character device)" % path):
+            apache_proxy_probe.read_log(path, 0)
+        with pytest.raises(ConfigError, match="not a regular file"):
+            _probe.wait_for_reload(path, 0, 5, sleep=lambda s: None, read=apache_proxy_probe.read_log)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("fifo", "client_cert_file: cannot read {p}: a FIFO (named pipe), not a regular file"),
+    ("zero", "client_cert_file: cannot read {p}: a character device, not a regular file"),
+    ("dir", "client_cert_file: cannot read {p}: a directory, not a regular file"),
+    ("missing", "client_cert_file: cannot read {p}: No such file or directory"),
+])
+def test_client_certificate_files_are_read_bounded(tmp_path, case, message):
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
+    path = make(tmp_path, case)
+    with pytest.raises(_tls_probe.ClientFileError) as info:
+        _tls_probe._read(path, "client_cert_file")
+    assert str(info.value) == message.format(p=path)
+
+
+def test_client_certificate_file_size_message_is_kept(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
+    path = make(tmp_path, "big")
+    with pytest.raises(_tls_probe.ClientFileError, match=r"^client_key_file: .* is larger than 64 bytes \(not a cert"):
+        _tls_probe._read(path, "client_key_file", limit=LIMIT)
+
+
+@pytest.mark.parametrize("case", ["fifo", "zero", "dir", "socket", "missing"])
+def test_frontend_certificate_reads_no_special_file(tmp_path, case):
+    from ansible_collections.revproxy.tls.plugins.modules import frontend_certificate
+    assert frontend_certificate._read(make(tmp_path, case)) is None
+    assert frontend_certificate._read(make(tmp_path, "small")) == "hello\n"
