@@ -2,7 +2,7 @@
 # The test suite behind `make test` (and `make lint|sanity|unit|integration`). Run scripts/bootstrap.sh first
 # (the Makefile does). Every stage runs (in two lanes: see below); the exit status is non-zero if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export PATH="$ROOT/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build/collections"
@@ -22,13 +22,15 @@ stage_lint() {
 
 # ansible-test needs the collection under .../ansible_collections/<ns>/<name> and fetches a get-pip script that
 # is unreachable offline: a stand-in bootstraps pip from ensurepip, then installs what ansible-test asks for.
-# sanity_tree DIR: that copy under DIR, with the stand-in in place; prints the collection's path in it.
+# sanity_tree DIR: that copy under DIR, with the stand-in in place; prints the collection's path in it. Fails (and
+# prints nothing) when any step fails or the copy does not hold every file git would ship.
 sanity_tree() {
-    local pipver cache tree
-    pipver=$(python -c 'import re,ansible_test,os; p=os.path.join(os.path.dirname(ansible_test.__file__),"_internal","python_requirements.py"); print(re.search(r"pip=.([0-9.]+)", open(p).read()).group(1))')
+    local pipver cache tree want got
+    pipver=$(python -c 'import re,ansible_test,os; p=os.path.join(os.path.dirname(ansible_test.__file__),"_internal","python_requirements.py"); print(re.search(r"pip=.([0-9.]+)", open(p).read()).group(1))') \
+        || return 1
     cache="$HOME/.ansible/test/cache/get_pip_${pipver//./_}.py"
-    mkdir -p "$(dirname "$cache")"
-    cat > "$cache" <<'PYEOF'
+    mkdir -p "$(dirname "$cache")" || return 1
+    cat > "$cache" <<'PYEOF' || return 1
 # Offline stand-in for get-pip.py (written by revproxy.tls scripts/test.sh): ensurepip, then pip install the rest.
 import subprocess
 import sys
@@ -38,21 +40,52 @@ if args:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args)
 PYEOF
     # Outside this work tree (ansible-test skips files git ignores, and .build is ignored), with only what git would
-    # ship: tracked and new files, not ignored ones.
+    # ship: tracked and new files, not ignored ones (nor tracked files deleted in the work tree: --ignore-missing-args).
     tree="$1/ansible_collections/revproxy/tls"
-    rm -rf "$tree" && mkdir -p "$tree"
-    git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- --ignore-missing-args ./ "$tree/"
+    rm -rf "$tree" && mkdir -p "$tree" || return 1
+    git ls-files -z --cached --others --exclude-standard \
+        | rsync -a --from0 --files-from=- --ignore-missing-args ./ "$tree/" || { echo "sanity: copying the tree failed" >&2; return 1; }
+    # Every file git lists and the work tree has must be in the copy: a sanity run over a partial or empty copy
+    # would pass without checking.
+    want=$(git ls-files -z --cached --others --exclude-standard | python -c 'import os,sys; print(sum(1 for p in sys.stdin.buffer.read().split(b"\0") if p and os.path.lexists(p)))') || return 1
+    got=$(find "$tree" ! -type d | wc -l)
+    if [ "$want" -lt 50 ] || [ "$got" -ne "$want" ] || [ ! -f "$tree/galaxy.yml" ]; then
+        echo "sanity: the copy in $tree holds $got files; git lists $want (and galaxy.yml must be there)" >&2
+        return 1
+    fi
     echo "$tree"
+}
+# sanity_run TREE MIN ARGS...: ansible-test sanity ARGS in TREE; fails on its failure, on any sanity test it skipped
+# (a program, a Python or a virtual environment missing: ansible-test only warns and passes), on "All targets
+# skipped", and when fewer than MIN sanity tests ran.
+sanity_run() {
+    local tree=$1 min=$2 log rc ran
+    shift 2
+    log=$(mktemp) || return 1
+    (cd "$tree" && ansible-test sanity "$@") 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if grep -E 'Skipping sanity test|Required program "[^"]*" not found|All targets skipped' "$log" >/dev/null; then
+        echo "sanity: ansible-test skipped something (the lines above: Skipping / Required program / All targets skipped): FAILED"
+        rc=1
+    fi
+    ran=$(grep -c '^Running sanity test' "$log")
+    if [ "$ran" -lt "$min" ]; then
+        echo "sanity: $ran sanity tests ran, expected at least $min: FAILED"
+        rc=1
+    fi
+    rm -f "$log"
+    return "$rc"
 }
 stage_sanity() {
     local pyver tree
     tree=$(sanity_tree "${TMPDIR:-/tmp}/revproxy-tls-sanity") || return 1
     pyver=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    (cd "$tree" && ansible-test sanity --venv --python "$pyver" --color no)
+    # ansible-test 2.21 runs 24 sanity tests on this collection (README "Tests").
+    sanity_run "$tree" 24 --venv --python "$pyver" --color no
 }
 
 stage_unit() {
-    python -m pytest -q -p no:cacheprovider tests/unit
+    python -m pytest -q -rs -p no:cacheprovider tests/unit
 }
 
 # The package users install: the tarball built from a checkout that lint, pytest and the EE recipe have run in holds
@@ -64,7 +97,7 @@ stage_package() {
         echo "installing chromium for the docs site test (apt)"
         apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null || return 1
     fi
-    python -m pytest -q -p no:cacheprovider --durations=8 tests/package
+    python -m pytest -q -rs -p no:cacheprovider --durations=8 tests/package
 }
 
 stage_integration() {
@@ -73,7 +106,7 @@ stage_integration() {
         echo "installing chromium for the report test (apt)"
         apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null || return 1
     fi
-    python -m pytest -q -p no:cacheprovider --durations=25 tests/integration
+    python -m pytest -q -rs -p no:cacheprovider --durations=25 tests/integration
 }
 
 # The checker against real Apache once more, on Debian 12's own python3 (3.11), python3-openssl (23.0) and
@@ -91,7 +124,7 @@ stage_compat() {
     fi
     "$venv/bin/pip" install -q --disable-pip-version-check -r requirements/debian-compat.txt || return 1
     "$venv/bin/python" -c 'import OpenSSL, cryptography; print("compat: pyOpenSSL", OpenSSL.__version__, "cryptography", cryptography.__version__)'
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration/test_backend_handshake_oracle.py
+    "$venv/bin/python" -m pytest -q -rs -p no:cacheprovider tests/integration/test_backend_handshake_oracle.py
 }
 
 # The support matrix (README "Support matrix"). The other stages run the newest ansible-core (.venv) with the modules
@@ -106,7 +139,7 @@ matrix_python() {  # matrix_python 3.9: an interpreter of that version, from PAT
     c=$(command -v "python$want" 2>/dev/null) && "$c" -c "import sys; sys.exit(sys.version_info[:2] != (${want/./, }))" \
         2>/dev/null && { echo "$c"; return 0; }
     root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
-    for v in $(ls -1 "$root/versions" 2>/dev/null | sort -rV); do
+    for v in $(find "$root/versions" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -rV); do
         c="$root/versions/$v/bin/python3"
         [ -x "$c" ] && "$c" -c "import sys; sys.exit(sys.version_info[:2] != (${want/./, }))" 2>/dev/null \
             && { echo "$c"; return 0; }
@@ -130,21 +163,21 @@ stage_matrix() {
         && matrix_venv "$m39" "$py39" requirements/matrix-py39.txt \
         && matrix_venv "$m313" "$py313" requirements/matrix-py313.txt || return 1
     echo "matrix: ansible-core $("$old/bin/python" -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m39/bin/python" -V 2>&1)"
-    REVPROXY_TEST_MODULE_PYTHON="$m39/bin/python" "$old/bin/python" -m pytest -q -p no:cacheprovider --durations=5 \
+    REVPROXY_TEST_MODULE_PYTHON="$m39/bin/python" "$old/bin/python" -m pytest -q -rs -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py tests/integration/test_backend_handshake_playbook.py \
         tests/integration/test_apache_proxy_role.py::test_proxy_verifies_backend_and_sends_its_sni \
         tests/integration/test_playbooks_awx.py::test_survey_mistakes_fail_clearly \
         tests/integration/test_playbooks_awx.py::test_check_job_of_type_check || rc=1
     echo "matrix: ansible-core $(python -c 'import ansible.release as r; print(r.__version__)'), modules on $("$m313/bin/python" -V 2>&1)"
     # (the three startup cases of no_cipher_match are one ansible-playbook run each: on 3.9 only)
-    REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -p no:cacheprovider --durations=5 \
+    REVPROXY_TEST_MODULE_PYTHON="$m313/bin/python" python -m pytest -q -rs -p no:cacheprovider --durations=5 \
         tests/integration/test_backend_handshake_oracle.py -k "not no_cipher_match" || rc=1
     # Every module and module_utils file compiles and imports on the oldest managed-node Python (ansible-test's
     # compile and import tests, which the sanity stage runs on 3.12 only).
     local tree
     tree=$(sanity_tree "${TMPDIR:-/tmp}/revproxy-tls-matrix") || return 1
-    (cd "$tree" && PATH="$PATH:$(dirname "$py39")" ansible-test sanity --venv --python 3.9 --color no \
-        --test compile --test import) || rc=1
+    PATH="$PATH:$(dirname "$py39")" sanity_run "$tree" 2 --venv --python 3.9 --color no \
+        --test compile --test import || rc=1
     return $rc
 }
 
@@ -181,7 +214,7 @@ if [ "${1:-}" = --lane ]; then
     exit 0
 fi
 
-lane=() lane_dir= lane_waiter= lane_reported=0
+lane=() lane_dir='' lane_waiter='' lane_reported=0
 lane_start() {
     mkdir -p "$ROOT/tests/output"
     lane_dir=$(mktemp -d "$ROOT/tests/output/test-lane.XXXXXX")
