@@ -131,8 +131,9 @@ def test_serve_cli(ca, tmp_path):
     with subprocess.Popen(cmd) as proc:
         try:
             deadline = time.monotonic() + 10
-            while not pidfile.exists() and time.monotonic() < deadline:
+            while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert pidfile.read_text().strip() == str(proc.pid)
             assert b"SNI=localhost" in https_get(port, "localhost", ca["root"].cert_path)
         finally:
             proc.send_signal(signal.SIGTERM)
