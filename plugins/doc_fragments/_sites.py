@@ -42,6 +42,8 @@ options:
         description:
         - C(ServerAlias) names. With O(sites[].preserve_host), each is also a name Apache sends as
           SNI to TLS backends and checks their certificate against.
+        - A wildcard (C(*.example.com)) needs two labels after C(*.), and must not match a name another site (managed,
+          or hand-written in the running configuration) serves on the same address and port.
         type: list
         elements: str
         default: []
@@ -56,7 +58,10 @@ options:
             type: int
           address:
             description:
-            - IP address of the vhost (C(<VirtualHost address:port>)); all addresses when omitted.
+            - IP address of the vhost (C(<VirtualHost address:port>)); all addresses when omitted (or C(*)).
+            - Apache sends every request on an address to the vhosts declared for it, whatever the name, so on one
+              port the sites (and the hand-written vhosts) must all use C(*) or all name addresses; C(0.0.0.0) and
+              C(::) are refused (write C(*)).
             type: str
       tls:
         description:
@@ -388,7 +393,7 @@ options:
           nocanon:
             description:
             - Add C(nocanon) to this location's C(ProxyPass) (the raw URL is passed to the backend; for backends
-              that need encoded slashes or similar). The backend must then do its own URL checks.
+              that need encoded slashes or similar). The backend must then do its own URL checks. Needs O(sites[].allow_insecure_frontend_tls).
             type: bool
             default: false
           reverse_cookie_domain:
@@ -405,7 +410,9 @@ options:
           extra_directives:
             description:
             - Directive lines for this location the model lacks, rendered in its C(<Location>) section. Validated
-              like the site's O(sites[].extra_directives).
+              like the site's O(sites[].extra_directives); of the allow-list, those Apache takes in
+              a C(<Location>) (C(LimitRequestBody), C(LimitXMLRequestBody), C(ServerSignature), C(AddDefaultCharset),
+              C(SetEnv), C(AddOutputFilterByType)).
             type: list
             elements: str
             default: []
@@ -549,12 +556,17 @@ options:
         description:
         - A local directory served at C(/.well-known/acme-challenge/) by the redirect vhost (everything else is
           redirected), so that ACME HTTP-01 certificate renewal keeps working. Needs the redirect.
+        - Must be at or below one of O(apache_proxy_served_roots) once symbolic links are resolved, and a directory;
+          it is served with C(Options None) (no symbolic link inside it is followed).
         type: path
       forwarded_headers:
         description:
         - Set C(X-Forwarded-Proto) (C(https) or C(http)) and C(X-Forwarded-Port) (the vhost's port) from the real
-          request, drop C(X-Forwarded-For/-Host/-Server) values the client sent and let mod_proxy add its own (C(ProxyAddHeaders
-          On)). V(false) renders none of it (the behaviour before 2.0.0; a client can then spoof them).
+          request, drop every value the client sent of C(Forwarded), C(X-Forwarded-For/-Host/-Server/-Proto/-Port/-Ssl/-Prefix),
+          C(X-Real-IP), C(Client-IP) and similar headers, in every C(-)/C(_) spelling (CGI, WSGI and PHP read C(X_Forwarded_For)
+          as C(X-Forwarded-For)), and let mod_proxy add its own (C(ProxyAddHeaders On)). The backend should trust
+          only C(X-Forwarded-For/-Host/-Server/-Proto/-Port). These names are then refused in O(sites[].request_headers).
+          V(false) renders none of it (a client can then spoof them).
         type: bool
         default: true
       request_headers:
@@ -612,11 +624,13 @@ options:
       hsts:
         description:
         - With O(sites[].tls), send C(Strict-Transport-Security) on every response (also errors). V(false)
-          sends none (the behaviour before 2.0.0).
+          sends none and needs O(sites[].allow_insecure_frontend_tls). C(Strict-Transport-Security)
+          is refused in O(sites[].response_headers).
         type: bool
         default: true
       hsts_max_age:
-        description: HSTS C(max-age) in seconds (0 tells browsers to forget the policy; at most ten years).
+        description: HSTS C(max-age) in seconds (at most ten years). Below a year (31536000; 0 tells browsers to
+          forget the policy) needs O(sites[].allow_insecure_frontend_tls).
         type: int
         default: 63072000
       hsts_include_subdomains:
@@ -658,8 +672,9 @@ options:
         default: false
       allow_insecure_frontend_tls:
         description:
-        - Accept weak frontend TLS choices for this site (C(tls_profile) V(old), C(tls_session_tickets)). They are
-          rendered with a comment saying so and the play prints a warning naming the site.
+        - Accept weak public-side choices for this site (C(tls_profile) V(old), C(tls_session_tickets), C(hsts)
+          V(false) or a C(hsts_max_age) under a year, C(nocanon) on a location). They are rendered with a comment
+          saying so and the play prints a warning naming the site.
         type: bool
         default: false
       proxy_exclusions:
@@ -671,13 +686,19 @@ options:
         default: []
       extra_directives:
         description:
-        - The escape hatch, for the one directive line the model lacks; rendered at the end of the vhost. Each entry
-          is one directive line with balanced quotes, no control characters, no C(${), no section tags, no comment;
-          C(Include), C(IncludeOptional), C(LoadModule), C(LoadFile), C(Define), C(RewriteMap), C(ExtFilterDefine),
-          C(Listen), C(ServerName)/C(ServerAlias) and piped C(|program) arguments are refused. C(SSLProxy*), C(SSLEngine)
-          and C(Proxy*) directives must go through the model and are refused unless O(sites[].allow_insecure_backend_tls)
-          is set (then the play warns). The lines go through the config test, the probe and rollback like everything
-          else.
+        - Directive lines the model lacks; rendered at the end of the vhost. Accepted directives (the allow-list,
+          each argument checked) are C(Timeout), C(KeepAlive), C(KeepAliveTimeout), C(MaxKeepAliveRequests), C(LimitRequestBody),
+          C(LimitRequestFields), C(LimitRequestFieldSize), C(LimitRequestLine), C(LimitXMLRequestBody), C(ProxyTimeout),
+          C(ProxyIOBufferSize), C(ProxyReceiveBufferSize), C(ProxyBadHeader), C(ProxyVia), C(ProxyMaxForwards),
+          C(TraceEnable Off), C(ServerSignature), C(AllowEncodedSlashes Off|NoDecode), C(AddDefaultCharset), C(SetEnv)
+          of mod_proxy's switches (C(proxy-nokeepalive), C(proxy-sendchunked), ...), C(AddOutputFilterByType DEFLATE
+          <types>).
+        - Any other directive (logs, headers, TLS, access, handlers, aliases...) is refused unless the operator
+          sets O(apache_proxy_allow_raw_directives); it is then written as given under a C(# RAW) comment. Even
+          raw, each entry is one line with balanced quotes, no control characters, no C(${), no section tags, no
+          comment; C(Include), C(IncludeOptional), C(LoadModule), C(LoadFile), C(Define), C(RewriteMap), C(ExtFilterDefine),
+          C(Listen), C(ServerName)/C(ServerAlias) and piped C(|program) arguments are refused, and raw C(SSLProxy*),
+          C(SSLEngine) and C(Proxy*) lines also need O(sites[].allow_insecure_backend_tls).
         type: list
         elements: str
         default: []
@@ -696,7 +717,8 @@ options:
             type: int
             required: true
           file:
-            description: The page, an absolute path on the proxy.
+            description: The page, an absolute path on the proxy, at or below one of O(apache_proxy_served_roots)
+              once symbolic links are resolved, and a regular file. Its directory is served with C(Options None).
             type: path
             required: true
   backend_tls_defaults:

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._sites
+  - revproxy.tls._policy
 attributes:
   check_mode:
     support: full
@@ -207,6 +208,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     rollback,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
+from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
@@ -239,7 +242,9 @@ def run(module):
                     % ", ".join(changed_paths(pending_transaction(layout))[:3]))
         commit(layout)
     log_level = grammar.log_level(params["log_level"])
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir)
+    policy = _policy.check_policy(_policy.policy_of(params))
+    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir, policy)
+    _host_checks.check_served_paths(sites, policy)
     for site in sites:
         for warning in site["warnings"]:
             module.warn("site %r: %s" % (site["name"], warning))
@@ -303,6 +308,7 @@ def main():
             envvars=dict(type="path"),
             config_test=dict(type="bool", default=True),
             transaction=dict(type="str", choices=["apply", "begin", "commit", "rollback"], default="apply"),
+            **_policy.policy_options()
         ),
         supports_check_mode=True,
     )

@@ -65,6 +65,7 @@ seealso:
 extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._sites
+  - revproxy.tls._policy
   - revproxy.tls._sites.BACKENDS
   - revproxy.tls._attributes.INFO_MODULE
 options:

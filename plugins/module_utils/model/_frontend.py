@@ -389,3 +389,16 @@ def redirect_hosts(eff):
         return []
     return [(eff["listen"]["address"], front["redirect"]["port"], host.lower().rstrip("."))
             for host in [eff["server_name"]] + eff["server_aliases"]]
+
+
+def served_paths(eff):
+    """(field, path, kind) of every path Apache serves or reads for an effective site (for the host-side check of
+    module_utils/_host_checks.py: symlinks resolved, the right kind)."""
+    front = eff.get("frontend") or {}
+    out = []
+    redirect = front.get("redirect") or {}
+    if redirect.get("acme_challenge_dir"):
+        out.append(("acme_challenge_dir", redirect["acme_challenge_dir"], "dir"))
+    for i, (_status, path) in enumerate(front.get("error_pages") or []):
+        out.append(("error_pages[%d].file" % i, path, "file"))
+    return out

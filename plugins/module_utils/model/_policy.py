@@ -95,3 +95,14 @@ def served_path(value, field, policy, kind):
     if kind == "file" and value.endswith("/"):
         raise ConfigError("%s: must be a file, not a directory" % field)
     return path
+
+
+def policy_options():
+    """POLICY_OPTIONS as a fresh dict (AnsibleModule may fill defaults into a spec in place)."""
+    return dict((k, dict(v, default=list(v["default"]) if isinstance(v["default"], list) else v["default"]))
+                for k, v in POLICY_OPTIONS.items())
+
+
+def policy_of(params):
+    """The policy given to a module as its options allow_raw_directives and served_roots."""
+    return {"allow_raw_directives": params.get("allow_raw_directives"), "served_roots": params.get("served_roots")}

@@ -36,6 +36,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import classify, host_header
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import CIPHER_RE, CONTROL_RE, hostname
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     SITE_SPEC,
     check_defaults,
@@ -75,6 +76,7 @@ ARGUMENT_SPEC = {
     "http_request": {"type": "bool", "default": True},
     "return_pem": {"type": "bool", "default": False},
 }
+ARGUMENT_SPEC.update(_policy.POLICY_OPTIONS)
 
 TIMEOUT_MAX = 3600
 CONCURRENCY_MAX = 1024
@@ -258,11 +260,11 @@ def build_checks_from_backends(backends):
     return checks
 
 
-def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, names=None):
+def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, names=None, policy=None):
     """The checks of the sites' backends (of the sites in `names` only, when given), each site validated first. An
     error about the sites reads "sites: ..."; an unknown name in `names` reads "names: no such site(s): ...". """
     try:
-        normalized = normalize_sites(sites, defaults, tls_dir)
+        normalized = normalize_sites(sites, defaults, tls_dir, policy)
     except ConfigError as exc:
         raise ConfigError("sites: %s" % exc)
     effective = select_sites(normalized, names)  # its error names the option: "names: no such site(s): x"
@@ -459,7 +461,7 @@ def run(params, module=None):
             tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
             os.chmod(tmpdir, 0o700)
             checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module,
-                                             params.get("names"))
+                                             params.get("names"), _policy.policy_of(params))
         else:
             checks = build_checks_from_backends(params.get("backends"))
         _attach_contexts(checks)

@@ -316,12 +316,15 @@ _DNS_NAME = st.builds(lambda labels, top, dot: ".".join(labels + [top]) + dot,
                       st.lists(_LABEL, min_size=0, max_size=3), _TOP_LABEL, st.sampled_from(["", "."]))
 _IPV4 = st.builds(lambda *octets: ".".join(str(o) for o in octets), *[st.integers(0, 255)] * 4)
 _SERVER_NAME = _DNS_NAME | _IPV4
-_ALIAS = _DNS_NAME | _IPV4 | st.builds(lambda name: "*." + name, _DNS_NAME)
+# A wildcard alias needs two labels after '*.' (model/_sites: '*.com' would take every name under a TLD).
+_ALIAS = _DNS_NAME | _IPV4 | st.builds(lambda label, name: "*.%s.%s" % (label, name), _LABEL, _DNS_NAME)
 # Everything URL_PATH_RE allows but the quote; quotes, backslashes, braces, spaces and '<>' are refused in a path.
 _PATH_HARD = "$&()*+,;=:@%!~"
 _PATH = st.builds(lambda rest: "/" + rest,
                   st.text(alphabet=st.sampled_from(_PATH_HARD) | st.sampled_from("az09-._/"), max_size=20))
-_ADDRESS = st.one_of(st.none(), st.just("*"), _IPV4, st.just("::1"), st.just("[::1]"), st.just("2001:db8::7"))
+# 0.0.0.0 and :: are refused (an address of their own: they would capture the '*' vhosts' names).
+_ADDRESS = st.one_of(st.none(), st.just("*"), _IPV4.filter(lambda a: a != "0.0.0.0"), st.just("::1"), st.just("[::1]"),
+                     st.just("2001:db8::7"))
 
 
 def _site(server_name, aliases, path, address):
