@@ -336,8 +336,21 @@ h2 { font-size: 17px; margin: 22px 0 8px; }
 """
 
 
+# Characters that change how text reads without showing: C0/C1 controls (line breaks are turned into spaces first),
+# zero-width characters and bidirectional overrides/isolates (a subject can reorder what the report shows). Each is
+# shown as [U+XXXX] in both formats.
+_INVISIBLE = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                        u"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def _visible(value):
+    """The text of a value with every invisible or reordering character shown as [U+XXXX]."""
+    text = "" if value is None else str(value)
+    return _INVISIBLE.sub(lambda m: "[U+%04X]" % ord(m.group(0)), text)
+
+
 def _e(value):
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(_visible(value), quote=True)
 
 
 def _card_split(summary, key, shown):
@@ -434,14 +447,40 @@ def render_html(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS report"
 # ---------------------------------------------------------------------------------------------------------------
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# Every ASCII character with a meaning somewhere in CommonMark/GFM inline text: emphasis, code, links and images,
+# raw HTML, entities (&), tables (|), strikethrough (~), GitHub's math ($); a backslash makes each literal.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&$])")
+# What GFM's autolink extension turns into a link without any markup: a scheme URL (http://, https://, ftp://), a
+# www. domain, an e-mail address (also mailto:/xmpp:). GitHub's renderer (cmark-gfm) finds e-mail addresses after
+# parsing, in the decoded text, so neither a backslash nor an entity such as &#64; stops one; a code span does (no
+# autolink is ever made inside code, in any CommonMark renderer). A word holding one of these is shown as code.
+_AUTOLINK_RISK = re.compile(r"(?i)://|@|www\.|(?:mailto|xmpp):")
+_WORD = re.compile(r"\S+")
 
 
-def md_escape(value):
-    """Escape text for a Markdown table cell (no markup, no HTML, no line breaks)."""
-    text = "" if value is None else str(value)
-    text = re.sub(r"[\r\n\t]+", " ", text)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+def _code_span(text, in_table):
+    """text as a CommonMark code span: literal (no markup, no HTML, no entity, no autolink)."""
+    runs = re.findall(r"`+", text)
+    fence = "`" * (max(len(run) for run in runs) + 1 if runs else 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    if in_table:
+        text = text.replace("|", "\\|")  # GFM splits a row on every unescaped |, code spans included
+    return fence + pad + text + pad + fence
+
+
+def md_escape(value, in_table=True):
+    """Escape text for a Markdown table cell (in_table=False: a heading or a paragraph): no markup, no HTML, no
+    entity, no line breaks, no autolink (a word with a URL, www. name or e-mail address is shown as code), and no
+    invisible or reordering character (shown as [U+XXXX])."""
+    text = _visible(re.sub(r"[\r\n\t\f\v]+", " ", "" if value is None else str(value)))
+    out, pos = [], 0
+    for word in _WORD.finditer(text):
+        out.append(text[pos:word.start()])
+        token = word.group(0)
+        out.append(_code_span(token, in_table) if _AUTOLINK_RISK.search(token) else _MD_SPECIAL.sub(r"\\\1", token))
+        pos = word.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _frontend_markdown(front_rows, show_proxy):
@@ -470,8 +509,9 @@ def render_markdown(results, days_warn=DEFAULT_DAYS_WARN, title="Backend TLS rep
     summary = summarize(results, days_warn, frontend=frontend)
     show_front = frontend is not None
     show_proxy = any(r["proxy"] for r in rows + front_rows)
-    out = ["# %s" % md_escape(title), "",
-           md_escape(summary["counts"]) + (" (generated %s)" % md_escape(generated) if generated else ""), ""]
+    out = ["# %s" % md_escape(title, in_table=False), "",
+           md_escape(summary["counts"], in_table=False)
+           + (" (generated %s)" % md_escape(generated, in_table=False) if generated else ""), ""]
     if show_front:
         out += ["## Backends", ""]
     if not rows:
