@@ -123,7 +123,19 @@ stage_compat() {
         /usr/bin/python3 -m venv --system-site-packages "$venv" || return 1
     fi
     "$venv/bin/pip" install -q --disable-pip-version-check -r requirements/debian-compat.txt || return 1
-    "$venv/bin/python" -c 'import OpenSSL, cryptography; print("compat: pyOpenSSL", OpenSSL.__version__, "cryptography", cryptography.__version__)'
+    # The libraries must be the oldest the checker supports (_pyopenssl_compat.MIN_VERSIONS), or the stage tests
+    # something else than it says.
+    "$venv/bin/python" - "$ROOT/.build/collections" <<'PYEOF' || return 1
+import sys
+sys.path.insert(0, sys.argv[1])
+import OpenSSL, cryptography  # noqa: E401
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._pyopenssl_compat import MIN_VERSIONS
+have = {"pyOpenSSL": OpenSSL.__version__, "cryptography": cryptography.__version__}
+print("compat: pyOpenSSL %(pyOpenSSL)s, cryptography %(cryptography)s" % have, "(minimums: %s)" % MIN_VERSIONS)
+wrong = [name for name, least in MIN_VERSIONS.items() if have[name].split(".")[:len(least.split("."))] != least.split(".")]
+if wrong:
+    sys.exit("compat: %s not at the supported minimum %s" % (", ".join(wrong), MIN_VERSIONS))
+PYEOF
     "$venv/bin/python" -m pytest -q -rs -p no:cacheprovider tests/integration/test_backend_handshake_oracle.py
 }
 
