@@ -2,8 +2,10 @@
 without deployed content files; prune), apply it as a transaction, roll it back, and demand a tree byte-identical to
 the one before (contents, modes, symlink targets, no leftovers) on which `apache2 -t` passes.
 
-Runs on a copy of the system's /etc/apache2 (the real Debian layout and main config), never on the live one.
+Runs on a copy of the system's /etc/apache2 (the real Debian layout and main config), never on the live one; the copy
+is taken under the system-Apache lock (conftest.LOCK_PATH), so that no other test or bench converges it meanwhile.
 """
+import fcntl
 import itertools
 import os
 import shutil
@@ -24,6 +26,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     rollback,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from conftest import LOCK_PATH
 from support.pki import PKI
 
 pytestmark = pytest.mark.apache
@@ -50,7 +53,10 @@ def inputs(tmp_path_factory):
 def pristine(tmp_path_factory):
     """A copy of /etc/apache2 without any site this collection manages."""
     dest = tmp_path_factory.mktemp("rollback-pristine") / "apache2"
-    shutil.copytree("/etc/apache2", str(dest), symlinks=True)
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    with open(LOCK_PATH, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.copytree("/etc/apache2", str(dest), symlinks=True)
     shutil.rmtree(str(dest / "revproxy-tls"), ignore_errors=True)
     for sub in ("sites-available", "sites-enabled", "conf-available", "conf-enabled"):
         for name in os.listdir(str(dest / sub)):
