@@ -265,16 +265,28 @@ SPECIFIC = [
      "allow_insecure_frontend_tls"),
     ("exclusion is a location", _typed(["proxy_exclusions"], ["/"]), "proxy_exclusions[0]"),
     ("exclusions not a list", _typed(["proxy_exclusions"], "/static/ /x/"), "proxy_exclusions"),
-    ("nocanon (accepted)", lambda s: s["locations"][0].update(nocanon=True), None),
+    ("nocanon without opt-in", lambda s: s["locations"][0].update(nocanon=True), "locations[0].nocanon"),
+    ("nocanon with opt-in (accepted)", lambda s: (s["locations"][0].update(nocanon=True),
+                                                  s.update(allow_insecure_frontend_tls=True)), None),
     ("nocanon string", lambda s: s["locations"][0].update(nocanon="nocanon"), "locations[0].nocanon"),
     ("cookie domain leading dot (accepted)", lambda s: s["locations"][0].update(reverse_cookie_domain=".h.example"),
      None),
     # extra_directives (the escape hatch): one directive line each, or refused naming the entry. Unknown directive
     # names are accepted by the model and stopped by the candidate config test, so the rows use real directives.
     ("hatch one directive (accepted)", _typed(["extra_directives"], ["LimitRequestBody 1048576"]), None),
-    ("hatch quoted argument (accepted)", _typed(["extra_directives"], ['Header set X-Hatch "a victim.example"']), None),
-    ("hatch escaped quote (accepted)", _typed(["extra_directives"], ['Header set X-Hatch "a \\"b\\""']), None),
-    ("hatch single quotes (accepted)", _typed(["extra_directives"], ["ErrorDocument 503 '/maint page.html'"]), None),
+    # Round two: only allow-listed directives, each argument typed (raw lines need the operator's switch).
+    ("hatch Header not allow-listed", _typed(["extra_directives"], ['Header set X-Hatch "a victim.example"']),
+     "extra_directives[0]"),
+    ("hatch escaped quote not allow-listed", _typed(["extra_directives"], ['Header set X-Hatch "a \\"b\\""']),
+     "extra_directives[0]"),
+    ("hatch ErrorDocument not allow-listed", _typed(["extra_directives"], ["ErrorDocument 503 '/maint page.html'"]),
+     "extra_directives[0]"),
+    ("hatch quoted number (accepted)", _typed(["extra_directives"], ['Timeout "30"']), None),
+    ("hatch keyword (accepted)", _typed(["extra_directives"], ["KeepAlive Off"]), None),
+    ("hatch number with junk", _typed(["extra_directives"], ["Timeout 30s"]), "extra_directives[0]"),
+    ("hatch two numbers", _typed(["extra_directives"], ["Timeout 30 40"]), "extra_directives[0]"),
+    ("hatch vhost-only in location", lambda s: s["locations"][0].update(extra_directives=["Timeout 5"]),
+     "locations[0].extra_directives[0]"),
     ("hatch in a location (accepted)", lambda s: s["locations"][0].update(extra_directives=["LimitRequestBody 10"]),
      None),
     ("hatch newline", _typed(["extra_directives"], ["LimitRequestBody 1\nInclude /etc/passwd"]), "extra_directives[0]"),
@@ -380,7 +392,7 @@ def _base(files):
                        "request_headers": [{"name": "X-Location", "value": "v"}],
                        "response_headers": [{"name": "X-Location", "value": "v"}]}],
         "backend_tls": {"ca_file": files + "/ca.pem"},
-        "acme_challenge_dir": files + "/acme",
+        "acme_challenge_dir": "/var/www/revproxy-hostile-acme",  # under a served root (the model checks the text)
         "proxy_exclusions": ["/static/"],
         "request_headers": [{"name": "X-Site", "value": "v"}],
         "response_headers": [{"name": "X-Site", "value": "v"}],
@@ -412,6 +424,8 @@ ARITY.update({
     "LimitRequestBody": (1, 1), "ErrorDocument": (2, 2), "ProxyTimeout": (1, 1), "ProxyErrorOverride": (1, 101),
     "SSLUseStapling": (1, 1), "SSLStaplingResponderTimeout": (1, 1), "SSLStaplingReturnResponderErrors": (1, 1),
     "SSLStaplingCache": (1, 1),
+    # Round two: symlinks off in served directories; the allow-listed extra directives.
+    "Options": (1, 1), "Timeout": (1, 1), "KeepAlive": (1, 1),
 })
 CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>")
 

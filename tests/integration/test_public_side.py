@@ -35,6 +35,10 @@ SSLYZE = os.path.join(ROOT, ".build", "sslyze-venv", "bin", "sslyze")
 NAME = "front.test"
 ALIAS = "www.front.test"
 ACME_TOKEN = "token-Abc_123"
+# The fixture keeps the raw escape hatch under test (the operator's switch), and serves its ACME and error-page
+# directories from /srv, one of the default served roots (pytest's tmp tree is under /tmp, never a served root).
+SERVED_ROOT = "/srv"
+POLICY = {"allow_raw_directives": True, "served_roots": [SERVED_ROOT]}
 
 
 def _modules(sites):
@@ -49,11 +53,12 @@ def proxy(tmp_path_factory):
     inter = pki.ca("Public Intermediate CA", issuer=root)
     leaf = pki.leaf("front", dns=[NAME, ALIAS], issuer=inter)
     # Apache's workers (www-data) read the challenge: a directory outside pytest's private (0700) tmp tree.
-    acme = tempfile.mkdtemp(prefix="revproxy-acme-")
+    os.makedirs(SERVED_ROOT, exist_ok=True)
+    acme = tempfile.mkdtemp(prefix="revproxy-acme-", dir=SERVED_ROOT)
     os.chmod(acme, 0o755)
     with open(os.path.join(acme, ACME_TOKEN), "w") as handle:
         handle.write("acme-proof\n")
-    errors = tempfile.mkdtemp(prefix="revproxy-errors-")
+    errors = tempfile.mkdtemp(prefix="revproxy-errors-", dir=SERVED_ROOT)
     os.chmod(errors, 0o755)
     with open(os.path.join(errors, "503.html"), "w") as handle:
         handle.write("<p>back soon</p>\n")
@@ -87,7 +92,7 @@ def proxy(tmp_path_factory):
         "extra_directives": ['Header always set X-Hatch "from the hatch"', 'ErrorDocument 403 "not proxied"',
                              'ErrorDocument 404 "not proxied"'],
     }
-    sites = normalize_sites([site])
+    sites = normalize_sites([site], policy=POLICY)
     instance = PrivateApache(str(work / "apache"), modules=_modules(sites))
     instance.set_vhosts(render_listen_conf(sites, set()) + render_site(sites[0]))
     instance.start()
@@ -218,18 +223,19 @@ def test_tls_below_1_2_is_refused(proxy):
 
 
 def test_rerender_is_byte_identical(proxy):
-    again = normalize_sites([proxy["site"]])[0]
+    again = normalize_sites([proxy["site"]], policy=POLICY)[0]
     assert render_site(again) == render_site(proxy["eff"])
 
 
 @pytest.mark.parametrize("over", [
     {"tls_profile": "modern", "http2": True, "ocsp_stapling": True},
     {"tls_profile": "old", "tls_session_tickets": True, "allow_insecure_frontend_tls": True},
-    {"redirect_http": False, "acme_challenge_dir": None, "forwarded_headers": False, "hsts": False},
+    {"redirect_http": False, "acme_challenge_dir": None, "forwarded_headers": False, "hsts": False,
+     "allow_insecure_frontend_tls": True},
     {"redirect_status": 308, "hsts_include_subdomains": True, "hsts_preload": True},
 ], ids=["modern-h2", "old-opt-in", "all-off", "308-preload"])
 def test_variants_pass_apache_config_test(proxy, tmp_path, over):
-    sites = normalize_sites([dict(proxy["site"], **over)])
+    sites = normalize_sites([dict(proxy["site"], **over)], policy=POLICY)
     instance = PrivateApache(str(tmp_path), modules=_modules(sites))
     instance.set_vhosts(render_listen_conf(sites, set()) + render_site(sites[0]))
     ok, output = instance.configtest()
