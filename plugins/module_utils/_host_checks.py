@@ -35,9 +35,19 @@ def check_served_paths(sites, policy, resolve=resolve_served_path):
                                   % (what, path, real))
 
 
-def check_live_ownership(sites, live, managed_paths, managed_dir):
-    """model/_vhosts.check_ownership against the hand-written vhosts of the running configuration: `live` as
-    apache/_live_vhosts parses it; the vhosts read from `managed_paths` (the managed sites' own files, real paths)
-    are not hand-written and are left out. Returns warnings."""
-    hand = [v for v in live if v.get("file") not in managed_paths]
-    return _vhosts.check_ownership(sites, hand, managed_dir)
+def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None, managed_dir=None,
+                    resolve=resolve_served_path):
+    """What apache_proxy_sites validates before it plans, in its order: the policy, every site (model), the paths
+    each site serves (resolved on this host), and, when `live` (the running configuration's vhosts, parsed by
+    apache/_live_vhosts) is given, the names and addresses the hand-written ones already serve (`is_managed(file)`
+    tells the managed files apart). Returns (policy, effective sites, warnings); raises ConfigError."""
+    # Imported here: _sites imports nothing from this file, and this keeps the module's import list short.
+    from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+    policy = _policy.check_policy(policy)
+    effective = normalize_sites(sites, defaults, tls_dir, policy)
+    check_served_paths(effective, policy, resolve)
+    warnings = []
+    if live is not None:
+        hand = [v for v in live if not (is_managed and v.get("file") and is_managed(v["file"]))]
+        warnings = _vhosts.check_ownership(effective, hand, managed_dir)
+    return policy, effective, warnings

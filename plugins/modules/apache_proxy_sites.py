@@ -242,9 +242,10 @@ def run(module):
                     % ", ".join(changed_paths(pending_transaction(layout))[:3]))
         commit(layout)
     log_level = grammar.log_level(params["log_level"])
-    policy = _policy.check_policy(_policy.policy_of(params))
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir, policy)
-    _host_checks.check_served_paths(sites, policy)
+    _policy_checked, sites, ownership_warnings = _host_checks.effective_sites(
+        params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params))
+    for warning in ownership_warnings:
+        module.warn(warning)
     for site in sites:
         for warning in site["warnings"]:
             module.warn("site %r: %s" % (site["name"], warning))
