@@ -18,7 +18,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason=
 
 NAME, ALIAS = "front.test", "www.front.test"
 DAY = datetime.timedelta(days=1)
-REDIRECT_PORT = free_port()
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +39,9 @@ def pki(tmp_path_factory):
 @pytest.fixture(scope="module")
 def backend():
     with PlainHTTPBackend(body=b"front backend") as be:
+        # the site's redirect port, chosen when this module's tests start (not when all of integration is collected,
+        # minutes earlier)
+        be.redirect_port = free_port()
         yield be
 
 
@@ -51,7 +53,7 @@ def site(pki, backend, leaf="good", key=None, chain=True):
         "name": "front", "server_name": NAME, "server_aliases": [ALIAS],
         "listen": {"port": PROXY_PORT, "address": "127.0.0.1"},
         "tls": tls,
-        "redirect_http_port": REDIRECT_PORT,
+        "redirect_http_port": backend.redirect_port,
         "response_headers": [{"name": "X-Frame-Options", "value": "DENY"}],
         "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}],
     }
@@ -122,7 +124,7 @@ def test_good_certificate_goes_live_with_the_public_side(system_apache, pki, bac
     seen = backend.requests[-1]["headers"]
     assert seen["x-forwarded-proto"] == "https" and seen["x-forwarded-port"] == str(PROXY_PORT)
     assert seen["x-forwarded-for"] == "127.0.0.1"
-    conn = http.client.HTTPConnection("127.0.0.1", REDIRECT_PORT, timeout=15)
+    conn = http.client.HTTPConnection("127.0.0.1", backend.redirect_port, timeout=15)
     try:
         conn.request("GET", "/x?y=1", headers={"Host": ALIAS})
         resp = conn.getresponse()

@@ -209,8 +209,9 @@ def test_a_slow_lookup_does_not_block_other_checks_and_wakes_the_loop(multi, pki
     # two slots wait for DNS; the 18 others pass through the other two meanwhile, none waiting for a slow lookup
     assert max(r["elapsed_ms"] for r in results[2:]) < 800
     assert elapsed < 2.1
-    # while the loop waited (1.5 s) it slept: the handshakes are about all the CPU it used
-    assert cpu < 0.6, cpu
+    # while the loop waited (1.5 s) it slept: the handshakes are about all the CPU it used (the bound
+    # leaves room for a machine busy with the background lane; a loop that spun while waiting would use 1.5 s or more)
+    assert cpu < 1.0, cpu
 
 
 # --- run_loop itself -------------------------------------------------------------------------------------------------
