@@ -88,10 +88,10 @@ def served_path(value, field, policy, kind):
     path = normal_path(value, field)
     roots = policy["served_roots"]
     if is_system_path(path) or not any(_under(path, r) for r in roots):
+        what = "directory" if kind == "dir" else "file"
         raise ConfigError("%s: %r is not under a served root (%s); Apache would serve or read it for anyone. Put "
                           "the %s under one of them, or have the operator add a directory to "
-                          "apache_proxy_served_roots" % (field, path, ", ".join(roots) or "none set",
-                                                          "directory" if kind == "dir" else "file"))
+                          "apache_proxy_served_roots" % (field, path, ", ".join(roots) or "none set", what))
     if kind == "file" and value.endswith("/"):
         raise ConfigError("%s: must be a file, not a directory" % field)
     return path
