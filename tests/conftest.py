@@ -49,5 +49,5 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("skipped tests not on CI_SKIPS_ALLOWED (tests/conftest.py)", red=fails, yellow=not fails)
     for nodeid, reason in _skipped:
         terminalreporter.line("%s: %s" % (nodeid, reason))
-    terminalreporter.line("%d skipped test(s): %s" % (len(_skipped), "with CI=true this run FAILS" if fails
-                                                        else "allowed outside CI (CI=true fails the run)"))
+    verdict = "with CI=true this run FAILS" if fails else "allowed outside CI (CI=true fails the run)"
+    terminalreporter.line("%d skipped test(s): %s" % (len(_skipped), verdict))
