@@ -92,3 +92,18 @@ def test_default_answers_pass_the_spec(template):
 def test_every_spec_option_is_asked(template):
     asked = set(q["variable"] for q in template["survey_spec"]["spec"])
     assert set(_spec(template)) == asked
+
+
+# The operator's policy (apache_proxy_allow_raw_directives, apache_proxy_served_roots) and the sites themselves are
+# never survey answers: a survey user must not be able to widen what a site may make Apache do.
+OPERATOR_ONLY = ("apache_proxy_allow_raw_directives", "apache_proxy_served_roots", "apache_proxy_sites",
+                 "allow_raw_directives", "served_roots", "extra_directives")
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=[t["argspec"] for t in TEMPLATES])
+def test_operator_policy_is_never_asked_nor_shipped_on(template):
+    asked = [q["variable"] for q in (template.get("survey_spec") or {}).get("spec", [])]
+    assert asked, template["argspec"]
+    assert not set(asked) & set(OPERATOR_ONLY), (template["argspec"], asked)
+    shipped = yaml.safe_dump(template.get("extra_vars") or {})
+    assert not [name for name in OPERATOR_ONLY if name in shipped], template["argspec"]
