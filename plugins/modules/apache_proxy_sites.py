@@ -189,6 +189,8 @@ listen_ports:
   sample: [443, 8443]
 """
 
+import os
+
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
@@ -202,6 +204,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     commit,
     desired_state,
     diff,
+    is_managed,
     pending_transaction,
     plan,
     restore,
@@ -210,11 +213,11 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import LiveVhostsError, read_live_vhosts
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
     SITE_SPEC,
-    normalize_sites,
 )
 
 
@@ -242,8 +245,18 @@ def run(module):
                     % ", ".join(changed_paths(pending_transaction(layout))[:3]))
         commit(layout)
     log_level = grammar.log_level(params["log_level"])
+    live = None
+    if params["config_test"] and os.path.exists(layout.main_config):
+        # The names and addresses the hand-written vhosts serve, as Apache reads the running configuration.
+        try:
+            live = read_live_vhosts(lambda args: layout.config_test_command(layout.main_config, args),
+                                    module.run_command)
+        except LiveVhostsError as exc:
+            module.warn("the running configuration's vhosts could not be read, so names and addresses were checked "
+                        "between managed sites only: %s" % exc)
     _policy_checked, sites, ownership_warnings = _host_checks.effective_sites(
-        params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params))
+        params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), live=live,
+        is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x")))
     for warning in ownership_warnings:
         module.warn(warning)
     for site in sites:

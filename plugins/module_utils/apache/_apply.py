@@ -141,14 +141,16 @@ class Layout:
     def is_module_link(self, path):
         return os.path.dirname(path) == self._dirs("mods")[1]
 
-    def config_test_command(self, main_config):
-        """The argv of a config test of main_config with the family's environment."""
+    def config_test_command(self, main_config, extra=()):
+        """The argv of a config test of main_config with the family's environment; `extra` arguments go to httpd
+        after it (-D DUMP_VHOSTS, -c directives: apache/_live_vhosts)."""
         return [
             "/bin/sh", "-c",
             # Debian's envvars names the runtime dir the config refers to; apache2ctl creates it the same way.
-            '[ -r "$1" ] && . "$1"; [ -z "${APACHE_RUN_DIR:-}" ] || mkdir -p "$APACHE_RUN_DIR"; exec "$2" -t -f "$3"',
+            '[ -r "$1" ] && . "$1"; [ -z "${APACHE_RUN_DIR:-}" ] || mkdir -p "$APACHE_RUN_DIR"; '
+            'b=$2; f=$3; shift 3; exec "$b" -t -f "$f" "$@"',
             "sh", self.envvars, self.binary, main_config,
-        ]
+        ] + list(extra)
 
 
 # The module file RedHatLayout manages: each module the sites need, loaded only when nothing loaded it before (the
@@ -225,10 +227,10 @@ class RedHatLayout(Layout):
             return []
         return [Entry(os.path.join(self.modules_dir, REDHAT_MODULES_CONF), render_modules_conf(modules))]
 
-    def config_test_command(self, main_config):
+    def config_test_command(self, main_config, extra=()):
         if self.envvars:
-            return Layout.config_test_command(self, main_config)
-        return [self.binary, "-t", "-f", main_config]
+            return Layout.config_test_command(self, main_config, extra)
+        return [self.binary, "-t", "-f", main_config] + list(extra)
 
 
 def render_modules_conf(modules):
