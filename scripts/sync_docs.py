@@ -163,6 +163,9 @@ def _module_names(text, backends=False):
         text = text.replace("O(apache_proxy_sites[].allow_insecure_backend_tls)", "the role's C(allow_insecure_backend_tls)")
     text = text.replace("O(apache_proxy_sites[].", "O(sites[].")
     text = text.replace("O(apache_proxy_backend_tls_defaults)", "O(backend_tls_defaults)")
+    # The operator's policy: module options of the same meaning (doc_fragments/_policy.py).
+    text = text.replace("O(apache_proxy_allow_raw_directives)", "O(allow_raw_directives)")
+    text = text.replace("O(apache_proxy_served_roots)", "O(served_roots)")
     if '"""' in text or "\\" in text:
         raise ValueError("the argument spec's text cannot go into a raw triple-quoted string")
     return text

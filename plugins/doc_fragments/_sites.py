@@ -556,7 +556,7 @@ options:
         description:
         - A local directory served at C(/.well-known/acme-challenge/) by the redirect vhost (everything else is
           redirected), so that ACME HTTP-01 certificate renewal keeps working. Needs the redirect.
-        - Must be at or below one of O(apache_proxy_served_roots) once symbolic links are resolved, and a directory;
+        - Must be at or below one of O(served_roots) once symbolic links are resolved, and a directory;
           it is served with C(Options None) (no symbolic link inside it is followed).
         type: path
       forwarded_headers:
@@ -694,7 +694,7 @@ options:
           of mod_proxy's switches (C(proxy-nokeepalive), C(proxy-sendchunked), ...), C(AddOutputFilterByType DEFLATE
           <types>).
         - Any other directive (logs, headers, TLS, access, handlers, aliases...) is refused unless the operator
-          sets O(apache_proxy_allow_raw_directives); it is then written as given under a C(# RAW) comment. Even
+          sets O(allow_raw_directives); it is then written as given under a C(# RAW) comment. Even
           raw, each entry is one line with balanced quotes, no control characters, no C(${), no section tags, no
           comment; C(Include), C(IncludeOptional), C(LoadModule), C(LoadFile), C(Define), C(RewriteMap), C(ExtFilterDefine),
           C(Listen), C(ServerName)/C(ServerAlias) and piped C(|program) arguments are refused, and raw C(SSLProxy*),
@@ -717,7 +717,7 @@ options:
             type: int
             required: true
           file:
-            description: The page, an absolute path on the proxy, at or below one of O(apache_proxy_served_roots)
+            description: The page, an absolute path on the proxy, at or below one of O(served_roots)
               once symbolic links are resolved, and a regular file. Its directory is served with C(Options None).
             type: path
             required: true
