@@ -339,8 +339,8 @@ h2 { font-size: 17px; margin: 22px 0 8px; }
 # Characters that change how text reads without showing: C0/C1 controls (line breaks are turned into spaces first),
 # zero-width characters and bidirectional overrides/isolates (a subject can reorder what the report shows). Each is
 # shown as [U+XXXX] in both formats.
-_INVISIBLE = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-                        u"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
 def _visible(value):

@@ -155,9 +155,9 @@ def read_live_vhosts(command, run_command):
     LiveVhostsError when the test fails, the output cannot be read, or the appended arguments did not reach httpd."""
     out, err = _run(command, run_command, DUMP_ARGS)
     if HEADER not in out:
+        shown = _excerpt(out + "\n" + err) or "(empty)"
         raise LiveVhostsError("no vhost dump from %r: httpd did not get %s (the command must pass extra arguments "
-                              "on to httpd); output: %s" % (command, " ".join(DUMP_ARGS),
-                                                           _excerpt(out + "\n" + err) or "(empty)"))
+                              "on to httpd); output: %s" % (command, " ".join(DUMP_ARGS), shown))
     vhosts = parse_dump_vhosts(out)
     counts = {}
     for v in vhosts:
