@@ -21,6 +21,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     BACKEND_TLS_DEFAULTS,
     BACKEND_TLS_SPEC,
     ConfigError,
+    PATH_KEYS,
     insecure_settings,
     merge_backend_tls,
     parse_backend_url,
@@ -205,6 +206,26 @@ def _effective_tls(raw, name, field, tls_dir, used):
     return tls, contents, combined_from
 
 
+def _check_own_files(name, tls_front, tls, locs, tls_dir):
+    """The role deploys each site's CA and client certificate+key under <tls_dir>/<site>/ (0600 for the key): a file
+    field naming another site's deployed files (or the directory itself) would let this site use that site's client
+    identity toward a backend of its choosing. Only the site's own directory is accepted there."""
+    root = tls_dir.rstrip("/")
+    own = posixpath.join(root, name) + "/"
+    fields = [("tls.%s" % k, v) for k, v in sorted((tls_front or {}).items())]
+    fields += [("backend_tls.%s" % k, tls[k]) for k in PATH_KEYS if tls.get(k)]
+    for i, loc in enumerate(locs):
+        if loc.get("backend_tls") is not tls:
+            fields += [("locations[%d].backend_tls.%s" % (i, k), loc["backend_tls"][k]) for k in PATH_KEYS
+                       if loc["backend_tls"].get(k) and loc["backend_tls"][k] != tls.get(k)]
+    for field, path in fields:
+        norm = posixpath.normpath(path)
+        if (norm == root or norm.startswith(root + "/")) and not (norm + "/").startswith(own):
+            raise ConfigError("%s: %r is in the collection's TLS directory %s, where the role deploys other sites' "
+                              "CA and client certificate files; give this site's own files (or *_content)"
+                              % (field, path, root))
+
+
 def check_defaults(defaults, field="backend_tls_defaults"):
     """apache_proxy_backend_tls_defaults: the backend_tls keys without the *_content ones (contents are per site)."""
     defaults = defaults or {}
@@ -304,6 +325,7 @@ def _normalize_site(site, defaults, tls_dir, policy):
         warnings.append("INSECURE backend TLS allowed by allow_insecure_backend_tls: %s" % "; ".join(insecure))
     _pools.normalize_location_tls(locs, tls, allow_insecure, warnings)
     _pools.check_section_overlap(locs, tls)
+    _check_own_files(name, tls_front, tls, locs, tls_dir)
     balancer_manager = _pools.balancer_manager(site, locs)
     public_names = [server_name] + aliases
     if uses_tls:

@@ -301,3 +301,26 @@ def test_public_side_weakening_needs_the_opt_in(over, message):
     refused([site(**over)], "insecure public-side setting(s) refused: " + message)
     eff = normalize_sites([site(allow_insecure_frontend_tls=True, **over)])[0]
     assert any(message in item for item in eff["frontend"]["insecure"])
+
+
+# -- files of other sites: the role's TLS directory ------------------------------------------------------------------
+
+@pytest.mark.parametrize("over,field", [
+    ({"backend_tls": {"ca_file": "/etc/ssl/ca.pem",
+                      "client_cert_file": "/etc/apache2/revproxy-tls/victim/proxy-client.pem"}},
+     "backend_tls.client_cert_file"),
+    ({"backend_tls": {"ca_file": "/etc/apache2/revproxy-tls/victim/backend-ca.pem"}}, "backend_tls.ca_file"),
+    ({"backend_tls": {"ca_path": "/etc/apache2/revproxy-tls"}}, "backend_tls.ca_path"),
+    ({"tls": {"certificate_file": "/etc/apache2/revproxy-tls/victim/proxy-client.pem", "key_file": "/k.pem"}},
+     "tls.certificate_file"),
+])
+def test_another_sites_deployed_files_are_refused(over, field):
+    s = site(locations=[{"path": "/", "backend": "https://b.internal/"}], **dict({"backend_tls": dict(CA)}, **over))
+    text = refused([s], "is in the collection's TLS directory")
+    assert field in text
+
+
+def test_own_deployed_files_are_fine():
+    s = site(locations=[{"path": "/", "backend": "https://b.internal/"}],
+             backend_tls={"ca_file": "/etc/apache2/revproxy-tls/shop/backend-ca.pem"})
+    normalize_sites([s])
