@@ -17,6 +17,8 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 # ansible-test sanity's shellcheck test skips itself, quietly, without it (scripts/test.sh then fails the stage).
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
+# GitHub's Markdown renderer: the report-escaping tests render hostile values through it (no link may appear).
+command -v cmark-gfm >/dev/null 2>&1 || need_apt+=(cmark-gfm)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "bootstrap: need root to install: ${need_apt[*]}" >&2

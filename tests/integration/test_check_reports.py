@@ -130,7 +130,7 @@ def test_report_shows_frontend_expiry_next_to_the_backends(backend, tmp_path):
     with open(path, encoding="utf-8") as handle:
         markdown = handle.read()
     assert _ungenerated(stats["report_markdown"]) == _ungenerated(markdown)
-    assert "| localhost | shop / | https://localhost:%d/ | **OK** |" % backend["port"] in markdown
+    assert "| localhost | shop / | `https://localhost:%d/` | **OK** |" % backend["port"] in markdown
     lines = markdown.splitlines()
     assert lines.index("## Backends") < lines.index("## Frontend certificates")
     front_rows = lines[lines.index("## Frontend certificates") + 4:]

@@ -95,7 +95,7 @@ def test_check_job_of_type_check(world):
         page = handle.read()
     assert page.index("name_mismatch") < page.index("EXPIRING</span>") < page.index("OK</span>")
     with open(stats["report"][:-4] + "md", encoding="utf-8") as handle:
-        assert "| localhost | wrong / | https://localhost:%d/ | **FAIL** | name\\_mismatch |" % (
+        assert "| localhost | wrong / | `https://localhost:%d/` | **FAIL** | name\\_mismatch |" % (
             world["servers"]["wrong"].port) in handle.read()
 
 

@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE, Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
@@ -278,9 +279,26 @@ def _read_nofollow(path):
         return handle.read().decode("utf-8", "replace")
 
 
+# A client certificate or key file the role combines (PEM: a few KiB; a chain at most a few hundred).
+INPUT_LIMIT = 1 << 20
+
+
+def _read_user_file(path):
+    """A file a site names: a regular file of at most INPUT_LIMIT bytes (a FIFO would block, /dev/zero fill
+    memory). FileReadError otherwise."""
+    return read_regular_file(path, INPUT_LIMIT, path).decode("utf-8", "replace")
+
+
 def _read_input(read_file, path, site, field):
+    if read_file is _read:
+        read_file = _read_user_file
     try:
         text = read_file(path)
+    except FileReadError as exc:
+        if exc.reason != "missing":
+            raise ConfigError("site %r: backend_tls.%s: cannot read %s on the proxy (%s)"
+                              % (site, field, path, exc.detail))
+        text = None
     except (IOError, OSError) as exc:
         raise ConfigError("site %r: backend_tls.%s: cannot read %s on the proxy (%s)"
                           % (site, field, path, exc.strerror or exc))

@@ -43,7 +43,7 @@ import time
 import types
 from collections import deque
 
-from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, check_regular_file, read_regular_file
 # Every private-API use and version shim of pyOpenSSL lives in _pyopenssl_compat, checked at import: when a symbol
 # the checker needs is missing, HAS_PYOPENSSL is False and PYOPENSSL_IMPORT_ERROR (and CAPABILITY_ERROR) name the
 # versions found and the symbol. Re-exported here for backend_handshake:
@@ -181,6 +181,10 @@ def _read(path, field, limit=MAX_CLIENT_FILE):
         if exc.reason == "size":
             raise ClientFileError("%s: %s is larger than %d bytes (not a certificate file)" % (field, path, limit))
         raise ClientFileError("%s: cannot read %s: %s" % (field, path, exc.detail))
+
+
+# A CA or CRL bundle (the system bundle is about 200 KiB; CRLs of large CAs run to a few MiB).
+CA_FILE_LIMIT = 64 << 20
 
 
 class ClientFileError(Exception):
@@ -394,6 +398,12 @@ class TLSContext:
     def _load_locations(ctx, field, cafile, capath):
         if not (cafile or capath):
             return
+        if cafile:
+            # OpenSSL opens the path itself: a FIFO would block it, /dev/zero fill memory.
+            try:
+                check_regular_file(cafile, CA_FILE_LIMIT, field)
+            except FileReadError as exc:
+                raise ProbeConfigError(field, "cannot read %s: %s" % (cafile, exc.detail))
         try:
             ctx.load_verify_locations(cafile, capath)
         except SSL.Error as exc:

@@ -281,10 +281,17 @@ def test_symlink_in_the_tls_dir_is_refused_and_not_read(layout, tmp_path):
     assert victim.read_text() == "TOP SECRET\n"
 
 
-@pytest.mark.parametrize("what", ["directory", "junk", "mismatch"])
+@pytest.mark.parametrize("what", ["directory", "junk", "mismatch", "fifo", "dev_zero"])
 def test_client_key_file_problems_are_clear_errors(layout, tmp_path, what):
     (tmp_path / "c.pem").write_text(CERT)
-    if what == "directory":
+    if what in ("fifo", "dev_zero"):  # never opened: a FIFO would block the module, /dev/zero fill its memory
+        key = tmp_path / "fifo"
+        if what == "fifo":
+            os.mkfifo(str(key))
+        else:
+            key = "/dev/zero"
+        want = "cannot read"
+    elif what == "directory":
         key = tmp_path / "keydir"
         key.mkdir()
         want = "cannot read"

@@ -244,7 +244,7 @@ def test_client_certificate_problems_name_the_field(tmp_path, pki, case, expecte
     if case == "huge":
         assert "is larger than" in error
     if "chain" in case:  # OpenSSL refuses the chain file as a trust store too: the backend gets invalid_input
-        with pytest.raises(tp.ProbeConfigError, match="^client_chain_file: cannot load "):
+        with pytest.raises(tp.ProbeConfigError, match="^client_chain_file: cannot (load|read) "):
             tp.TLSContext(settings)
     else:  # the context still builds; the backend's result says client_cert_invalid
         assert tp.TLSContext(settings).client_cert_error == error
@@ -532,3 +532,16 @@ def test_security_level_probe_without_the_attribute_agrees(monkeypatch):
     monkeypatch.setattr(tp, "ssl", fake)
     assert tp._refuses_own_key(1024) is (expected >= 2)
     assert tp._probe_security_level() == min(max(expected, 1), 3)
+
+
+@pytest.mark.parametrize("field", ["ca_file", "crl_file", "client_chain_file"])
+def test_trust_files_that_are_not_regular_files_never_block(tmp_path, pki, field):
+    """OpenSSL opens these paths itself: a FIFO would block it forever, /dev/zero fill memory."""
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        settings = tls(crl_check="leaf", **{field: path})
+        if field == "client_chain_file":
+            settings["client_cert_file"] = pki["client"].bundle_path
+        with pytest.raises(tp.ProbeConfigError, match="^%s: cannot read %s: " % (field, path)):
+            tp.TLSContext(settings)
