@@ -13,6 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+import socket
+
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, resolve_served_path
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
@@ -35,12 +38,61 @@ def check_served_paths(sites, policy, resolve=resolve_served_path):
                                   % (what, path, real))
 
 
+def is_local_address(address):
+    """Whether an IP address is this host's: loopback, unspecified, or one a socket can bind to."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((str(ip), 0))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def _addresses(host, lookup):
+    try:
+        return sorted(set(info[4][0] for info in lookup(host, None, 0, socket.SOCK_STREAM)))
+    except (socket.error, UnicodeError):
+        return []
+
+
+def check_backends_not_apache(sites, apache_ports, lookup=socket.getaddrinfo, is_local=is_local_address):
+    """A backend that is this Apache itself (a local address on a port Apache listens on) is refused: the proxied
+    request arrives from 127.0.0.1 or the host's own address and passes every rule that trusts local clients (the
+    balancer-manager of another site, mod_status's `Require local`), so a site could publish what the operator
+    kept local. `apache_ports`: the ports of the running configuration's Listen directives and vhosts and of the
+    managed sites."""
+    from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import location_urls
+    for site in sites:
+        for i, loc in enumerate(site["locations"]):
+            for url in location_urls(loc):
+                if url.port not in apache_ports:
+                    continue
+                local = [a for a in _addresses(url.host, lookup) if is_local(a)]
+                if local:
+                    raise ConfigError(
+                        "site %r: locations[%d]: the backend %s is this Apache itself (%s is local, and Apache "
+                        "listens on port %d): a request proxied there comes from this host and passes every rule "
+                        "that trusts local clients (the balancer-manager, server-status), so the site would publish "
+                        "them. Proxy to the application's own port" % (site["name"], i, url.url, local[0], url.port))
+
+
 def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None, managed_dir=None,
-                    resolve=resolve_served_path):
+                    resolve=resolve_served_path, listen_ports=(), lookup=socket.getaddrinfo):
     """What apache_proxy_sites validates before it plans, in its order: the policy, every site (model), the paths
     each site serves (resolved on this host), and, when `live` (the running configuration's vhosts, parsed by
     apache/_live_vhosts) is given, the names and addresses the hand-written ones already serve (`is_managed(file)`
-    tells the managed files apart). Returns (policy, effective sites, warnings); raises ConfigError."""
+    tells the managed files apart); and that no backend is this Apache itself (`listen_ports`: the ports of the
+    running configuration's Listen directives; the vhosts' and the managed sites' are added). Returns (policy,
+    effective sites, warnings); raises ConfigError."""
     # Imported here: _sites imports nothing from this file, and this keeps the module's import list short.
     from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
     policy = _policy.check_policy(policy)
@@ -50,4 +102,7 @@ def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None
     if live is not None:
         hand = [v for v in live if not (is_managed and v.get("file") and is_managed(v["file"]))]
         warnings = _vhosts.check_ownership(effective, hand, managed_dir)
+    ports = set(listen_ports) | set(v["port"] for v in live or () if v.get("port"))
+    ports |= set(v["port"] for eff in effective for v in _vhosts.managed_vhosts(eff))
+    check_backends_not_apache(effective, ports, lookup)
     return policy, effective, warnings

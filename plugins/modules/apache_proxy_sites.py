@@ -214,6 +214,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import LiveVhostsError, read_live_vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import parse_listens
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
@@ -231,6 +232,18 @@ def finish(module, layout, transaction):
         commit(layout)
     return {"changed": bool(pending) if transaction == "rollback" else False, "changed_files": paths, "sites": [],
             "removed_sites": [], "config_test": ""}
+
+
+def listen_ports(layout):
+    """The ports of the Listen directives of the files the managed Listen file must not repeat (ports.conf)."""
+    ports = set()
+    for source in layout.listen_sources():
+        try:
+            with open(source) as handle:
+                ports.update(port for _address, port in parse_listens(handle.read(1 << 20)))
+        except (IOError, OSError):
+            continue
+    return ports
 
 
 def run(module):
@@ -256,7 +269,8 @@ def run(module):
                         "between managed sites only: %s" % exc)
     _policy_checked, sites, ownership_warnings = _host_checks.effective_sites(
         params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), live=live,
-        is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x")))
+        is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x")),
+        listen_ports=listen_ports(layout))
     for warning in ownership_warnings:
         module.warn(warning)
     for site in sites:

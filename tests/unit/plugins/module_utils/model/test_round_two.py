@@ -324,3 +324,26 @@ def test_own_deployed_files_are_fine():
     s = site(locations=[{"path": "/", "backend": "https://b.internal/"}],
              backend_tls={"ca_file": "/etc/apache2/revproxy-tls/shop/backend-ca.pem"})
     normalize_sites([s])
+
+
+# -- a backend that is this Apache itself (_host_checks) --------------------------------------------------------------
+
+def test_backend_on_apaches_own_port_at_a_local_address_is_refused():
+    from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
+
+    def lookup(host, *_args):
+        table = {"localhost": "127.0.0.1", "127.0.0.1": "127.0.0.1", "me.internal": "127.0.1.1",
+                 "app.internal": "192.0.2.10"}
+        return [(None, None, None, None, (table[host], 0))] if host in table else []
+    for backend in ("http://localhost:80/server-status", "http://127.0.0.1:8080/revproxy-balancer-manager",
+                    "http://me.internal:80/x"):
+        with pytest.raises(ConfigError) as err:
+            _host_checks.effective_sites([site(tls=None, listen={"port": 8080}, locations=[
+                {"path": "/x", "backend": backend}])], None, "/etc/apache2/revproxy-tls", None, listen_ports=[80],
+                lookup=lookup)
+        assert "is this Apache itself" in str(err.value), backend
+    # An application on another port of this host, or elsewhere: fine.
+    for backend in ("http://127.0.0.1:9000/", "http://app.internal:80/"):
+        _host_checks.effective_sites([site(tls=None, listen={"port": 8080}, locations=[
+            {"path": "/", "backend": backend}])], None, "/etc/apache2/revproxy-tls", None, listen_ports=[80],
+            lookup=lookup)
