@@ -95,6 +95,15 @@ class World:
     removed by the fixture's finally block."""
 
     def __init__(self, work):
+        self.srv = self.secret_dir = self.apache = None
+        self.backends, self.canaries = [], []
+        try:
+            self._make(work)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def _make(self, work):
         self.work = str(work)
         self._ports = set()
         self.token = "semantic-secret-" + secrets.token_hex(8)
@@ -210,8 +219,9 @@ class World:
         for path in self.canaries:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-        shutil.rmtree(self.srv, ignore_errors=True)
-        shutil.rmtree(self.secret_dir, ignore_errors=True)
+        for path in (self.srv, self.secret_dir):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 # -- clients ---------------------------------------------------------------------------------------------------------
