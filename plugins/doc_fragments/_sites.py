@@ -690,8 +690,8 @@ options:
           each argument checked) are C(Timeout), C(KeepAlive), C(KeepAliveTimeout), C(MaxKeepAliveRequests), C(LimitRequestBody),
           C(LimitRequestFields), C(LimitRequestFieldSize), C(LimitRequestLine), C(LimitXMLRequestBody), C(ProxyTimeout),
           C(ProxyIOBufferSize), C(ProxyReceiveBufferSize), C(ProxyBadHeader), C(ProxyVia), C(ProxyMaxForwards),
-          C(TraceEnable Off), C(ServerSignature), C(AllowEncodedSlashes Off|NoDecode), C(AddDefaultCharset), C(SetEnv)
-          of mod_proxy's switches (C(proxy-nokeepalive), C(proxy-sendchunked), ...), C(AddOutputFilterByType DEFLATE
+          C(TraceEnable Off), C(ServerSignature), C(AllowEncodedSlashes Off), C(AddDefaultCharset), C(SetEnv) of
+          mod_proxy's switches (C(proxy-nokeepalive), C(proxy-sendchunked), ...), C(AddOutputFilterByType DEFLATE
           <types>).
         - Any other directive (logs, headers, TLS, access, handlers, aliases...) is refused unless the operator
           sets O(allow_raw_directives); it is then written as given under a C(# RAW) comment. Even

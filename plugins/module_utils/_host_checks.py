@@ -57,6 +57,17 @@ def is_local_address(address):
         sock.close()
 
 
+def check_listen_addresses(sites, is_local=is_local_address):
+    """A listen.address this host does not have passes `apache2 -t`, but on the reload Apache cannot bind it and the
+    whole server exits (every site down until a restart): refused before anything is written."""
+    for site in sites:
+        address = site["listen"]["address"]
+        if address and not is_local(address.strip("[]")):
+            raise ConfigError("site %r: listen.address: %s is not an address of this host; Apache would fail to bind "
+                              "it on the reload and exit, taking every site down. Use one of the host's addresses, "
+                              "or '*'" % (site["name"], address))
+
+
 def _addresses(host, lookup):
     try:
         return sorted(set(info[4][0] for info in lookup(host, None, 0, socket.SOCK_STREAM)))
@@ -86,7 +97,8 @@ def check_backends_not_apache(sites, apache_ports, lookup=socket.getaddrinfo, is
 
 
 def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None, managed_dir=None,
-                    resolve=resolve_served_path, listen_ports=(), lookup=socket.getaddrinfo):
+                    resolve=resolve_served_path, listen_ports=(), lookup=socket.getaddrinfo,
+                    is_local=is_local_address):
     """What apache_proxy_sites validates before it plans, in its order: the policy, every site (model), the paths
     each site serves (resolved on this host), and, when `live` (the running configuration's vhosts, parsed by
     apache/_live_vhosts) is given, the names and addresses the hand-written ones already serve (`is_managed(file)`
@@ -98,11 +110,12 @@ def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None
     policy = _policy.check_policy(policy)
     effective = normalize_sites(sites, defaults, tls_dir, policy)
     check_served_paths(effective, policy, resolve)
+    check_listen_addresses(effective, is_local)
     warnings = []
     if live is not None:
         hand = [v for v in live if not (is_managed and v.get("file") and is_managed(v["file"]))]
         warnings = _vhosts.check_ownership(effective, hand, managed_dir)
     ports = set(listen_ports) | set(v["port"] for v in live or () if v.get("port"))
     ports |= set(v["port"] for eff in effective for v in _vhosts.managed_vhosts(eff))
-    check_backends_not_apache(effective, ports, lookup)
+    check_backends_not_apache(effective, ports, lookup, is_local)
     return policy, effective, warnings

@@ -143,8 +143,12 @@ def manager_lines(site):
         "",
         section("Location", MANAGER_PATH, indent=_IN),
         _d2("SetHandler", Bare("balancer-manager")),
-        _d2("Require", Bare("ip"), Bare("127.0.0.0/8")),
-        _d2("Require", Bare("ip"), Bare("::1")),
+        "        # A loopback client that is not a proxy: a request another vhost proxied here (mod_proxy always adds",
+        "        # X-Forwarded-For) comes from this host too, and would publish the manager.",
+        section("RequireAll", indent=_IN2),
+        directive("Require", Bare("ip"), Bare("127.0.0.0/8"), Bare("::1"), indent=_IN2 + _IN),
+        directive("Require", Bare("expr"), "-z req('X-Forwarded-For') && -z req('Forwarded')", indent=_IN2 + _IN),
+        _IN2 + "</RequireAll>",
         "    </Location>",
     ]
 

@@ -119,7 +119,8 @@ ALLOWED = {
     "ProxyMaxForwards": ((VHOST,), (), [_int(-1, 1000)], False),
     "TraceEnable": ((VHOST,), (), [_keyword("Off")], False),
     "ServerSignature": ((VHOST, LOCATION), (), [_keyword("Off", "On")], False),
-    "AllowEncodedSlashes": ((VHOST,), (), [_keyword("Off", "NoDecode")], False),
+    # NoDecode forwards %2F undecoded (traversal at a backend that decodes it): like nocanon, not for a site.
+    "AllowEncodedSlashes": ((VHOST,), (), [_keyword("Off")], False),
     "AddDefaultCharset": ((VHOST, LOCATION), (), [_charset], False),
     "SetEnv": ((VHOST, LOCATION), ("env",), [_env_name, _env_value], False),
     "AddOutputFilterByType": ((VHOST, LOCATION), ("filter", "deflate"), [_keyword("DEFLATE"), _mime], True),

@@ -103,7 +103,12 @@ FRONTEND_LOCATION_SPEC = {
 FORWARDED_NAMES = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto",
                    "X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Prefix", "X-Forwarded-Scheme",
                    "X-Forwarded-Protocol", "X-Real-IP", "X-Client-IP", "Client-IP", "True-Client-IP",
-                   "X-Cluster-Client-IP", "X-Url-Scheme", "Front-End-Https")
+                   "X-Cluster-Client-IP", "X-Url-Scheme", "Front-End-Https",
+                   # Round two's review: CDN and framework spellings of the client address and host, and the
+                   # headers some frameworks take as the request path (a path override bypasses path-based rules).
+                   "X-Forwarded", "Forwarded-For", "X-Original-Forwarded-For", "X-Remote-Addr", "X-Remote-IP",
+                   "X-Originating-IP", "X-ProxyUser-Ip", "CF-Connecting-IP", "Fastly-Client-IP", "X-Host",
+                   "X-Original-Host", "X-Forwarded-Uri", "X-Original-URL", "X-Rewrite-URL")
 
 
 def spellings(name):
@@ -121,6 +126,10 @@ def forwarded_unset_names():
 
 
 _OWNED_REQUEST = set(n.lower().replace("_", "-") for n in FORWARDED_NAMES)
+# Request headers that choose the vhost a request reaches (Host: with ProxyPreserveHost a backend on this host would
+# answer as another site) or frame the request (smuggling): always the proxy's.
+PROXY_REQUEST_HEADERS = ("host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
+                         "keep-alive", "expect", "proxy-connection", "proxy-authorization", "max-forwards")
 
 
 def check_owned_headers(site, forwarded):
@@ -139,6 +148,9 @@ def check_owned_headers(site, forwarded):
                 if kind == "response_headers" and key == "strict-transport-security":
                     raise ConfigError("%s: Strict-Transport-Security is set by the hsts fields (hsts, hsts_max_age, "
                                       "hsts_include_subdomains, hsts_preload); a header here could switch it off" % field)
+                if kind == "request_headers" and key in PROXY_REQUEST_HEADERS:
+                    raise ConfigError("%s: %s is set by the proxy (it chooses the vhost a request reaches, or frames "
+                                      "the request); use preserve_host for the client's Host" % (field, name))
                 if kind == "request_headers" and forwarded and key in _OWNED_REQUEST:
                     raise ConfigError("%s: %s is set by the proxy (forwarded_headers: true drops client values and "
                                       "sets its own); set forwarded_headers: false to manage it yourself"

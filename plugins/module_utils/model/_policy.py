@@ -94,6 +94,10 @@ def served_path(value, field, policy, kind):
                           "apache_proxy_served_roots" % (field, path, ", ".join(roots) or "none set", what))
     if kind == "file" and value.endswith("/"):
         raise ConfigError("%s: must be a file, not a directory" % field)
+    if kind == "dir" and path in roots:
+        raise ConfigError("%s: %r is a served root itself; Apache would serve everything under it (other sites' "
+                          "content among it). Use a directory of its own below it, such as %s/acme"
+                          % (field, path, path.rstrip("/")))
     return path
 
 

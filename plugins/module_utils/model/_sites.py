@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import ipaddress
 import posixpath
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
@@ -146,6 +147,12 @@ def _normalize_location(loc, field, pools=None, policy=None):
     else:
         pool = None
         url = parse_backend_url(loc["backend"], field + ".backend")
+    if url is not None and url.url.count("/") < 3:
+        # mod_proxy appends the rest of the request path textually: to "https://h:8443", /0/x becomes
+        # "https://h:84430/x", another port than the preflight checked.
+        raise ConfigError("%s.backend: %r has no path; mod_proxy appends the rest of the request path to it as text "
+                          "(a request for %s0 would go to port %d0), so write %r" % (
+                              field, url.url, path, url.port, url.url + "/"))
     if url is not None and path.endswith("/") != url.path.endswith("/"):
         raise ConfigError("%s: path %r and backend %r must both end with '/' or both not (mod_proxy maps the rest "
                           "of the URL textually)" % (field, path, url.url))
@@ -288,10 +295,14 @@ def _normalize_site(site, defaults, tls_dir, policy):
         address = None  # every address: what an unset address means
     elif address is not None:
         address = grammar.ip_literal(address, "listen.address", brackets=True)
-        if address.strip("[]") in ("0.0.0.0", "::"):
+        ip = ipaddress.ip_address(address.strip("[]"))
+        if ip.is_unspecified or getattr(ip, "ipv4_mapped", None) is not None and ip.ipv4_mapped.is_unspecified:
             raise ConfigError("listen.address: %r is declared as an address of its own, so Apache would send every "
                               "request on this port to this site instead of the '*' vhosts; write '*' or leave it "
                               "unset for every address" % address)
+        if getattr(ip, "ipv4_mapped", None) is not None:
+            raise ConfigError("listen.address: %r is an IPv4-mapped IPv6 address; write the IPv4 address %s"
+                              % (address, ip.ipv4_mapped))
 
     preserve_host = grammar.boolean(site.get("preserve_host", False), "preserve_host")
     allow_insecure = grammar.boolean(site.get("allow_insecure_backend_tls", False), "allow_insecure_backend_tls")
@@ -401,7 +412,38 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls", p
             hosts[key] = eff["name"]
         out.append(eff)
     _vhosts.check_ownership(out)
+    _check_client_identities(out)
     return out
+
+
+def _client_files(eff):
+    """(field, path) of the client certificate and key files a site presents to its backends."""
+    out = []
+    for key in ("client_cert_file", "client_key_file"):
+        if eff["backend_tls"].get(key) and key not in eff["contents"]:
+            out.append(("backend_tls." + key, eff["backend_tls"][key]))
+    for i, loc in enumerate(eff["locations"]):
+        tls = loc.get("backend_tls")
+        if tls is not None and tls is not eff["backend_tls"] and not loc.get("client_cert_inherited", True):
+            for key in ("client_cert_file", "client_key_file"):
+                if tls.get(key):
+                    out.append(("locations[%d].backend_tls.%s" % (i, key), tls[key]))
+    return out
+
+
+def _check_client_identities(sites):
+    """A client certificate is a site's identity toward its backends (they grant access by it): two sites naming
+    the same certificate or key file would let one reach the other's backends as that site."""
+    seen = {}
+    for eff in sites:
+        for field, path in _client_files(eff):
+            key = posixpath.normpath(path)
+            other = seen.get(key)
+            if other and other[0] != eff["name"]:
+                raise ConfigError("site %r: %s: %s is also the client identity of site %r (%s); a client certificate "
+                                  "is one site's identity toward its backends. Give each site its own"
+                                  % (eff["name"], field, path, other[0], other[1]))
+            seen.setdefault(key, (eff["name"], field))
 
 
 def select_sites(sites, names, field="names"):

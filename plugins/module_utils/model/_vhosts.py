@@ -96,16 +96,24 @@ def check_ownership(sites, live=(), managed_dir=None):
                 "listen.address (or leave both unset)"
                 % (s["what"], _addr(s["address"], port), w["what"], _addr(None, port), _addr(s["address"], port),
                    s["what"], ", ".join(w["names"][:3])))
-    # Rule 2 between managed sites: a wildcard alias of one answers a name of another on the same address:port.
+    # Rule 2 between managed sites: a name belongs to one site, on every port. On the same address:port Apache
+    # answers it from whichever file it reads first; on another port the other site still gets the name's cookies
+    # (browsers do not scope cookies by port) and its users' trust.
     for i, a in enumerate(vhosts):
         for b in vhosts[i + 1:] + vhosts[:i]:
-            if a["site"] == b["site"] or (a["address"], a["port"]) != (b["address"], b["port"]):
+            if a["site"] == b["site"]:
                 continue
+            taken = [n for n in a["names"] if n in b["names"]]
+            if taken:
+                raise ConfigError(
+                    "%s: %r is also served by %s on %s; a name belongs to one site (on another port it still gets "
+                    "that site's cookies, which browsers do not scope by port). Use another name"
+                    % (a["what"], taken[0], b["what"], _addr(b["address"], b["port"])))
             for pattern, name in _captures(a["names"], b["names"]):
                 raise ConfigError(
                     "%s: server_aliases: %r also matches %r, which %s serves on %s; Apache answers the name from "
-                    "whichever file it reads first. Use names that do not overlap"
-                    % (a["what"], pattern, name, b["what"], _addr(a["address"], a["port"])))
+                    "whichever file it reads first, and on another port the alias still gets its cookies. Use names "
+                    "that do not overlap" % (a["what"], pattern, name, b["what"], _addr(b["address"], b["port"])))
     for lv in live or ():
         port, address = lv["port"], lv.get("address")
         lnames = [_norm(n) for n in lv.get("names") or []]
@@ -123,17 +131,6 @@ def check_ownership(sites, live=(), managed_dir=None):
                 continue
             if not same:
                 continue
-            taken = [n for n in v["names"] if n in lnames]
-            if taken:
-                raise ConfigError("%s: %r is already served on %s by the %s; Apache answers it from whichever file "
-                                  "it reads first. Remove it there first, or use another name"
-                                  % (v["what"], taken[0], _addr(address, port), _where(lv)))
-            for pattern, name in _captures(v["names"], lnames):
-                raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
-                                  % (v["what"], pattern, name, _where(lv), _addr(address, port)))
-            for pattern, name in _captures(lnames, v["names"]):
-                warnings.append("%s: %r may be answered by the %s (its alias %r matches it)"
-                                % (v["what"], name, _where(lv), pattern))
             # Rule 3: a managed file read before the hand-written default server would become the default.
             if lv.get("default") and managed_dir and posixpath.dirname(lv.get("file") or "") == managed_dir:
                 mine = "%s.conf" % v["site"]
@@ -143,4 +140,19 @@ def check_ownership(sites, live=(), managed_dir=None):
                         "%s: its file %s sorts before %s, the default server of %s: Apache would then answer every "
                         "unknown name there with the managed site. Rename the site so that it sorts after %r"
                         % (v["what"], mine, theirs, _addr(address, port), theirs))
+        # Names, on any port (as between managed sites).
+        for v in vhosts:
+            taken = [n for n in v["names"] if n in lnames]
+            if taken:
+                raise ConfigError("%s: %r is already served on %s by the %s; a name belongs to one site (Apache "
+                                  "answers it from whichever file it reads first; on another port the other still "
+                                  "gets its cookies). Remove it there first, or use another name"
+                                  % (v["what"], taken[0], _addr(address, port), _where(lv)))
+            for pattern, name in _captures(v["names"], lnames):
+                raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
+                                  % (v["what"], pattern, name, _where(lv), _addr(address, port)))
+            if (v["address"], v["port"]) == (address, port):
+                for pattern, name in _captures(lnames, v["names"]):
+                    warnings.append("%s: %r may be answered by the %s (its alias %r matches it)"
+                                    % (v["what"], name, _where(lv), pattern))
     return warnings

@@ -200,13 +200,17 @@ def test_balancer_manager_for_loopback_clients_only():
         {"path": "/", "backends": [{"url": "https://m1.internal/"}]}]}))
     lines = text.splitlines()
     start = lines.index('    <Location "/revproxy-balancer-manager">')
-    assert lines[start:start + 5] == [
+    assert [line for line in lines[start:start + 9] if not line.strip().startswith("#")] == [
         '    <Location "/revproxy-balancer-manager">',
         "        SetHandler balancer-manager",
-        "        Require ip 127.0.0.0/8",
-        "        Require ip ::1",
+        "        <RequireAll>",
+        "            Require ip 127.0.0.0/8 ::1",
+        '            Require expr "-z req(\'X-Forwarded-For\') && -z req(\'Forwarded\')"',
+        "        </RequireAll>",
         "    </Location>",
     ]
+    # The last section of the vhost: no location's <Location> can come after it and override its Require.
+    assert lines[start:].count("    </Location>") == 1 and lines[-2] == "    </Location>"
     # Excluded from proxying, before the ProxyPass of "/".
     assert lines.index('    ProxyPass "/revproxy-balancer-manager" !') < lines.index('    ProxyPass "/" "balancer://root/"')
     assert "authz_host" in needed_modules([normalize_site(_site({"balancer_manager": True, "locations": [

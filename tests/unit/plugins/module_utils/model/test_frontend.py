@@ -136,7 +136,7 @@ EXTRA_ACCEPTED = [
     ("env switch", "SetEnv proxy-nokeepalive 1", [_allowed("SetEnv", "proxy-nokeepalive", "1", modules=["env"])]),
     ("deflate types", "AddOutputFilterByType DEFLATE text/html application/json",
      [_allowed("AddOutputFilterByType", "DEFLATE", "text/html", "application/json", modules=["filter", "deflate"])]),
-    ("encoded slashes", "AllowEncodedSlashes NoDecode", [_allowed("AllowEncodedSlashes", "NoDecode")]),
+    ("encoded slashes off", "AllowEncodedSlashes Off", [_allowed("AllowEncodedSlashes", "Off")]),
 ]
 
 
@@ -350,7 +350,10 @@ def test_redirect_name_served_twice_on_port_80_is_refused():
         normalize_sites([plain, site()])
     assert str(err.value).startswith("site 'shop': redirect_http_port: 'shop.example.com' on *:80 is already served "
                                      "by site 'plain'")
-    assert normalize_sites([plain, site(redirect_http=False)])[1]["frontend"]["redirect"] is None
+    # Round two: without the redirect, the name is still the plain site's on port 80.
+    with pytest.raises(ConfigError) as err:
+        normalize_sites([plain, site(redirect_http=False)])
+    assert "a name belongs to one site" in str(err.value)
 
 
 @pytest.mark.parametrize("value,ok", [

@@ -53,7 +53,8 @@ EXTRA_REFUSED = [
     ("RewriteRule", "RewriteRule ^ /etc/passwd", "RewriteRule is not on the"),
     ("SetEnvIf", "SetEnvIf Host x proxy-nokeepalive", "SetEnvIf is not on the"),
     ("TraceEnable on", "TraceEnable On", "TraceEnable argument 1: must be one of Off"),
-    ("AllowEncodedSlashes On", "AllowEncodedSlashes On", "must be one of Off, NoDecode"),
+    ("AllowEncodedSlashes On", "AllowEncodedSlashes On", "AllowEncodedSlashes argument 1: must be one of Off,"),
+    ("AllowEncodedSlashes NoDecode forwards %2F", "AllowEncodedSlashes NoDecode", "must be one of Off,"),
     ("SetEnv of another variable", "SetEnv LD_PRELOAD /tmp/x.so", "is not one of the proxy environment variables"),
     ("SetEnv value", "SetEnv proxy-nokeepalive yes", "these variables are switches: write 1"),
     ("filter other than DEFLATE", "AddOutputFilterByType INCLUDES text/html", "must be one of DEFLATE"),
@@ -83,7 +84,7 @@ def test_every_allow_listed_directive_takes_its_documented_arguments():
                "LimitRequestLine": "8190", "LimitXMLRequestBody": "1000", "ProxyTimeout": "60",
                "ProxyIOBufferSize": "65536", "ProxyReceiveBufferSize": "4096", "ProxyBadHeader": "Ignore",
                "ProxyVia": "Off", "ProxyMaxForwards": "10", "TraceEnable": "Off", "ServerSignature": "Off",
-               "AllowEncodedSlashes": "NoDecode", "AddDefaultCharset": "utf-8", "SetEnv": "proxy-sendchunked 1",
+               "AllowEncodedSlashes": "Off", "AddDefaultCharset": "utf-8", "SetEnv": "proxy-sendchunked 1",
                "AddOutputFilterByType": "DEFLATE text/html text/css"}
     assert set(samples) == set(_directives.ALLOWED)
     for name, args in samples.items():
@@ -347,3 +348,51 @@ def test_backend_on_apaches_own_port_at_a_local_address_is_refused():
         _host_checks.effective_sites([site(tls=None, listen={"port": 8080}, locations=[
             {"path": "/", "backend": backend}])], None, "/etc/apache2/revproxy-tls", None, listen_ports=[80],
             lookup=lookup)
+
+
+def test_listen_address_this_host_does_not_have_is_refused():
+    from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
+    assert _host_checks.is_local_address("127.0.0.1") and _host_checks.is_local_address("::1")
+    assert not _host_checks.is_local_address("198.51.100.7")
+    with pytest.raises(ConfigError) as err:
+        _host_checks.effective_sites([site(listen={"port": 8443, "address": "198.51.100.7"})], None,
+                                     "/etc/apache2/revproxy-tls", None)
+    assert "is not an address of this host" in str(err.value)
+    _host_checks.effective_sites([site(listen={"port": 8443, "address": "127.0.0.1"}, redirect_http_port=18080)],
+                                 None, "/etc/apache2/revproxy-tls", None)
+
+
+@pytest.mark.parametrize("address", ["::0", "0::0", "0:0:0:0:0:0:0:0", "[::0]", "::ffff:0.0.0.0"])
+def test_every_spelling_of_the_unspecified_address_is_refused(address):
+    refused([site(listen={"port": 443, "address": address})], "write '*' or leave it unset")
+
+
+def test_ipv4_mapped_listen_address_is_refused():
+    refused([site(listen={"port": 443, "address": "::ffff:127.0.0.1"})], "IPv4-mapped")
+
+
+@pytest.mark.parametrize("name", ["Host", "host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade",
+                                  "TE", "Expect", "Max-Forwards"])
+def test_request_headers_that_choose_the_vhost_or_frame_the_request_are_refused(name):
+    refused([site(forwarded_headers=False, request_headers=[{"name": name, "value": "victim.test"}])],
+            "is set by the proxy (it chooses the vhost")
+
+
+def test_a_client_identity_belongs_to_one_site():
+    tls = {"ca_file": "/etc/ssl/ca.pem", "client_cert_file": "/etc/ssl/victim-client.pem"}
+    victim = site("victim", backend_tls=dict(tls), locations=[{"path": "/", "backend": "https://v.internal/"}])
+    other = site("other", backend_tls=dict(tls), locations=[{"path": "/", "backend": "https://v.internal/"}])
+    text = refused([victim, other], "is also the client identity of site 'victim'")
+    assert text.startswith("site 'other': backend_tls.client_cert_file")
+    other = site("other", backend_tls={"ca_file": "/etc/ssl/ca.pem"}, locations=[
+        {"path": "/", "backend": "https://v.internal/", "backend_tls": {"client_cert_file": "/etc/ssl/victim-client.pem"}}])
+    refused([victim, other], "locations[0].backend_tls.client_cert_file")
+
+
+def test_backend_url_without_a_path_is_refused():
+    text = refused([site(locations=[{"path": "/", "backend": "http://app.internal:4000"}])], "has no path")
+    assert "port 40000" in text
+
+
+def test_acme_directory_is_not_a_served_root_itself():
+    refused([site(acme_challenge_dir="/srv")], "is a served root itself")

@@ -299,10 +299,15 @@ def test_same_name_on_same_address_is_refused(second, msg):
     assert str(exc.value).startswith(msg)
 
 
-def test_same_name_on_another_port_is_fine():
+def test_same_name_on_another_port_is_refused():
+    """Round two: a name belongs to one site. On another port the other site still gets the name's cookies
+    (browsers do not scope cookies by port) and its users' trust."""
     first = site(locations=[loc(backend="http://b.internal/")], backend_tls=None)
     other = dict(first, name="two", listen={"port": 8080})
-    assert len(normalize_sites([first, other])) == 2
+    with pytest.raises(ConfigError) as exc:
+        normalize_sites([first, other])
+    assert "a name belongs to one site" in str(exc.value)
+    assert len(normalize_sites([first, dict(other, server_name="two.example.com")])) == 2
 
 
 @pytest.mark.parametrize("key", ["ca_content", "client_cert_content", "client_key_content", "client_chain_content"])
