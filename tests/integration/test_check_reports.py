@@ -55,7 +55,7 @@ def test_markdown_report_reaches_the_job_artifacts(backend, tmp_path):
         on_disk = handle.read()
     # The same report (its "generated" minute may have turned between the two renderings).
     assert _ungenerated(stats["report_markdown"]) == _ungenerated(on_disk)
-    assert "| localhost | app / | https://localhost:%d/ | **OK** |" % backend["port"] in stats["report_markdown"]
+    assert "| localhost | app / | `https://localhost:%d/` | **OK** |" % backend["port"] in stats["report_markdown"]
 
 
 def test_large_markdown_report_is_cut_in_the_artifacts_not_on_disk(backend, tmp_path):
