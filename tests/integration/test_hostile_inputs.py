@@ -427,8 +427,9 @@ ARITY.update({
     # Round two: symlinks off in served directories; the allow-listed extra directives.
     "Options": (1, 1), "Timeout": (1, 1), "KeepAlive": (1, 1),
     # The balancer-manager: loopback and not proxied (<RequireAll>, Require ip with two networks, Require expr).
-    "<RequireAll": (0, 0), "</RequireAll": (0, 0), "Require": (2, 3),
+    "<RequireAll": (0, 0), "</RequireAll": (0, 0),
 })
+ARITY["Require"] = (2, 3)
 CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>", "</RequireAll>")
 
 

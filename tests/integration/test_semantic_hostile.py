@@ -189,7 +189,7 @@ class World:
         return be
 
     def _prefix_ports(self, leaf):
-        for _ in range(200):
+        for _attempt in range(200):
             p = secrets.randbelow(4000) + 2000
             try:
                 a = self._tls(leaf, b"rogue", port=p)
@@ -527,8 +527,8 @@ def build_cases(w):
         site["locations"][0]["extra_directives"] = [line]
         add("write", "location extra_directives %d %s" % (i, line.split()[0]), [site], probe_write(),
             "locations[0].extra_directives[0]", "victim")
-    add("write", "allow-listed line then a log line", [plain(extra_directives=["Timeout 30", "CustomLog %s common"
-                                                                            % w.cron_canary])],
+    log_line = "CustomLog %s common" % w.cron_canary
+    add("write", "allow-listed line then a log line", [plain(extra_directives=["Timeout 30", log_line])],
         probe_write(), "extra_directives[1]", "victim")
     add("write", "allow-listed directives only (accepted)", [plain(extra_directives=[
         "Timeout 30", "KeepAlive Off", "LimitRequestBody 1048576", "SetEnv proxy-nokeepalive 1",
@@ -785,8 +785,8 @@ def build_cases(w):
             probe_names([("127.0.0.1", port, "victim.example.com"), (listen_addr, port, "victim.example.com")]),
             "listen", None)
     port = w.port()
-    add("addresses", "0.0.0.0 alone", [plain("attacker", "attacker.example.net", listen={"port": port, "address":
-                                                                                       "0.0.0.0"})],
+    unspecified = {"port": port, "address": "0.0.0.0"}
+    add("addresses", "0.0.0.0 alone", [plain("attacker", "attacker.example.net", listen=unspecified)],
         probe_names([]), "listen.address", "attacker")
     port = w.port()
     add("addresses", "victim on 127.0.0.1, attacker on * (refused: mixing)",
@@ -862,8 +862,8 @@ def build_cases(w):
             probe_names([("127.0.0.1", port, "victim.example.com"), ("127.0.0.1", port, "www.victim.example.com")]),
             field, None)
     port = w.port()
-    add("wildcards", "server_name wildcard", [plain(port=port), plain("attacker", "*.example.com", port=port,
-                                                                       backend=w.attacker)],
+    wild = plain("attacker", "*.example.com", port=port, backend=w.attacker)
+    add("wildcards", "server_name wildcard", [plain(port=port), wild],
         probe_names([("127.0.0.1", port, "victim.example.com")]), "server_name", None)
     for cid, alias in [("live: *.example.com beside a hand-written victim", "*.example.com"),
                        ("live: *.victim.example.com beside a hand-written www.victim", "*.victim.example.com"),
