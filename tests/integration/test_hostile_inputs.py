@@ -430,7 +430,8 @@ ARITY.update({
     "<RequireAll": (0, 0), "</RequireAll": (0, 0),
 })
 ARITY["Require"] = (2, 3)
-CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>", "</RequireAll>")
+ARITY.update({"<If": (1, 1), "</If": (0, 0)})  # each vhost answers its own names only
+CLOSERS = ("</VirtualHost>", "</Location>", "</Directory>", "</RequireAll>", "</If>")
 
 
 def harmless(text, eff):

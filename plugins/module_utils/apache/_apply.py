@@ -427,7 +427,9 @@ def diff(actions):
     return out
 
 
-_QUOTED_ARG = re.compile(r'"([^"\\]*)"')
+# One double-quoted argument as the emitter writes it (backslash escapes, never across a line), so that an argument
+# holding backslashes (a Host regex) does not shift the pairing of the quotes after it.
+_QUOTED_ARG = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 
 
 def _point_at_staged(text, staged):

@@ -81,6 +81,31 @@ def _render_backend_tls(site):
     return lines
 
 
+def host_regex(names):
+    """An ap_expr regex that matches exactly the Host names a vhost serves (ServerName/ServerAlias semantics: case
+    insensitive, '*' any characters, an optional trailing dot)."""
+    parts = []
+    for name in names:
+        name = name.lower().rstrip(".")
+        # Host names hold letters, digits, '_', '-', '.' and a leading '*' (the grammar): only '.' needs escaping.
+        parts.append(".+".join(piece.replace(".", "\\.") for piece in name.split("*")))
+    return "m#^(?:%s)\\.?$#i" % "|".join(parts)
+
+
+def own_names_only(site):
+    """A vhost answers its own names only. Apache hands a request whose Host matches no vhost of its address:port to
+    the first one there (for a site alone on its port: every name), so without this a second site on another port
+    would answer for this one's name and receive its cookies, which browsers do not scope by port. <If> sections are
+    merged last, so the refusal also covers every <Location> (the balancer-manager's included)."""
+    names = [site["server_name"]] + site["server_aliases"]
+    return [
+        "    # Only its own names: a request for any other Host is refused (Apache would otherwise answer it here).",
+        section("If", "%%{SERVER_NAME} !~ %s" % host_regex(names), indent=_IN),
+        directive("Require", Bare("all"), Bare("denied"), indent=_IN * 2),
+        _IN + "</If>",
+    ]
+
+
 def client_cert_render_path(site, tls_dir):
     """The file SSLProxyMachineCertificateFile points at: the deployed combined cert+key when the role builds it."""
     tls = site["backend_tls"]
@@ -104,6 +129,7 @@ def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-
     ]
     for alias in site["server_aliases"]:
         lines.append(_d("ServerAlias", Bare(alias)))
+    lines.extend(own_names_only(site))
     lines.append("    # warn ssl:info puts the real cause of AH00898 (AH02411, AH02004, AH02003...) in the error log.")
     lines.append(_d("LogLevel", *[Bare(t) for t in log_level.split()]))
     front = site["tls"]
