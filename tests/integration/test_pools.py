@@ -263,8 +263,9 @@ def test_health_check_takes_a_stopped_member_out_and_brings_it_back(hc_pki, tmp_
         hc_requests = [r for r in one.requests if r["path"].endswith("/health")]
         assert all(r["sni"] is None and r["headers"].get("host") == "localhost:%d" % one.port for r in hc_requests)
         two.stop()
-        time.sleep(2.5)  # interval 1 s, fails 1: out within two intervals
-        assert set(_bodies(instance)) == {b"one"}  # no request fails: the checked-out member gets none
+        # interval 1 s, fails 1: out within two intervals (polled, with a deadline); then it stays out.
+        assert _wait_for(lambda: set(_bodies(instance)) == {b"one"}, timeout=10.0)
+        assert set(_bodies(instance, n=12)) == {b"one"}  # no request fails: the checked-out member gets none
         back = TLSBackend(leaf.chain_path, leaf.key_path, body=b"two again", port=port)
         assert _wait_for(lambda: b"two again" in _bodies(instance)), instance.error_log_since()[-2000:]
     finally:

@@ -1,6 +1,7 @@
 """backend_handshake: argument spec vs docs, input validation (exact messages), main() end to end in-process."""
 import json
 import os
+import socket
 
 import pytest
 import yaml
@@ -10,7 +11,6 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, BACKEND_TLS_SPEC
 from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
 
-from support.backends import free_port  # a port nothing listens on (it was free a moment ago)
 from support.docs import module_documentation
 
 
@@ -46,7 +46,25 @@ def test_docs_match_argspec():
     compare(doc, mod.ARGUMENT_SPEC, "top")
 
 
-PORT = free_port()
+def _held_closed_port():
+    """A port nothing can listen on while these tests run: bound (on 127.0.0.1 and, where there is one, ::1) but never
+    listening, so a connection is refused (not a port that was merely free at import time and taken later)."""
+    held = []
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    held.append(sock)
+    port = sock.getsockname()[1]
+    try:
+        six = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        six.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        six.bind(("::1", port))
+        held.append(six)
+    except OSError:
+        pass
+    return port, held
+
+
+PORT, _HELD = _held_closed_port()
 GOOD = {"url": "https://localhost:%d/" % PORT, "verify": "none"}
 
 
@@ -328,7 +346,7 @@ def test_bad_sites_input(capsys):
 
 
 def test_main_reports_and_fails_after_all(capsys):
-    port = free_port()
+    port = PORT  # held closed
     args = {"backends": [{"url": "https://127.0.0.1:%d/" % port, "verify": "none"},
                          {"url": "https://localhost:%d/app/" % port, "verify": "none"}], "timeout": 1}
     out = run_main(capsys, args)
@@ -353,7 +371,7 @@ def test_sites_content_keys_are_checked_and_secrets_masked(capsys, tmp_path):
     p = PKI(tmp_path)
     root = p.ca("Unit Root")
     client = p.leaf("client", cn="client", issuer=root, client=True)
-    port = free_port()
+    port = PORT  # held closed
     sites = [{"name": "shop", "server_name": "shop.example", "server_aliases": ["www.shop.example"],
               "preserve_host": True, "locations": [{"path": "/", "backend": "https://localhost:%d/" % port}],
               "backend_tls": {"ca_content": root.pem, "client_cert_content": client.pem,
