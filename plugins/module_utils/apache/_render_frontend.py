@@ -68,6 +68,16 @@ def _header_lines(kind, entries, indent):
     return out
 
 
+_UNSET_LINES = []
+
+
+def _forwarded_unset_lines():
+    """The same ~120 lines in every vhost: emitted (and read back) once per process, not once per site."""
+    if not _UNSET_LINES:
+        _UNSET_LINES.extend(_d("RequestHeader", Bare("unset"), Bare(name)) for name in forwarded_unset_names())
+    return _UNSET_LINES
+
+
 def header_lines(site):
     """Vhost-level request/response header lines (before ProxyRequests)."""
     front = _front(site)
@@ -80,8 +90,7 @@ def header_lines(site):
         lines.append("    # Forwarded headers from the real request: every client-sent value of a forwarding header, in")
         lines.append("    # each '-'/'_' spelling, is dropped; mod_proxy adds its own X-Forwarded-For/-Host/-Server")
         lines.append("    # (ProxyAddHeaders On). A backend should trust only these and X-Forwarded-Proto/-Port.")
-        for name in forwarded_unset_names():
-            lines.append(_d("RequestHeader", Bare("unset"), Bare(name)))
+        lines.extend(_forwarded_unset_lines())
         lines.append(_d("RequestHeader", Bare("set"), Bare("X-Forwarded-Proto"), Bare(scheme)))
         lines.append(_d("RequestHeader", Bare("set"), Bare("X-Forwarded-Port"), Bare(str(site["listen"]["port"]))))
         lines.append(_d("ProxyAddHeaders", Bare("On")))
