@@ -58,16 +58,23 @@ def matches(pattern, name):
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def _captures(wild, names):
-    """The names of `names` that the wildcard patterns of `wild` answer (other than themselves)."""
-    out = []
-    for pattern in wild:
-        if "*" not in pattern and "?" not in pattern:
-            continue
-        for name in names:
-            if name != pattern and matches(pattern, name.replace("*", "x").replace("?", "x")):
-                out.append((pattern, name))
-    return out
+def _suffix_index(names):
+    """Each name under every dot-suffix it has: 'a.b.example.com' under '.b.example.com', '.example.com', '.com'."""
+    index = {}
+    for name in names:
+        probe = name.replace("*", "x").replace("?", "x")
+        for i, char in enumerate(probe):
+            if char == ".":
+                index.setdefault(probe[i:], []).append(name)
+    return index
+
+
+def _wild_matches(pattern, by_suffix):
+    """The names of the index a wildcard pattern answers, other than itself. The grammar allows '*.' only in front,
+    where '*' stands for one label or more: the names below the pattern's suffix."""
+    if not pattern.startswith("*."):
+        return []
+    return [name for name in by_suffix.get(pattern[1:], []) if name != pattern]
 
 
 def _where(live):
@@ -98,22 +105,28 @@ def check_ownership(sites, live=(), managed_dir=None):
                    s["what"], ", ".join(w["names"][:3])))
     # Rule 2 between managed sites: a name belongs to one site, on every port. On the same address:port Apache
     # answers it from whichever file it reads first; on another port the other site still gets the name's cookies
-    # (browsers do not scope cookies by port) and its users' trust.
-    for i, a in enumerate(vhosts):
-        for b in vhosts[i + 1:] + vhosts[:i]:
-            if a["site"] == b["site"]:
-                continue
-            taken = [n for n in a["names"] if n in b["names"]]
-            if taken:
+    # (browsers do not scope cookies by port) and its users' trust. Indexed (names, and names by dot-suffix for the
+    # wildcards), so thousands of sites cost a pass, not a pair of loops.
+    owner = {}
+    for v in vhosts:
+        for name in v["names"]:
+            first = owner.setdefault(name, v)
+            if first["site"] != v["site"]:
                 raise ConfigError(
                     "%s: %r is also served by %s on %s; a name belongs to one site (on another port it still gets "
                     "that site's cookies, which browsers do not scope by port). Use another name"
-                    % (a["what"], taken[0], b["what"], _addr(b["address"], b["port"])))
-            for pattern, name in _captures(a["names"], b["names"]):
-                raise ConfigError(
-                    "%s: server_aliases: %r also matches %r, which %s serves on %s; Apache answers the name from "
-                    "whichever file it reads first, and on another port the alias still gets its cookies. Use names "
-                    "that do not overlap" % (a["what"], pattern, name, b["what"], _addr(b["address"], b["port"])))
+                    % (v["what"], name, first["what"], _addr(first["address"], first["port"])))
+    by_suffix = _suffix_index(owner)
+    for v in vhosts:
+        for pattern in v["names"]:
+            for name in _wild_matches(pattern, by_suffix):
+                other = owner[name]
+                if other["site"] != v["site"]:
+                    raise ConfigError(
+                        "%s: server_aliases: %r also matches %r, which %s serves on %s; Apache answers the name from "
+                        "whichever file it reads first, and on another port the alias still gets its cookies. Use "
+                        "names that do not overlap"
+                        % (v["what"], pattern, name, other["what"], _addr(other["address"], other["port"])))
     for lv in live or ():
         port, address = lv["port"], lv.get("address")
         lnames = [_norm(n) for n in lv.get("names") or []]
@@ -141,18 +154,23 @@ def check_ownership(sites, live=(), managed_dir=None):
                         "unknown name there with the managed site. Rename the site so that it sorts after %r"
                         % (v["what"], mine, theirs, _addr(address, port), theirs))
         # Names, on any port (as between managed sites).
-        for v in vhosts:
-            taken = [n for n in v["names"] if n in lnames]
-            if taken:
+        for name in lnames:
+            v = owner.get(name)
+            if v is not None:
                 raise ConfigError("%s: %r is already served on %s by the %s; a name belongs to one site (Apache "
                                   "answers it from whichever file it reads first; on another port the other still "
                                   "gets its cookies). Remove it there first, or use another name"
-                                  % (v["what"], taken[0], _addr(address, port), _where(lv)))
-            for pattern, name in _captures(v["names"], lnames):
-                raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
-                                  % (v["what"], pattern, name, _where(lv), _addr(address, port)))
-            if (v["address"], v["port"]) == (address, port):
-                for pattern, name in _captures(lnames, v["names"]):
+                                  % (v["what"], name, _addr(address, port), _where(lv)))
+        live_index = _suffix_index(lnames)
+        for v in vhosts:
+            for pattern in v["names"]:
+                for name in _wild_matches(pattern, live_index):
+                    raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
+                                      % (v["what"], pattern, name, _where(lv), _addr(address, port)))
+        for pattern in lnames:
+            for name in _wild_matches(pattern, by_suffix):
+                v = owner[name]
+                if (v["address"], v["port"]) == (address, port):
                     warnings.append("%s: %r may be answered by the %s (its alias %r matches it)"
                                     % (v["what"], name, _where(lv), pattern))
     return warnings
