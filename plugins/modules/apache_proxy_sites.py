@@ -269,7 +269,8 @@ def run(module):
                         "between managed sites only: %s" % exc)
     _policy_checked, sites, ownership_warnings = _host_checks.effective_sites(
         params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), live=live,
-        is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x")),
+        # The directory Apache reads the managed sites from: the enabled links (Debian) or conf.d itself (RHEL).
+        is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x") or layout.site_conf("x")),
         listen_ports=listen_ports(layout))
     for warning in ownership_warnings:
         module.warn(warning)

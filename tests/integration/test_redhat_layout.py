@@ -5,9 +5,11 @@ binary, started with -f on that tree). Plan, the in-context candidate config tes
 to a real TLS backend, prune, and a rollback that restores the tree byte for byte.
 
 This is not the system Apache (no lock needed): the instance runs as a child of the test on free ports."""
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -38,6 +40,9 @@ RHEL_MODULE_FILES = {
     "00-proxy.conf": ["proxy", "proxy_http", "proxy_wstunnel"],
     "00-ssl.conf": ["ssl"],
 }
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_command(argv):
@@ -212,3 +217,29 @@ def test_rhel_layout_with_the_real_binary(rhel_tree):
             assert served(port_b, "b.test")
         finally:
             httpd.stop()
+
+
+def test_module_validates_against_the_live_rhel_tree(rhel_tree):
+    """The module's own path (check mode) on the RHEL tree: its vhosts are read with the layout's config-test
+    command (no envvars, no links: conf.d is where managed files live), the hand-written _default_ vhost of
+    ssl.conf is taken into account, and a site that would take its address is refused naming the file."""
+    layout = rhel_tree["layout"]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"))
+    base = {"layout": "redhat", "config_root": layout.config_root, "binary": HTTPD, "tls_dir": layout.tls_dir}
+
+    def module(sites):
+        args = dict(base, sites=sites)
+        res = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible"), "localhost", "-c", "local", "-i",
+                              "localhost,", "--check", "-e", "ansible_python_interpreter=%s" % sys.executable,
+                              "-m", "revproxy.tls.apache_proxy_sites", "-a", json.dumps(args)],
+                             capture_output=True, text=True, timeout=120, env=env, check=False)
+        return res.returncode, res.stdout + res.stderr
+    plain = {"name": "app", "server_name": "app.rhel.test", "listen": {"port": rhel_tree["http_port"]},
+             "locations": [{"path": "/", "backend": "http://127.0.0.1:9/"}]}
+    rc, out = module([plain])
+    assert rc == 0 and "would_apply" in out, out[-2000:]
+    # ssl.conf's <VirtualHost _default_:https_port> is hand-written: a site on 127.0.0.1 there would take it.
+    taker = dict(plain, listen={"port": rhel_tree["https_port"], "address": "127.0.0.1"})
+    rc, out = module([taker])
+    assert rc != 0 and "hand-written vhost %s" % os.path.join(layout.config_root, "conf.d", "ssl.conf") in out, \
+        out[-2000:]
