@@ -975,6 +975,35 @@ def build_cases(w):
          {"request_headers": [{"name": "X-Forwarded-Foo", "value": "fine"}]}, None),
     ]:
         add("forwarded", cid, [plain(**over)], probe_forwarded([("X-Real-IP", SPOOF)]), field, "victim")
+
+    # The hostile reviews' classes (test_review_fixes.py holds their live proofs with controls): path overrides and
+    # CDN spellings are dropped too; the rest is refused.
+    add("forwarded", "client sends path overrides and CDN client addresses", [plain()],
+        probe_forwarded([("X-Original-URL", SPOOF), ("X_Rewrite_URL", SPOOF), ("CF-Connecting-IP", SPOOF),
+                         ("X-Forwarded-Uri", SPOOF), ("True-Client-IP", SPOOF)]))
+    victim_port = w.port()
+    add("addresses", "the victim's name on another port", [plain(port=victim_port),
+                                                           plain("attacker", "victim.example.com")],
+        probe_names([]), None, "attacker")
+    add("addresses", "a wildcard over the victim's name on another port",
+        [plain(port=w.port()), plain("attacker", "x.example.net", server_aliases=["*.example.com"])],
+        probe_names([]), "server_aliases", "attacker")
+    for cid, address in (("a listen address this host lacks", "198.51.100.7"), ("::0", "::0"),
+                         ("0:0:0:0:0:0:0:0", "0:0:0:0:0:0:0:0"), ("::ffff:0.0.0.0", "::ffff:0.0.0.0"),
+                         ("IPv4-mapped loopback", "::ffff:127.0.0.1")):
+        add("addresses", cid, [plain("attacker", "attacker.example.net",
+                                     listen={"port": w.port(), "address": address})],
+            probe_names([]), "listen.address", "attacker")
+    for cid, name in (("Host", "Host"), ("host lower case", "host"), ("Transfer-Encoding", "Transfer-Encoding"),
+                      ("Content-Length", "Content-Length")):
+        add("forwarded", "request_headers set %s" % cid,
+            [plain(forwarded_headers=False, request_headers=[{"name": name, "value": "victim.example.com"}])],
+            probe_forwarded([]), "request_headers[0].name", "victim")
+    add("read", "AllowEncodedSlashes NoDecode (raw %2F to the backend)",
+        [plain(extra_directives=["AllowEncodedSlashes NoDecode"])], probe_write(), "extra_directives[0]", "victim")
+    add("proxy_prefix", "a backend URL without a path (/0 would reach another port)",
+        [plain(locations=[{"path": "/", "backend": "http://127.0.0.1:%d" % w.victim.port}])],
+        probe_names([]), "locations[0].backend", "victim")
     return cases
 
 
