@@ -26,12 +26,12 @@ def test_httpd_runs_as_the_httpd_unit(proxy):
 
 
 def test_sites_are_conf_d_files_without_enable_links(proxy):
-    for site in ("shop", "api"):
+    for site in ("store", "api"):
         conf = proxy.file("/etc/httpd/conf.d/%s.conf" % site)
         assert conf.is_file and not conf.is_symlink
         assert conf.content_string.splitlines()[0] == MARKER
     assert not proxy.file("/etc/httpd/sites-enabled").exists
-    assert not proxy.file("/etc/apache2/sites-available/shop.conf").exists
+    assert not proxy.file("/etc/apache2/sites-available/store.conf").exists
     # The packages' files are untouched.
     assert proxy.file("/etc/httpd/conf.d/ssl.conf").content_string.startswith("# /etc/httpd/conf.d/ssl.conf")
 
