@@ -231,16 +231,20 @@ def raw_entries(entries):
     return [e for e in entries if e["raw"] is not None]
 
 
-def check_model_only(entries, field, allow_insecure):
-    """Raw SSLProxy*/SSLEngine/Proxy* lines go through the model unless allow_insecure_backend_tls. Returns
-    warnings."""
-    found = ["%s %s" % (field, e["name"]) for e in raw_entries(entries)
-             if e["name"].lower().startswith(_MODEL_ONLY_PREFIXES)]
+def gate(entries, field, allow_insecure):
+    """The opt-ins of validated entries (a site's or a location's): raw SSLProxy*/SSLEngine/Proxy* lines go through
+    the model unless allow_insecure_backend_tls; every raw line is announced. Returns the warnings."""
+    raw = raw_entries(entries)
+    found = ["%s %s" % (field, e["name"]) for e in raw if e["name"].lower().startswith(_MODEL_ONLY_PREFIXES)]
     if found and not allow_insecure:
         raise ConfigError("%s: SSLProxy*, SSLEngine and Proxy* directives must go through the site's model "
                           "(backend_tls, locations, preserve_host...) so the preflight checks what Apache does; set "
                           "allow_insecure_backend_tls: true to write them anyway" % ", ".join(found))
-    return ["INSECURE extra directive allowed by allow_insecure_backend_tls: %s" % f for f in found]
+    warnings = ["INSECURE extra directive allowed by allow_insecure_backend_tls: %s" % f for f in found]
+    if raw:
+        warnings.append("RAW directive(s) in %s allowed by apache_proxy_allow_raw_directives: %s"
+                        % (field, ", ".join(e["name"] for e in raw)))
+    return warnings
 
 
 def modules(entries):

@@ -287,8 +287,8 @@ def _get(site, key):
     return FRONTEND_SITE_SPEC[key].get("default") if value is None else value
 
 
-def normalize_frontend(site, tls_front, listen, policy=None):
-    """The effective public side of a site. Returns (frontend, warnings)."""
+def normalize_frontend(site, tls_front, listen, policy=None, locations=None):
+    """The effective public side of a site (`locations`: its normalised locations). Returns (frontend, warnings)."""
     policy = policy or _policy.DEFAULT_POLICY
     has_tls = bool(tls_front)
     warnings = []
@@ -354,21 +354,13 @@ def normalize_frontend(site, tls_front, listen, policy=None):
         warnings.append("INSECURE frontend TLS allowed by allow_insecure_frontend_tls: %s" % "; ".join(insecure))
 
     allow_insecure_backend = site.get("allow_insecure_backend_tls") is True
-    raw = policy["allow_raw_directives"]
-    extra = _directives.extra_directives(site.get("extra_directives"), "extra_directives", _directives.VHOST, raw)
-    warnings.extend(_directives.check_model_only(extra, "extra_directives", allow_insecure_backend))
-    for i, loc in enumerate(site.get("locations") or []):
-        if isinstance(loc, dict) and loc.get("extra_directives"):
-            lfield = "locations[%d].extra_directives" % i
-            entries = _directives.extra_directives(loc["extra_directives"], lfield, _directives.LOCATION, raw)
-            warnings.extend(_directives.check_model_only(entries, lfield, allow_insecure_backend))
-            extra_raw = _directives.raw_entries(entries)
-            if extra_raw:
-                warnings.append("RAW directive(s) in %s allowed by apache_proxy_allow_raw_directives: %s"
-                                % (lfield, ", ".join(e["name"] for e in extra_raw)))
-    if _directives.raw_entries(extra):
-        warnings.append("RAW directive(s) in extra_directives allowed by apache_proxy_allow_raw_directives: %s"
-                        % ", ".join(e["name"] for e in _directives.raw_entries(extra)))
+    extra = _directives.extra_directives(site.get("extra_directives"), "extra_directives", _directives.VHOST,
+                                         policy["allow_raw_directives"])
+    warnings.extend(_directives.gate(extra, "extra_directives", allow_insecure_backend))
+    # The locations' lines were validated with them (normalize_location_frontend): only their opt-ins here.
+    for i, loc in enumerate(locations or []):
+        warnings.extend(_directives.gate(loc["frontend"]["extra_directives"], "locations[%d].extra_directives" % i,
+                                         allow_insecure_backend))
     forwarded = grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers")
     request_headers = headers(site.get("request_headers"), "request_headers")
     response_headers = headers(site.get("response_headers"), "response_headers")

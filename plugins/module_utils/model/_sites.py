@@ -326,7 +326,8 @@ def _normalize_site(site, defaults, tls_dir, policy):
     uses_tls = any(_pools.location_is_tls(loc) for loc in locs)
     site_used = any(_pools.location_is_tls(loc) and loc["backend_tls_raw"] is None for loc in locs)
     tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, site_used)
-    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address}, policy)
+    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address}, policy,
+                                                      locs)
     insecure = insecure_settings(tls) if uses_tls else []
     if insecure and not allow_insecure:
         raise ConfigError("backend_tls: insecure setting(s) refused: %s. Fix the backend instead (see "

@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 import posixpath
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
@@ -48,14 +47,6 @@ def managed_vhosts(eff):
 def _addr(address, port):
     a = address or "*"
     return "%s:%d" % ("[%s]" % a if ":" in a else a, port)
-
-
-def matches(pattern, name):
-    """Whether a ServerName/ServerAlias pattern answers a Host name (Apache: case-insensitive, '*' and '?')."""
-    pattern, name = _norm(pattern), _norm(name)
-    if "*" not in pattern and "?" not in pattern:
-        return pattern == name
-    return fnmatch.fnmatchcase(name, pattern)
 
 
 def _suffix_index(names):
