@@ -284,18 +284,20 @@ _SECLEVEL_RE = re.compile(r"@SECLEVEL=([0-9]+)", re.IGNORECASE)
 _SYSTEM_LEVEL = []
 
 
-def system_security_level():
-    """This host's default OpenSSL security level (Debian's openssl.cnf and RHEL's DEFAULT crypto policy: 2), read
-    from a fresh context of the ssl module, which links the system library as Apache does; 2 if it cannot be told."""
+def ssl_module_security_level():
+    """The default OpenSSL security level of a fresh context of the ssl module, which links the system library as
+    Apache does (Debian's openssl.cnf and RHEL's DEFAULT crypto policy: 2); None where the ssl module cannot tell
+    (Python < 3.10). The one reading: the insecure-settings gate here and the checker (tls/_tls_probe) both use it."""
     if not _SYSTEM_LEVEL:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
-            context.set_ciphers("DEFAULT")
-        except ssl.SSLError:  # pragma: no cover
-            pass
-        level = getattr(context, "security_level", None)
-        _SYSTEM_LEVEL.append(level if isinstance(level, int) else 2)
+        level = getattr(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "security_level", None)
+        _SYSTEM_LEVEL.append(level if isinstance(level, int) else None)
     return _SYSTEM_LEVEL[0]
+
+
+def system_security_level():
+    """ssl_module_security_level(), or 2 (the Debian and RHEL default) where it cannot be told: the gate's bar."""
+    level = ssl_module_security_level()
+    return 2 if level is None else level
 
 
 def cipher_security_level(ciphers):

@@ -78,7 +78,10 @@ except ImportError as exc:  # pragma: no cover - depends on the host
 
 # mod_ssl_cipher_string: the one definition of the list mod_ssl hands to OpenSSL (SSLProxyCipherSuite followed by
 # ":!aNULL:!eNULL:!EXP"); the checker's context uses exactly that list.
-from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import mod_ssl_cipher_string
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
+    mod_ssl_cipher_string,
+    ssl_module_security_level,
+)
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import (
     build_chain_issuers,
     cert_not_after,
@@ -317,8 +320,8 @@ def _refuses_own_key(bits):
 
 
 def _probe_security_level():
-    level = getattr(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "security_level", None)  # Python >= 3.10
-    if isinstance(level, int):
+    level = ssl_module_security_level()  # Python >= 3.10; the reading the model's insecure-settings gate uses
+    if level is not None:
         return level
     try:
         if not _refuses_own_key(1024):
