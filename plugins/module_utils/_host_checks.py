@@ -20,6 +20,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils._files import FileRea
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import location_urls
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 
 
@@ -81,7 +83,6 @@ def check_backends_not_apache(sites, apache_ports, lookup=socket.getaddrinfo, is
     balancer-manager of another site, mod_status's `Require local`), so a site could publish what the operator
     kept local. `apache_ports`: the ports of the running configuration's Listen directives and vhosts and of the
     managed sites."""
-    from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import location_urls
     for site in sites:
         for i, loc in enumerate(site["locations"]):
             for url in location_urls(loc):
@@ -105,8 +106,6 @@ def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None
     tells the managed files apart); and that no backend is this Apache itself (`listen_ports`: the ports of the
     running configuration's Listen directives; the vhosts' and the managed sites' are added). Returns (policy,
     effective sites, warnings); raises ConfigError."""
-    # Imported here: _sites imports nothing from this file, and this keeps the module's import list short.
-    from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
     policy = _policy.check_policy(policy)
     effective = normalize_sites(sites, defaults, tls_dir, policy)
     check_served_paths(effective, policy, resolve)

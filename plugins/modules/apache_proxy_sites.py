@@ -204,6 +204,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     commit,
     desired_state,
     diff,
+    existing_listens,
     is_managed,
     pending_transaction,
     plan,
@@ -214,7 +215,6 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import LiveVhostsError, read_live_vhosts
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import parse_listens
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     backend_tls_defaults_spec,
@@ -232,18 +232,6 @@ def finish(module, layout, transaction):
         commit(layout)
     return {"changed": bool(pending) if transaction == "rollback" else False, "changed_files": paths, "sites": [],
             "removed_sites": [], "config_test": ""}
-
-
-def listen_ports(layout):
-    """The ports of the Listen directives of the files the managed Listen file must not repeat (ports.conf)."""
-    ports = set()
-    for source in layout.listen_sources():
-        try:
-            with open(source) as handle:
-                ports.update(port for _address, port in parse_listens(handle.read(1 << 20)))
-        except (IOError, OSError):
-            continue
-    return ports
 
 
 def run(module):
@@ -271,7 +259,7 @@ def run(module):
         params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), live=live,
         # The directory Apache reads the managed sites from: the enabled links (Debian) or conf.d itself (RHEL).
         is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x") or layout.site_conf("x")),
-        listen_ports=listen_ports(layout))
+        listen_ports=set(port for _address, port in existing_listens(layout)))
     for warning in ownership_warnings:
         module.warn(warning)
     for site in sites:

@@ -312,6 +312,15 @@ def is_managed(path):
     return text is not None and text.startswith(MANAGED_MARKER)
 
 
+def existing_listens(layout, read_file=_read):
+    """(address or None, port) of the Listen directives in the unmanaged files the layout names (ports.conf; on RHEL
+    httpd.conf and conf.d's package files)."""
+    found = set()
+    for source in layout.listen_sources():
+        found.update(parse_listens(read_file(source) or ""))
+    return found
+
+
 def desired_state(sites, layout, log_level, read_file=_read):
     """All managed files and links for the effective sites. Reads the client cert/key files that must be combined."""
     entries = []
@@ -338,10 +347,7 @@ def desired_state(sites, layout, log_level, read_file=_read):
                 raise ConfigError("site %r: %s" % (name, exc))
             entries.append(Entry(os.path.join(site_dir, "proxy-client.pem"), "".join(parts), mode=0o600, secret=True,
                                  site=name))
-    existing = set()
-    for source in layout.listen_sources():
-        existing.update(parse_listens(read_file(source) or ""))
-    entries.extend(layout.listen_entries(render_listen_conf(sites, existing)))
+    entries.extend(layout.listen_entries(render_listen_conf(sites, existing_listens(layout, read_file))))
     entries.extend(layout.module_entries(needed_modules(sites, log_level) if sites else []))
     seen = {}
     for entry in entries:
