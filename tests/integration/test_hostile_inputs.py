@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as g
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _emit as g
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_listen_conf, render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import WORKER_PARAMS, normalize_sites

@@ -24,7 +24,8 @@ import tempfile
 
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE, Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,

@@ -17,7 +17,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_frontend as frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_pools as pools
 

@@ -18,7 +18,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend impor
     forwarded_unset_names,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._directives import modules as directive_modules
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import BARE_RE, Bare, directive, section, tokenize
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import BARE_RE, Bare, directive, section, tokenize
 
 _IN = "    "
 _PROTO_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")

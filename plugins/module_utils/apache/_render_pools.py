@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._balancer_manager import MANAGER_PATH
-from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
 
 _IN = "    "
 _IN2 = "        "

@@ -28,6 +28,7 @@ import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import tokenize
 
 _INT_MAX = 2147483647
 _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}/[a-z0-9*][a-z0-9.+*-]{0,127}$")
@@ -172,7 +173,7 @@ def _syntax(line, efield):
     if line.endswith("\\"):
         raise ConfigError("%s: must not end with a continuation backslash" % efield)
     words = split_line(line, efield)
-    tokens = grammar.tokenize(line)
+    tokens = tokenize(line)
     if "" in tokens[1:]:
         raise ConfigError("%s: empty quoted arguments are not accepted" % efield)
     name = words[0]
