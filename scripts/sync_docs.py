@@ -22,7 +22,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGSPEC = os.path.join(ROOT, "roles", "apache_proxy", "meta", "argument_specs.yml")
 FRAGMENT = os.path.join(ROOT, "plugins", "doc_fragments", "_sites.py")
-README = os.path.join(ROOT, "README.md")
+README = os.path.join(ROOT, "docs", "variables.md")
 TABLE_BEGIN = "<!-- BEGIN GENERATED role variables (scripts/sync_docs.py) -->\n"
 TABLE_END = "<!-- END GENERATED role variables -->\n"
 

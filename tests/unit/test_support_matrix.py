@@ -1,6 +1,6 @@
 """The support matrix in one place: meta/runtime.yml's requires_ansible is the oldest ansible-core the matrix stage of
-scripts/test.sh runs (requirements/matrix-oldest.txt); the role, the README, the development venv and the execution
-environment agree with it; the playbooks validate their inputs in a way that oldest ansible-core runs.
+scripts/test.sh runs (requirements/matrix-oldest.txt); the role, docs/support-matrix.md, the development venv and the
+execution environment agree with it; the playbooks validate their inputs in a way that oldest ansible-core runs.
 """
 import os
 import re
@@ -54,9 +54,9 @@ def test_matrix_stage_runs_the_oldest_core_and_both_node_pythons():
         assert os.path.exists(os.path.join(ROOT, "requirements", name))
 
 
-def test_readme_states_the_matrix():
-    readme = _read("README.md")
-    section = readme[readme.index("### Support matrix"):]
+def test_support_matrix_page_states_the_matrix():
+    page = _read("docs", "support-matrix.md")
+    section = page[page.index("## Support matrix"):]
     section = section[:section.index("\n#", 1)]
     assert 'requires_ansible: ">=%d.%d.0"' % OLDEST[:2] in section
     assert "| %d.%d.%d, the oldest" % OLDEST in section
