@@ -25,7 +25,8 @@ import subprocess
 import textwrap
 import time
 
-__all__ = ["PrivateApache", "ApacheError", "HTTPD", "MODULES_DIR", "DEFAULT_MODULES", "free_port", "compiled_in_modules"]
+__all__ = ["PrivateApache", "TreeApache", "ApacheError", "HTTPD", "MODULES_DIR", "DEFAULT_MODULES", "free_port",
+           "reserve_port", "PortReservation", "compiled_in_modules"]
 
 HTTPD = os.environ.get("SUPPORT_HTTPD", "/usr/sbin/apache2" if os.path.exists("/usr/sbin/apache2") else "httpd")
 MODULES_DIR = os.environ.get("SUPPORT_HTTPD_MODULES", "/usr/lib/apache2/modules")
@@ -39,10 +40,44 @@ class ApacheError(RuntimeError):
 
 
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago."""
+    """A TCP port that was free a moment ago (racy: prefer reserve_port() for a port Apache binds later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+class PortReservation:
+    """A TCP port held for a server that binds it itself later (Apache): a socket bound with SO_REUSEADDR on the
+    wildcard address and never listening.
+
+    Why this holds: Linux lets a second SO_REUSEADDR socket bind and listen on a port whose other sockets all have
+    SO_REUSEADDR and none listens; Apache sets SO_REUSEADDR on its listeners, so it binds (at start and at each
+    graceful restart) next to the reservation. Everyone else is kept off the port for as long as the reservation is
+    open: a bind without SO_REUSEADDR fails with EADDRINUSE, and the kernel's choice of a port (bind to port 0,
+    free_port(), the local port of an outgoing connection) skips a port that has a bound socket. So the port cannot be
+    taken between the moment it is chosen and the moment Apache binds it, nor between two starts of the same server.
+    """
+
+    def __init__(self, host="0.0.0.0"):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self.port = self._sock.getsockname()[1]
+
+    def release(self):
+        """Give the port back (idempotent)."""
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def reserve_port(host="0.0.0.0"):
+    """A PortReservation: ``.port`` stays ours until ``.release()`` (see PortReservation)."""
+    return PortReservation(host)
 
 
 _COMPILED_IN = {}
@@ -83,7 +118,9 @@ class PrivateApache:
                  extra_global="", httpd=HTTPD, modules_dir=MODULES_DIR):
         self.workdir = os.path.abspath(str(workdir))
         self._auto_port = port is None
-        self.port = port or free_port()
+        # A port of our own choosing stays reserved for the instance's life (restarts included): see PortReservation.
+        self._reservation = reserve_port() if port is None else None
+        self.port = port or self._reservation.port
         self.loglevel = loglevel
         default_user, default_group = _envvars_user_group()
         self.user = user or default_user
@@ -230,7 +267,10 @@ class PrivateApache:
                 return self
             except ApacheError as exc:
                 if attempt + 1 < attempts and "Address already in use" in str(exc):
-                    self.port = free_port()
+                    # Only a process binding this very port with SO_REUSEADDR before Apache could: take another.
+                    self._reservation.release()
+                    self._reservation = reserve_port()
+                    self.port = self._reservation.port
                     continue
                 raise
         return self
@@ -256,7 +296,7 @@ class PrivateApache:
         raise ApacheError("httpd did not become ready in %.0fs:\n%s" % (timeout, self.error_log_since(mark)[-4000:]))
 
     def children(self):
-        """PIDs of the httpd parent's child processes (from /proc)."""
+        """PIDs of the httpd parent's living child processes (from /proc)."""
         if self.proc is None:
             return []
         out = []
@@ -268,7 +308,9 @@ class PrivateApache:
                     fields = handle.read().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue
-            if int(fields[1]) == self.proc.pid:
+            # A zombie (state Z) has exited and serves nothing: it only waits for the parent's next reaping round
+            # (about a second), which a reload need not wait for.
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
                 out.append(int(entry))
         return out
 
@@ -327,8 +369,10 @@ class PrivateApache:
             self._stdout = None
 
     def cleanup(self):
-        """Stop and remove the workdir."""
+        """Stop, give the port back and remove the workdir."""
         self.stop()
+        if self._reservation is not None:
+            self._reservation.release()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
@@ -352,3 +396,34 @@ class PrivateApache:
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
         finally:
             conn.close()
+
+
+class TreeApache(PrivateApache):
+    """Apache run in the foreground from a Debian-style tree (``<root>/apache2.conf`` with ``<root>/envvars``), the
+    tree the role writes, instead of a generated httpd.conf: a copy of /etc/apache2 or a private tree, served live.
+
+    The tree's envvars must put the pid file, runtime, lock and log directories somewhere private and its Listen
+    directives on ports of the caller's (reserve_port()); ``port`` is the one the readiness check connects to and
+    ``error_log`` the log the tree writes (``${APACHE_LOG_DIR}/error.log``). start(), reload() (graceful, after a
+    config test), stop() and request() are PrivateApache's.
+    """
+
+    def __init__(self, config_root, port, error_log, *, httpd=HTTPD):  # pylint: disable=super-init-not-called
+        self.workdir = os.path.abspath(str(config_root))
+        self.port = port
+        self._auto_port = False
+        self._reservation = None
+        self.httpd = httpd
+        self.error_log = error_log
+        self.stdout_log = os.path.join(os.path.dirname(error_log), "stdout.log")
+        self.proc = None
+        self._stdout = None
+
+    def write_config(self):
+        """The tree is the configuration: nothing to generate."""
+
+    def _cmd(self, *args):
+        # exec: the shell becomes httpd, so proc.pid is the parent httpd that reload() signals.
+        script = '. "$1/envvars" && mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR" && ' \
+                 'root=$1 && bin=$2 && shift 2 && exec "$bin" -d "$root" -f "$root/apache2.conf" "$@"'
+        return ["/bin/sh", "-c", script, "sh", self.workdir, self.httpd] + list(args)
