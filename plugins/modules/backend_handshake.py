@@ -56,7 +56,10 @@ requirements:
 notes:
   - The check uses the OpenSSL that pyOpenSSL/cryptography bring (see RV(openssl_version)), which may differ from the
     OpenSSL Apache is linked with; protocol and cipher defaults can differ between OpenSSL builds.
-  - Apache's C(SSL Library Error) strings in RV(backends[].apache_log) are OpenSSL 3.0's (Debian 12).
+  - Apache's C(SSL Library Error) strings in RV(backends[].server_log) are OpenSSL 3.0's (Debian 12).
+  - The checker itself is server-neutral; this module hands it mod_ssl's semantics and Apache's part of the failure
+    catalogue. It has no option to choose the server while Apache is the only one (an option with one choice would
+    only be a name to keep); a second server adds the option together with its semantics and its O(tls_dir) default.
   - C(SSLProxyCheckPeerCN) is not modelled (the collection never renders it).
 seealso:
   - name: mod_ssl SSLProxy directives
@@ -225,10 +228,25 @@ backends:
       description: One line a person reads.
       type: str
       returned: always
-    apache_log:
+    server_log:
       description:
         - The lines Apache writes for this request (timestamp, pid and client stripped), each with the C(LogLevel) at
           which it first shows (C(warn), C(ssl:info), C(ssl:debug)) or C(startup).
+      type: list
+      elements: dict
+      returned: always
+      version_added: 2.0.0
+      contains:
+        level:
+          description: The LogLevel at which the line shows.
+          type: str
+        line:
+          description: The log line.
+          type: str
+    apache_log:
+      description:
+        - Deprecated alias of RV(backends[].server_log) (the same list); use RV(backends[].server_log). It will be
+          removed in a future major release.
       type: list
       elements: dict
       returned: always
@@ -331,20 +349,35 @@ backends:
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (  # noqa: F401 # pylint: disable=unused-import
-    ARGUMENT_SPEC,
     ConfigError,
-    build_checks_from_backends,
-    build_checks_from_sites,
     check_one,
-    run,
     secret_values,
     summarize,
     pool_tolerated,
     pool_warnings,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
+
+# Apache's directory for the role's files (Debian layout); the checker itself has no default.
+DEFAULT_TLS_DIR = "/etc/apache2/revproxy-tls"
+ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"], default=DEFAULT_TLS_DIR))
+
+
+def build_checks_from_backends(backends):
+    """The checks of `backends` with this module's semantics (mod_ssl, Apache's catalogue)."""
+    return _checker.build_checks_from_backends(backends, SEMANTICS)
+
+
+def run(params, module=None):
+    """The checker with the server this module checks for: mod_ssl's rules and Apache's failure catalogue
+    (apache/_catalogue.SEMANTICS). tls_dir defaults to Apache's directory, as the option does."""
+    if params.get("tls_dir") is None:
+        params = dict(params, tls_dir=DEFAULT_TLS_DIR)
+    return _checker.run(params, module, SEMANTICS)
 
 
 def main():

@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_tail
-from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import CATALOGUE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import CATALOGUE
 # The X509 verify error number that AH02039/AH02276 print -> catalogue reasons: the checker's own table.
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import verify_error_reasons
 

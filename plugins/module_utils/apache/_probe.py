@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import HTTPD_EXITED, diagnose, read_since
-from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import parse_status_line
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._http import parse_status_line
 
 READY = "AH00489"  # "... configured -- resuming normal operations": a (re)started generation serves
 DIED = HTTPD_EXITED  # httpd exited (the explainer's list)

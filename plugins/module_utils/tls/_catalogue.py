@@ -3,13 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""The failure catalogue as data: one entry per stable reason code of the backend_handshake module.
+"""The failure catalogue, the part every server shares: one entry per stable reason code of the backend_handshake
+module, with what happened (title) and why (message, a template the checker fills for each backend) and the
+reference numbers of the failure analysis ("f").
 
-The module fills these templates for each backend; scripts/gen_troubleshooting.py renders the same data into
-docs/troubleshooting-ah00898.md (a unit test keeps the two equal). Log lines are Apache 2.4.71 / OpenSSL 3.0 as
-in the reference (timestamp, pid and client stripped). Each line carries the LogLevel at which it first shows:
-"warn" (Apache's default), "ssl:info" or "ssl:debug"; "startup" lines are written when httpd starts.
-AH02039 is written only below ssl:info; at ssl:info and above AH02276 (same text plus the certificate) replaces it.
+What a server adds (the log lines to expect, what the client gets, the fix in the server's own directives, the
+insecure workaround) lives beside that server's renderer and is merged with this part by merge(); the merged
+catalogue reaches the checker through the semantics object (_semantics.Semantics.catalogue), so this file never
+names a server. scripts/gen_troubleshooting.py renders a merged catalogue into the troubleshooting guide.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,505 +19,208 @@ __metaclass__ = type
 
 import string
 
-# The common tail of every handshake failure (F-1 .. F-14), visible at LogLevel warn; the client gets 500.
-_TAIL = [
-    ("warn", "[proxy:error] (20014)Internal error (specific information not available): AH01084: pass request body "
-             "failed to {address} ({host})"),
-    ("warn", "[proxy:error] AH00898: Error during SSL Handshake with remote server returned by {path}"),
-    ("warn", "[proxy_http:error] AH01097: pass request body failed to {address} ({host}) from <client> ()"),
-]
-_INFO_CONNECT_FAILED = [
-    ("ssl:info", "[ssl:info] AH02003: SSL Proxy connect failed"),
-    ("ssl:info", "[ssl:info] SSL Library Error: {ssl_error}"),
-]
-_VERIFY = [
-    ("warn", "[ssl:error] AH02039: Certificate Verification: Error ({errnum}): {errstr}"),
-    ("ssl:info", "[ssl:info] AH02276: Certificate Verification: Error ({errnum}): {errstr} [subject: {err_subject} / "
-                 "issuer: {err_issuer} / ...]"),
-    ("ssl:info", "[ssl:info] AH02003: SSL Proxy connect failed"),
-    ("ssl:info", "[ssl:info] SSL Library Error: error:0A000086:SSL routines::certificate verify failed"),
-] + _TAIL
-_READ_FAILED = [
-    ("warn", "[proxy_http:error] (70014)End of file found: AH01102: error reading status line from remote server "
-             "{host}:{port}"),
-    ("warn", "[proxy:error] AH00898: Error reading from remote server returned by {path}"),
-]
-_NAME = [
-    ("ssl:info", "[ssl:info] AH02411: SSL Proxy: Peer certificate does not match for hostname {checked_name}"),
-    ("ssl:debug", "[ssl:debug] AH02412: [<vhost>] Cert does not match for name '{checked_name}' [subject: "
-                  "{subject} / issuer: {issuer} / ...]"),
-] + _TAIL
-_EXPIRE_POST = [("ssl:info", "[ssl:info] AH02004: SSL Proxy: Peer certificate is expired")] + _TAIL
-
-_VERIFY_OFF = "SSLProxyVerify none (backend_tls.verify: none; also mod_ssl's own default when the directive is " \
-              "absent, while this collection renders require): the CA chain is then not checked at all, and anyone " \
-              "on the path can impersonate the backend"
-
-# The OS trust bundle for publicly signed backends, by platform family (the fix names them all: it is read on the
-# proxy host, in an execution environment and in the docs alike).
-SYSTEM_CA_BUNDLES = (
-    ("Debian/Ubuntu", "/etc/ssl/certs/ca-certificates.crt"),
-    ("RHEL/Fedora", "/etc/pki/tls/certs/ca-bundle.crt"),
-    ("SUSE", "/etc/ssl/ca-bundle.pem"),
-    ("Alpine", "/etc/ssl/cert.pem"),
-)
-SYSTEM_CA_BUNDLES_TEXT = "; ".join("%s: %s" % pair for pair in SYSTEM_CA_BUNDLES)
-
-CATALOGUE = {
+NEUTRAL = {
     "ok": {
         "f": [], "title": "The request succeeds",
         "message": "ok: {tls_version} {cipher}, certificate {subject} valid for {checked_name} until {not_after}",
-        "logs": {"default": []}, "http_status": None,
-        "fix": None, "insecure_workaround": None,
     },
     "dns_failure": {
         "f": ["F-22"], "title": "The backend's name does not resolve on the proxy",
         "message": "DNS lookup of {host} failed on the proxy host: {detail}",
-        "logs": {"default": [("warn", "[proxy:error] {detail}: AH00898: DNS lookup failure for: {host} returned by "
-                                      "{path}")]},
-        "http_status": 500,
-        "fix": "Make {host} resolvable on the proxy host (DNS or /etc/hosts), or use a name that resolves in "
-               "ProxyPass.",
-        "insecure_workaround": None,
     },
     "connect_refused": {
         "f": ["F-21"], "title": "TCP connection refused",
         "message": "{address} refused the TCP connection (nothing listens on port {port})",
-        "logs": {"default": [
-            ("warn", "[proxy:error] (111)Connection refused: AH00957: {scheme}: attempt to connect to {address} "
-                     "({host}:{port}) failed"),
-            ("warn", "[proxy_http:error] AH01114: HTTP: failed to make connection to backend: {host}"),
-            ("warn", "[proxy:error] AH00959: ap_proxy_connect_backend disabling worker for ({host}:{port}) for 60s"),
-        ]},
-        "http_status": 503,
-        "fix": "Start the backend or fix the port in ProxyPass. Until the worker's retry (default 60 s) expires "
-               "Apache answers 503 without trying again (AH00940); tune retry= and connectiontimeout= on ProxyPass.",
-        "insecure_workaround": None,
     },
     "connect_timeout": {
         "f": ["F-21"], "title": "TCP connect timed out (no answer: firewall, blackhole, wrong address)",
         "message": "no answer to the TCP connect to {address} within {timeout} s",
-        "logs": {"default": [
-            ("warn", "[proxy:error] (70007)The timeout specified has expired: AH00957: {scheme}: attempt to connect "
-                     "to {address} ({host}:{port}) failed"),
-            ("warn", "[proxy_http:error] AH01114: HTTP: failed to make connection to backend: {host}"),
-        ]},
-        "http_status": 503,
-        "fix": "Fix the route or firewall between the proxy and {address}, or the address in DNS. Set "
-               "connectiontimeout= on ProxyPass so clients do not wait for the full timeout.",
-        "insecure_workaround": None,
     },
     "connect_failed": {
         "f": ["F-21"], "title": "TCP connect failed (unreachable network or host)",
         "message": "TCP connect to {address} failed: {detail}",
-        "logs": {"default": [
-            ("warn", "[proxy:error] ({detail}): AH00957: {scheme}: attempt to connect to {address} ({host}:{port}) "
-                     "failed"),
-            ("warn", "[proxy_http:error] AH01114: HTTP: failed to make connection to backend: {host}"),
-        ]},
-        "http_status": 503,
-        "fix": "Fix the network path from the proxy to {address}.",
-        "insecure_workaround": None,
     },
     "selinux_denied": {
-        "f": [], "title": "SELinux forbids httpd to connect to the backend (RHEL family, enforcing)",
-        "message": "httpd may not connect to {address}: SELinux (enforcing) denies httpd_t outbound connections "
-                   "until the boolean httpd_can_network_connect is on",
-        "logs": {"default": [
-            ("warn", "[proxy:error] (13)Permission denied: AH00957: {scheme}: attempt to connect to {address} "
-                     "({host}:{port}) failed"),
-            ("warn", "[proxy_http:error] AH01114: HTTP: failed to make connection to backend: {host}"),
-            ("warn", "[proxy:error] AH00959: ap_proxy_connect_backend disabling worker for ({host}:{port}) for 60s"),
-        ]},
-        "http_status": 503,
-        "fix": "Turn the SELinux boolean on, persistently: `setsebool -P httpd_can_network_connect 1` (the "
-               "apache_proxy role does it where SELinux enforces, unless apache_proxy_selinux_network_connect is "
-               "false). The denial is in the audit log: `ausearch -m AVC -c httpd` (name_connect). "
-               "A curl from a shell works meanwhile: only httpd_t is confined.",
-        "insecure_workaround": None,
+        "f": [], "title": "SELinux forbids the proxy server to connect to the backend (RHEL family, enforcing)",
+        "message": "the proxy server may not connect to {address}: SELinux (enforcing) denies its outbound "
+                   "connections until the boolean that lets it connect to the network is on",
     },
     "timeout": {
         "f": [], "title": "The backend accepts TCP but does not complete the TLS handshake in time",
         "message": "TCP connected to {address}, but no TLS handshake within {timeout} s ({detail})",
-        "logs": {"default": [
-            ("warn", "[proxy:error] (70007)The timeout specified has expired: AH01084: pass request body failed to "
-                     "{address} ({host})"),
-            ("warn", "[proxy:error] AH00898: Error during SSL Handshake with remote server returned by {path}"),
-            ("warn", "[proxy_http:error] AH01097: pass request body failed to {address} ({host}) from <client> ()"),
-        ]},
-        "http_status": 500,
-        "fix": "Check that {address} really is the TLS port of the backend and that the backend is not overloaded; "
-               "Apache waits for ProxyPass timeout= (default ProxyTimeout/Timeout, 60 s) before it gives up.",
-        "insecure_workaround": None,
     },
     "connection_closed": {
         "f": [], "title": "The backend closed the connection during the TLS handshake",
         "message": "{address} closed the connection during the TLS handshake ({detail})",
-        "logs": {"default": _INFO_CONNECT_FAILED + _TAIL},
-        "http_status": 500,
-        "fix": "Look at the backend's own log: it refused the handshake (SNI {sni_label} unknown to it, access "
-               "rules, or a crash).",
-        "insecure_workaround": None,
     },
     "plain_http_backend": {
         "f": ["F-14"], "title": "The backend speaks plain HTTP on an https:// URL",
         "message": "{address} answered the TLS ClientHello with plain HTTP ({detail})",
-        "logs": {"default": [
-            ("ssl:info", "[ssl:info] AH02003: SSL Proxy connect failed"),
-            ("ssl:info", "[ssl:info] SSL Library Error: error:0A00010B:SSL routines::wrong version number"),
-        ] + _TAIL},
-        "http_status": 500,
-        "fix": "Use http:// in ProxyPass for this backend, or enable TLS on the backend.",
-        "insecure_workaround": None,
     },
     "not_tls": {
         "f": ["F-14"], "title": "The backend answers with something that is not TLS",
         "message": "{address} did not answer with TLS ({detail})",
-        "logs": {"default": _INFO_CONNECT_FAILED + _TAIL},
-        "http_status": 500,
-        "fix": "Point ProxyPass at the backend's TLS port; {address} runs another protocol.",
-        "insecure_workaround": None,
     },
     "tls_protocol_mismatch": {
         "f": ["F-12"], "title": "No common TLS protocol version",
         "message": "no TLS version in common: the proxy allows {protocols}; {detail}",
-        "logs": {"default": _INFO_CONNECT_FAILED + _TAIL},
-        "http_status": 500,
-        "fix": "Align SSLProxyProtocol (backend_tls.protocols) with the backend; prefer upgrading the backend to "
-               "TLS 1.2/1.3 over lowering the proxy.",
-        "insecure_workaround": "INSECURE: enable TLSv1/TLSv1.1 in SSLProxyProtocol or lower the OpenSSL security "
-                               "level (SSLProxyCipherSuite ...@SECLEVEL=0).",
     },
     "tls_cipher_mismatch": {
         "f": ["F-13"], "title": "No common cipher suite",
         "message": "no cipher suite in common ({detail})",
-        "logs": {"default": _INFO_CONNECT_FAILED + _TAIL},
-        "http_status": 500,
-        "fix": "Align SSLProxyCipherSuite (backend_tls.ciphers) with the backend's ciphers.",
-        "insecure_workaround": "INSECURE: enable weak ciphers in SSLProxyCipherSuite.",
     },
     "tls_handshake_failed": {
         "f": [], "title": "The TLS handshake failed for another reason",
         "message": "TLS handshake with {address} failed: {detail}",
-        "logs": {"default": _INFO_CONNECT_FAILED + _TAIL},
-        "http_status": 500,
-        "fix": "Read the SSL Library Error at LogLevel ssl:info and the backend's log.",
-        "insecure_workaround": None,
     },
     "untrusted_ca": {
-        "f": ["F-1"], "title": "The backend's certificate is not signed by a CA in SSLProxyCACertificateFile/Path",
-        "message": "certificate chain of {address} is not trusted: error {errnum} ({errstr}) at depth {errdepth} "
-                   "for {err_subject}",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Put the backend's CA (or the pinned self-signed certificate) in SSLProxyCACertificateFile "
-               "(backend_tls.ca_file / ca_content).",
-        "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
+        "f": ["F-1"], "title": "The backend's certificate is not signed by a configured CA",
+        "message": "certificate chain of {address} is not trusted: error {errnum} ({errstr}) at depth {errdepth} for "
+                   "{err_subject}",
     },
     "no_ca_configured": {
-        "f": ["F-2"], "title": "SSLProxyVerify require without any CA",
-        "message": "verify is {verify} but neither ca_file nor ca_path is set: mod_ssl never uses the system trust "
-                   "store for backends, so every backend fails (error {errnum}: {errstr})",
-        "logs": {"default": [
-            ("startup", "[ssl:warn] AH01897: Init: Oops, you want to request client authentication, but no CAs are "
-                        "known for verification!?  [Hint: SSLCACertificate*]"),
-        ] + _VERIFY},
-        "http_status": 500,
-        "fix": "Set SSLProxyCACertificateFile (backend_tls.ca_file): the backend's private CA, or for publicly "
-               "signed backends the OS trust bundle (" + SYSTEM_CA_BUNDLES_TEXT + ").",
-        "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
+        "f": ["F-2"], "title": "Verification required without any CA",
+        "message": "verify is {verify} but neither ca_file nor ca_path is set: the proxy does not use the system "
+                   "trust store for backends, so every backend fails (error {errnum}: {errstr})",
     },
     "ca_file_missing_root": {
         "f": ["F-5"], "title": "The CA file holds an intermediate but not the root",
         "message": "the CA file has {err_subject} but not its issuer {err_issuer} (error {errnum}: {errstr})",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Add the root CA ({err_issuer}) to SSLProxyCACertificateFile: OpenSSL needs a self-signed anchor "
-               "(mod_ssl does not enable partial chains).",
-        "insecure_workaround": None,
     },
     "incomplete_chain": {
         "f": ["F-4"], "title": "The issuer of the backend's certificate is neither sent nor trusted",
         "message": "{address} sent only {served} certificate(s): its certificate {err_subject} is issued by "
-                   "{err_issuer} ({err_aki}), which the backend does not send and SSLProxyCACertificateFile/Path "
-                   "does not hold (error {errnum}: {errstr}); that issuer may be a root or an intermediate CA",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Either trust that CA: if {err_issuer} is the CA you run (a one-tier private CA signs leaves with "
-               "its root), put its certificate in SSLProxyCACertificateFile (backend_tls.ca_file); or, if it is an "
-               "intermediate, have the backend send its full chain (leaf + intermediates) and trust the root above "
-               "it. Compare {err_aki} with the subject key identifier of the CA certificates you have "
-               "(openssl x509 -noout -subject -ext subjectKeyIdentifier -in ca.pem).",
-        "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
+                   "{err_issuer} ({err_aki}), which the backend does not send and the configured CAs do not hold "
+                   "(error {errnum}: {errstr}); that issuer may be a root or an intermediate CA",
     },
     "chain_too_long": {
-        "f": ["F-3"], "title": "The chain is deeper than SSLProxyVerifyDepth",
-        "message": "the chain needs depth {errdepth} but SSLProxyVerifyDepth is {verify_depth} (mod_ssl counts the "
-                   "root of leaf -> intermediate -> root as depth 2)",
-        "logs": {"default": [
-            ("warn", "[ssl:error] AH02040: Certificate Verification: Certificate Chain too long (chain has "
-                     "{errdepth} certificates, but maximum allowed are only {verify_depth})"),
-            ("ssl:info", "[ssl:info] AH02003: SSL Proxy connect failed"),
-            ("ssl:info", "[ssl:info] SSL Library Error: error:0A000086:SSL routines::certificate verify failed"),
-        ] + _TAIL},
-        "http_status": 500,
-        "fix": "SSLProxyVerifyDepth {errdepth} or more (backend_tls.verify_depth; the collection's default is 4).",
-        "insecure_workaround": None,
+        "f": ["F-3"], "title": "The chain is deeper than the verify depth",
+        "message": "the chain needs depth {errdepth} but the verify depth is {verify_depth}",
     },
     "name_mismatch": {
-        "f": ["F-6"], "title": "The certificate does not name the ProxyPass host",
+        "f": ["F-6"], "title": "The certificate does not name the backend URL's host",
         "message": "certificate names {ids} do not match {checked_name}",
-        "logs": {"default": _NAME},
-        "http_status": 500,
-        "fix": "Use a ProxyPass host that is in the backend certificate's subjectAltName (point DNS or /etc/hosts "
-               "at the backend), or reissue the certificate with DNS:{checked_name}.",
-        "insecure_workaround": "INSECURE: SSLProxyCheckPeerName off (backend_tls.check_peer_name: false).",
     },
     "preserve_host_name_mismatch": {
-        "f": ["F-7", "F-8"], "title": "ProxyPreserveHost On: the public name is sent as SNI and checked",
-        "message": "with preserve_host Apache checks the client's Host {checked_name}, which certificate names {ids} "
-                   "do not cover",
-        "logs": {"default": _NAME},
-        "http_status": 500,
-        "fix": "ProxyPreserveHost Off (the application gets the public name from X-Forwarded-Host), or a backend "
-               "certificate that covers every ServerName/ServerAlias ({checked_name}).",
-        "insecure_workaround": "INSECURE: SSLProxyCheckPeerName off (the blog fix).",
+        "f": ["F-7", "F-8"], "title": "Preserve host: the public name is sent as SNI and checked",
+        "message": "with preserve_host the proxy checks the client's Host {checked_name}, which certificate names "
+                   "{ids} do not cover",
     },
     "ip_literal_name": {
         "f": ["F-9"], "title": "IP-literal backend URL: no SNI, and iPAddress SANs never match",
-        "message": "ProxyPass uses the IP {checked_name}: mod_ssl sends no SNI and compares the string "
-                   "{checked_name} with dNSName SANs and CNs only ({ids}); iPAddress SANs are ignored",
-        "logs": {"default": _NAME},
-        "http_status": 500,
-        "fix": "Use a DNS name that is in the certificate's subjectAltName in ProxyPass (add it to DNS or "
-               "/etc/hosts on the proxy).",
-        "insecure_workaround": "INSECURE: SSLProxyCheckPeerName off.",
+        "message": "the backend URL uses the IP {checked_name}: no SNI is sent and the string {checked_name} is "
+                   "compared with dNSName SANs and CNs only ({ids}); iPAddress SANs are ignored",
     },
     "expired": {
         "f": ["F-10", "F-11"], "title": "The backend certificate has expired",
         "message": "certificate {err_subject} expired on {err_not_after}",
-        "logs": {"default": _EXPIRE_POST, "verify": _VERIFY},
-        "http_status": 500,
-        "fix": "Renew the backend certificate.",
-        "insecure_workaround": "INSECURE: SSLProxyCheckPeerExpire off (backend_tls.check_peer_expire: false).",
     },
     "not_yet_valid": {
         "f": ["F-10", "F-11"], "title": "The backend certificate is not yet valid",
         "message": "certificate {err_subject} is valid only from {err_not_before} (check the clocks)",
-        "logs": {"default": _EXPIRE_POST, "verify": _VERIFY},
-        "http_status": 500,
-        "fix": "Fix the clock of the proxy or of the CA, or wait until notBefore; reissue the certificate.",
-        "insecure_workaround": "INSECURE: SSLProxyCheckPeerExpire off.",
     },
     "revoked": {
         "f": [], "title": "The backend certificate is revoked (CRL)",
         "message": "certificate {err_subject} is revoked by the configured CRL",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Issue the backend a new certificate.",
-        "insecure_workaround": "INSECURE: SSLProxyCARevocationCheck none.",
     },
     "crl_error": {
         "f": ["F-25"], "title": "CRL checking is on but the CRL is missing, stale or invalid",
         "message": "CRL check ({crl_check}) failed for {err_subject}: error {errnum} ({errstr})",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Deploy a current CRL for every CA in the checked chain (SSLProxyCARevocationFile/Path) and keep it "
-               "fresh; crl_check leaf needs only the issuing CA's CRL.",
-        "insecure_workaround": "INSECURE: SSLProxyCARevocationCheck none.",
     },
     "verify_failed": {
         "f": [], "title": "Certificate verification failed (other X.509 error)",
-        "message": "certificate verification failed: error {errnum} ({errstr}) at depth {errdepth} for "
-                   "{err_subject}",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Reissue the backend certificate so that OpenSSL accepts the chain (extensions, key usage, "
-               "signature).",
-        "insecure_workaround": "INSECURE: " + _VERIFY_OFF + ".",
+        "message": "certificate verification failed: error {errnum} ({errstr}) at depth {errdepth} for {err_subject}",
     },
     "weak_key": {
         "f": [], "title": "The backend's certificate key is too weak for OpenSSL's security level",
         "message": "certificate {err_subject} at depth {errdepth} has a weak key ({err_key}), below the proxy's "
                    "OpenSSL security level (error {errnum}: {errstr})",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Reissue {err_subject} (depth {errdepth}; depth 0 is the backend's own certificate) with an RSA "
-               "key of at least 2048 bits or an ECDSA P-256 key: OpenSSL's security level 2 (the Debian and RHEL default) refuses RSA "
-               "keys below 2048 bits, level 1 below 1024.",
-        "insecure_workaround": "INSECURE: lower the proxy's security level for this backend with "
-                               "SSLProxyCipherSuite DEFAULT:@SECLEVEL=1 (RSA 1024) or @SECLEVEL=0 (any key), or "
-                               + _VERIFY_OFF + ".",
     },
     "weak_signature": {
         "f": [], "title": "A certificate of the backend's chain is signed with SHA-1 or MD5",
-        "message": "certificate {err_subject} at depth {errdepth} is signed with {err_sig} by {err_issuer}, which "
-                   "the proxy's OpenSSL security level refuses (error {errnum}: {errstr})",
-        "logs": {"default": _VERIFY},
-        "http_status": 500,
-        "fix": "Have {err_issuer} reissue {err_subject} with a SHA-256 (or stronger) signature, and replace every "
-               "intermediate of the chain that is signed with SHA-1 or MD5 (OpenSSL 3 refuses SHA-1 signatures "
-               "from security level 1 on, MD5 always but at level 0).",
-        "insecure_workaround": "INSECURE: SSLProxyCipherSuite DEFAULT:@SECLEVEL=0 for this backend, or "
-                               + _VERIFY_OFF + ".",
+        "message": "certificate {err_subject} at depth {errdepth} is signed with {err_sig} by {err_issuer}, which the "
+                   "proxy's OpenSSL security level refuses (error {errnum}: {errstr})",
     },
     "certificate_too_large": {
         "f": [], "title": "The backend's certificate message is larger than OpenSSL accepts",
         "message": "{address} sent a certificate message larger than OpenSSL's 100 KiB limit (a certificate with "
                    "thousands of subjectAltNames, or a very long chain): {detail}",
-        "logs": {"default": [
-            ("ssl:info", "[ssl:info] AH02003: SSL Proxy connect failed"),
-            ("ssl:info", "[ssl:info] SSL Library Error: error:0A000098:SSL routines::excessive message size"),
-        ] + _TAIL},
-        "http_status": 500,
-        "fix": "Give the backend a smaller certificate: split a certificate with thousands of subjectAltNames "
-               "into several (one per service or a wildcard), and send only the intermediates the chain needs. "
-               "mod_ssl has no directive to raise OpenSSL's limit on the Certificate message (100 KiB).",
-        "insecure_workaround": None,
     },
     "client_cert_required": {
         "f": ["F-16"], "title": "The backend requires a client certificate and none is configured",
         "message": "the backend asked for a client certificate (acceptable CAs: {ca_list}) and the proxy has none; "
                    "{detail}",
-        "logs": {
-            "default": [("warn", "[ssl:warn] AH02268: Proxy client certificate callback: (<vhost>) downstream server "
-                                 "wanted client certificate but none are configured")] + _READ_FAILED + [
-                ("ssl:info", "[ssl:info] SSL Library Error: error:0A00045C:SSL routines::tlsv13 alert certificate "
-                             "required (SSL alert number 116)")],
-            "tls12": [("warn", "[ssl:warn] AH02268: Proxy client certificate callback: (<vhost>) downstream server "
-                               "wanted client certificate but none are configured")] + _INFO_CONNECT_FAILED + _TAIL,
-        },
-        "http_status": 502, "http_status_tls12": 500,
-        "fix": "SSLProxyMachineCertificateFile with a certificate + unencrypted key issued by one of {ca_list} "
-               "(backend_tls.client_cert_file/client_key_file).",
-        "insecure_workaround": None,
     },
     "client_cert_not_chosen": {
         "f": ["F-16"], "title": "None of the configured client certificates matches the backend's CA list",
         "message": "the backend accepts client certificates from {ca_list}; no configured certificate is issued by "
-                   "one of them (directly or through the chain file), so mod_ssl sends none; {detail}",
-        "logs": {
-            "default": [("ssl:debug", "[ssl:debug] AH02269: Proxy client certificate callback: (<vhost>) no client "
-                                      "certificate found!?")] + _READ_FAILED,
-            "tls12": [("ssl:debug", "[ssl:debug] AH02269: Proxy client certificate callback: (<vhost>) no client "
-                                    "certificate found!?")] + _INFO_CONNECT_FAILED + _TAIL,
-        },
-        "http_status": 502, "http_status_tls12": 500,
-        "fix": "Add the intermediates between the client certificate and the CA the backend names to "
-               "SSLProxyMachineCertificateChainFile (backend_tls.client_chain_file), or use a client certificate "
-               "from that CA.",
-        "insecure_workaround": None,
+                   "one of them (directly or through the chain file), so the proxy sends none; {detail}",
     },
     "client_cert_rejected": {
         "f": ["F-16"], "title": "The backend rejected the client certificate",
         "message": "the backend rejected the client certificate {client_subject}: {detail}",
-        "logs": {"default": _READ_FAILED + [("ssl:info", "[ssl:info] SSL Library Error: {ssl_error}")],
-                 "tls12": _INFO_CONNECT_FAILED + _TAIL},
-        "http_status": 502, "http_status_tls12": 500,
-        "fix": "Use a client certificate the backend trusts (issued by its client CA, not expired, with the "
-               "clientAuth extended key usage), and send its intermediates (client_chain_file).",
-        "insecure_workaround": None,
     },
     "client_cert_invalid": {
-        "f": ["F-17"], "title": "The client certificate file is unusable: httpd will not start",
-        "message": "the client certificate cannot be used by mod_ssl: {detail}",
-        "logs": {"default": [
-            ("startup", "[ssl:emerg] AH02252: incomplete client cert configured for SSL proxy (missing or encrypted "
-                        "private key?)"),
-            ("startup", "[ssl:emerg] AH02311: Fatal error initialising mod_ssl, exiting. See <error log> for more "
-                        "information"),
-        ]},
-        "http_status": None,
-        "fix": "SSLProxyMachineCertificateFile needs the certificate and its unencrypted, matching key (PEM, "
-               "mode 0600, owned by root).",
-        "insecure_workaround": None,
+        "f": ["F-17"], "title": "The client certificate file is unusable: the server will not start",
+        "message": "the client certificate cannot be used: {detail}",
     },
     "misdirected_request": {
         "f": ["F-23"], "title": "The backend answers 421: SNI and Host disagree",
         "message": "the backend answered 421 Misdirected Request: SNI {sni_label} and Host {host_header} select "
                    "different TLS setups on the backend",
-        "logs": {"default": []},
-        "http_status": 421,
-        "fix": "Keep SNI and Host consistent: ProxyPreserveHost Off with a URL host the backend serves, or "
-               "ProxyPreserveHost On without rewriting Host.",
-        "insecure_workaround": "INSECURE: relax SSLVHostSNIPolicy on the backend (httpd >= 2.4.65).",
     },
     "no_http_response": {
         "f": [], "title": "TLS works, but the backend closes without an HTTP response",
         "message": "the TLS handshake succeeded but {address} closed the connection without an HTTP status line "
                    "({detail})",
-        "logs": {"default": _READ_FAILED},
-        "http_status": 502,
-        "fix": "Look at the backend's log: it does not speak HTTP/1.1 on this port, or rejects the request.",
-        "insecure_workaround": None,
     },
     "response_timeout": {
         "f": [], "title": "TLS works, but no HTTP response in time",
         "message": "no HTTP status line from {address} within {timeout} s after the handshake",
-        "logs": {"default": [
-            ("warn", "[proxy_http:error] (70007)The timeout specified has expired: AH01102: error reading status "
-                     "line from remote server {host}:{port}"),
-            ("warn", "[proxy:error] AH00898: Error reading from remote server returned by {path}"),
-        ]},
-        "http_status": 502,
-        "fix": "Make the backend answer faster, or raise timeout= on ProxyPass.",
-        "insecure_workaround": None,
     },
     "response_head_too_long": {
-        "f": [], "title": "The backend's status line or a response header line is too long for Apache",
-        "message": "{address} sent a {detail}: Apache answers 502",
-        "logs": {
-            "default": [
-                ("warn", "[proxy:error] AH00898: Corrupt status line returned by remote server: {status_line}... "
-                         "returned by {path}"),
-            ],
-            "header": [
-                ("warn", "[proxy_http:warn] (28)No space left on device: AH10124: header size is over the limit "
-                         "allowed by ResponseFieldSize (8192 bytes). Bad response header: '...'"),
-                ("warn", "[proxy_http:warn] AH01106: bad HTTP/1.1 header returned by {path} (GET)"),
-            ],
-        },
-        "http_status": 502,
-        "fix": "Fix the backend: a status line or header line of 8 KiB or more is a bug or an attack. A legitimate "
-               "long header (a large cookie) needs responsefieldsize= on ProxyPass (locations[].responsefieldsize).",
-        "insecure_workaround": None,
+        "f": [], "title": "The backend's status line or a response header line is too long for the proxy",
+        "message": "{address} sent a {detail}: the proxy answers 502",
     },
     "tls_backend_on_http_url": {
         "f": ["F-20"], "title": "An http:// URL points at a TLS port",
         "message": "{address} speaks TLS but the URL is http:// ({detail})",
-        "logs": {"default": []},
-        "http_status": 400,
-        "fix": "Use https:// in ProxyPass (the role then renders SSLProxyEngine on).",
-        "insecure_workaround": None,
     },
     "no_cipher_match": {
-        "f": ["F-13"], "title": "SSLProxyCipherSuite selects no cipher: httpd will not start",
-        "message": "SSLProxyCipherSuite {ciphers} selects no cipher once mod_ssl appends :!aNULL:!eNULL:!EXP, so "
-                   "httpd will not start ({detail})",
-        "logs": {"default": [
-            ("startup", "[ssl:emerg] AH01898: Unable to configure permitted SSL ciphers"),
-            ("startup", "[ssl:emerg] SSL Library Error: error:0A0000B9:SSL routines::no cipher match"),
-            ("startup", "[ssl:emerg] AH02312: Fatal error initialising mod_ssl, exiting."),
-        ]},
-        "http_status": None,
-        "fix": "Give SSLProxyCipherSuite (backend_tls.ciphers) a list that still selects a cipher after mod_ssl "
-               "appends :!aNULL:!eNULL:!EXP (NULL, anonymous and export ciphers are never used), or leave it unset "
-               "for OpenSSL's default list. `openssl ciphers -v '{ciphers}:!aNULL:!eNULL:!EXP'` shows what is left.",
-        "insecure_workaround": None,
+        "f": ["F-13"], "title": "The cipher list selects no cipher: the server will not start",
+        "message": "the cipher list {ciphers} selects no cipher, so the server will not start ({detail})",
     },
     "invalid_input": {
         "f": [], "title": "The checker refused this backend's settings: nothing was checked",
         "message": "invalid input, not checked: {detail}",
-        "logs": {"default": []},
-        "http_status": None,
-        "client_gets": "not checked",
-        "fix": "Correct the field named in the message ({field}); the other backends were checked.",
-        "insecure_workaround": None,
     },
 }
 
-# The reasons, in the order the docs list them (CATALOGUE's order).
-REASONS = tuple(CATALOGUE)
+# The reasons, in the order the docs list them (NEUTRAL's order).
+REASONS = tuple(NEUTRAL)
+
+# What a server's part of an entry must hold (title and message override the neutral ones when the server words
+# them with its own names; client_gets and http_status_<variant> are optional).
+SERVER_KEYS = ("logs", "http_status", "fix", "insecure_workaround")
+
+
+def merge(server_part):
+    """The full catalogue of one server: each reason's neutral entry updated with the server's part, in REASONS
+    order. Raises ValueError when the server's part misses a reason or a key, or knows a reason this file does not."""
+    unknown = sorted(set(server_part) - set(NEUTRAL))
+    missing = [reason for reason in REASONS if reason not in server_part]
+    if unknown or missing:
+        raise ValueError("server catalogue: unknown reasons %s, missing reasons %s" % (unknown, missing))
+    merged = {}
+    for reason in REASONS:
+        part = server_part[reason]
+        absent = [key for key in SERVER_KEYS if key not in part]
+        if absent:
+            raise ValueError("server catalogue: %s lacks %s" % (reason, ", ".join(absent)))
+        entry = dict(NEUTRAL[reason])
+        entry.update(part)
+        merged[reason] = entry
+    return merged
 
 
 class _Defaulting(dict):
@@ -530,16 +234,18 @@ def render(template, fields):
     return string.Formatter().vformat(template, (), _Defaulting((k, v) for k, v in fields.items() if v is not None))
 
 
-def entry_result(reason, fields, variant="default"):
-    """message, apache_log, http_status, fix, insecure_workaround and f_numbers of a reason, filled with fields."""
-    entry = CATALOGUE[reason]
+def entry_result(entry, fields, variant="default", log_keys=("server_log",)):
+    """message, the server's log lines (under each of log_keys, the same list), http_status, fix,
+    insecure_workaround and the reference numbers of a merged catalogue entry, filled with fields."""
     logs = entry["logs"].get(variant) or entry["logs"]["default"]
-    status = entry.get("http_status_" + variant, entry["http_status"])
-    return {
-        "message": render(entry["message"], fields),
-        "apache_log": [{"level": level, "line": render(line, fields)} for level, line in logs],
-        "http_status": status,
+    lines = [{"level": level, "line": render(line, fields)} for level, line in logs]
+    result = {"message": render(entry["message"], fields)}
+    for key in log_keys:
+        result[key] = lines
+    result.update({
+        "http_status": entry.get("http_status_" + variant, entry["http_status"]),
         "fix": render(entry["fix"], fields),
         "insecure_workaround": render(entry["insecure_workaround"], fields),
         "catalogue": list(entry["f"]),
-    }
+    })
+    return result

@@ -7,7 +7,10 @@
 built from `backends` or from the role's `sites` (the same effective settings the renderer writes), one TLS context
 per distinct setting, the concurrent probe, and each backend's result from the failure catalogue.
 
-The module holds only its documentation and main(); the rules are in _mod_ssl, the I/O in _tls_probe.
+Every server-specific rule (the names sent and checked, the Host header, the context, classify(), the catalogue) is
+asked of the semantics object the caller passes in (_semantics.Semantics; backend_handshake passes Apache's,
+apache/_catalogue.SEMANTICS): this file never names a server. The module holds only its documentation and main();
+the I/O is in _tls_probe, _context and _loop.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,11 +33,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     insecure_settings,
     is_ip_literal,
     parse_backend_url,
-    tls_names,
     validate_backend_tls,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
-from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import classify, host_header
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import CIPHER_RE, CONTROL_RE, hostname
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
@@ -44,7 +44,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
     select_sites,
     site_backend_checks,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _context, _http, _loop, _tls_probe
 
 try:
     from urllib.parse import urlsplit
@@ -69,7 +69,9 @@ ARGUMENT_SPEC = {
     # AnsibleModule fills the suboptions into the default dict itself, which would then leak into the next call.
     "backend_tls_defaults": {"type": "dict", "options": copy.deepcopy(SITE_SPEC["backend_tls"]["options"])},
     "names": {"type": "list", "elements": "str"},
-    "tls_dir": {"type": "path", "default": "/etc/apache2/revproxy-tls"},
+    # No default here: the directory is the server's (the module sets and documents its default); run() needs it
+    # with `sites`.
+    "tls_dir": {"type": "path"},
     "timeout": {"type": "float", "default": 5},
     "concurrency": {"type": "int", "default": 64},
     "fail_on": {"type": "str", "choices": ["never", "failure"], "default": "failure"},
@@ -177,10 +179,11 @@ def _refused(exc):
     return _Refused("invalid_input", msg, msg.split(":", 1)[0])
 
 
-def _validate_tls(tls, prefix):
-    """validate_backend_tls, except the two settings mod_ssl accepts at startup and fails at request time (verify
+def _validate_tls(tls, prefix, semantics):
+    """validate_backend_tls, except the two settings a server accepts at startup and fails at request time (verify
     without a CA, CRL checking without CRLs): the check reports those per backend instead of refusing them. A
-    cipher string that selects nothing once mod_ssl appended its suffix is no_cipher_match (httpd's AH01898)."""
+    cipher string that selects nothing once the server built its list is no_cipher_match (the server would not
+    start)."""
     relaxed = dict(tls)
     if relaxed["verify"] in ("require", "optional") and not (relaxed["ca_file"] or relaxed["ca_path"]):
         relaxed["verify"] = "none"
@@ -189,7 +192,7 @@ def _validate_tls(tls, prefix):
     ciphers = relaxed["ciphers"]
     validate_backend_tls(dict(relaxed, ciphers=None), field=prefix)
     if isinstance(ciphers, str) and CIPHER_RE.match(ciphers) and len(ciphers) <= 1024:
-        error = _tls_probe.cipher_match_error(ciphers)
+        error = _context.cipher_match_error(ciphers, semantics)
         if error:
             raise _Refused("no_cipher_match", "%s.ciphers: %s" % (prefix, error), prefix + ".ciphers",
                            ciphers=ciphers)
@@ -204,7 +207,7 @@ def _printable(value, limit=200):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _backend_check(item, prefix):
+def _backend_check(item, prefix, semantics):
     """One backends[] entry, every field validated; raises _Refused naming backends[N].<field>."""
     if not isinstance(item, dict):
         raise _Refused("invalid_input", "%s: must be a dict, got %s" % (prefix, type(item).__name__), prefix)
@@ -221,12 +224,12 @@ def _backend_check(item, prefix):
             check_host_header(host, prefix + ".host")
         tls = dict((k, BACKEND_TLS_DEFAULTS[k] if item.get(k) is None else item[k]) for k in BACKEND_TLS_DEFAULTS)
         if url.is_tls:
-            _validate_tls(tls, prefix)
+            _validate_tls(tls, prefix, semantics)
             _check_files(tls, prefix + ".")
         else:
             validate_backend_tls(tls, field=prefix, used=False)
         try:
-            sni, checked = tls_names(url, preserve_host, host)
+            sni, checked = semantics.tls_names(url, preserve_host, host)
         except ConfigError as exc:
             raise ConfigError("%s.%s" % (prefix, exc))
     except ConfigError as exc:
@@ -235,7 +238,7 @@ def _backend_check(item, prefix):
             "tls": tls, "path": url.path, "request_path": url.path}
 
 
-def build_checks_from_backends(backends):
+def build_checks_from_backends(backends, semantics):
     """One check per backends[] entry, in order. An entry that fails validation becomes a check marked "refused"
     (reported as invalid_input or no_cipher_match, never probed); the others are unaffected."""
     checks = []
@@ -245,13 +248,13 @@ def build_checks_from_backends(backends):
         url = raw.get("url")
         host = raw.get("host")
         try:
-            check = _backend_check(item, prefix)
+            check = _backend_check(item, prefix, semantics)
         except _Refused as exc:
             check = {"refused": exc, "url": None, "preserve_host": False, "host": None, "sni": None,
                      "checked_name": None, "tls": None, "path": None, "request_path": None}
         check.update({
             "label": "%s (%s)" % (prefix, _printable(url)),
-            "field_prefix": prefix + ".",
+            "field_prefix": prefix + ".", "semantics": semantics,
             "result_keys": {"url": url if isinstance(url, str) else _printable(url),
                             "path": check["path"],
                             "host": host if host is None or isinstance(host, str) else _printable(host)},
@@ -260,7 +263,7 @@ def build_checks_from_backends(backends):
     return checks
 
 
-def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, names=None, policy=None):
+def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, semantics, names=None, policy=None):
     """The checks of the sites' backends (of the sites in `names` only, when given), each site validated first. An
     error about the sites reads "sites: ..."; an unknown name in `names` reads "names: no such site(s): ...". """
     try:
@@ -269,12 +272,12 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, names=None
         raise ConfigError("sites: %s" % exc)
     effective = select_sites(normalized, names)  # its error names the option: "names: no such site(s): x"
     try:
-        return _checks_of(effective, tmpdir, module)
+        return _checks_of(effective, tmpdir, module, semantics)
     except ConfigError as exc:
         raise ConfigError("sites: %s" % exc)
 
 
-def _checks_of(effective, tmpdir, module):
+def _checks_of(effective, tmpdir, module, semantics):
     """One check per backend of each effective site; *_content written once per distinct content into tmpdir."""
     checks = []
     written = {}
@@ -307,7 +310,7 @@ def _checks_of(effective, tmpdir, module):
                 "result_keys": dict({"site": check["site"], "url": check["url"], "path": check["path"],
                                      "host": check["host"]}, **({"health_check": True} if check.get("health_check")
                                                                 else {})),
-                "pool": check.get("pool"), "site": check["site"],
+                "pool": check.get("pool"), "site": check["site"], "semantics": semantics,
             })
     return checks
 
@@ -342,13 +345,13 @@ def refused_result(check):
     result = dict(check["result_keys"])
     result.update(_NOT_CHECKED)
     result.update({"ok": False, "reason": refused.reason})
-    result.update(entry_result(refused.reason, fields))
+    result.update(check["semantics"].entry_result(refused.reason, fields))
     return result
 
 
 def check_one(check, context, timeout, http_request, return_pem, now=None, resolver=None):
     """One backend's result (check_steps run to its end in the calling thread)."""
-    return _tls_probe.run_blocking(check_steps(check, context, timeout, http_request, return_pem, now, resolver))
+    return _loop.run_blocking(check_steps(check, context, timeout, http_request, return_pem, now, resolver))
 
 
 def check_steps(check, context, timeout, http_request, return_pem, now=None, resolver=None):
@@ -358,15 +361,17 @@ def check_steps(check, context, timeout, http_request, return_pem, now=None, res
         return refused_result(check)
     url = check["url"]
     tls = check["tls"]
+    semantics = check["semantics"]
     spec = {
         "url": url, "sni": check["sni"], "path": check["request_path"],
-        "request_host": host_header(url.host, urlsplit(url.url).port, check["preserve_host"], check["host"]),
+        "request_host": semantics.host_header(url.host, urlsplit(url.url).port, check["preserve_host"],
+                                              check["host"]),
     }
     try:
         # Whatever validation ran before: no CR, LF or NUL reaches the request or the SNI.
-        _tls_probe.request_bytes(spec)
-        _tls_probe.sni_bytes(spec["sni"])
-    except _tls_probe.UnsafeRequest as exc:
+        _http.request_bytes(spec)
+        _http.sni_bytes(spec["sni"])
+    except _http.UnsafeRequest as exc:
         field = check["field_prefix"] + ("host" if check["preserve_host"] else "url")
         check["refused"] = _Refused("invalid_input", "%s: %s" % (field, exc), field)
         return refused_result(check)
@@ -377,7 +382,8 @@ def check_steps(check, context, timeout, http_request, return_pem, now=None, res
     else:
         facts = yield from _tls_probe.probe_steps(spec, context, timeout, http_request, resolver)
         now = now or datetime.datetime.now(datetime.timezone.utc)
-        reason, variant, fields = classify(facts, tls, check["preserve_host"], check["checked_name"], now, url.is_ip)
+        reason, variant, fields = semantics.classify(facts, tls, check["preserve_host"], check["checked_name"], now,
+                                                     url.is_ip)
     result = dict(check["result_keys"])
     fields.update({
         "address": facts.get("address") or url.authority, "host": url.host, "port": url.port, "scheme": url.scheme,
@@ -394,7 +400,7 @@ def check_steps(check, context, timeout, http_request, return_pem, now=None, res
         fields.setdefault("subject", cert["subject"])
         fields.setdefault("issuer", cert["issuer"])
         fields.setdefault("not_after", cert["not_after"])
-    entry = entry_result(reason, fields, variant)
+    entry = semantics.entry_result(reason, fields, variant)
     if reason == "ok":
         status = (facts.get("response") or {}).get("status")
         entry["http_status"] = status
@@ -435,11 +441,11 @@ def _attach_contexts(checks):
         key = _settings_key(check["tls"])
         if key not in contexts:
             try:
-                contexts[key] = (_tls_probe.TLSContext(check["tls"]), None)
-            except _tls_probe.ProbeConfigError as exc:
+                contexts[key] = (_context.TLSContext(check["tls"], check["semantics"]), None)
+            except _context.ProbeConfigError as exc:
                 contexts[key] = (None, exc)
             except (OSError, ValueError, TypeError) as exc:  # never a traceback for a backend's files
-                contexts[key] = (None, _tls_probe.ProbeConfigError("backend_tls", str(exc)))
+                contexts[key] = (None, _context.ProbeConfigError("backend_tls", str(exc)))
         context, error = contexts[key]
         check["context"] = context
         if error is not None:
@@ -448,9 +454,10 @@ def _attach_contexts(checks):
                                         ciphers=check["tls"].get("ciphers"))
 
 
-def run(params, module=None):
-    """Validate, build contexts, probe concurrently. Returns (checks, results). Raises ConfigError for what concerns
-    the whole task (timeout, concurrency, backend_tls_defaults, sites); a bad backends[] entry is a result."""
+def run(params, module, semantics):
+    """Validate, build contexts, probe concurrently, with the server's `semantics` (_semantics.Semantics). Returns
+    (checks, results). Raises ConfigError for what concerns the whole task (timeout, concurrency,
+    backend_tls_defaults, sites); a bad backends[] entry is a result."""
     check_limits(params)
     defaults = check_tls_defaults(params.get("backend_tls_defaults"))
     if params.get("names") is not None and params.get("sites") is None:
@@ -458,15 +465,17 @@ def run(params, module=None):
     tmpdir = None
     try:
         if params.get("sites") is not None:
+            if not params.get("tls_dir"):
+                raise ConfigError("tls_dir: required with sites (the directory the role writes *_content files to)")
             tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
             os.chmod(tmpdir, 0o700)
             checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module,
-                                             params.get("names"), _policy.policy_of(params))
+                                             semantics, params.get("names"), _policy.policy_of(params))
         else:
-            checks = build_checks_from_backends(params.get("backends"))
+            checks = build_checks_from_backends(params.get("backends"), semantics)
         _attach_contexts(checks)
         timeout = params["timeout"]
-        resolver = _tls_probe.Resolver()  # each host name looked up once per run
+        resolver = _loop.Resolver()  # each host name looked up once per run
         results = run_distinct(checks, lambda c: check_steps(c, c["context"], timeout, params["http_request"],
                                                              params["return_pem"], resolver=resolver),
                                params["concurrency"])
@@ -542,7 +551,7 @@ def _round_robin(indexes, address_of):
 def run_distinct(checks, probe, concurrency, per_address=PER_ADDRESS_CONCURRENCY):
     """Probe each distinct check once (distinct_key) and give its result to every check that shares it, each with
     its own result keys (site, url, path, host). probe(check) returns a generator of waits (check_steps) or a
-    result; all run from one event loop (_tls_probe.run_loop), at most `concurrency` at a time and at most
+    result; all run from one event loop (_loop.run_loop), at most `concurrency` at a time and at most
     per_address at a time per backend address."""
     first = {}
     owner = []
@@ -560,7 +569,7 @@ def run_distinct(checks, probe, concurrency, per_address=PER_ADDRESS_CONCURRENCY
         url = checks[index]["url"]
         return (url.host, url.port) if url is not None else None
     order = _round_robin(unique, address)
-    done = dict(zip(order, _tls_probe.run_loop([(lambda i=i: probe(checks[i])) for i in order], concurrency,
+    done = dict(zip(order, _loop.run_loop([(lambda i=i: probe(checks[i])) for i in order], concurrency,
                                                lambda pos: address(order[pos]), per_address)))
     results = []
     for index, check in enumerate(checks):

@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""mod_ssl's decisions on a backend connection, as pure functions (no I/O, no TLS library).
+"""mod_ssl's decisions on a backend connection: the semantics object of Apache httpd (MOD_SSL, a
+_semantics.Semantics) and the pure functions behind it (no I/O, no TLS library). The only file of tls/ that knows
+Apache: the checker receives MOD_SSL from its caller (backend_handshake, through apache/_catalogue, which attaches
+Apache's part of the failure catalogue) and never imports this file.
 
 Each function mirrors one piece of httpd 2.4.x:
 - cert_ids / match_name: ssl_util_ssl.c getIDs() + modssl_X509_match_name() (dNSName SANs + every CN,
@@ -14,7 +17,8 @@ Each function mirrors one piece of httpd 2.4.x:
 - choose_client_cert: ssl_engine_kernel.c ssl_callback_proxy_cert() (the server's acceptable-CA list against each
   certificate's issuer, then the issuers of its chain built from SSLProxyMachineCertificateChainFile);
 - host_header: mod_proxy_http's Host header (ProxyPreserveHost Off: URL host, plus the port when one is written in
-  the URL and it is not 80); parse_status_line: the status of a response's first line;
+  the URL and it is not 80); tls_names: the name sent as SNI and checked (the model's rule, which the renderer
+  writes from); mod_ssl_cipher_string: the list mod_ssl hands to OpenSSL for SSLProxyCipherSuite;
 - VERIFY_ERROR_REASONS: X509 verify error number -> catalogue reasons, for classify() and the error-log explainer.
 """
 
@@ -22,7 +26,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import tls_names
+# parse_status_line lives in _http (it is HTTP's, not mod_ssl's); re-exported for the callers that read it here.
+# pylint: disable=unused-import
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._http import parse_status_line  # noqa: F401
+# pylint: enable=unused-import
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._pyopenssl_compat import cert_not_after, cert_not_before
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._semantics import Semantics
 
 # OpenSSL X509_V_ERR_* codes used below (stable across OpenSSL 1.1 - 4.x).
 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = 2
@@ -110,20 +120,6 @@ X509_ERROR_STRINGS = {
     67: "CA certificate key too weak",
     68: "CA signature digest algorithm too weak",
 }
-
-
-def _utc(value):
-    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
-
-
-def cert_not_before(cert):
-    """notBefore as an aware UTC datetime (cryptography >= 42 has *_utc; Debian 12 ships 38)."""
-    return _utc(getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before)
-
-
-def cert_not_after(cert):
-    """notAfter as an aware UTC datetime."""
-    return _utc(getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after)
 
 
 def x509_error_string(errnum, fallback=None):
@@ -298,14 +294,20 @@ def host_header(url_host, explicit_port, preserve_host=False, client_host=None):
     return host
 
 
-def parse_status_line(line):
-    """(status or None, the line as text, at most 200 characters) of an HTTP response's first line (bytes, without
-    its line end): the status is the 3-digit code after an HTTP/ version, None when the line is no status line."""
-    parts = line.split(None, 2)
-    text = line[:200].decode("latin-1", "replace")
-    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit() and len(parts[1]) == 3:
-        return int(parts[1]), text
-    return None, text
+# mod_ssl (ssl_engine_config.c, ssl_cmd_SSLProxyCipherSuite) appends this to every SSLProxyCipherSuite before
+# handing it to OpenSSL; the checker builds its list the same way.
+MOD_SSL_CIPHER_SUFFIX = ":!aNULL:!eNULL:!EXP"
+
+# mod_ssl's default SSLProxyCipherSuite: OpenSSL's default list minus aNULL, eNULL, EXP (ssl_engine_init.c,
+# ssl_init_ctx_cipher_suite: SSL_DEFAULT_CIPHER_LIST ":!aNULL:!eNULL:!EXP").
+DEFAULT_CIPHERS = b"DEFAULT" + MOD_SSL_CIPHER_SUFFIX.encode("ascii")
+
+
+def mod_ssl_cipher_string(ciphers):
+    """The cipher list mod_ssl hands to OpenSSL for SSLProxyCipherSuite (None: OpenSSL's default list)."""
+    if ciphers is None:
+        return None
+    return ciphers + MOD_SSL_CIPHER_SUFFIX
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -335,6 +337,29 @@ def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip
     SSLProxyCheckPeerName, then the HTTP response.
     """
     fields = {}
+    if facts.get("dns_error") or facts.get("connect_error") or not facts.get("tls"):
+        return _before_tls(facts, fields)
+    hs = facts.get("handshake") or {}
+    fields["ca_list"] = ", ".join(hs.get("ca_list") or []) or "(no list)"
+    fields["client_subject"] = hs.get("client_cert_sent") or ""
+    if not hs.get("ok"):
+        event = hs.get("verify_event")
+        if event:
+            return _verify_reason(event, facts, tls, fields)
+        return _handshake_reason(hs, fields)
+    leaf = facts.get("leaf")
+    if leaf is not None:
+        fields.update(_cert_fields(leaf, "err_"))
+    reason = _peer_check_reason(leaf, tls, preserve_host, checked_name, now, is_ip, fields)
+    if reason:
+        return reason, "default", fields
+    if "response" not in facts:
+        return "ok", "default", fields
+    return _response_reason(facts["response"], hs, fields)
+
+
+def _before_tls(facts, fields):
+    """DNS, the TCP connect, and a plain-HTTP backend's answer (an http:// URL)."""
     if facts.get("dns_error"):
         fields["detail"] = facts["dns_error"]
         return "dns_failure", "default", fields
@@ -343,78 +368,72 @@ def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip
         fields["detail"] = detail
         return {"refused": "connect_refused", "timeout": "connect_timeout"}.get(kind, "connect_failed"), \
             "default", fields
-    if not facts.get("tls"):
-        resp = facts.get("response") or {}
-        head = resp.get("rx_head") or b""
-        if _is_tls_record(head) or "plain HTTP" in (resp.get("head") or "") and resp.get("status") == 400:
-            fields["detail"] = resp.get("status_line") or "it answered with a TLS record"
-            return "tls_backend_on_http_url", "default", fields
-        return _response_reason(resp, {}, fields)
+    resp = facts.get("response") or {}
+    head = resp.get("rx_head") or b""
+    if _is_tls_record(head) or "plain HTTP" in (resp.get("head") or "") and resp.get("status") == 400:
+        fields["detail"] = resp.get("status_line") or "it answered with a TLS record"
+        return "tls_backend_on_http_url", "default", fields
+    return _response_reason(resp, {}, fields)
 
-    hs = facts.get("handshake") or {}
-    fields["ca_list"] = ", ".join(hs.get("ca_list") or []) or "(no list)"
-    fields["client_subject"] = hs.get("client_cert_sent") or ""
-    tls12 = "tls12"
-    if not hs.get("ok"):
-        event = hs.get("verify_event")
-        if event:
-            return _verify_reason(event, facts, tls, fields)
-        err = hs.get("ssl_error") or ""
-        fields["ssl_error"] = err or "unexpected eof while reading"
-        alert = hs.get("alert")
-        head = hs.get("rx_head") or b""
-        if hs.get("timeout"):
-            fields["detail"] = "received %d bytes" % hs.get("rx_total", 0) if hs.get("rx_total") else \
-                "the backend sent nothing"
-            return "timeout", "default", fields
-        if head and not _is_tls_record(head):
-            fields["detail"] = "first bytes: %r" % bytes(head[:32])
-            return ("plain_http_backend" if _looks_like_http(head) else "not_tls"), "default", fields
-        if hs.get("cert_requested") and alert is not None and alert != 70:
-            fields["detail"] = "TLS 1.2: the handshake fails with alert %d (%s)" % (alert, err)
-            if not hs.get("client_cert_sent"):
-                reason = "client_cert_not_chosen" if hs.get("choice_code") == "AH02269" else "client_cert_required"
-                return reason, tls12, fields
-            return "client_cert_rejected", tls12, fields
-        if _MESSAGE_SIZE_TEXT in err.lower():
-            # OpenSSL's client refuses a Certificate message over its max_cert_list (100 KiB; mod_ssl keeps the
-            # default): thousands of subjectAltNames, or a long chain of large certificates.
-            fields["detail"] = err
-            return "certificate_too_large", "default", fields
-        if alert == 70 or any(t in err.lower() for t in _PROTOCOL_TEXTS):
-            fields["detail"] = err
-            return "tls_protocol_mismatch", "default", fields
-        if any(t in err.lower() for t in _CIPHER_TEXTS) or (alert == 40 and not hs.get("cert_requested")):
-            fields["detail"] = err
-            return "tls_cipher_mismatch", "default", fields
-        if hs.get("eof") and alert is None:
-            fields["detail"] = "after %d bytes" % hs.get("rx_total", 0) if hs.get("rx_total") else \
-                "before it sent anything"
-            return "connection_closed", "default", fields
-        fields["detail"] = err or "unknown error"
-        return "tls_handshake_failed", "default", fields
 
-    leaf = facts.get("leaf")
-    if leaf is not None:
-        fields.update(_cert_fields(leaf, "err_"))
+def _handshake_reason(hs, fields):
+    """A handshake that failed without a verify error: timeout, not TLS, the client certificate (TLS 1.2: the
+    backend's alert ends the handshake), an oversized certificate message, protocols, ciphers, a closed connection."""
+    err = hs.get("ssl_error") or ""
+    fields["ssl_error"] = err or "unexpected eof while reading"
+    alert = hs.get("alert")
+    head = hs.get("rx_head") or b""
+    if hs.get("timeout"):
+        fields["detail"] = "received %d bytes" % hs.get("rx_total", 0) if hs.get("rx_total") else \
+            "the backend sent nothing"
+        return "timeout", "default", fields
+    if head and not _is_tls_record(head):
+        fields["detail"] = "first bytes: %r" % bytes(head[:32])
+        return ("plain_http_backend" if _looks_like_http(head) else "not_tls"), "default", fields
+    if hs.get("cert_requested") and alert is not None and alert != 70:
+        fields["detail"] = "TLS 1.2: the handshake fails with alert %d (%s)" % (alert, err)
+        if not hs.get("client_cert_sent"):
+            reason = "client_cert_not_chosen" if hs.get("choice_code") == "AH02269" else "client_cert_required"
+            return reason, "tls12", fields
+        return "client_cert_rejected", "tls12", fields
+    if _MESSAGE_SIZE_TEXT in err.lower():
+        # OpenSSL's client refuses a Certificate message over its max_cert_list (100 KiB; mod_ssl keeps the
+        # default): thousands of subjectAltNames, or a long chain of large certificates.
+        fields["detail"] = err
+        return "certificate_too_large", "default", fields
+    if alert == 70 or any(t in err.lower() for t in _PROTOCOL_TEXTS):
+        fields["detail"] = err
+        return "tls_protocol_mismatch", "default", fields
+    if any(t in err.lower() for t in _CIPHER_TEXTS) or (alert == 40 and not hs.get("cert_requested")):
+        fields["detail"] = err
+        return "tls_cipher_mismatch", "default", fields
+    if hs.get("eof") and alert is None:
+        fields["detail"] = "after %d bytes" % hs.get("rx_total", 0) if hs.get("rx_total") else \
+            "before it sent anything"
+        return "connection_closed", "default", fields
+    fields["detail"] = err or "unknown error"
+    return "tls_handshake_failed", "default", fields
+
+
+def _peer_check_reason(leaf, tls, preserve_host, checked_name, now, is_ip, fields):
+    """What mod_ssl checks after a successful handshake, in its order: SSLProxyCheckPeerExpire, then
+    SSLProxyCheckPeerName. The reason, or None when both pass (or are off)."""
     if tls.get("check_peer_expire", True):
         if leaf is None:
-            return "expired", "default", fields  # mod_ssl: !cert counts as expired
+            return "expired"  # mod_ssl: !cert counts as expired
         state = expiry_state(cert_not_before(leaf), cert_not_after(leaf), now)
         if state:
-            return state, "default", fields
+            return state
     if tls.get("check_peer_name", True):
         ids = cert_ids(leaf) if leaf is not None else []
         fields["ids"] = ", ".join(ids) or "(none)"
         if not match_name(checked_name, ids):
             if is_ip:
-                return "ip_literal_name", "default", fields
+                return "ip_literal_name"
             if preserve_host:
-                return "preserve_host_name_mismatch", "default", fields
-            return "name_mismatch", "default", fields
-    if "response" not in facts:
-        return "ok", "default", fields
-    return _response_reason(facts["response"], hs, fields)
+                return "preserve_host_name_mismatch"
+            return "name_mismatch"
+    return None
 
 
 def _response_reason(resp, hs, fields):
@@ -536,3 +555,54 @@ def _verify_reason(event, facts, tls, fields):
         return reasons[0] if leaf_only else reasons[1], "default", fields
     reason = reasons[0]
     return reason, ("verify" if reason in ("expired", "not_yet_valid") else "default"), fields
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The semantics object the checker is given
+
+
+class ModSSL(Semantics):
+    """Apache httpd's mod_ssl (2.4.x) as the checker's semantics: each method is the function above of the same
+    name. The catalogue is attached by apache/_catalogue (SEMANTICS), which adds Apache's log lines and fixes."""
+
+    name = "mod_ssl"
+    default_ciphers = DEFAULT_CIPHERS
+
+    _CLIENT_FILE_NOTES = {
+        "encrypted_key": "mod_ssl cannot use encrypted keys",
+        "no_certificate": "AH02252",
+        "only_ca": "only CA certificates: AH02206",
+        "no_key": "AH02252",
+        "key_mismatch": "AH02326",
+        "trust_file": "httpd would not start",
+    }
+
+    def tls_names(self, backend_url, preserve_host=False, host=None):
+        return tls_names(backend_url, preserve_host, host)
+
+    def host_header(self, url_host, explicit_port, preserve_host=False, client_host=None):
+        return host_header(url_host, explicit_port, preserve_host, client_host)
+
+    def protocol_range(self, protocols):
+        return protocol_range(protocols)
+
+    def cipher_string(self, ciphers):
+        return mod_ssl_cipher_string(ciphers)
+
+    def verify_decision(self, verify, verify_depth, errnum, errdepth, preverify_ok):
+        return verify_decision(verify, verify_depth, errnum, errdepth, preverify_ok)
+
+    def choose_client_cert(self, ca_names, client_certs):
+        return choose_client_cert(ca_names, client_certs)
+
+    def build_chain_issuers(self, cert, pool):
+        return build_chain_issuers(cert, pool)
+
+    def client_file_note(self, kind):
+        return self._CLIENT_FILE_NOTES[kind]
+
+    def classify(self, facts, tls, preserve_host=False, checked_name=None, now=None, is_ip=False):
+        return classify(facts, tls, preserve_host, checked_name, now, is_ip)
+
+
+MOD_SSL = ModSSL()

@@ -6,19 +6,22 @@
 """Every use of pyOpenSSL's private API and every pyOpenSSL version difference the checker relies on, in one file.
 
 The checker needs two things pyOpenSSL has no public API for: OpenSSL's SSL_CTX_set_cert_cb (to choose the client
-certificate when the server asks for one, as mod_ssl's ssl_callback_proxy_cert does), reached through
+certificate when the server asks for one, as a proxy's client-certificate callback does), reached through
 ``OpenSSL._util`` and ``Context._context``, and the Connection behind an ``SSL *`` (``Connection._reverse_mapping``).
 At import this file checks that each of them (and the public names the checker uses) exists. When one is missing,
 CAPABILITY_ERROR is a message naming the pyOpenSSL and cryptography versions found and the missing symbol, and
 HAS_PYOPENSSL is False: the module fails with that message instead of a traceback in the middle of a handshake.
 
-The version shims (pyOpenSSL 23.0 on Debian 12 has no ``as_cryptography=``, which arrived in 24.3) give
-cryptography objects, and DER-encoded DNs, to the pure mod_ssl rules whatever the version.
+The version shims (pyOpenSSL 23.0 on Debian 12 has no ``as_cryptography=``, which arrived in 24.3; cryptography 38
+has no ``not_valid_*_utc``) give cryptography objects, aware datetimes and DER-encoded DNs to the pure rules of a
+server's semantics whatever the version.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import datetime
 
 try:
     import OpenSSL
@@ -61,13 +64,13 @@ _NEEDS = (
     ("OpenSSL.SSL.Context._context", "the client-certificate callback", _context_pointer),
     ("OpenSSL.SSL.Connection._reverse_mapping", "the client-certificate callback",
      lambda: hasattr(SSL.Connection, "_reverse_mapping") and SSL.Connection._reverse_mapping is not None),
-    ("OpenSSL.SSL.Context.set_min_proto_version", "SSLProxyProtocol", lambda: SSL.Context.set_min_proto_version),
-    ("OpenSSL.SSL.TLS1_3_VERSION", "SSLProxyProtocol", lambda: SSL.TLS1_3_VERSION),
+    ("OpenSSL.SSL.Context.set_min_proto_version", "backend_tls.protocols", lambda: SSL.Context.set_min_proto_version),
+    ("OpenSSL.SSL.TLS1_3_VERSION", "backend_tls.protocols", lambda: SSL.TLS1_3_VERSION),
     ("OpenSSL.SSL.Connection.bio_read", "the handshake over memory BIOs", lambda: SSL.Connection.bio_read),
     ("OpenSSL.SSL.Connection.get_client_ca_list", "the server's acceptable client-CA list",
      lambda: SSL.Connection.get_client_ca_list),
     ("OpenSSL.crypto.X509.to_cryptography", "the verify callback", lambda: crypto.X509.to_cryptography),
-    ("OpenSSL.crypto.X509StoreFlags", "SSLProxyCheckPeerCRL", lambda: crypto.X509StoreFlags.CRL_CHECK_ALL),
+    ("OpenSSL.crypto.X509StoreFlags", "backend_tls.crl_check", lambda: crypto.X509StoreFlags.CRL_CHECK_ALL),
     ("OpenSSL.SSL.OpenSSL_version", "openssl_version", lambda: SSL.OpenSSL_version(SSL.OPENSSL_VERSION)),
 )
 
@@ -79,7 +82,7 @@ def versions():
 
 
 # The oldest releases the checker supports (Debian 12's python3-openssl and python3-cryptography, which the compat
-# stage of `make test` runs the Apache oracle cases on). The one place these numbers are written: the module's
+# stage of `make test` runs the server oracle cases on). The one place these numbers are written: the module's
 # requirements, meta/ee-requirements.txt and docs/usage.md are checked against it by
 # tests/unit/plugins/module_utils/tls/test_dependency_minimums.py.
 MIN_VERSIONS = {"pyOpenSSL": "23.0", "cryptography": "38.0"}
@@ -120,7 +123,7 @@ def openssl_version():
 
 def install_cert_callback(ctx, callback):
     """SSL_CTX_set_cert_cb on a pyOpenSSL Context: callback(connection) runs when the server sends
-    CertificateRequest, the point where mod_ssl's ssl_callback_proxy_cert runs. The handshake always continues
+    CertificateRequest, the point where a proxy's client-certificate callback runs. The handshake always continues
     (the callback answers 1, an exception included: none may escape into OpenSSL). Returns the cffi callback, which
     the caller must keep alive as long as the context."""
     ffi, lib = _private_util()
@@ -185,3 +188,17 @@ def client_ca_names(conn):
                             for k, v in reversed(name.get_components()))
             out.append((name.der(), text))
         return out
+
+
+def _utc(value):
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def cert_not_before(cert):
+    """notBefore as an aware UTC datetime (cryptography >= 42 has *_utc; Debian 12 ships 38)."""
+    return _utc(getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before)
+
+
+def cert_not_after(cert):
+    """notAfter as an aware UTC datetime."""
+    return _utc(getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after)

@@ -310,7 +310,7 @@ def test_the_probe_module_fails_clearly_on_an_error_log_that_is_not_a_file(tmp_p
     ("missing", "client_cert_file: cannot read {p}: No such file or directory"),
 ])
 def test_client_certificate_files_are_read_bounded(tmp_path, case, message):
-    from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls import _context as _tls_probe
     path = make(tmp_path, case)
     with pytest.raises(_tls_probe.ClientFileError) as info:
         _tls_probe._read(path, "client_cert_file")
@@ -318,7 +318,7 @@ def test_client_certificate_files_are_read_bounded(tmp_path, case, message):
 
 
 def test_client_certificate_file_size_message_is_kept(tmp_path):
-    from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls import _context as _tls_probe
     path = make(tmp_path, "big")
     with pytest.raises(_tls_probe.ClientFileError, match=r"^client_key_file: .* is larger than 64 bytes \(not a cert"):
         _tls_probe._read(path, "client_key_file", limit=LIMIT)

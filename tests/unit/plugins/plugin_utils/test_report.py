@@ -4,7 +4,7 @@ import re
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.plugin_utils import _report as report
-from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import CATALOGUE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import CATALOGUE
 
 
 def backend(url="https://b.internal:8443/", ok=True, reason="ok", days=200, site="shop", **over):

@@ -119,7 +119,7 @@ def test_ah00957_errno_decides(errno_text, reason):
 
 
 def test_selinux_denied_catalogue_lines_are_the_real_ones():
-    from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import entry_result
     res = entry_result("selinux_denied", {"scheme": "HTTPS", "address": "10.0.0.5:8443", "host": "app.internal",
                                           "port": 8443})
     # The catalogue's lines are the real ones without timestamp, pid and client (as every catalogue entry).

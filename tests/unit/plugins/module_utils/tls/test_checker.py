@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _tls_probe
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _loop
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
     build_checks_from_sites,
     distinct_key,
@@ -33,7 +34,7 @@ def _site(name, backend="https://shared.internal:8443/", **over):
 
 
 def _checks(sites, tmp_path):
-    return build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module())
+    return build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS)
 
 
 def _fake_probe(calls, ok=lambda check: True, delay=0.0):
@@ -51,12 +52,12 @@ def _fake_probe(calls, ok=lambda check: True, delay=0.0):
 
 def test_names_select_the_sites_checked_after_all_are_validated(tmp_path):
     sites = [_site("s%d" % i, backend="https://b%d.internal:8443/" % i) for i in range(4)]
-    checks = build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(),
+    checks = build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS,
                                      names=["s3", "s1"])
     assert [c["site"] for c in checks] == ["s1", "s3"]
     bad = sites + [_site("broken", backend="ftp://x/")]
     with pytest.raises(_checker.ConfigError) as exc:
-        build_checks_from_sites(bad, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), names=["s1"])
+        build_checks_from_sites(bad, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS, names=["s1"])
     assert "broken" in str(exc.value)
 
 
@@ -64,7 +65,7 @@ def test_names_without_sites_is_refused():
     params = {"backends": [{"url": "https://b.internal/"}], "names": ["a"], "timeout": 5, "concurrency": 4,
               "backend_tls_defaults": None}
     with pytest.raises(_checker.ConfigError) as exc:
-        _checker.run(params)
+        _checker.run(params, None, SEMANTICS)
     assert str(exc.value) == "names: selects among sites; it cannot be used with backends"
 
 
@@ -126,7 +127,7 @@ def test_concurrency_per_address_is_bounded(tmp_path):
             peak[host] = max(peak.get(host, 0), active[host])
         try:
             yield (None, 0, time.monotonic() + 0.02)  # waits 20 ms (only its deadline ends the wait)
-        except _tls_probe._Deadline:
+        except _loop._Deadline:
             pass
         with lock:
             active[host] -= 1
@@ -183,7 +184,7 @@ def test_run_uses_one_probe_per_distinct_backend(monkeypatch, tmp_path):
     monkeypatch.setattr(_checker, "check_steps", lambda c, *a, **k: _fake_probe(calls)(c))
     params = {"sites": [_site("s%d" % i) for i in range(30)], "backend_tls_defaults": {}, "tls_dir": "/srv/tls",
               "timeout": 5, "concurrency": 8, "http_request": True, "return_pem": False}
-    _checks, results = _checker.run(params, _Module())
+    _checks, results = _checker.run(params, _Module(), SEMANTICS)
     assert len(results) == 30
     assert calls == ["https://shared.internal:8443/"]
 

@@ -1,4 +1,4 @@
-"""_tls_probe.run_loop: every check from one selectors loop in one thread, against real local TLS listeners. The loop
+"""_loop.run_loop: every check from one selectors loop in one thread, against real local TLS listeners. The loop
 and the blocking driver (check_one) run the same generators and must agree; a blackholed backend times out at its own
 deadline without delaying the others; the per-address and the overall bounds hold (counted on the listeners); a slow
 DNS lookup blocks nobody else and wakes the loop itself (no polling); results come in input order; an exception in
@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _tls_probe as tp
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _loop as tp
 
 from support.backends import BlackholeBackend, MultiTLSBackend, PlainHTTPBackend, TLSBackend, free_port
 from support.pki import PKI
@@ -38,7 +39,7 @@ def by_ip(port, path="/", ca=None, **over):
 
 def run_checks(backends, concurrency=64, per_address=_checker.PER_ADDRESS_CONCURRENCY, timeout=5.0):
     """What _checker.run does with `backends`, with the per-address bound as a parameter."""
-    checks = _checker.build_checks_from_backends(backends)
+    checks = _checker.build_checks_from_backends(backends, SEMANTICS)
     _checker._attach_contexts(checks)
     resolver = tp.Resolver()
     return _checker.run_distinct(
@@ -48,7 +49,7 @@ def run_checks(backends, concurrency=64, per_address=_checker.PER_ADDRESS_CONCUR
 
 def blocking(backends, index, timeout=5.0):
     """backends[index] checked alone by the blocking driver."""
-    checks = _checker.build_checks_from_backends(backends)
+    checks = _checker.build_checks_from_backends(backends, SEMANTICS)
     _checker._attach_contexts(checks)
     return _checker.check_one(checks[index], checks[index]["context"], timeout, True, False)
 

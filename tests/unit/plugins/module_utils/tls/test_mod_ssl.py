@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.revproxy.tls.plugins.module_utils.tls import _catalogue as cat
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _catalogue as cat
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _mod_ssl as m
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_DEFAULTS, parse_backend_url, tls_names)
