@@ -31,7 +31,7 @@ with open(os.path.join(ROOT, "galaxy.yml")) as _handle:
 ALLOWED = [re.compile(p) for p in (
     r"MANIFEST\.json", r"FILES\.json", r"README\.md", r"LICENSE",
     r"\.ansible-lint",  # the lint configuration Galaxy's import uses (profile, mocked awx.awx module, excluded paths)
-    r"meta/(runtime|execution-environment)\.yml", r"meta/ee-(requirements|bindep)\.txt",
+    r"meta/(runtime|execution-environment|site_options)\.yml", r"meta/ee-(requirements|bindep)\.txt",
     r"plugins/(modules|module_utils|filter|doc_fragments|plugin_utils)(/[a-z0-9_]+)*/[a-z0-9_]+\.py",
     r"plugins/(modules|module_utils|filter|doc_fragments|plugin_utils)/[a-z0-9_]+\.py",
     r"roles/apache_proxy/README\.md",

@@ -1,15 +1,18 @@
 """One source for the site options.
 
-roles/apache_proxy/meta/argument_specs.yml documents the role's sites; scripts/sync_docs.py generates the doc fragment
-plugins/doc_fragments/_sites.py (options `sites` and `backend_tls_defaults`) from it; the modules validate with the
-Python argument spec (module_utils/model/_sites.py SITE_SPEC, backend_tls_defaults_spec(); _backend_tls.py
-BACKEND_TLS_SPEC). These tests check that all of them agree on every option's name, type, elements, choices, required
-flag and default (and the argument specs on no_log), that the fragment is what sync_docs.py generates, and that
+meta/site_options.yml documents the site options in server-neutral words, with each server's notes apart;
+scripts/sync_docs.py generates from it the site variables of roles/apache_proxy/meta/argument_specs.yml, the table of
+docs/variables.md and the doc fragment plugins/doc_fragments/_sites.py (options `sites` and `backend_tls_defaults`);
+the modules validate with the Python argument spec (module_utils/model/_sites.py SITE_SPEC, backend_tls_defaults_spec();
+_backend_tls.py BACKEND_TLS_SPEC). These tests check that all of them agree on every option's name, type, elements,
+choices, required flag and default (and the argument specs on no_log), that the fragment, the role's argument spec and
+the variables page are what sync_docs.py generates, that the source's own descriptions name no server, and that
 ansible-core's fragment merge gives each module every nested option.
 """
 import copy
 import importlib.util
 import os
+import re
 
 import pytest
 import yaml
@@ -126,6 +129,40 @@ def _sync_docs():
 def test_fragment_is_generated_from_argument_spec():
     with open(os.path.join(ROOT, "plugins", "doc_fragments", "_sites.py")) as handle:
         assert handle.read() == _sync_docs().render_fragment(), "run scripts/sync_docs.py"
+
+
+def test_role_argument_spec_and_variables_page_are_generated_from_the_source():
+    for path, text in _sync_docs().generated_files().items():
+        with open(path) as handle:
+            assert handle.read() == text, "run scripts/sync_docs.py (%s)" % os.path.relpath(path, ROOT)
+
+
+SERVER_WORDS = re.compile(r"Apache|httpd|SSLProxy|mod_[a-z_]+|AH0[0-9]+|vhost|ProxyPass|<(Proxy|Location|VirtualHost)\b")
+
+
+def _neutral_texts(options, prefix=""):
+    for name, opt in options.items():
+        yield prefix + name, " ".join(opt["description"]) if isinstance(opt["description"], list) else opt["description"]
+        yield from _neutral_texts(opt.get("options", {}), prefix + name + ".")
+
+
+def test_the_source_describes_options_in_neutral_words():
+    """What an option becomes on one server (directive, module, quirk) goes in its server_notes, so that another
+    server's role can show its own; every option the Apache role documents keeps its Apache notes."""
+    source = _yaml("meta", "site_options.yml")
+    assert [(name, SERVER_WORDS.findall(text)) for name, text in _neutral_texts(source)
+            if SERVER_WORDS.search(text)] == []
+    servers = set(server for _role, server, _prefix in _sync_docs().ROLES)
+    notes = [set(opt["server_notes"]) for opt in flat_source(source).values() if "server_notes" in opt]
+    assert len(notes) > 50 and all(keys <= servers for keys in notes)
+
+
+def flat_source(options, prefix=""):
+    rows = {}
+    for name, opt in options.items():
+        rows[prefix + name] = opt
+        rows.update(flat_source(opt.get("options", {}), prefix + name + "."))
+    return rows
 
 
 @pytest.mark.parametrize("module", MODULES)
