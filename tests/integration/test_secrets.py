@@ -284,12 +284,13 @@ def site(material, client=None):
 # -- a private Debian-style Apache tree ----------------------------------------------------------------------------
 
 def private_tree(root):
-    """/etc/apache2-like tree under ``root`` with its own envvars, run and log dirs. Returns its layout variables."""
+    """/etc/apache2-like tree under ``root`` with its own envvars, run and log dirs (startable: test_fleet serves from
+    it). Returns its layout variables."""
     for sub in ("sites-available", "sites-enabled", "conf-available", "conf-enabled", "mods-enabled", "run", "lock",
                 "logs"):
         os.makedirs(os.path.join(root, sub))
     shutil.copytree(SYSTEM_MODS, os.path.join(root, "mods-available"), symlinks=True)
-    for name in ("mpm_event.load", "mpm_event.conf", "authz_core.load", "mime.load", "dir.load"):
+    for name in ("mpm_event.load", "mpm_event.conf", "authz_core.load", "mime.load", "mime.conf", "dir.load"):
         if os.path.exists(os.path.join(root, "mods-available", name)):
             os.symlink("../mods-available/" + name, os.path.join(root, "mods-enabled", name))
     envvars = os.path.join(root, "envvars")
