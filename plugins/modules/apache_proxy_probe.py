@@ -31,9 +31,17 @@ options:
   sites:
     description:
       - The role's C(apache_proxy_sites) (validated as the role validates them).
+      - Required unless O(validated) names a validated set kept on the host.
     type: list
     elements: dict
-    required: true
+  validated:
+    description:
+      - The key of the sites the plan of this run validated and kept on the host
+        (RV(revproxy.tls.apache_proxy_sites#module:validated) of M(revproxy.tls.apache_proxy_sites) with
+        C(keep_validated)); the sites are then read from there, from the O(tls_dir) of O(layout), and not validated
+        again. When the key names no set kept there, O(sites) is validated instead (and the task fails without
+        O(sites)).
+    type: str
   names:
     description:
       - Names of the sites to probe; all sites when omitted.
@@ -171,7 +179,9 @@ from ansible_collections.revproxy.tls.plugins.module_utils._module import Revpro
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import validated_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._errorlog import read_since
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._probe import explain, probe_sites, targeted, wait_for_reload
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
@@ -211,7 +221,8 @@ def run(module):
     params = module.params
     layout = Layout.named(params["layout"], tls_dir=params["tls_dir"])
     error_log = params["error_log"] or layout.error_log
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params))
+    sites = validated_sites(params, layout, lambda: normalize_sites(
+        params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), server=APACHE))
     sites = select_sites(sites, params["names"])
     path = grammar.url_path(params["path"], "path") if params["path"] is not None else None
     host = grammar.hostname(params["host"], "host", ipv6=False) if params["host"] is not None else None
@@ -242,7 +253,8 @@ def run(module):
 def main():
     module = RevproxyModule(
         argument_spec=dict(
-            sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
+            sites=dict(type="list", elements="dict", options=SITE_SPEC),
+            validated=dict(type="str"),
             names=dict(type="list", elements="str"),
             backend_tls_defaults=backend_tls_defaults_spec(),
             layout=dict(type="str", choices=["debian", "redhat"], default="debian"),
@@ -257,6 +269,7 @@ def main():
             host=dict(type="str"),
             **_policy.policy_options()
         ),
+        required_one_of=[("sites", "validated")],
         supports_check_mode=True,
     )
     try:

@@ -105,9 +105,22 @@ options:
         O(tls_dir)) until a later call with V(commit) drops them or V(rollback) restores them. The role uses this
         to probe the reloaded Apache before making a change final.
       - With V(commit) and V(rollback), O(sites) is ignored. Both report RV(changed_files).
+      - V(commit), V(rollback) and V(apply) (outside check mode) also remove the validated set kept by
+        O(keep_validated).
     type: str
     choices: [apply, begin, commit, rollback]
     default: apply
+  keep_validated:
+    description:
+      - When the plan has changes, keep the validated sites for the later calls of the same run and return the key
+        they pass instead of the sites (RV(validated)); M(revproxy.tls.apache_proxy_probe) and
+        M(revproxy.tls.frontend_certificate) then skip the validation and Ansible does not carry the sites again.
+      - The set is kept in O(tls_dir) (a root-only file, written even in check mode, since the role plans in check
+        mode) when that directory exists. It holds the sites' names, listeners, frontend TLS file paths and
+        locations, never a file content or key. O(transaction=commit) or O(transaction=rollback) removes it, and so
+        does a plan without changes (an earlier run's).
+    type: bool
+    default: false
 notes:
   - The vhost file of a site is C(<config_root>/sites-available/<name>.conf) (C(<config_root>/conf.d/<name>.conf) with
     O(layout=redhat)); a file of that name that lacks the managed header is never overwritten (the task fails
@@ -181,6 +194,13 @@ config_test:
   description: Output of the candidate config test (empty when nothing changed).
   returned: always
   type: str
+validated:
+  description:
+    - With O(keep_validated), the key of the validated set kept for the later calls of this run (pass it as their
+      O(revproxy.tls.apache_proxy_probe#module:validated)); empty when nothing was kept (no change, no O(tls_dir)
+      yet, or O(keep_validated=false)).
+  returned: when O(sites) is planned (not with O(transaction=commit) or O(transaction=rollback))
+  type: str
 listen_ports:
   description: The ports the sites listen on (the role labels them C(http_port_t) where SELinux enforces).
   returned: when O(sites) is planned (not with O(transaction=commit) or O(transaction=rollback))
@@ -193,27 +213,34 @@ import os
 
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
-    Layout,
-    apply,
-    begin_transaction,
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._config_test import (
     candidate_config_test,
     live_config_test,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import (
+    desired_state,
+    diff,
+    drop_validated,
+    existing_listens,
+    handoff_key,
+    is_managed,
+    keep_validated,
+    plan,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import (
+    apply,
+    begin_transaction,
     changed_paths,
     cleanup_backups,
     commit,
-    desired_state,
-    diff,
-    existing_listens,
-    is_managed,
     pending_transaction,
-    plan,
     restore,
     rollback,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
-from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import LiveVhostsError, read_live_vhosts
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
@@ -234,18 +261,10 @@ def finish(module, layout, transaction):
             "removed_sites": [], "config_test": ""}
 
 
-def run(module):
+def effective_sites(module, layout):
+    """Every site validated (model, policy, served paths, the running configuration's names and addresses, no
+    backend that is this Apache); warnings go to the module. Returns the effective sites."""
     params = module.params
-    layout = Layout.named(params["layout"], config_root=params["config_root"], envvars=params["envvars"],
-                          binary=params["binary"], tls_dir=params["tls_dir"])
-    if params["transaction"] in ("commit", "rollback"):
-        return finish(module, layout, params["transaction"])
-    if pending_transaction(layout) is not None and not module.check_mode:
-        # An earlier run stopped between applying and probing: its files are live; make them final before planning.
-        module.warn("an earlier run left an unfinished change (%s); keeping its files as they are"
-                    % ", ".join(changed_paths(pending_transaction(layout))[:3]))
-        commit(layout)
-    log_level = grammar.log_level(params["log_level"])
     live = None
     if params["config_test"] and os.path.exists(layout.main_config):
         # The names and addresses the hand-written vhosts serve, as Apache reads the running configuration.
@@ -257,16 +276,18 @@ def run(module):
                         "between managed sites only: %s" % exc)
     _policy_checked, sites, ownership_warnings = _host_checks.effective_sites(
         params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), live=live,
-        # The directory Apache reads the managed sites from: the enabled links (Debian) or conf.d itself (RHEL).
-        is_managed=is_managed, managed_dir=os.path.dirname(layout.site_link("x") or layout.site_conf("x")),
+        is_managed=is_managed, managed_dir=layout.managed_dir(),
         listen_ports=set(port for _address, port in existing_listens(layout)))
     for warning in ownership_warnings:
         module.warn(warning)
     for site in sites:
         for warning in site["warnings"]:
             module.warn("site %r: %s" % (site["name"], warning))
-    entries = desired_state(sites, layout, log_level)
-    actions = plan(entries, layout, prune=params["prune"])
+    return sites
+
+
+def outcome(module, sites, actions):
+    """The module's result for a plan: per-site status, the changed and removed sites, the changed files."""
     changed_sites = set(a["entry"].site for a in actions if a["entry"].site)
     names = set(s["name"] for s in sites)
     result = {
@@ -287,6 +308,56 @@ def run(module):
     }
     if module._diff:
         result["diff"] = diff(actions)
+    return result
+
+
+def hand_on(module, layout, sites, actions):
+    """With keep_validated: keep the validated sites for the later calls of this run, when there are any (a change
+    to apply). Returns the key they pass as `validated`, or ""."""
+    if not module.params["keep_validated"]:
+        return ""
+    if not actions:
+        drop_validated(layout)  # an earlier run's, stopped before its commit
+        return ""
+    return keep_validated(layout, handoff_key(module.params, layout, _policy.policy_of(module.params)), sites)
+
+
+def write(module, layout, actions, result):
+    """Apply the actions, test the live configuration (restoring the previous files when it fails), and either
+    record the change as pending (transaction begin) or make it final."""
+    params = module.params
+    backups = apply(actions)
+    try:
+        ok, output = live_config_test(layout, module.run_command) if params["config_test"] else (True, "")
+    except Exception:
+        restore(backups)
+        raise
+    if not ok:
+        restore(backups)
+        module.fail_json(msg="The live configuration failed Apache's config test after the change; the previous "
+                             "files were restored. Apache said: %s" % output, **result)
+    if params["transaction"] == "begin":
+        begin_transaction(layout, backups)
+    else:
+        cleanup_backups(backups)
+
+
+def run(module):
+    params = module.params
+    layout = Layout.named(params["layout"], config_root=params["config_root"], envvars=params["envvars"],
+                          binary=params["binary"], tls_dir=params["tls_dir"])
+    if params["transaction"] in ("commit", "rollback"):
+        return finish(module, layout, params["transaction"])
+    if pending_transaction(layout) is not None and not module.check_mode:
+        # An earlier run stopped between applying and probing: its files are live; make them final before planning.
+        module.warn("an earlier run left an unfinished change (%s); keeping its files as they are"
+                    % ", ".join(changed_paths(pending_transaction(layout))[:3]))
+        commit(layout, drop_handoff=False)
+    log_level = grammar.log_level(params["log_level"])
+    sites = effective_sites(module, layout)
+    actions = plan(desired_state(sites, layout, log_level), layout, prune=params["prune"])
+    result = outcome(module, sites, actions)
+    result["validated"] = hand_on(module, layout, sites, actions)
     if actions and params["config_test"]:
         ok, output = candidate_config_test(actions, layout, module.run_command)
         result["config_test"] = output
@@ -294,20 +365,9 @@ def run(module):
             module.fail_json(msg="The candidate configuration fails Apache's config test; no live file was changed. "
                                  "Apache said: %s" % output, **result)
     if actions and not module.check_mode:
-        backups = apply(actions)
-        try:
-            ok, output = live_config_test(layout, module.run_command) if params["config_test"] else (True, "")
-        except Exception:
-            restore(backups)
-            raise
-        if not ok:
-            restore(backups)
-            module.fail_json(msg="The live configuration failed Apache's config test after the change; the previous "
-                                 "files were restored. Apache said: %s" % output, **result)
-        if params["transaction"] == "begin":
-            begin_transaction(layout, backups)
-        else:
-            cleanup_backups(backups)
+        write(module, layout, actions, result)
+    if params["transaction"] == "apply" and not module.check_mode:
+        drop_validated(layout)  # no probe follows: the run ends here
     return result
 
 
@@ -325,6 +385,7 @@ def main():
             envvars=dict(type="path"),
             config_test=dict(type="bool", default=True),
             transaction=dict(type="str", choices=["apply", "begin", "commit", "rollback"], default="apply"),
+            keep_validated=dict(type="bool", default=False),
             **_policy.policy_options()
         ),
         supports_check_mode=True,

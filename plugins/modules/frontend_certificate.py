@@ -30,9 +30,16 @@ options:
   sites:
     description:
       - The role's C(apache_proxy_sites) (validated as the role validates them). Sites without C(tls) are skipped.
+      - Required unless O(validated) names a validated set kept on the host.
     type: list
     elements: dict
-    required: true
+  validated:
+    description:
+      - The key of the sites the plan of this run validated and kept on the host (RV(revproxy.tls.apache_proxy_sites#module:validated)
+        of M(revproxy.tls.apache_proxy_sites) with C(keep_validated)); the sites are then read from there, from the
+        O(tls_dir) of O(layout), and not validated again. When the key names no set kept there, O(sites) is
+        validated instead (and the task fails without O(sites)).
+    type: str
   names:
     description:
       - Names of the sites to check; all sites when omitted.
@@ -43,11 +50,17 @@ options:
       - The role's C(apache_proxy_backend_tls_defaults), so the sites are read exactly as the role renders them.
     type: dict
     default: {}
+  layout:
+    description:
+      - The server family's layout (see M(revproxy.tls.apache_proxy_sites)); it gives the default of O(tls_dir).
+    type: str
+    choices: [debian, redhat]
+    default: debian
   tls_dir:
     description:
-      - The role's C(apache_proxy_tls_dir).
+      - The role's C(apache_proxy_tls_dir). Default C(/etc/apache2/revproxy-tls) with O(layout=debian),
+        C(/etc/httpd/revproxy-tls) with O(layout=redhat).
     type: path
-    default: /etc/apache2/revproxy-tls
   expiry_days:
     description:
       - A certificate that expires in fewer days than this fails the check (C(0) checks only that it has not expired).
@@ -130,6 +143,9 @@ msg:
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import validated_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
@@ -160,8 +176,9 @@ def _read(path):
 def run(params, read=_read):
     if not _frontend_cert.HAS_CRYPTOGRAPHY:
         raise ConfigError("the Python library cryptography (>= 38.0) is needed on the proxy host for this check")
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], params["tls_dir"],
-                            _policy.policy_of(params))
+    layout = Layout.named(params.get("layout") or "debian", tls_dir=params["tls_dir"])
+    sites = validated_sites(params, layout, lambda: normalize_sites(
+        params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), server=APACHE))
     sites = select_sites(sites, params["names"])
     days = grammar.integer(params["expiry_days"], "expiry_days", 0, 3650)
     trust_text = None
@@ -185,10 +202,12 @@ def run(params, read=_read):
 def argument_spec():
     """A fresh spec each call (AnsibleModule fills suboption defaults into it in place)."""
     return dict(
-        sites=dict(type="list", elements="dict", required=True, options=SITE_SPEC),
+        sites=dict(type="list", elements="dict", options=SITE_SPEC),
+        validated=dict(type="str"),
         names=dict(type="list", elements="str"),
         backend_tls_defaults=backend_tls_defaults_spec(),
-        tls_dir=dict(type="path", default="/etc/apache2/revproxy-tls"),
+        layout=dict(type="str", choices=["debian", "redhat"], default="debian"),
+        tls_dir=dict(type="path"),
         expiry_days=dict(type="int", default=14),
         trust_file=dict(type="path"),
         fail_on=dict(type="str", choices=["any", "never"], default="any"),
@@ -197,7 +216,8 @@ def argument_spec():
 
 
 def main():
-    module = RevproxyModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = RevproxyModule(argument_spec=argument_spec(), required_one_of=[("sites", "validated")],
+                            supports_check_mode=True)
     try:
         result = run(module.params)
     except ConfigError as exc:

@@ -1,78 +1,16 @@
-"""Layout.redhat(): every path of httpd's RHEL layout, and the engine on a scratch /etc/httpd-shaped tree (no links:
-a site is conf.d/<name>.conf, a disabled site an absent file; the Listen file in conf.d; modules in conf.modules.d)."""
+"""The plan on a scratch /etc/httpd-shaped tree (RHEL layout; no links: a site is conf.d/<name>.conf, a disabled site
+an absent file; the Listen file in conf.d; modules in conf.modules.d), and the candidate tree of that layout."""
 import os
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
-    Layout,
-    RedHatLayout,
-    _build_candidate_tree,
-    apply,
-    cleanup_backups,
-    desired_state,
-    plan,
-    render_modules_conf,
-)
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._config_test import _build_candidate_tree
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, plan, render_modules_conf
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import MANAGED_MARKER
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import apply, cleanup_backups
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
-
-
-@pytest.mark.parametrize("attr, args, expected", [
-    ("config_root", None, "/etc/httpd"),
-    ("main_config", None, "/etc/httpd/conf/httpd.conf"),
-    ("ports_config", None, "/etc/httpd/conf/httpd.conf"),
-    ("binary", None, "httpd"),
-    ("envvars", None, None),
-    ("tls_dir", None, "/etc/httpd/revproxy-tls"),
-    ("error_log", None, "/var/log/httpd/error_log"),
-    ("service", None, "httpd"),
-    ("family", None, "redhat"),
-    ("site_conf", ("shop",), "/etc/httpd/conf.d/shop.conf"),
-    ("site_link", ("shop",), None),
-    ("site_tls_dir", ("shop",), "/etc/httpd/revproxy-tls/shop"),
-    ("enabled_dirs", (), [("mods", "/etc/httpd/conf.modules.d"), ("conf", "/etc/httpd/conf.d")]),
-    ("config_test_command", ("/tmp/c/httpd.conf",), ["httpd", "-t", "-f", "/tmp/c/httpd.conf"]),
-    ("module_files", ("ssl",), []),
-    ("is_module_link", ("/etc/httpd/conf.modules.d/00-ssl.conf",), False),
-])
-def test_redhat_paths(attr, args, expected):
-    value = getattr(Layout.redhat(), attr)
-    assert (value(*args) if args is not None else value) == expected
-
-
-@pytest.mark.parametrize("attr, args, expected", [
-    ("config_root", None, "/etc/apache2"),
-    ("main_config", None, "/etc/apache2/apache2.conf"),
-    ("ports_config", None, "/etc/apache2/ports.conf"),
-    ("binary", None, "apache2"),
-    ("envvars", None, "/etc/apache2/envvars"),
-    ("tls_dir", None, "/etc/apache2/revproxy-tls"),
-    ("error_log", None, "/var/log/apache2/error.log"),
-    ("service", None, "apache2"),
-    ("site_conf", ("shop",), "/etc/apache2/sites-available/shop.conf"),
-    ("site_link", ("shop",), "/etc/apache2/sites-enabled/shop.conf"),
-    ("listen_sources", (), ["/etc/apache2/ports.conf"]),
-])
-def test_debian_paths_unchanged(attr, args, expected):
-    value = getattr(Layout.debian(), attr)
-    assert (value(*args) if args is not None else value) == expected
-
-
-@pytest.mark.parametrize("family, overrides, expected", [
-    ("redhat", {"config_root": None, "binary": None}, ("/etc/httpd", "httpd")),
-    ("redhat", {"config_root": "/srv/httpd", "binary": "/usr/sbin/httpd"}, ("/srv/httpd", "/usr/sbin/httpd")),
-    ("debian", {"config_root": None, "binary": None}, ("/etc/apache2", "apache2")),
-])
-def test_named(family, overrides, expected):
-    layout = Layout.named(family, **overrides)
-    assert (layout.config_root, layout.binary) == expected
-
-
-def test_redhat_with_envvars_uses_the_debian_wrapper():
-    cmd = Layout.redhat(envvars="/etc/sysconfig/x").config_test_command("/m.conf")
-    assert cmd[0] == "/bin/sh" and cmd[-3:] == ["/etc/sysconfig/x", "httpd", "/m.conf"]
+from support.apache_model import normalize_sites
 
 
 def test_modules_conf_guards_each_module():
@@ -159,7 +97,3 @@ def test_candidate_tree_points_conf_d_at_the_candidates(layout, tmp_path):
     assert cand == ["b.conf", "revproxy-tls-listen.conf", "ssl.conf", "welcome.conf"]
     assert "Listen 8443" in open(str(work / "conf.d" / "revproxy-tls-listen.conf")).read()
     assert os.path.realpath(str(work / "conf.d" / "ssl.conf")) == layout.d("conf.d/ssl.conf")
-
-
-def test_redhat_layout_is_a_layout():
-    assert isinstance(Layout.redhat(), RedHatLayout) and isinstance(Layout.redhat(), Layout)

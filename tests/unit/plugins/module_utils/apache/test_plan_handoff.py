@@ -1,0 +1,97 @@
+"""Validate once per run: the plan's view of the effective sites (what the probe and the frontend check read, no file
+contents), kept in the layout's TLS directory under the digest of the inputs, and read back by the later calls."""
+import gzip
+import json
+import os
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import (
+    drop_validated,
+    handoff_key,
+    handoff_view,
+    keep_validated,
+    validated_sites,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from support.apache_model import normalize_site, normalize_sites
+
+from support.pemdata import CERT, KEY  # noqa: E402  real PEM: contents are parsed
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "golden", "apache_render_corpus.jsonl.gz")
+
+RAW = [{"name": "m", "server_name": "m.example.com", "server_aliases": ["www.m.example.com"],
+        "locations": [{"path": "/", "backend": "https://m.internal/", "probe_status": [200]}],
+        "backend_tls": {"ca_content": CERT, "client_cert_content": CERT, "client_key_content": KEY}}]
+
+
+@pytest.fixture()
+def layout(tmp_path):
+    tls = tmp_path / "tls"
+    tls.mkdir(mode=0o755)
+    return Layout(config_root=str(tmp_path / "apache2"), tls_dir=str(tls))
+
+
+def params(**over):
+    out = {"sites": RAW, "backend_tls_defaults": {}, "allow_raw_directives": False, "served_roots": ["/srv"]}
+    out.update(over)
+    return out
+
+
+def test_the_view_holds_no_file_contents_and_is_plain_json(layout):
+    view = handoff_view(normalize_sites(RAW, tls_dir=layout.tls_dir))
+    text = json.dumps(view)
+    assert "BEGIN" not in text and "contents" not in text
+    assert view == [{"name": "m", "server_name": "m.example.com", "server_aliases": ["www.m.example.com"],
+                     "listen": view[0]["listen"], "tls": None,
+                     "locations": [{"path": "/", "backend": "https://m.internal/", "probe_status": [200]}]}]
+
+
+def test_the_view_of_every_golden_site_survives_json():
+    """Every site the unit suite validates (the golden corpus) gives a view that is plain JSON, read back equal."""
+    with gzip.open(CORPUS, "rt") as handle:
+        records = [json.loads(line) for line in handle]
+    for rec in records:
+        if "site" in rec:
+            effs = [normalize_site(rec["site"], rec["index"], rec["defaults"], rec["tls_dir"], rec["policy"])]
+        else:
+            effs = normalize_sites(rec["sites"], rec["defaults"], rec["tls_dir"], rec["policy"])
+        view = handoff_view(effs)
+        assert json.loads(json.dumps(view)) == view
+
+
+def test_kept_then_read_back_without_validating(layout):
+    sites = normalize_sites(RAW, tls_dir=layout.tls_dir)
+    key = handoff_key(params(), layout, {"allow_raw_directives": False, "served_roots": ["/srv"]})
+    assert keep_validated(layout, key, sites) == key
+    assert os.path.basename(layout.handoff_file) == ".revproxy-validated.json"
+    assert "BEGIN" not in open(layout.handoff_file).read()
+
+    def never():
+        raise AssertionError("validated again")
+    assert validated_sites({"validated": key, "sites": None}, layout, never) == handoff_view(sites)
+    drop_validated(layout)
+    assert not os.path.exists(layout.handoff_file)
+
+
+def test_the_key_changes_with_any_input(layout):
+    policy = {"allow_raw_directives": False, "served_roots": ["/srv"]}
+    base = handoff_key(params(), layout, policy)
+    assert handoff_key(params(backend_tls_defaults={"verify_depth": 3}), layout, policy) != base
+    assert handoff_key(params(), layout, dict(policy, allow_raw_directives=True)) != base
+    assert handoff_key(params(), Layout.redhat(tls_dir=layout.tls_dir), policy) != base
+    assert handoff_key(params(), Layout(tls_dir="/elsewhere"), policy) != base
+
+
+def test_no_matching_set_validates_the_sites_or_fails(layout):
+    assert validated_sites({"validated": "nope", "sites": RAW}, layout, lambda: "validated") == "validated"
+    assert validated_sites({"sites": RAW}, layout, lambda: "validated") == "validated"
+    with pytest.raises(ConfigError, match="validated: no validated set nope in .*; pass sites instead"):
+        validated_sites({"validated": "nope", "sites": None}, layout, lambda: "validated")
+
+
+def test_nothing_is_kept_without_the_tls_dir(tmp_path):
+    layout = Layout(config_root=str(tmp_path), tls_dir=str(tmp_path / "absent"))
+    assert keep_validated(layout, "k", []) == ""
+    assert not os.path.exists(str(tmp_path / "absent"))
