@@ -7,8 +7,8 @@ import sys
 import jinja2
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_site
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from support.apache_model import render_site
+from support.apache_model import normalize_site
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "scripts", "bench.py")

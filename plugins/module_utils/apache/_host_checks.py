@@ -19,7 +19,8 @@ import socket
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, resolve_served_path
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
-from ansible_collections.revproxy.tls.plugins.module_utils.model import _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import location_urls
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
@@ -107,7 +108,7 @@ def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None
     running configuration's Listen directives; the vhosts' and the managed sites' are added). Returns (policy,
     effective sites, warnings); raises ConfigError."""
     policy = _policy.check_policy(policy)
-    effective = normalize_sites(sites, defaults, tls_dir, policy)
+    effective = normalize_sites(sites, defaults, tls_dir, policy, server=APACHE)
     check_served_paths(effective, policy, resolve)
     check_listen_addresses(effective, is_local)
     warnings = []

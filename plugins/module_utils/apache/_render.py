@@ -5,10 +5,10 @@
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
 """Render effective sites (from _sites.normalize_site) as Apache vhost files. Pure functions, no I/O.
 
-Every value that reaches a directive has been validated by its grammar kind (_grammar), and every directive line is
-built by _grammar.directive()/section(): each value becomes exactly one Apache argument (quoted paths and URLs, bare
-keywords), and the line is tokenized back before it is used, so even a validation miss cannot add an argument or a
-directive.
+Every value that reaches a directive has been validated by its grammar kind (model/_grammar), and every directive
+line is built by _emit.directive()/section(): each value becomes exactly one Apache argument (quoted paths and URLs,
+bare keywords), and the line is tokenized back before it is used, so even a validation miss cannot add an argument or
+a directive.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,7 +30,7 @@ _IN = "    "
 
 
 def _d(name, *args):
-    """An indented directive line inside the vhost (see _grammar.directive)."""
+    """An indented directive line inside the vhost (see _emit.directive)."""
     return directive(name, *args, indent=_IN)
 
 
@@ -114,8 +114,11 @@ def client_cert_render_path(site, tls_dir):
     return tls["client_cert_file"]
 
 
-def render_site(site, log_level="warn ssl:info", tls_dir="/etc/apache2/revproxy-tls"):
-    """One effective site as the text of its vhost file."""
+def render_site(site, log_level="warn ssl:info", tls_dir=None):
+    """One effective site as the text of its vhost file. `tls_dir`: where the role deploys the sites' TLS files
+    (the layout's; required, as for normalize_site)."""
+    if not isinstance(tls_dir, str) or not tls_dir.startswith("/"):
+        raise TypeError("render_site: tls_dir= must be the layout's absolute TLS directory, got %r" % (tls_dir,))
     site = dict(site, client_cert_render=client_cert_render_path(site, tls_dir))
     listen = site["listen"]
     addr = listen["address"] or "*"

@@ -17,7 +17,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend impor
     ERROR_PAGE_PREFIX,
     forwarded_unset_names,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._directives import modules as directive_modules
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._directives import modules as directive_modules
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import BARE_RE, Bare, directive, section, tokenize
 
 _IN = "    "

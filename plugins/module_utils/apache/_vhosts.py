@@ -72,17 +72,8 @@ def _where(live):
     return "hand-written vhost %s:%s" % (live.get("file") or "?", live.get("line") or "?")
 
 
-def check_ownership(sites, live=(), managed_dir=None):
-    """Refuse a managed site that would take a name or an address another site serves. `sites`: effective sites;
-    `live`: hand-written vhosts of the running configuration (dicts with address, port, names, file, line, default),
-    managed files already removed; `managed_dir`: the directory the managed sites' files are read from (for rule 3).
-    Returns warnings (a hand-written vhost that would shadow a managed one)."""
-    warnings = []
-    vhosts = [v for eff in sites for v in managed_vhosts(eff)]
-    by_port = {}
-    for v in vhosts:
-        by_port.setdefault(v["port"], []).append(v)
-    # Rule 1 between managed sites: a specific address and '*' on one port.
+def _check_managed_addresses(by_port):
+    """Rule 1 between managed sites: a specific address and '*' on one port."""
     for port, group in sorted(by_port.items()):
         specific = [v for v in group if v["address"]]
         wildcard = [v for v in group if not v["address"]]
@@ -94,10 +85,13 @@ def check_ownership(sites, live=(), managed_dir=None):
                 "listen.address (or leave both unset)"
                 % (s["what"], _addr(s["address"], port), w["what"], _addr(None, port), _addr(s["address"], port),
                    s["what"], ", ".join(w["names"][:3])))
-    # Rule 2 between managed sites: a name belongs to one site, on every port. On the same address:port Apache
-    # answers it from whichever file it reads first; on another port the other site still gets the name's cookies
-    # (browsers do not scope cookies by port) and its users' trust. Indexed (names, and names by dot-suffix for the
-    # wildcards), so thousands of sites cost a pass, not a pair of loops.
+
+
+def _check_managed_names(vhosts):
+    """Rule 2 between managed sites: a name belongs to one site, on every port. On the same address:port Apache
+    answers it from whichever file it reads first; on another port the other site still gets the name's cookies
+    (browsers do not scope cookies by port) and its users' trust. Indexed (names, and names by dot-suffix for the
+    wildcards), so thousands of sites cost a pass, not a pair of loops. Returns (owner by name, the suffix index)."""
     owner = {}
     for v in vhosts:
         for name in v["names"]:
@@ -118,50 +112,75 @@ def check_ownership(sites, live=(), managed_dir=None):
                         "whichever file it reads first, and on another port the alias still gets its cookies. Use "
                         "names that do not overlap"
                         % (v["what"], pattern, name, other["what"], _addr(other["address"], other["port"])))
-    for lv in live or ():
-        port, address = lv["port"], lv.get("address")
-        lnames = [_norm(n) for n in lv.get("names") or []]
-        for v in by_port.get(port, []):
-            same = v["address"] == address
-            if v["address"] and not address:
+    return owner, by_suffix
+
+
+def _check_live_address(lv, by_port, managed_dir, warnings):
+    """Rules 1 and 3 against one hand-written vhost: the managed vhosts on its port."""
+    port, address = lv["port"], lv.get("address")
+    lnames = [_norm(n) for n in lv.get("names") or []]
+    for v in by_port.get(port, []):
+        if v["address"] and not address:
+            raise ConfigError(
+                "%s: listens on %s while the %s listens on %s: every request to %s would reach the managed "
+                "vhost, taking the names %s there. Use listen.address '*' (unset) as that vhost does"
+                % (v["what"], _addr(v["address"], port), _where(lv), _addr(None, port), _addr(v["address"], port),
+                   ", ".join(lnames[:3]) or "(none)"))
+        if address and not v["address"]:
+            warnings.append("%s on %s is not reached on %s: the %s is declared for that address"
+                            % (v["what"], _addr(None, port), _addr(address, port), _where(lv)))
+            continue
+        if v["address"] != address:
+            continue
+        # Rule 3: a managed file read before the hand-written default server would become the default.
+        if lv.get("default") and managed_dir and posixpath.dirname(lv.get("file") or "") == managed_dir:
+            mine = "%s.conf" % v["site"]
+            theirs = posixpath.basename(lv["file"])
+            if mine < theirs:
                 raise ConfigError(
-                    "%s: listens on %s while the %s listens on %s: every request to %s would reach the managed "
-                    "vhost, taking the names %s there. Use listen.address '*' (unset) as that vhost does"
-                    % (v["what"], _addr(v["address"], port), _where(lv), _addr(None, port), _addr(v["address"], port),
-                       ", ".join(lnames[:3]) or "(none)"))
-            if address and not v["address"]:
-                warnings.append("%s on %s is not reached on %s: the %s is declared for that address"
-                                % (v["what"], _addr(None, port), _addr(address, port), _where(lv)))
-                continue
-            if not same:
-                continue
-            # Rule 3: a managed file read before the hand-written default server would become the default.
-            if lv.get("default") and managed_dir and posixpath.dirname(lv.get("file") or "") == managed_dir:
-                mine = "%s.conf" % v["site"]
-                theirs = posixpath.basename(lv["file"])
-                if mine < theirs:
-                    raise ConfigError(
-                        "%s: its file %s sorts before %s, the default server of %s: Apache would then answer every "
-                        "unknown name there with the managed site. Rename the site so that it sorts after %r"
-                        % (v["what"], mine, theirs, _addr(address, port), theirs))
-        # Names, on any port (as between managed sites).
-        for name in lnames:
-            v = owner.get(name)
-            if v is not None:
-                raise ConfigError("%s: %r is already served on %s by the %s; a name belongs to one site (Apache "
-                                  "answers it from whichever file it reads first; on another port the other still "
-                                  "gets its cookies). Remove it there first, or use another name"
-                                  % (v["what"], name, _addr(address, port), _where(lv)))
-        live_index = _suffix_index(lnames)
-        for v in vhosts:
-            for pattern in v["names"]:
-                for name in _wild_matches(pattern, live_index):
-                    raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
-                                      % (v["what"], pattern, name, _where(lv), _addr(address, port)))
-        for pattern in lnames:
-            for name in _wild_matches(pattern, by_suffix):
-                v = owner[name]
-                if (v["address"], v["port"]) == (address, port):
-                    warnings.append("%s: %r may be answered by the %s (its alias %r matches it)"
-                                    % (v["what"], name, _where(lv), pattern))
+                    "%s: its file %s sorts before %s, the default server of %s: Apache would then answer every "
+                    "unknown name there with the managed site. Rename the site so that it sorts after %r"
+                    % (v["what"], mine, theirs, _addr(address, port), theirs))
+
+
+def _check_live_names(lv, vhosts, owner, by_suffix, warnings):
+    """Rule 2 against one hand-written vhost: its names and wildcards against the managed ones, on any port."""
+    port, address = lv["port"], lv.get("address")
+    lnames = [_norm(n) for n in lv.get("names") or []]
+    for name in lnames:
+        v = owner.get(name)
+        if v is not None:
+            raise ConfigError("%s: %r is already served on %s by the %s; a name belongs to one site (Apache "
+                              "answers it from whichever file it reads first; on another port the other still "
+                              "gets its cookies). Remove it there first, or use another name"
+                              % (v["what"], name, _addr(address, port), _where(lv)))
+    live_index = _suffix_index(lnames)
+    for v in vhosts:
+        for pattern in v["names"]:
+            for name in _wild_matches(pattern, live_index):
+                raise ConfigError("%s: server_aliases: %r also matches %r, which the %s serves on %s"
+                                  % (v["what"], pattern, name, _where(lv), _addr(address, port)))
+    for pattern in lnames:
+        for name in _wild_matches(pattern, by_suffix):
+            v = owner[name]
+            if (v["address"], v["port"]) == (address, port):
+                warnings.append("%s: %r may be answered by the %s (its alias %r matches it)"
+                                % (v["what"], name, _where(lv), pattern))
+
+
+def check_ownership(sites, live=(), managed_dir=None):
+    """Refuse a managed site that would take a name or an address another site serves. `sites`: effective sites;
+    `live`: hand-written vhosts of the running configuration (dicts with address, port, names, file, line, default),
+    managed files already removed; `managed_dir`: the directory the managed sites' files are read from (for rule 3).
+    Returns warnings (a hand-written vhost that would shadow a managed one)."""
+    warnings = []
+    vhosts = [v for eff in sites for v in managed_vhosts(eff)]
+    by_port = {}
+    for v in vhosts:
+        by_port.setdefault(v["port"], []).append(v)
+    _check_managed_addresses(by_port)
+    owner, by_suffix = _check_managed_names(vhosts)
+    for lv in live or ():
+        _check_live_address(lv, by_port, managed_dir, warnings)
+        _check_live_names(lv, vhosts, owner, by_suffix, warnings)
     return warnings

@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""The one definition of the backend TLS settings (names, types, defaults) and of mod_ssl's naming rules.
+"""The one definition of the backend TLS settings (names, types, defaults), their validation and the gate of
+insecure settings.
 
-Both the renderer (apache_proxy role, apache_proxy_sites module) and the checker (backend_handshake module) import
-these, so what the role writes and what the checker tests cannot disagree.
+Both the renderer (the role, through the model) and the checker (backend_handshake) import these, so what the role
+writes and what the checker tests cannot disagree. What a server adds (the cipher list it hands to OpenSSL, what a
+missing CA or CRL does to it) is asked of its capability profile (model/_server.py), passed in as `server`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -93,7 +95,7 @@ DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 class BackendURL:
-    """A parsed ProxyPass target."""
+    """A parsed backend URL."""
 
     def __init__(self, url, scheme, host, port, path):
         self.url = url
@@ -122,7 +124,7 @@ _SCHEMELESS_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]*)?(/|
 
 
 def parse_backend_url(url, field="backend"):
-    """Parse and validate a ProxyPass backend URL: http, https, ws or wss, a host, an optional port and path."""
+    """Parse and validate a backend URL: http, https, ws or wss, a host, an optional port and path."""
     safe_text(url, field, 2048)
     try:
         url.encode("ascii")
@@ -191,9 +193,12 @@ def merge_backend_tls(*layers):
     return merged
 
 
-def validate_backend_tls(tls, field="backend_tls", used=True):
+def validate_backend_tls(tls, field="backend_tls", used=True, server=None):
     """Lexical and type checks of effective backend TLS settings (after merge). Raises ConfigError.
-    With used=False (no TLS backend uses them), the cross-field rules that only matter for a handshake are skipped."""
+    With used=False (no TLS backend uses them), the cross-field rules that only matter for a handshake are skipped.
+    `server`: the capability profile (model/_server.py) that checks a cipher string selects anything once the
+    server built its list, and words the consequences; None (the checker, which asks its own semantics) skips
+    that check."""
     unknown = sorted(set(tls) - set(BACKEND_TLS_DEFAULTS))
     if unknown:
         raise ConfigError("%s: unknown key(s) %s" % (field, ", ".join(unknown)))
@@ -213,19 +218,16 @@ def validate_backend_tls(tls, field="backend_tls", used=True):
             raise ConfigError("%s.protocols: %r is not one of %s" % (field, proto, ", ".join(PROTOCOL_CHOICES)))
     if tls["ciphers"] is not None:
         cipher_string(tls["ciphers"], field + ".ciphers")
-        if not cipher_selects_any(tls["ciphers"]):
-            raise ConfigError("%s.ciphers: %r selects no cipher once mod_ssl appends %s; Apache would fail to start "
-                              "with AH01898 'Unable to configure permitted SSL ciphers' (no cipher match)"
-                              % (field, tls["ciphers"], MOD_SSL_CIPHER_SUFFIX))
+        if server is not None:
+            server.check_ciphers(tls["ciphers"], field + ".ciphers")
     if not used:
         return tls
     if tls["verify"] in ("require", "optional") and not (tls["ca_file"] or tls["ca_path"]):
-        raise ConfigError("%s.verify: %r needs a CA (ca_file, ca_content or ca_path): mod_ssl never uses the "
-                          "system trust store for backends, so every backend would fail with AH02039 (error 20)"
-                          % (field, tls["verify"]))
+        raise ConfigError("%s.verify: %r needs a CA (ca_file, ca_content or ca_path)%s"
+                          % (field, tls["verify"], _consequence(server, "no_ca")))
     if tls["crl_check"] != "none" and not (tls["crl_file"] or tls["crl_path"]):
-        raise ConfigError("%s.crl_check: %r needs crl_file or crl_path: without CRLs mod_ssl fails every backend "
-                          "with 'unable to get certificate CRL'" % (field, tls["crl_check"]))
+        raise ConfigError("%s.crl_check: %r needs crl_file or crl_path%s"
+                          % (field, tls["crl_check"], _consequence(server, "no_crl")))
     if tls["client_key_file"] and not tls["client_cert_file"]:
         raise ConfigError("%s.client_key_file: needs client_cert_file" % field)
     if tls["client_chain_file"] and not tls["client_cert_file"]:
@@ -233,34 +235,19 @@ def validate_backend_tls(tls, field="backend_tls", used=True):
     return tls
 
 
-# mod_ssl (ssl_engine_config.c, ssl_cmd_SSLProxyCipherSuite) appends this to every SSLProxyCipherSuite before
-# handing it to OpenSSL; the checker builds its list the same way.
-MOD_SSL_CIPHER_SUFFIX = ":!aNULL:!eNULL:!EXP"
+def _consequence(server, key):
+    return server.consequence(key) if server is not None else ""
+
 
 # Cipher string words and cipher names that select weak ciphers (when not negated with ! or -).
 _WEAK_CIPHER_WORDS = re.compile(r"NULL|RC4|RC2|DES|MD5|EXP|ADH|AECDH|anon|^LOW$|^COMPLEMENTOF|^@SECLEVEL=0$")
 
 
-def mod_ssl_cipher_string(ciphers):
-    """The cipher list mod_ssl hands to OpenSSL for SSLProxyCipherSuite (None: OpenSSL's default list)."""
-    if ciphers is None:
-        return None
-    return ciphers + MOD_SSL_CIPHER_SUFFIX
-
-
-def cipher_selects_any(ciphers):
-    """Whether OpenSSL (this host's, as Apache's) selects at least one cipher from mod_ssl's list."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        context.set_ciphers(mod_ssl_cipher_string(ciphers))
-    except ssl.SSLError:
-        return False
-    return True
-
-
-def weak_cipher_words(ciphers):
+def weak_cipher_words(ciphers, server):
     """The parts of a cipher string that select weak ciphers (NULL, aNULL, EXPORT, RC4, DES/3DES, MD5, anonymous,
-    LOW, @SECLEVEL=0), plus weak cipher names that OpenSSL selects from it. Empty for a sound string."""
+    LOW, @SECLEVEL=0), plus weak cipher names that OpenSSL selects from it once the server built its list: `server`
+    is anything with cipher_string(ciphers) (the model's capability profile, or the checker's semantics). Empty for
+    a sound string."""
     if not ciphers:
         return []
     found = []
@@ -272,7 +259,7 @@ def weak_cipher_words(ciphers):
             found.append(word)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        context.set_ciphers(mod_ssl_cipher_string(ciphers))
+        context.set_ciphers(server.cipher_string(ciphers))
         selected = [c["name"] for c in context.get_ciphers()]
     except ssl.SSLError:
         selected = []
@@ -286,8 +273,8 @@ _SYSTEM_LEVEL = []
 
 def ssl_module_security_level():
     """The default OpenSSL security level of a fresh context of the ssl module, which links the system library as
-    Apache does (Debian's openssl.cnf and RHEL's DEFAULT crypto policy: 2); None where the ssl module cannot tell
-    (Python < 3.10). The one reading: the insecure-settings gate here and the checker (tls/_tls_probe) both use it."""
+    the server does (Debian's openssl.cnf and RHEL's DEFAULT crypto policy: 2); None where the ssl module cannot tell
+    (Python < 3.10). The one reading: the insecure-settings gate here and the checker (tls/_context) both use it."""
     if not _SYSTEM_LEVEL:
         level = getattr(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), "security_level", None)
         _SYSTEM_LEVEL.append(level if isinstance(level, int) else None)
@@ -306,8 +293,9 @@ def cipher_security_level(ciphers):
     return int(levels[-1]) if levels else None
 
 
-def insecure_settings(tls):
-    """The settings that switch part of the backend check off, as 'field: value' strings (empty when secure)."""
+def insecure_settings(tls, server):
+    """The settings that switch part of the backend check off, as 'field: value' strings (empty when secure).
+    `server`: whose cipher list the weak-cipher reading asks OpenSSL about (see weak_cipher_words)."""
     found = []
     if tls["verify"] == "none":
         found.append("verify: none (the backend's CA chain is not checked)")
@@ -320,7 +308,7 @@ def insecure_settings(tls):
     weak = [p for p in tls["protocols"] if p not in SECURE_PROTOCOLS]
     if weak:
         found.append("protocols: %s (below TLS 1.2)" % " ".join(weak))
-    weak_ciphers = weak_cipher_words(tls.get("ciphers"))
+    weak_ciphers = weak_cipher_words(tls.get("ciphers"), server)
     if weak_ciphers:
         found.append("ciphers: %s (weak or unauthenticated ciphers)" % ":".join(weak_ciphers))
     level = cipher_security_level(tls.get("ciphers"))

@@ -5,9 +5,10 @@
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
 """The public side of a site: HTTP->HTTPS redirect, forwarded and custom headers, HSTS, frontend TLS policy.
 
-normalize_frontend() turns a user's site fields into the effective "frontend" part of the site the renderer
-(apache/_render_frontend.py) writes. Pure (no I/O); every value goes through a grammar kind, every error names the
-field (the caller prefixes the site).
+normalize_frontend() turns a user's site fields into the effective "frontend" part of the site the server's
+renderer writes. Pure (no I/O); every value goes through a grammar kind, every error names the field (the caller
+prefixes the site). The server's own rules (what a header value may not hold, the extra lines of its configuration
+a site may add) are asked of its capability profile (model/_server.py), passed in as `server`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +17,6 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model import _directives
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
@@ -50,9 +50,6 @@ ACME_PATH = "/.well-known/acme-challenge/"
 
 # An RFC 9110 field name (token) without the quote and backtick characters a config line never needs.
 HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&*+.^_|~-]+$")
-# mod_headers format specifiers the role lets through: %% (a literal %), %t, %D, %{NAME}e (environment) and
-# %{NAME}s (SSL variable). Anything else after a '%' is refused before Apache sees it.
-_FORMAT_RE = re.compile(r"%(?:%|t|D|\{[A-Za-z0-9_:-]{1,64}\}[es])")
 
 HEADER_ENTRY_SPEC = {
     "action": {"type": "str", "choices": list(HEADER_ACTIONS), "default": "set"},
@@ -99,7 +96,7 @@ FRONTEND_LOCATION_SPEC = {
 
 # Request headers that say who the client is or how it connected. With forwarded_headers the proxy drops every
 # client-sent value of them, in each spelling a backend may read as the same name (CGI, WSGI and PHP turn '-' and '_'
-# into '_'), sets X-Forwarded-Proto/-Port itself and lets mod_proxy add X-Forwarded-For/-Host/-Server.
+# into '_'), sets X-Forwarded-Proto/-Port itself and lets the server add X-Forwarded-For/-Host/-Server.
 FORWARDED_NAMES = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto",
                    "X-Forwarded-Port", "X-Forwarded-Ssl", "X-Forwarded-Prefix", "X-Forwarded-Scheme",
                    "X-Forwarded-Protocol", "X-Real-IP", "X-Client-IP", "Client-IP", "True-Client-IP",
@@ -113,7 +110,7 @@ FORWARDED_NAMES = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwar
 
 def spellings(name):
     """Every spelling of a header name with '-' or '_' at each separator: X-Real-IP -> X-Real-IP, X-Real_IP,
-    X_Real-IP, X_Real_IP (mod_headers compares names without case, but '-' and '_' are different bytes)."""
+    X_Real-IP, X_Real_IP (header names compare without case, but '-' and '_' are different bytes)."""
     parts = name.split("-")
     out = [parts[0]]
     for part in parts[1:]:
@@ -164,24 +161,19 @@ def header_name(value, field):
     return value
 
 
-def header_value(value, field):
-    """Any single line (no control characters, no '${', not an 'expr=' expression); a '%' only as one of mod_headers'
-    format specifiers %%, %t, %D, %{NAME}e, %{NAME}s."""
+def header_value(value, field, server):
+    """Any single line of printable ASCII (no control characters, no '${', no trailing backslash), then what the
+    server would interpret in it (server.check_header_value: expressions, format specifiers)."""
     grammar.text(value, field, 4096)
     if value.endswith("\\"):
         raise ConfigError("%s: must not end with a backslash" % field)
     if not all(" " <= c <= "~" for c in value):
         raise ConfigError("%s: must be printable ASCII (HTTP header values; encode anything else)" % field)
-    if value[:5].lower() == "expr=":
-        raise ConfigError("%s: %r: a value starting with 'expr=' is an Apache expression (it can read files); "
-                          "headers take literal values here" % (field, value))
-    if "%" in _FORMAT_RE.sub("", value):
-        raise ConfigError("%s: %r: a '%%' must start one of %%%%, %%t, %%D, %%{NAME}e or %%{NAME}s (write %%%% for "
-                          "a literal %%)" % (field, value))
+    server.check_header_value(value, field)
     return value
 
 
-def headers(value, field):
+def headers(value, field, server):
     """A request_headers/response_headers list as [(action, name, value or None)]."""
     if value is None:
         return []
@@ -203,12 +195,12 @@ def headers(value, field):
         else:
             if val is None:
                 raise ConfigError("%s.value: is required for action %s" % (efield, action))
-            val = header_value(val, efield + ".value")
+            val = header_value(val, efield + ".value", server)
         out.append((action, name, val))
     return out
 
 
-def normalize_location_frontend(loc, field, url=None, policy=None):
+def normalize_location_frontend(loc, field, url, policy, server):
     """The location-level public-side fields of one location (raw user mapping; url: its parsed backend URL, None
     for a pool). The site-level opt-ins that gate them are checked in normalize_frontend."""
     policy = policy or _policy.DEFAULT_POLICY
@@ -224,12 +216,13 @@ def normalize_location_frontend(loc, field, url=None, policy=None):
         raise ConfigError("%s: reverse_cookie_domain/reverse_cookie_path need a single backend URL (the backend's "
                           "host and path are what the cookies are rewritten from)" % field)
     return {
-        "request_headers": headers(loc.get("request_headers"), field + ".request_headers"),
-        "response_headers": headers(loc.get("response_headers"), field + ".response_headers"),
-        "extra_directives": _directives.extra_directives(loc.get("extra_directives"), field + ".extra_directives",
-                                                         _directives.LOCATION, policy["allow_raw_directives"]),
+        "request_headers": headers(loc.get("request_headers"), field + ".request_headers", server),
+        "response_headers": headers(loc.get("response_headers"), field + ".response_headers", server),
+        "extra_directives": server.extra_directives(loc.get("extra_directives"), field + ".extra_directives",
+                                                    "location", policy["allow_raw_directives"]),
         "nocanon": nocanon,
-        # ProxyPassReverseCookieDomain <backend host> <public domain>; ProxyPassReverseCookiePath <backend path> <path>
+        # The cookies' Domain rewritten from the backend host to the public domain; their Path from the backend's
+        # path to the location's.
         "cookie_domain": (url.host, cookie_domain) if cookie_domain is not None else None,
         "cookie_path": (url.path or "/", loc["path"]) if cookie_path else None,
     }
@@ -261,7 +254,7 @@ def error_pages(value, policy, field="error_pages"):
 
 
 def exclusions(value, location_paths, field="proxy_exclusions"):
-    """proxy_exclusions: URL paths never proxied (ProxyPass <path> !), none equal to a location's path."""
+    """proxy_exclusions: URL paths never proxied, none equal to a location's path."""
     if value is None:
         return []
     if not isinstance(value, list) or len(value) > 1000:
@@ -287,14 +280,8 @@ def _get(site, key):
     return FRONTEND_SITE_SPEC[key].get("default") if value is None else value
 
 
-def normalize_frontend(site, tls_front, listen, policy=None, locations=None):
-    """The effective public side of a site (`locations`: its normalised locations). Returns (frontend, warnings)."""
-    policy = policy or _policy.DEFAULT_POLICY
-    has_tls = bool(tls_front)
-    warnings = []
-    allow_insecure = grammar.boolean(_get(site, "allow_insecure_frontend_tls"), "allow_insecure_frontend_tls")
-
-    redirect = None
+def _redirect(site, has_tls, listen, policy):
+    """The HTTP->HTTPS redirect of a TLS site (None without TLS or with redirect_http: false)."""
     if grammar.boolean(_get(site, "redirect_http"), "redirect_http") and has_tls:
         rport = grammar.port(_get(site, "redirect_http_port"), "redirect_http_port")
         if rport == listen["port"]:
@@ -308,22 +295,29 @@ def normalize_frontend(site, tls_front, listen, policy=None, locations=None):
         if acme is not None:
             # Served to anyone on the HTTP port: only under a served root of the operator's policy.
             acme = _policy.served_path(acme, "acme_challenge_dir", policy, "dir")
-        redirect = {"port": rport, "status": status, "acme_challenge_dir": acme}
-    elif site.get("acme_challenge_dir") is not None:
+        return {"port": rport, "status": status, "acme_challenge_dir": acme}
+    if site.get("acme_challenge_dir") is not None:
         raise ConfigError("acme_challenge_dir: is served by the HTTP redirect vhost; it needs tls and "
                           "redirect_http: true")
+    return None
 
-    hsts = None
-    if grammar.boolean(_get(site, "hsts"), "hsts") and has_tls:
-        max_age = grammar.integer(_get(site, "hsts_max_age"), "hsts_max_age", 0, 10 * 365 * 86400)
-        subdomains = grammar.boolean(_get(site, "hsts_include_subdomains"), "hsts_include_subdomains")
-        preload = grammar.boolean(_get(site, "hsts_preload"), "hsts_preload")
-        if preload and (not subdomains or max_age < HSTS_PRELOAD_MIN_AGE):
-            raise ConfigError("hsts_preload: the preload list requires hsts_include_subdomains: true and "
-                              "hsts_max_age of at least %d" % HSTS_PRELOAD_MIN_AGE)
-        value = "max-age=%d" % max_age + ("; includeSubDomains" if subdomains else "") + ("; preload" if preload else "")
-        hsts = value
 
+def _hsts(site, has_tls):
+    """(the Strict-Transport-Security value or None, its max-age or None)."""
+    if not (grammar.boolean(_get(site, "hsts"), "hsts") and has_tls):
+        return None, None
+    max_age = grammar.integer(_get(site, "hsts_max_age"), "hsts_max_age", 0, 10 * 365 * 86400)
+    subdomains = grammar.boolean(_get(site, "hsts_include_subdomains"), "hsts_include_subdomains")
+    preload = grammar.boolean(_get(site, "hsts_preload"), "hsts_preload")
+    if preload and (not subdomains or max_age < HSTS_PRELOAD_MIN_AGE):
+        raise ConfigError("hsts_preload: the preload list requires hsts_include_subdomains: true and "
+                          "hsts_max_age of at least %d" % HSTS_PRELOAD_MIN_AGE)
+    value = "max-age=%d" % max_age + ("; includeSubDomains" if subdomains else "") + ("; preload" if preload else "")
+    return value, max_age
+
+
+def _tls_options(site, has_tls):
+    """The frontend TLS policy fields: (profile, session tickets, http2, OCSP stapling)."""
     profile = grammar.choice(_get(site, "tls_profile"), "tls_profile", tuple(sorted(TLS_PROFILES)))
     tickets = grammar.boolean(_get(site, "tls_session_tickets"), "tls_session_tickets")
     http2 = grammar.boolean(_get(site, "http2"), "http2")
@@ -332,12 +326,20 @@ def normalize_frontend(site, tls_front, listen, policy=None, locations=None):
     stapling = grammar.boolean(_get(site, "ocsp_stapling"), "ocsp_stapling")
     if stapling and not has_tls:
         raise ConfigError("ocsp_stapling: needs tls (it staples the OCSP response of the frontend certificate)")
+    return profile, tickets, http2, stapling
+
+
+def _insecure_public_side(site, has_tls, profile, tickets, hsts, max_age, server):
+    """The public-side settings that weaken what clients get, as texts; refused without allow_insecure_frontend_tls.
+    Returns the warnings."""
+    allow_insecure = grammar.boolean(_get(site, "allow_insecure_frontend_tls"), "allow_insecure_frontend_tls")
     insecure = []
     if has_tls:
         if profile == "old":
             insecure.append("tls_profile old (TLS 1.0/1.1 and CBC/3DES ciphers for clients)")
         if tickets:
-            insecure.append("tls_session_tickets true (ticket keys undo forward secrecy until Apache restarts)")
+            insecure.append("tls_session_tickets true (ticket keys undo forward secrecy%s)"
+                            % server.consequence("session_tickets"))
         if hsts is None:
             insecure.append("hsts false (browsers may be sent to http:// and downgraded)")
         elif max_age < HSTS_MIN_AGE:
@@ -350,20 +352,33 @@ def normalize_frontend(site, tls_front, listen, policy=None, locations=None):
     if insecure and not allow_insecure:
         raise ConfigError("insecure public-side setting(s) refused: %s. Keep the defaults, or set "
                           "allow_insecure_frontend_tls: true to accept the risk" % "; ".join(insecure))
+    warnings = []
     if insecure:
         warnings.append("INSECURE frontend TLS allowed by allow_insecure_frontend_tls: %s" % "; ".join(insecure))
+    return insecure, warnings
+
+
+def normalize_frontend(site, tls_front, listen, policy, locations, server):
+    """The effective public side of a site (`locations`: its normalised locations; `server`: the capability
+    profile). Returns (frontend, warnings)."""
+    policy = policy or _policy.DEFAULT_POLICY
+    has_tls = bool(tls_front)
+    redirect = _redirect(site, has_tls, listen, policy)
+    hsts, max_age = _hsts(site, has_tls)
+    profile, tickets, http2, stapling = _tls_options(site, has_tls)
+    insecure, warnings = _insecure_public_side(site, has_tls, profile, tickets, hsts, max_age, server)
 
     allow_insecure_backend = site.get("allow_insecure_backend_tls") is True
-    extra = _directives.extra_directives(site.get("extra_directives"), "extra_directives", _directives.VHOST,
-                                         policy["allow_raw_directives"])
-    warnings.extend(_directives.gate(extra, "extra_directives", allow_insecure_backend))
+    extra = server.extra_directives(site.get("extra_directives"), "extra_directives", "vhost",
+                                    policy["allow_raw_directives"])
+    warnings.extend(server.gate_directives(extra, "extra_directives", allow_insecure_backend))
     # The locations' lines were validated with them (normalize_location_frontend): only their opt-ins here.
     for i, loc in enumerate(locations or []):
-        warnings.extend(_directives.gate(loc["frontend"]["extra_directives"], "locations[%d].extra_directives" % i,
-                                         allow_insecure_backend))
+        warnings.extend(server.gate_directives(loc["frontend"]["extra_directives"],
+                                               "locations[%d].extra_directives" % i, allow_insecure_backend))
     forwarded = grammar.boolean(_get(site, "forwarded_headers"), "forwarded_headers")
-    request_headers = headers(site.get("request_headers"), "request_headers")
-    response_headers = headers(site.get("response_headers"), "response_headers")
+    request_headers = headers(site.get("request_headers"), "request_headers", server)
+    response_headers = headers(site.get("response_headers"), "response_headers", server)
     check_owned_headers(site, forwarded)
 
     return {
@@ -396,8 +411,8 @@ def redirect_hosts(eff):
 
 
 def served_paths(eff):
-    """(field, path, kind) of every path Apache serves or reads for an effective site (for the host-side check of
-    module_utils/_host_checks.py: symlinks resolved, the right kind)."""
+    """(field, path, kind) of every path the server serves or reads for an effective site (for the host-side check
+    of the server's host checks: symlinks resolved, the right kind)."""
     front = eff.get("frontend") or {}
     out = []
     redirect = front.get("redirect") or {}

@@ -111,17 +111,17 @@ def _public_bytes(public_key):
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def check_client_pair(cert_text, key_text, cert_field, key_field):
+def check_client_pair(cert_text, key_text, cert_field, key_field, server=None):
     """A client certificate (exactly one) and its unencrypted private key: parsed, and matching when cryptography is
-    there. mod_ssl pairs every certificate of SSLProxyMachineCertificateFile with a key (AH02326 otherwise)."""
+    there. `server` (model/_server.py) words what the server would do with each refused file (its consequence())."""
+    def why(key):
+        return server.consequence(key) if server is not None else ""
     cert_blocks = pem_blocks(cert_text, cert_field, CERTIFICATE)
     if len(cert_blocks) != 1:
-        raise ConfigError("%s: must hold only the client certificate; put its intermediates in client_chain_content or client_chain_file "
-                          "(mod_ssl pairs every certificate in SSLProxyMachineCertificateFile with the key and fails "
-                          "to start: AH02326)" % cert_field)
+        raise ConfigError("%s: must hold only the client certificate; put its intermediates in client_chain_content "
+                          "or client_chain_file%s" % (cert_field, why("one_cert")))
     if "ENCRYPTED" in key_text:
-        raise ConfigError("%s: must be an unencrypted PEM private key (mod_ssl cannot use an encrypted key for "
-                          "SSLProxyMachineCertificateFile: AH02252 at startup)" % key_field)
+        raise ConfigError("%s: must be an unencrypted PEM private key%s" % (key_field, why("encrypted")))
     key_blocks = pem_blocks(key_text, key_field, PRIVATE_KEY)
     if len(key_blocks) != 1:
         raise ConfigError("%s: must hold exactly one private key" % key_field)
@@ -129,5 +129,5 @@ def check_client_pair(cert_text, key_text, cert_field, key_field):
         cert = _load_certs(cert_blocks, cert_field)[0]
         key = _load_key(key_blocks[0][1], key_field)
         if _public_bytes(key.public_key()) != _public_bytes(cert.public_key()):
-            raise ConfigError("%s: does not belong to the certificate of %s (mod_ssl fails to start: AH02565 / "
-                              "key values mismatch)" % (key_field, cert_field))
+            raise ConfigError("%s: does not belong to the certificate of %s%s" % (key_field, cert_field,
+                                                                                  why("mismatch")))

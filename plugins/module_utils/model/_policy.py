@@ -6,8 +6,8 @@
 """The operator's policy: what the sites of one run may do, set at role (play) level, never per site.
 
 A site is what an inventory author or an AWX survey user writes; the policy is what the operator allows them:
-- ``allow_raw_directives``: extra_directives outside the allow-list (model/_directives.py) are accepted, raw.
-- ``served_roots``: the directories under which a site may name files Apache serves or reads for it
+- ``allow_raw_directives``: extra_directives outside the server's allow-list are accepted, raw.
+- ``served_roots``: the directories under which a site may name files the server serves or reads for it
   (acme_challenge_dir, error_pages). System directories are never a root.
 
 Modules take both as options (POLICY_OPTIONS); the role passes apache_proxy_allow_raw_directives and
@@ -42,7 +42,7 @@ _NOT_A_ROOT = ("/", "/var", "/var/lib", "/mnt", "/media")
 
 
 def normal_path(value, field):
-    """An absolute path in normal form: no '.', '..' or empty components (what it says is what Apache opens)."""
+    """An absolute path in normal form: no '.', '..' or empty components (what it says is what the server opens)."""
     grammar.abs_path(value, field)
     trimmed = value.rstrip("/") or "/"
     if trimmed != "/" and (posixpath.normpath(trimmed) != trimmed or "//" in trimmed
@@ -83,20 +83,20 @@ def check_policy(policy):
 
 
 def served_path(value, field, policy, kind):
-    """A path Apache serves or reads for a site (kind 'dir' or 'file'): normalised, under a served root, never a
+    """A path the server serves or reads for a site (kind 'dir' or 'file'): normalised, under a served root, never a
     system directory. The host side (module_utils/_files.resolve_served_path) then resolves symlinks."""
     path = normal_path(value, field)
     roots = policy["served_roots"]
     if is_system_path(path) or not any(_under(path, r) for r in roots):
         what = "directory" if kind == "dir" else "file"
-        raise ConfigError("%s: %r is not under a served root (%s); Apache would serve or read it for anyone. Put "
-                          "the %s under one of them, or have the operator add a directory to "
+        raise ConfigError("%s: %r is not under a served root (%s); the server would serve or read it for anyone. "
+                          "Put the %s under one of them, or have the operator add a directory to "
                           "apache_proxy_served_roots" % (field, path, ", ".join(roots) or "none set", what))
     if kind == "file" and value.endswith("/"):
         raise ConfigError("%s: must be a file, not a directory" % field)
     if kind == "dir" and path in roots:
-        raise ConfigError("%s: %r is a served root itself; Apache would serve everything under it (other sites' "
-                          "content among it). Use a directory of its own below it, such as %s/acme"
+        raise ConfigError("%s: %r is a served root itself; the server would serve everything under it (other "
+                          "sites' content among it). Use a directory of its own below it, such as %s/acme"
                           % (field, path, path.rstrip("/")))
     return path
 

@@ -8,13 +8,11 @@
 A location proxies to one URL (``backend``) or to a pool (``backends``: members with url, weight, route, standby,
 enabled; ``lbmethod``, ``sticky``, ``min_ok``, ``health_check``). Backend TLS settings are layered
 collection defaults < site < location; for a pool the location's ``backend_tls`` is the pool's. Members take the
-pool's settings: measured on Apache 2.4.71, a ``<Proxy "https://member/">`` section is not applied to requests a
-balancer sends to that member (only ``<Proxy "balancer://name">`` is), so per-member TLS settings would be
-rendered but never used. They are refused instead.
+pool's settings: there is no per-member TLS setting (a server may not apply one to the requests its balancer sends).
 
-Health checks (mod_proxy_hcheck), measured on Apache 2.4.71: they use the vhost's SSLProxy* settings (not the pool's
-section), send no SNI, and send Host: <member host>:<port>. A pool with its own settings and a health check is refused;
-the checker adds a check without SNI per member of a pool with a health check (see _sites.site_backend_checks).
+What a server adds (how it maps a path to a member, which members it would merge, what its health checks use and
+send) is its capability profile's (model/_server.ServerProfile), passed in as `server`; the checker adds a check per
+member as the server's health check sends it (see _sites.site_backend_checks).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -79,14 +77,12 @@ def pool_name(path, taken):
     return name
 
 
-def _member(raw, field, path):
+def _member(raw, field, path, server):
     grammar.mapping(raw, MEMBER_SPEC, field)
     if raw.get("url") is None:
         raise ConfigError("%s.url: is required" % field)
     url = parse_backend_url(raw["url"], field + ".url")
-    if path.endswith("/") != url.path.endswith("/"):
-        raise ConfigError("%s: path %r and member %r must both end with '/' or both not (mod_proxy maps the rest "
-                          "of the URL textually)" % (field, path, url.url))
+    server.check_member(url, path, field)
     weight = grammar.integer(raw.get("weight", 1) if raw.get("weight") is not None else 1, field + ".weight", 1, 100)
     route = raw.get("route")
     if route is not None:
@@ -129,19 +125,13 @@ def _health_check(raw, field):
     }
 
 
-def normalize_pool(loc, field, path, taken):
+def normalize_pool(loc, field, path, taken, server):
     """The pool of a location that has ``backends`` (validated; raises ConfigError naming the field)."""
     members = loc.get("backends")
     if not isinstance(members, list) or not members or len(members) > MAX_MEMBERS:
         raise ConfigError("%s.backends: must be a non-empty list of at most %d members" % (field, MAX_MEMBERS))
-    out = [_member(m, "%s.backends[%d]" % (field, i), path) for i, m in enumerate(members)]
-    seen = {}
-    for i, member in enumerate(out):
-        key = (member["url"].scheme, member["url"].host, member["url"].port)
-        if key in seen:
-            raise ConfigError("%s.backends[%d].url: %r is the same backend as backends[%d] (Apache would share one "
-                              "worker)" % (field, i, member["backend"], seen[key]))
-        seen[key] = i
+    out = [_member(m, "%s.backends[%d]" % (field, i), path, server) for i, m in enumerate(members)]
+    server.check_pool_members(out, field)
     schemes = set(m["url"].scheme for m in out)
     if len(schemes) > 1:
         raise ConfigError("%s.backends: members must share one scheme, got %s" % (field, ", ".join(sorted(schemes))))
@@ -165,7 +155,7 @@ def normalize_pool(loc, field, path, taken):
     min_ok = loc.get("min_ok")
     if min_ok is not None:
         min_ok = grammar.integer(min_ok, field + ".min_ok", 1, len(out))
-    return {
+    pool = {
         "name": pool_name(path, taken),
         "members": out,
         "lbmethod": lbmethod,
@@ -173,6 +163,8 @@ def normalize_pool(loc, field, path, taken):
         "min_ok": min_ok,
         "health_check": _health_check(loc.get("health_check"), field + ".health_check"),
     }
+    server.check_pool(pool, field)
+    return pool
 
 
 def check_location_keys(loc, field):
@@ -198,7 +190,7 @@ def location_is_tls(loc):
     return any(u.is_tls for u in location_urls(loc))
 
 
-def location_tls(site_tls, raw, field, used):
+def location_tls(site_tls, raw, field, used, server):
     """Effective backend_tls of a location: the site's effective settings, then the location's own keys.
 
     Returns (settings, inherits_client): inherits_client is True when the client certificate is the site's (the
@@ -217,16 +209,14 @@ def location_tls(site_tls, raw, field, used):
             own.get(k) in (None, site_tls[k]) for k in ("client_key_file", "client_chain_file")):
         for key in ("client_cert_file", "client_key_file", "client_chain_file"):
             own.pop(key, None)  # the site's client certificate, restated: inherited as it is
-    if own.get("client_key_file") and own.get("client_key_file") != own.get("client_cert_file"):
-        raise ConfigError("%s.client_key_file: per location, give client_cert_file holding the certificate and its "
-                          "key in one file (what SSLProxyMachineCertificateFile reads)" % field)
+    server.check_location_client_key(own, field)
     tls = dict(site_tls)
     inherits_client = "client_cert_file" not in own
     if not inherits_client:
         tls["client_key_file"] = None
         tls["client_chain_file"] = None
     tls.update(own)
-    validate_backend_tls(tls, field, used)
+    validate_backend_tls(tls, field, used, server)
     return tls, inherits_client
 
 
@@ -234,31 +224,18 @@ def settings_differ(loc_tls, inherits_client, site_tls):
     return loc_tls is not None and (loc_tls != site_tls or not inherits_client)
 
 
-def check_member_names(loc, tls, preserve_host, field):
-    """mod_ssl checks an IP literal backend against the literal string: refused as for single backends."""
-    if preserve_host or not tls["check_peer_name"]:
-        return
-    for i, url in enumerate(location_urls(loc)):
-        if url.is_tls and url.is_ip:
-            where = "%s.backends[%d].url" % (field, i) if loc.get("pool") else field + ".backend"
-            raise ConfigError(
-                "%s: %r uses the IP literal %s; mod_ssl sends no SNI for it and checks the certificate against the "
-                "string %r, never against iPAddress SANs, so every request fails with AH02411. Use a DNS name that "
-                "is in the certificate's subjectAltName" % (where, url.url, url.host, url.host))
-
-
-def normalize_location_tls(locs, site_tls, allow_insecure, warnings):
+def normalize_location_tls(locs, site_tls, allow_insecure, warnings, server):
     """Give each normalised location its effective backend_tls (the site's dict itself when it sets none) and
-    tls_section (True when the renderer must write its settings in the backend's own <Proxy> section)."""
+    tls_section (True when the renderer must write the location's own settings apart from the site's)."""
     for i, loc in enumerate(locs):
         field = "locations[%d].backend_tls" % i
         raw = loc.pop("backend_tls_raw", None)
         used = location_is_tls(loc)
-        tls, inherits_client = location_tls(site_tls, raw, field, used)
+        tls, inherits_client = location_tls(site_tls, raw, field, used, server)
         if tls is None:
             loc.update(backend_tls=site_tls, client_cert_inherited=True, tls_section=False)
             continue
-        insecure = insecure_settings(tls) if used else []
+        insecure = insecure_settings(tls, server) if used else []
         if insecure and not allow_insecure:
             raise ConfigError("%s: insecure setting(s) refused: %s. Fix the backend instead (see "
                               "docs/troubleshooting-ah00898.md), or set allow_insecure_backend_tls: true to accept "
@@ -268,11 +245,8 @@ def normalize_location_tls(locs, site_tls, allow_insecure, warnings):
                             % (loc["path"], "; ".join(insecure)))
         loc.update(backend_tls=tls, client_cert_inherited=inherits_client,
                    tls_section=used and settings_differ(tls, inherits_client, site_tls))
-        if loc["tls_section"] and loc.get("pool") and loc["pool"]["health_check"]:
-            raise ConfigError(
-                "locations[%d].health_check: mod_proxy_hcheck ignores the pool's own backend_tls (measured on Apache "
-                "2.4.71: its checks use the vhost's SSLProxy* settings), so every health check would fail and take "
-                "all members out. Put these settings in the site's backend_tls, or drop health_check" % i)
+        if loc["tls_section"]:
+            server.check_location_tls(loc, i)
 
 
 def balancer_manager(site, locs):
@@ -282,36 +256,3 @@ def balancer_manager(site, locs):
     if wanted and not any(loc.get("pool") for loc in locs):
         raise ConfigError("balancer_manager: the site has no pool (backends) to manage")
     return wanted
-
-
-def _section_key(loc):
-    """The URL prefix of a location's <Proxy> section (the renderer's): balancer://<name> for a pool (its members'
-    requests are matched by that name), else the backend URL."""
-    return ("balancer://%s" % loc["pool"]["name"]) if loc.get("pool") else loc["backend"]
-
-
-def check_section_overlap(locs, site_tls):
-    """One effective TLS setting per backend URL. Apache applies a <Proxy "url"> section to every request whose URL
-    starts with "url" (proxy_walk: a prefix match, as for balancer names: balancer://api covers balancer://api-v1), so
-    a location's own settings would also govern a sibling whose backend URL it prefixes, or that prefixes it, while
-    the preflight checked the sibling with its own. Two TLS locations of a site whose section URLs are prefixes of
-    one another must have the same effective settings."""
-    tls_locs = [loc for loc in locs if location_is_tls(loc)]
-    for a in tls_locs:
-        if not a.get("tls_section"):
-            continue
-        key_a = _section_key(a).lower()
-        mine = (a["backend_tls"], a["client_cert_inherited"])
-        for b in tls_locs:
-            if b is a:
-                continue
-            key_b = _section_key(b).lower()
-            if not (key_b.startswith(key_a) or key_a.startswith(key_b)):
-                continue
-            theirs = (b["backend_tls"], b["client_cert_inherited"]) if b.get("tls_section") else (site_tls, True)
-            if theirs != mine:
-                raise ConfigError(
-                    "locations: %s (backend %s) has backend_tls of its own, and Apache applies its <Proxy \"%s\"> "
-                    "section by URL prefix, so it would also govern %s (backend %s), which the preflight checks "
-                    "with other settings. Give both the same backend_tls, or backends whose URLs are not prefixes "
-                    "of one another" % (a["path"], _section_key(a), _section_key(a), b["path"], _section_key(b)))

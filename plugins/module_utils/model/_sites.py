@@ -3,10 +3,13 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""The apache_proxy_sites data model: argument spec, validation and normalisation of one site.
+"""The site model: argument spec, validation and normalisation of one site, in neutral words.
 
 normalize_site() turns a user's site into the effective site the renderer writes and the checker checks: every
-default applied, every string validated, deployed files given their paths. It is pure (no I/O).
+default applied, every string validated, deployed files given their paths. It is pure (no I/O). The rules of the
+server the sites are for, and its refusals of what it cannot express, come from its capability profile
+(model/_server.ServerProfile), passed in as `server=`; where the role deploys files (`tls_dir`) is the caller's
+layout. Both are required: neither has a default that could stand for a server or a path without saying so.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +29,6 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     insecure_settings,
     merge_backend_tls,
     parse_backend_url,
-    tls_names,
     validate_backend_tls,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
@@ -34,36 +36,21 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model import _fronten
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pools
-from ansible_collections.revproxy.tls.plugins.module_utils.model import _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.model._server import require_server
 
 SITE_NAME_RE = grammar.SITE_NAME_RE
 LOCATION_PATH_RE = grammar.URL_PATH_RE
 
-_DAY = 86400
-# ProxyPass worker parameters the role accepts (mod_proxy.c set_worker_param), with their value kinds and, for
-# integers, the range Apache takes (its own checks, and a bound where atoi() would overflow).
-WORKER_PARAMS = {
-    "timeout": ("int", 1, _DAY, ()),
-    "connectiontimeout": ("int", 1, _DAY, ()),
-    "retry": ("int", 0, _DAY, ()),
-    "keepalive": ("bool",),
-    "disablereuse": ("bool",),
-    "enablereuse": ("bool",),
-    "ttl": ("int", 1, _DAY, ()),
-    "min": ("int", 0, 100000, ()),
-    "max": ("int", 0, 100000, ()),
-    "smax": ("int", 0, 100000, ()),
-    "acquire": ("int", 1, 3600 * 1000, ()),
-    "ping": ("int", 1, 3600, ()),
-    "flushpackets": ("onoffauto",),
-    "flushwait": ("int", 0, 1000, ()),
-    "iobuffersize": ("int", 512, 1 << 24, (0,)),
-    "receivebuffersize": ("int", 512, 1 << 24, (0,)),
-    "responsefieldsize": ("int", 1, 1 << 20, (0,)),
-    "upgrade": ("token",),
+# A location's connection options toward its backend (timeouts, connection reuse, buffers, the upgrade protocol),
+# with their value kinds; their ranges, and how each is written, are the server's (ServerProfile.connection_params).
+CONNECTION_OPTIONS = {
+    "timeout": "int", "connectiontimeout": "int", "retry": "int", "keepalive": "bool", "disablereuse": "bool",
+    "enablereuse": "bool", "ttl": "int", "min": "int", "max": "int", "smax": "int", "acquire": "int", "ping": "int",
+    "flushpackets": "onoffauto", "flushwait": "int", "iobuffersize": "int", "receivebuffersize": "int",
+    "responsefieldsize": "int", "upgrade": "token",
 }
 
-_WORKER_SPEC_TYPES = {"int": "int", "bool": "bool", "onoffauto": "str", "token": "str"}
+_CONNECTION_SPEC_TYPES = {"int": "int", "bool": "bool", "onoffauto": "str", "token": "str"}
 
 LOCATION_SPEC = dict(
     {
@@ -72,9 +59,9 @@ LOCATION_SPEC = dict(
         "probe_status": {"type": "list", "elements": "int"},
     },
     **dict(_pools.POOL_LOCATION_SPEC,
-           **dict((k, dict({"type": _WORKER_SPEC_TYPES[v[0]]},
-                           **({"choices": ["on", "off", "auto"]} if v[0] == "onoffauto" else {})))
-                  for k, v in WORKER_PARAMS.items()))
+           **dict((k, dict({"type": _CONNECTION_SPEC_TYPES[v]},
+                           **({"choices": ["on", "off", "auto"]} if v == "onoffauto" else {})))
+                  for k, v in CONNECTION_OPTIONS.items()))
 )
 
 SITE_SPEC = {
@@ -125,53 +112,32 @@ def _label(site, index):
     return "site #%d" % index
 
 
-def _worker_value(kind, value, field):
-    if kind[0] == "int":
-        return str(grammar.integer(value, field, kind[1], kind[2], kind[3]))
-    if kind[0] == "bool":
-        return "On" if grammar.boolean(value, field) else "Off"
-    if kind[0] == "onoffauto":
-        return grammar.choice(value, field, ("on", "off", "auto"))
-    return grammar.token(value, field, 15)  # mod_proxy keeps the upgrade protocol in 16 bytes
-
-
-def _normalize_location(loc, field, pools=None, policy=None):
+def _normalize_location(loc, field, pools, policy, server):
     grammar.mapping(loc, LOCATION_SPEC, field)
     if loc.get("path") is None:
         raise ConfigError("%s.path: is required" % field)
     _pools.check_location_keys(loc, field)
     path = grammar.url_path(loc["path"], field + ".path")
     if loc.get("backends") is not None:
-        pool = _pools.normalize_pool(loc, field, path, set() if pools is None else pools)
+        pool = _pools.normalize_pool(loc, field, path, pools, server)
         url = None
     else:
         pool = None
         url = parse_backend_url(loc["backend"], field + ".backend")
-    if url is not None and url.url.count("/") < 3:
-        # mod_proxy appends the rest of the request path textually: to "https://h:8443", /0/x becomes
-        # "https://h:84430/x", another port than the preflight checked.
-        raise ConfigError("%s.backend: %r has no path; mod_proxy appends the rest of the request path to it as text "
-                          "(a request for %s0 would go to port %d0), so write %r" % (
-                              field, url.url, path, url.port, url.url + "/"))
-    if url is not None and path.endswith("/") != url.path.endswith("/"):
-        raise ConfigError("%s: path %r and backend %r must both end with '/' or both not (mod_proxy maps the rest "
-                          "of the URL textually)" % (field, path, url.url))
-    params = []
-    for key in WORKER_PARAMS:
-        if loc.get(key) is not None:
-            params.append((key, _worker_value(WORKER_PARAMS[key], loc[key], "%s.%s" % (field, key))))
+        server.check_backend(url, path, field)
+    params = server.connection_params(loc, field)
     probe_status = loc.get("probe_status")
     if probe_status is not None:
         if not isinstance(probe_status, list) or not all(
                 isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in probe_status):
             raise ConfigError("%s.probe_status: must be a list of HTTP status codes" % field)
-    backend = url.url if url else "balancer://%s%s" % (pool["name"], "/" if path.endswith("/") else "")
+    backend = url.url if url else server.pool_backend(pool, path)
     return {"path": path, "backend": backend, "url": url, "params": params, "probe_status": probe_status,
-            "frontend": _frontend.normalize_location_frontend(loc, field, url, policy),
+            "frontend": _frontend.normalize_location_frontend(loc, field, url, policy, server),
             "pool": pool, "backend_tls_raw": loc.get("backend_tls")}
 
 
-def _effective_tls(raw, name, field, tls_dir, used):
+def _effective_tls(raw, name, field, tls_dir, used, server):
     """Merge defaults and the site's backend_tls; give *_content keys the path they are deployed to."""
     raw = dict(raw or {})
     contents = {}
@@ -191,7 +157,7 @@ def _effective_tls(raw, name, field, tls_dir, used):
             raise ConfigError("%s: client_cert_content/client_key_content and client_cert_file/client_key_file "
                               "are mutually exclusive" % field)
         _pem.check_client_pair(cert_content, key_content, field + ".client_cert_content",
-                               field + ".client_key_content")
+                               field + ".client_key_content", server)
         contents["client_cert_file"] = cert_content.rstrip("\n") + "\n" + key_content.rstrip("\n") + "\n"
     if chain_content is not None:
         if raw.get("client_chain_file"):
@@ -204,12 +170,12 @@ def _effective_tls(raw, name, field, tls_dir, used):
     tls = merge_backend_tls(raw)
     for key in contents:
         tls[key] = posixpath.join(tls_dir, name, DEPLOYED_FILES[key])
-    # SSLProxyMachineCertificateFile takes the certificate and its key in one file: a separate key file is
-    # combined with the certificate into a file the role deploys.
+    # A separate client key file: the pair, for a server that reads the certificate and its key from one file (the
+    # role deploys the combined file).
     combined_from = None
     if tls["client_key_file"] and tls["client_key_file"] != tls["client_cert_file"]:
         combined_from = (tls["client_cert_file"], tls["client_key_file"])
-    validate_backend_tls(tls, field, used)
+    validate_backend_tls(tls, field, used, server)
     return tls, contents, combined_from
 
 
@@ -246,24 +212,27 @@ def check_defaults(defaults, field="backend_tls_defaults"):
     return grammar.mapping(files_only, BACKEND_TLS_DEFAULTS, field)
 
 
-def normalize_site(site, index=0, defaults=None, tls_dir="/etc/apache2/revproxy-tls", policy=None):
+def normalize_site(site, index=0, defaults=None, tls_dir=None, policy=None, server=None):
     """Validate one site and return its effective form (raises ConfigError naming the site and the field).
-    `policy`: the operator's (model/_policy.py), already checked; None is the default policy."""
+    `tls_dir`: where the role deploys the site's files (the layout's; required). `policy`: the operator's
+    (model/_policy.py), already checked; None is the default policy. `server`: the capability profile of the server
+    the site is for (model/_server.ServerProfile; required)."""
+    require_server(server, "normalize_site")
+    if not isinstance(tls_dir, str) or not tls_dir.startswith("/"):
+        raise TypeError("normalize_site: tls_dir= must be the absolute directory the role deploys TLS files to (the "
+                        "layout's), got %r" % (tls_dir,))
     label = _label(site, index)
     try:
-        return _normalize_site(site, defaults, tls_dir, policy or _policy.check_policy(None))
+        return _normalize_site(site, defaults, tls_dir, policy or _policy.check_policy(None), server)
     except ConfigError as exc:
         raise ConfigError("%s: %s" % (label, exc))
 
 
-def _normalize_site(site, defaults, tls_dir, policy):
-    grammar.mapping(site, SITE_SPEC, "site")
-    for key in ("name", "server_name", "locations"):
-        if site.get(key) is None:
-            raise ConfigError("%s: is required" % key)
+def _names(site):
+    """(name, server_name, aliases): the site's file name and the host names it answers."""
     name = grammar.site_name(site["name"], "name")
-    # Clients send IPv6 literals as Host: [..], which ServerName/ServerAlias cannot express portably: DNS names and
-    # IPv4 addresses only.
+    # Clients send IPv6 literals as Host: [..], which a name-based virtual server cannot match portably: DNS names
+    # and IPv4 addresses only.
     server_name = grammar.hostname(site["server_name"], "server_name", ipv6=False)
     aliases = site.get("server_aliases") or []
     if not isinstance(aliases, list) or len(aliases) > 1000:
@@ -275,15 +244,23 @@ def _normalize_site(site, defaults, tls_dir, policy):
             raise ConfigError("server_aliases[%d]: %r would answer for every name under a top-level domain (other "
                               "sites' names among them); a wildcard needs at least two labels after '*.', such as "
                               "*.example.com" % (i, alias))
+    return name, server_name, aliases
 
+
+def _tls_front(site):
+    """The public certificate files (None for a plain HTTP site)."""
     tls_front = site.get("tls")
-    if tls_front is not None:
-        grammar.mapping(tls_front, SITE_SPEC["tls"]["options"], "tls")
-        for key in ("certificate_file", "key_file"):
-            if not tls_front.get(key):
-                raise ConfigError("tls.%s: is required when tls is set" % key)
-        tls_front = dict((k, grammar.abs_path(v, "tls." + k)) for k, v in tls_front.items() if v is not None)
+    if tls_front is None:
+        return None
+    grammar.mapping(tls_front, SITE_SPEC["tls"]["options"], "tls")
+    for key in ("certificate_file", "key_file"):
+        if not tls_front.get(key):
+            raise ConfigError("tls.%s: is required when tls is set" % key)
+    return dict((k, grammar.abs_path(v, "tls." + k)) for k, v in tls_front.items() if v is not None)
 
+
+def _listen(site, tls_front, server):
+    """(port, address or None for every address)."""
     listen = site.get("listen") or {}
     grammar.mapping(listen, SITE_SPEC["listen"]["options"], "listen")
     port = listen.get("port")
@@ -292,32 +269,34 @@ def _normalize_site(site, defaults, tls_dir, policy):
     grammar.port(port, "listen.port")
     address = listen.get("address")
     if address == "*":
-        address = None  # every address: what an unset address means
-    elif address is not None:
+        return port, None  # every address: what an unset address means
+    if address is not None:
         address = grammar.ip_literal(address, "listen.address", brackets=True)
         ip = ipaddress.ip_address(address.strip("[]"))
-        if ip.is_unspecified or getattr(ip, "ipv4_mapped", None) is not None and ip.ipv4_mapped.is_unspecified:
-            raise ConfigError("listen.address: %r is declared as an address of its own, so Apache would send every "
-                              "request on this port to this site instead of the '*' vhosts; write '*' or leave it "
-                              "unset for every address" % address)
+        server.check_listen_address(address, ip)
         if getattr(ip, "ipv4_mapped", None) is not None:
             raise ConfigError("listen.address: %r is an IPv4-mapped IPv6 address; write the IPv4 address %s"
                               % (address, ip.ipv4_mapped))
+    return port, address
 
-    preserve_host = grammar.boolean(site.get("preserve_host", False), "preserve_host")
-    allow_insecure = grammar.boolean(site.get("allow_insecure_backend_tls", False), "allow_insecure_backend_tls")
 
+def _locations(site, policy, server):
     locations = site["locations"]
     if not isinstance(locations, list) or not locations or len(locations) > 1000:
         raise ConfigError("locations: must be a non-empty list of at most 1000 locations")
     pool_names = set()
-    locs = [_normalize_location(loc, "locations[%d]" % i, pool_names, policy) for i, loc in enumerate(locations)]
+    locs = [_normalize_location(loc, "locations[%d]" % i, pool_names, policy, server)
+            for i, loc in enumerate(locations)]
     seen = set()
     for i, loc in enumerate(locs):
         if loc["path"] in seen:
             raise ConfigError("locations[%d].path: %r is listed twice" % (i, loc["path"]))
         seen.add(loc["path"])
+    return locs
 
+
+def _site_backend_tls(site, defaults, name, locs, tls_dir, server):
+    """The site's effective backend TLS settings: (tls, contents, combined_from, uses_tls)."""
     layered = dict((k, v) for k, v in check_defaults(defaults).items() if v is not None)
     backend_tls = site.get("backend_tls") or {}
     if not isinstance(backend_tls, dict):
@@ -325,40 +304,48 @@ def _normalize_site(site, defaults, tls_dir, policy):
     layered.update((k, v) for k, v in backend_tls.items() if v is not None)
     uses_tls = any(_pools.location_is_tls(loc) for loc in locs)
     site_used = any(_pools.location_is_tls(loc) and loc["backend_tls_raw"] is None for loc in locs)
-    tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, site_used)
-    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address}, policy,
-                                                      locs)
-    insecure = insecure_settings(tls) if uses_tls else []
+    tls, contents, combined_from = _effective_tls(layered, name, "backend_tls", tls_dir, site_used, server)
+    return tls, contents, combined_from, uses_tls
+
+
+def _gate_insecure_backend(tls, uses_tls, allow_insecure, warnings, server):
+    insecure = insecure_settings(tls, server) if uses_tls else []
     if insecure and not allow_insecure:
         raise ConfigError("backend_tls: insecure setting(s) refused: %s. Fix the backend instead (see "
                           "docs/troubleshooting-ah00898.md), or set allow_insecure_backend_tls: true to accept the "
                           "risk" % "; ".join(insecure))
     if insecure:
         warnings.append("INSECURE backend TLS allowed by allow_insecure_backend_tls: %s" % "; ".join(insecure))
-    _pools.normalize_location_tls(locs, tls, allow_insecure, warnings)
-    _pools.check_section_overlap(locs, tls)
+    return insecure
+
+
+def _normalize_site(site, defaults, tls_dir, policy, server):
+    grammar.mapping(site, SITE_SPEC, "site")
+    for key in ("name", "server_name", "locations"):
+        if site.get(key) is None:
+            raise ConfigError("%s: is required" % key)
+    name, server_name, aliases = _names(site)
+    tls_front = _tls_front(site)
+    port, address = _listen(site, tls_front, server)
+    preserve_host = grammar.boolean(site.get("preserve_host", False), "preserve_host")
+    allow_insecure = grammar.boolean(site.get("allow_insecure_backend_tls", False), "allow_insecure_backend_tls")
+    locs = _locations(site, policy, server)
+
+    tls, contents, combined_from, uses_tls = _site_backend_tls(site, defaults, name, locs, tls_dir, server)
+    frontend, warnings = _frontend.normalize_frontend(site, tls_front, {"port": port, "address": address}, policy,
+                                                      locs, server)
+    insecure = _gate_insecure_backend(tls, uses_tls, allow_insecure, warnings, server)
+    _pools.normalize_location_tls(locs, tls, allow_insecure, warnings, server)
+    server.check_sections(locs, tls)
     _check_own_files(name, tls_front, tls, locs, tls_dir)
     balancer_manager = _pools.balancer_manager(site, locs)
-    public_names = [server_name] + aliases
     if uses_tls:
         for i, loc in enumerate(locs):
-            if loc["pool"] or loc["backend_tls"] is not tls:
-                _pools.check_member_names(loc, loc["backend_tls"], preserve_host, "locations[%d]" % i)
-                continue
-            if not loc["url"].is_tls:
-                continue
-            if not preserve_host and loc["url"].is_ip and tls["check_peer_name"]:
-                raise ConfigError(
-                    "locations[%d].backend: %r uses the IP literal %s; mod_ssl sends no SNI for it and checks the "
-                    "certificate against the string %r, never against iPAddress SANs, so every request fails with "
-                    "AH02411. Use a DNS name that is in the certificate's subjectAltName (add it to DNS or "
-                    "/etc/hosts on the proxy)" % (i, loc["backend"], loc["url"].host, loc["url"].host))
+            server.check_backend_names(loc, i, loc["backend_tls"], preserve_host,
+                                       bool(loc["pool"]) or loc["backend_tls"] is not tls)
         if preserve_host:
-            warnings.append(
-                "preserve_host is true: Apache sends the client's Host (%s) as SNI to the TLS backend and checks the "
-                "backend certificate against it, so that certificate must cover every public name"
-                % ", ".join(public_names))
-    return {
+            warnings.extend(server.preserve_host_warnings([server_name] + aliases))
+    eff = {
         "name": name,
         "server_name": server_name,
         "server_aliases": aliases,
@@ -377,11 +364,15 @@ def _normalize_site(site, defaults, tls_dir, policy):
         "warnings": warnings,
         "frontend": frontend,
     }
+    server.check_site(eff)
+    return eff
 
 
-def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls", policy=None):
+def normalize_sites(sites, defaults=None, tls_dir=None, policy=None, server=None):
     """Validate all sites; returns the list of effective sites. Refuses duplicate names and (port, name) pairs, and
-    any site that would take a name or an address another one serves (model/_vhosts.py)."""
+    any site that would take a name or an address another one serves (the server's rules: server.check_ownership).
+    `tls_dir` and `server` are required (see normalize_site)."""
+    require_server(server, "normalize_sites")
     if not isinstance(sites, list):
         raise ConfigError("sites: must be a list")
     check_defaults(defaults)
@@ -390,20 +381,18 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls", p
     names = {}
     hosts = {}
     for index, site in enumerate(sites):
-        eff = normalize_site(site, index, defaults, tls_dir, policy)
+        eff = normalize_site(site, index, defaults, tls_dir, policy, server)
         if eff["name"] in names:
             raise ConfigError("site %r: name: listed twice (sites #%d and #%d)" % (eff["name"], names[eff["name"]],
                                                                                    index))
         names[eff["name"]] = index
-        # Apache serves a name on one address:port from the first vhost that has it: a second one never answers.
+        # A name declared twice on one address:port: one of the two sites would never answer it.
         listen = (eff["listen"]["address"], eff["listen"]["port"])
         for i, host in enumerate([eff["server_name"]] + eff["server_aliases"]):
             key = listen + (host.lower().rstrip("."),)
-            field = "server_name" if i == 0 else "server_aliases[%d]" % (i - 1)
             if key in hosts:
-                raise ConfigError("site %r: %s: %r is already served by site %r on %s:%d; Apache would answer only "
-                                  "with the first" % (eff["name"], field, host, hosts[key], listen[0] or "*",
-                                                      listen[1]))
+                server.duplicate_name(eff, "server_name" if i == 0 else "server_aliases[%d]" % (i - 1), host,
+                                      hosts[key], listen)
             hosts[key] = eff["name"]
         for key in _frontend.redirect_hosts(eff):
             if key in hosts:
@@ -412,7 +401,7 @@ def normalize_sites(sites, defaults=None, tls_dir="/etc/apache2/revproxy-tls", p
                                   % (eff["name"], key[2], key[0] or "*", key[1], hosts[key]))
             hosts[key] = eff["name"]
         out.append(eff)
-    _vhosts.check_ownership(out)
+    server.check_ownership(out)
     _check_client_identities(out)
     return out
 
@@ -459,9 +448,11 @@ def select_sites(sites, names, field="names"):
     return [s for s in sites if s["name"] in wanted]
 
 
-def site_backend_checks(eff):
+def site_backend_checks(eff, server):
     """The backend checks the checker runs for an effective site: one per TLS location, and with preserve_host one
-    per public name (the name Apache sends as SNI and checks is then the client's Host)."""
+    per public name (the name the server sends as SNI and checks is then the client's Host: server.tls_names), and
+    per pool member the check the server's own health check makes (server.health_check_request)."""
+    require_server(server, "site_backend_checks")
     checks = []
     hosts = [eff["server_name"]] + eff["server_aliases"] if eff["preserve_host"] else [None]
     for loc in eff["locations"]:
@@ -475,7 +466,7 @@ def site_backend_checks(eff):
             for host in hosts:
                 if host is not None and host.startswith("*."):
                     continue  # a wildcard alias is not a name a client sends
-                sni, checked = tls_names(url, eff["preserve_host"], host)
+                sni, checked = server.tls_names(url, eff["preserve_host"], host)
                 checks.append({
                     "site": eff["name"],
                     "path": loc["path"],
@@ -491,7 +482,7 @@ def site_backend_checks(eff):
                                       "members": len(pool["members"])},
                 })
             if pool and pool["health_check"]:
-                # mod_proxy_hcheck's own request: no SNI, Host <member host:port>, the health check URI.
-                checks.append(dict(checks[-1], host=None, preserve_host=False, sni=None, checked_name=url.host,
-                                   health_check=True, request_path=pool["health_check"]["uri"]))
+                check = server.health_check_request(checks[-1], url, pool)
+                if check is not None:
+                    checks.append(check)
     return checks

@@ -18,6 +18,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
     render_site,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site, normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 
 CORPUS = os.path.join(os.path.dirname(__file__), "apache_render_corpus.jsonl.gz")
 
@@ -44,10 +45,10 @@ def test_the_corpus_covers_the_suite():
 def test_byte_identical(index):
     rec = RECORDS[index]
     if "site" in rec:
-        eff = normalize_site(rec["site"], rec["index"], rec["defaults"], rec["tls_dir"], rec["policy"])
+        eff = normalize_site(rec["site"], rec["index"], rec["defaults"], rec["tls_dir"], rec["policy"], server=APACHE)
         assert render_site(eff, "warn ssl:info", rec["tls_dir"]) == rec["vhost"]
         return
-    effs = normalize_sites(rec["sites"], rec["defaults"], rec["tls_dir"], rec["policy"])
+    effs = normalize_sites(rec["sites"], rec["defaults"], rec["tls_dir"], rec["policy"], server=APACHE)
     assert {e["name"]: render_site(e, "warn ssl:info", rec["tls_dir"]) for e in effs} == rec["vhosts"]
     assert render_listen_conf(effs, "") == rec["listen"]
     assert sorted(needed_modules(effs, "warn ssl:info")) == rec["modules"]

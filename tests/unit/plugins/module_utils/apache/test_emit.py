@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _emit as e
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_site
+from support.apache_model import render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as g
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from support.apache_model import normalize_site
 
 # --- the tokenizer (a port of ap_getword_conf) ------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
     needed_modules,
     parse_listens,
     render_listen_conf,
-    render_site,
     ssl_proxy_protocol,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from support.apache_model import render_site
+from support.apache_model import normalize_site
 
 
 def rendered(**over):

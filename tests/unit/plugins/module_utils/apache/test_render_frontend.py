@@ -4,9 +4,9 @@ import pytest
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     needed_modules,
     render_listen_conf,
-    render_site,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from support.apache_model import render_site
+from support.apache_model import normalize_site
 
 TLS = {"certificate_file": "/c.pem", "key_file": "/k.pem"}
 INTERMEDIATE = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"

@@ -5,10 +5,11 @@ import os
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_site
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules
+from support.apache_model import render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render_pools import hc_expr, proxy_sections
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import tokenize, tokenize_section
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from support.apache_model import normalize_site
 
 _spec = importlib.util.spec_from_file_location(
     "_render_tables", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_render.py"))

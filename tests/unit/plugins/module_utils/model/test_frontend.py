@@ -8,7 +8,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend impor
     header_name,
     header_value,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site, normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+from support.apache_model import normalize_site, normalize_sites
 
 TLS = {"certificate_file": "/etc/ssl/front.pem", "key_file": "/etc/ssl/front.key"}
 
@@ -374,7 +375,7 @@ def test_header_name_kind(value, ok):
 ])
 def test_header_value_kind(value, ok):
     if ok:
-        assert header_value(value, "f") == value
+        assert header_value(value, "f", APACHE) == value
     else:
         with pytest.raises(ConfigError):
-            header_value(value, "f")
+            header_value(value, "f", APACHE)

@@ -3,14 +3,10 @@ import copy
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_site
+from support.apache_model import render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import pool_name
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
-    normalize_site,
-    normalize_sites,
-    site_backend_checks,
-)
+from support.apache_model import normalize_site, normalize_sites, site_backend_checks
 
 
 def site(**over):

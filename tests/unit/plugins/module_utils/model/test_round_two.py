@@ -3,7 +3,8 @@ row is a site change and the refusal (site and field named) or the accepted effe
 real Apache are tests/integration/test_semantic_hostile.py."""
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model import _directives, _policy, _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _directives, _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     ConfigError,
     cipher_security_level,
@@ -12,7 +13,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     system_security_level,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend import forwarded_unset_names, spellings
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+from support.apache_model import normalize_sites
 
 TLS = {"certificate_file": "/etc/ssl/front.pem", "key_file": "/etc/ssl/front.key"}
 CA = {"ca_file": "/etc/ssl/ca.pem"}
@@ -286,8 +288,9 @@ def test_security_level_below_the_systems_is_insecure():
     assert system_security_level() >= 1
     assert cipher_security_level("HIGH:@SECLEVEL=1") == 1 and cipher_security_level("HIGH") is None
     below = "HIGH:@SECLEVEL=%d" % (system_security_level() - 1)
-    assert any("@SECLEVEL" in item for item in insecure_settings(merge_backend_tls(dict(CA, ciphers=below))))
-    assert not insecure_settings(merge_backend_tls(dict(CA, ciphers="HIGH:@SECLEVEL=%d" % system_security_level())))
+    assert any("@SECLEVEL" in item for item in insecure_settings(merge_backend_tls(dict(CA, ciphers=below)), APACHE))
+    assert not insecure_settings(merge_backend_tls(dict(CA, ciphers="HIGH:@SECLEVEL=%d" % system_security_level())),
+                                 APACHE)
     refused([_tls_site([{"path": "/", "backend": "https://b.internal/"}], backend_tls=dict(CA, ciphers=below))],
             "insecure setting(s) refused: ciphers: @SECLEVEL")
 
@@ -330,7 +333,7 @@ def test_own_deployed_files_are_fine():
 # -- a backend that is this Apache itself (_host_checks) --------------------------------------------------------------
 
 def test_backend_on_apaches_own_port_at_a_local_address_is_refused():
-    from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
 
     def lookup(host, *_args):
         table = {"localhost": "127.0.0.1", "127.0.0.1": "127.0.0.1", "me.internal": "127.0.1.1",
@@ -351,7 +354,7 @@ def test_backend_on_apaches_own_port_at_a_local_address_is_refused():
 
 
 def test_listen_address_this_host_does_not_have_is_refused():
-    from ansible_collections.revproxy.tls.plugins.module_utils import _host_checks
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
     assert _host_checks.is_local_address("127.0.0.1") and _host_checks.is_local_address("::1")
     assert not _host_checks.is_local_address("198.51.100.7")
     with pytest.raises(ConfigError) as err:

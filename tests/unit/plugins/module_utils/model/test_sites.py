@@ -5,8 +5,9 @@ import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS, ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import (
-    normalize_site, normalize_sites, select_sites, site_backend_checks,
+    select_sites,
 )
+from support.apache_model import normalize_site, normalize_sites, site_backend_checks
 
 from support.pemdata import CERT, KEY  # noqa: E402  real PEM: contents are parsed
 
