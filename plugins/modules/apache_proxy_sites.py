@@ -115,10 +115,11 @@ options:
       - When the plan has changes, keep the validated sites for the later calls of the same run and return the key
         they pass instead of the sites (RV(validated)); M(revproxy.tls.apache_proxy_probe) and
         M(revproxy.tls.frontend_certificate) then skip the validation and Ansible does not carry the sites again.
-      - The set is kept in O(tls_dir) (a root-only file, written even in check mode, since the role plans in check
-        mode) when that directory exists. It holds the sites' names, listeners, frontend TLS file paths and
-        locations, never a file content or key. O(transaction=commit) or O(transaction=rollback) removes it, and so
-        does a plan without changes (an earlier run's).
+      - The set is kept in C(/run/revproxy-tls) (a runtime directory of mode 0700 outside the configuration tree; a
+        file of mode 0600 per O(tls_dir)), written even in check mode since the role plans in check mode. It holds
+        the sites' names, listeners, frontend TLS file paths and locations, never a file content or key.
+        O(transaction=commit) or O(transaction=rollback) removes it, and so does a plan without changes (an earlier
+        run's).
     type: bool
     default: false
 notes:
@@ -197,8 +198,8 @@ config_test:
 validated:
   description:
     - With O(keep_validated), the key of the validated set kept for the later calls of this run (pass it as their
-      O(revproxy.tls.apache_proxy_probe#module:validated)); empty when nothing was kept (no change, no O(tls_dir)
-      yet, or O(keep_validated=false)).
+      O(revproxy.tls.apache_proxy_probe#module:validated)); empty when nothing was kept (no change, no runtime
+      directory, or O(keep_validated=false)).
   returned: when O(sites) is planned (not with O(transaction=commit) or O(transaction=rollback))
   type: str
 listen_ports:

@@ -35,10 +35,11 @@ options:
     elements: dict
   validated:
     description:
-      - The key of the sites the plan of this run validated and kept on the host (RV(revproxy.tls.apache_proxy_sites#module:validated)
-        of M(revproxy.tls.apache_proxy_sites) with C(keep_validated)); the sites are then read from there, from the
-        O(tls_dir) of O(layout), and not validated again. When the key names no set kept there, O(sites) is
-        validated instead (and the task fails without O(sites)).
+      - The key of the sites the plan of this run validated and kept on the host
+        (RV(revproxy.tls.apache_proxy_sites#module:validated) of M(revproxy.tls.apache_proxy_sites) with
+        C(keep_validated)); the sites are then read from the host (the file O(layout) names for O(tls_dir)) and not
+        validated again. When the key names no set kept there, O(sites) is validated instead (and the task fails
+        without O(sites)).
     type: str
   names:
     description:

@@ -16,11 +16,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
 
 LISTEN_CONF_NAME = "revproxy-tls-listen.conf"
 TRANSACTION_FILE = ".revproxy-transaction.json"
-HANDOFF_FILE = ".revproxy-validated.json"
+# The plan's handoff lives in a runtime directory (tmpfs: never on disk, gone at reboot), outside the configuration
+# tree: a run that stops before its commit or rollback (a refused preflight) leaves the tree exactly as it was.
+RUN_DIR = "/run/revproxy-tls"
 # The module file RedHatLayout manages: each module the sites need, loaded only when nothing loaded it before (the
 # httpd and mod_ssl packages load all of them by default from 00-base/00-proxy/00-ssl.conf; this file keeps a trimmed
 # conf.modules.d working). Named so that it sorts after the packages' 00-*.conf files.
@@ -37,13 +40,15 @@ class Layout:
              ("sites", "sites-available", "sites-enabled"))
 
     def __init__(self, config_root="/etc/apache2", main_config="apache2.conf", ports_config="ports.conf",
-                 envvars="/etc/apache2/envvars", binary="apache2", tls_dir="/etc/apache2/revproxy-tls"):
+                 envvars="/etc/apache2/envvars", binary="apache2", tls_dir="/etc/apache2/revproxy-tls",
+                 run_dir=RUN_DIR):
         self.config_root = config_root.rstrip("/")
         self.main_config = os.path.join(self.config_root, main_config)
         self.ports_config = os.path.join(self.config_root, ports_config)
         self.envvars = envvars
         self.binary = binary
         self.tls_dir = tls_dir.rstrip("/")
+        self.run_dir = run_dir.rstrip("/")
         self.listen_conf_name = LISTEN_CONF_NAME
 
     family = "debian"
@@ -65,14 +70,16 @@ class Layout:
         overrides = dict((k, v) for k, v in overrides.items() if v is not None)
         return {"debian": cls.debian, "redhat": cls.redhat}[family](**overrides)
 
-    # The deploy engine's target (deploy/_transaction): its records live in the TLS directory, root's alone.
+    # The deploy engine's target (deploy/_transaction): the transaction record lives in the TLS directory (root's
+    # alone), the plan's handoff in the runtime directory, one per TLS directory (trees side by side never share one).
     @property
     def transaction_file(self):
         return os.path.join(self.tls_dir, TRANSACTION_FILE)
 
     @property
     def handoff_file(self):
-        return os.path.join(self.tls_dir, HANDOFF_FILE)
+        tree = hashlib.sha256(self.tls_dir.encode("utf-8")).hexdigest()[:16]
+        return os.path.join(self.run_dir, "validated-%s.json" % tree)
 
     def d(self, name):
         return os.path.join(self.config_root, name)
@@ -169,9 +176,10 @@ class RedHatLayout(Layout):
     KINDS = ()
 
     def __init__(self, config_root="/etc/httpd", main_config="conf/httpd.conf", binary="httpd",
-                 tls_dir="/etc/httpd/revproxy-tls", envvars=None, ports_config=None):
+                 tls_dir="/etc/httpd/revproxy-tls", envvars=None, ports_config=None, run_dir=RUN_DIR):
         Layout.__init__(self, config_root=config_root, main_config=main_config,
-                        ports_config=ports_config or main_config, envvars=envvars, binary=binary, tls_dir=tls_dir)
+                        ports_config=ports_config or main_config, envvars=envvars, binary=binary, tls_dir=tls_dir,
+                        run_dir=run_dir)
         self.sites_dir = self.d("conf.d")
         self.modules_dir = self.d("conf.modules.d")
         self.modules_conf = os.path.join(self.modules_dir, REDHAT_MODULES_CONF)

@@ -26,6 +26,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,
     needed_modules,
@@ -131,7 +132,7 @@ def _site_entries(site, layout, log_level, read_file):
             parts.append(_read_input(read_file, path, name, label).rstrip("\n") + "\n")
         try:
             check_client_pair(parts[0], parts[1], "backend_tls.client_cert_file (%s)" % cert_path,
-                              "backend_tls.client_key_file (%s)" % key_path)
+                              "backend_tls.client_key_file (%s)" % key_path, APACHE)
         except ConfigError as exc:
             raise ConfigError("site %r: %s" % (name, exc))
         entries.append(Entry(os.path.join(layout.site_tls_dir(name), "proxy-client.pem"), "".join(parts), mode=0o600,
@@ -261,9 +262,10 @@ def diff(actions):
 
 
 # Validate once per run. The plan (apache_proxy_sites with keep_validated) keeps a view of the effective sites in the
-# layout's handoff file and returns its key; the read-only calls after it (apache_proxy_probe, frontend_certificate)
-# take that key as `validated` instead of the sites. The view holds what those calls read and no file contents:
-# nothing secret is on disk if the run stops before its commit or rollback drops the file.
+# layout's handoff file (a runtime directory, outside the configuration tree) and returns its key; the read-only
+# calls after it (apache_proxy_probe, frontend_certificate) take that key as `validated` instead of the sites. The
+# view holds what those calls read and no file contents: nothing secret is kept if the run stops before its commit or
+# rollback drops the file.
 
 _VIEW_SITE_KEYS = ("name", "server_name", "server_aliases", "listen", "tls")
 _VIEW_LOCATION_KEYS = ("path", "backend", "probe_status")
@@ -285,7 +287,7 @@ def handoff_key(params, layout, policy):
 
 def keep_validated(layout, key, sites):
     """Keep the view of the validated sites for the later calls of this run; returns the key to hand them, or ""
-    when it could not be kept (no TLS directory yet: the later calls then validate the sites themselves)."""
+    when it could not be kept (no runtime directory: the later calls then validate the sites themselves)."""
     return key if _handoff.keep(layout.handoff_file, key, handoff_view(sites)) else ""
 
 

@@ -13,7 +13,8 @@ the option takes a key, and the only writer of the file is the plan, after valid
 (another key) or not trustworthy reads as None, and the caller validates its inputs as it would without a handoff.
 
 The file outlives a run that stops between the plan and its commit or rollback (which discard() it), so the caller
-keeps nothing secret in it (apache/_plan.handoff_view keeps no file contents at all).
+keeps nothing secret in it (apache/_plan.handoff_view keeps no file contents at all), and keeps it outside the tree
+it deploys (a runtime directory: apache/_layout.RUN_DIR), so such a run leaves that tree exactly as it found it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -44,11 +45,21 @@ def _private_dir(directory):
     return stat.S_ISDIR(info.st_mode) and info.st_uid in (0, os.geteuid()) and not info.st_mode & 0o022
 
 
+def _make_private_dir(directory):
+    """The handoff's directory, made (mode 0700) when missing; its parent must exist (/run). Quiet on failure: the
+    caller then hands nothing on."""
+    try:
+        os.mkdir(directory, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            return False
+    return _private_dir(directory)
+
+
 def keep(path, key, payload):
-    """Write {key, payload} to path (mode 0600, atomically). Only into an existing private directory: the handoff
-    never creates the state area (the change itself does, and its rollback removes it). Returns whether it was
-    kept."""
-    if not _private_dir(os.path.dirname(path)):
+    """Write {key, payload} to path (mode 0600, atomically), in a directory only this user may write (made when
+    missing). Returns whether it was kept."""
+    if not _make_private_dir(os.path.dirname(path)):
         return False
     _files.atomic_write(path, json.dumps({"key": key, "payload": payload}, separators=(",", ":")), 0o600,
                         sync=False)  # a torn file after a crash fails to parse: the caller validates again

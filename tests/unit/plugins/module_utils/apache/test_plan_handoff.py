@@ -28,9 +28,7 @@ RAW = [{"name": "m", "server_name": "m.example.com", "server_aliases": ["www.m.e
 
 @pytest.fixture()
 def layout(tmp_path):
-    tls = tmp_path / "tls"
-    tls.mkdir(mode=0o755)
-    return Layout(config_root=str(tmp_path / "apache2"), tls_dir=str(tls))
+    return Layout(config_root=str(tmp_path / "apache2"), tls_dir=str(tmp_path / "tls"), run_dir=str(tmp_path / "run"))
 
 
 def params(**over):
@@ -65,7 +63,9 @@ def test_kept_then_read_back_without_validating(layout):
     sites = normalize_sites(RAW, tls_dir=layout.tls_dir)
     key = handoff_key(params(), layout, {"allow_raw_directives": False, "served_roots": ["/srv"]})
     assert keep_validated(layout, key, sites) == key
-    assert os.path.basename(layout.handoff_file) == ".revproxy-validated.json"
+    # Outside the configuration tree (a refused preflight leaves the tree as it was), made root's alone.
+    assert os.path.dirname(layout.handoff_file) == layout.run_dir and not os.path.exists(layout.tls_dir)
+    assert os.stat(layout.run_dir).st_mode & 0o777 == 0o700
     assert "BEGIN" not in open(layout.handoff_file).read()
 
     def never():
@@ -84,6 +84,12 @@ def test_the_key_changes_with_any_input(layout):
     assert handoff_key(params(), Layout(tls_dir="/elsewhere"), policy) != base
 
 
+def test_each_tls_dir_has_its_own_handoff_file():
+    assert Layout().handoff_file.startswith("/run/revproxy-tls/validated-")
+    assert Layout(tls_dir="/a").handoff_file != Layout(tls_dir="/b").handoff_file
+    assert Layout.redhat().handoff_file != Layout().handoff_file
+
+
 def test_no_matching_set_validates_the_sites_or_fails(layout):
     assert validated_sites({"validated": "nope", "sites": RAW}, layout, lambda: "validated") == "validated"
     assert validated_sites({"sites": RAW}, layout, lambda: "validated") == "validated"
@@ -91,7 +97,7 @@ def test_no_matching_set_validates_the_sites_or_fails(layout):
         validated_sites({"validated": "nope", "sites": None}, layout, lambda: "validated")
 
 
-def test_nothing_is_kept_without_the_tls_dir(tmp_path):
-    layout = Layout(config_root=str(tmp_path), tls_dir=str(tmp_path / "absent"))
+def test_nothing_is_kept_without_the_runtime_directorys_parent(tmp_path):
+    layout = Layout(config_root=str(tmp_path), run_dir=str(tmp_path / "absent" / "run"))
     assert keep_validated(layout, "k", []) == ""
     assert not os.path.exists(str(tmp_path / "absent"))

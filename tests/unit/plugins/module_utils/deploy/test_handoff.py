@@ -47,9 +47,10 @@ def test_kept_set_comes_back_for_its_key_only(state):
     _handoff.discard(path)  # nothing there: quiet
 
 
-def test_never_creates_the_state_directory(tmp_path):
-    path = str(tmp_path / "absent" / "handoff.json")
-    assert not _handoff.keep(path, "k", [])
+def test_makes_its_own_directory_but_no_parent(tmp_path):
+    assert _handoff.keep(str(tmp_path / "run" / "handoff.json"), "k", [])
+    assert os.stat(str(tmp_path / "run")).st_mode & 0o777 == 0o700
+    assert not _handoff.keep(str(tmp_path / "absent" / "run" / "handoff.json"), "k", [])
     assert not os.path.exists(str(tmp_path / "absent"))
 
 
