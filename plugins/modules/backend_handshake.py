@@ -360,6 +360,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 # Apache's directory for the role's files (Debian layout); the checker itself has no default.
@@ -377,7 +378,7 @@ def run(params, module=None):
     (apache/_catalogue.SEMANTICS). tls_dir defaults to Apache's directory, as the option does."""
     if params.get("tls_dir") is None:
         params = dict(params, tls_dir=DEFAULT_TLS_DIR)
-    return _checker.run(params, module, SEMANTICS)
+    return _checker.run(params, module, SEMANTICS, APACHE)
 
 
 def main():

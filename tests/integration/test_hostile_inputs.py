@@ -15,8 +15,10 @@ import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _emit as g
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_listen_conf, render_site
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import WORKER_PARAMS, normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import render_listen_conf
+from support.apache_model import render_site
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import WORKER_PARAMS
+from support.apache_model import normalize_sites
 from support.apache import DEFAULT_MODULES, PrivateApache
 from support.pemdata import CA, CERT, KEY, OTHER_KEY
 

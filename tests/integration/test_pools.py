@@ -14,8 +14,9 @@ import time
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_site
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules
+from support.apache_model import render_site
+from support.apache_model import normalize_site
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
 from support.apache import DEFAULT_MODULES, PrivateApache, free_port
 from support.backends import PlainHTTPBackend, TLSBackend

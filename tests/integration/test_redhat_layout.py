@@ -24,7 +24,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     plan,
     rollback,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from support.apache_model import normalize_sites
 
 from support.apache import HTTPD, MODULES_DIR, compiled_in_modules, free_port, _envvars_user_group
 from support.backends import TLSBackend

@@ -19,8 +19,9 @@ import tempfile
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._balancer_manager import MANAGER_PATH
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_site
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules
+from support.apache_model import render_site
+from support.apache_model import normalize_sites
 from support.apache import DEFAULT_MODULES, PrivateApache
 from support.backends import PlainHTTPBackend, free_port
 

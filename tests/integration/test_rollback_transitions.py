@@ -41,7 +41,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
     restore,
     rollback,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from support.apache_model import normalize_sites
 from conftest import LOCK_PATH, ROOT
 from support.apache import TreeApache, reserve_port
 from support.backends import PlainHTTPBackend, TLSBackend
@@ -359,7 +359,7 @@ import json, os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout, apply, begin_transaction, plan
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import desired_state
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from support.apache_model import normalize_sites
 root, sites, log_level = json.loads(sys.argv[2])
 layout = Layout(config_root=root, envvars=os.path.join(root, "envvars"), binary="apache2",
                 tls_dir=os.path.join(root, "revproxy-tls"))

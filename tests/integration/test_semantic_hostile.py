@@ -41,14 +41,14 @@ import warnings
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils._host_checks import effective_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._host_checks import effective_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._balancer_manager import MANAGER_PATH
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import read_live_vhosts
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     needed_modules,
     render_listen_conf,
-    render_site,
 )
+from support.apache_model import render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 from support.apache import DEFAULT_MODULES, MODULES_DIR, PrivateApache, compiled_in_modules
 from support.backends import PlainHTTPBackend, TLSBackend, free_port

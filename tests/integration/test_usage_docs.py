@@ -11,7 +11,7 @@ import textwrap
 import pytest
 import yaml
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from support.apache_model import normalize_sites
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _loop
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
     build_checks_from_sites,
@@ -34,7 +35,8 @@ def _site(name, backend="https://shared.internal:8443/", **over):
 
 
 def _checks(sites, tmp_path):
-    return build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS)
+    return build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS,
+                                   server=APACHE)
 
 
 def _fake_probe(calls, ok=lambda check: True, delay=0.0):
@@ -53,11 +55,12 @@ def _fake_probe(calls, ok=lambda check: True, delay=0.0):
 def test_names_select_the_sites_checked_after_all_are_validated(tmp_path):
     sites = [_site("s%d" % i, backend="https://b%d.internal:8443/" % i) for i in range(4)]
     checks = build_checks_from_sites(sites, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS,
-                                     names=["s3", "s1"])
+                                     names=["s3", "s1"], server=APACHE)
     assert [c["site"] for c in checks] == ["s1", "s3"]
     bad = sites + [_site("broken", backend="ftp://x/")]
     with pytest.raises(_checker.ConfigError) as exc:
-        build_checks_from_sites(bad, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS, names=["s1"])
+        build_checks_from_sites(bad, {}, "/etc/apache2/revproxy-tls", str(tmp_path), _Module(), SEMANTICS, names=["s1"],
+                                server=APACHE)
     assert "broken" in str(exc.value)
 
 
@@ -184,7 +187,7 @@ def test_run_uses_one_probe_per_distinct_backend(monkeypatch, tmp_path):
     monkeypatch.setattr(_checker, "check_steps", lambda c, *a, **k: _fake_probe(calls)(c))
     params = {"sites": [_site("s%d" % i) for i in range(30)], "backend_tls_defaults": {}, "tls_dir": "/srv/tls",
               "timeout": 5, "concurrency": 8, "http_request": True, "return_pem": False}
-    _checks, results = _checker.run(params, _Module(), SEMANTICS)
+    _checks, results = _checker.run(params, _Module(), SEMANTICS, APACHE)
     assert len(results) == 30
     assert calls == ["https://shared.internal:8443/"]
 

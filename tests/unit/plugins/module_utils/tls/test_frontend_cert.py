@@ -3,7 +3,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_site
+from support.apache_model import normalize_site
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._frontend_cert import (
     check_frontend,
     name_covered,
