@@ -62,7 +62,14 @@ _value:
   type: dict
 """
 
-from ansible_collections.revproxy.tls.plugins.plugin_utils._outcome import site_outcomes
+from ansible_collections.revproxy.tls.plugins.plugin_utils import _outcome
+
+
+def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on_probe_failure="rollback",
+                  restored=None, check_mode=False):
+    """The outcomes of a run of the apache_proxy role (plugin_utils/_outcome, which names the server it is given)."""
+    return _outcome.site_outcomes(plan, preflight, preflight_mode, probe, on_probe_failure, restored, check_mode,
+                                  server="Apache")
 
 
 class FilterModule(object):

@@ -28,7 +28,7 @@ def _preflight_failures(preflight):
     return failures
 
 
-def _probe_failures(probe):
+def _probe_failures(probe, server):
     failures = {}
     for site in (probe or {}).get("sites", []) or []:
         if site.get("ok"):
@@ -36,7 +36,7 @@ def _probe_failures(probe):
         locs = ["%s -> %s" % (loc["path"], loc["status"] if loc["status"] is not None else loc["error"])
                 for loc in site.get("locations", []) if not loc["ok"]]
         diag = site.get("diagnosis") or {}
-        text = "probe failed (%s)" % ("; ".join(locs) or "Apache exited")
+        text = "probe failed (%s)" % ("; ".join(locs) or "%s exited" % server)
         if diag.get("reason"):
             text += ", error log says %s" % diag["reason"]
         lines = [item["line"] for item in diag.get("lines", [])][:4]
@@ -99,14 +99,15 @@ def _failed_run_lines(sites, refused, rolled_back, n_changed):
 
 
 def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on_probe_failure="rollback",
-                  restored=None, check_mode=False):
+                  restored=None, check_mode=False, server="the server"):
     """Per-site outcome of a run. The policy is all or nothing: when any changed site fails the preflight (enforce)
-    or the probe (rollback), no site of the run is applied."""
+    or the probe (rollback), no site of the run is applied. `server` names the web server in the lines (the
+    site_outcomes filter, which is about the apache_proxy role, passes its name)."""
     plan = plan or {}
     changed = [s["name"] for s in plan.get("sites", []) if s.get("changed")]
     pre_fail = _preflight_failures(preflight)
     refused = preflight_mode == "enforce" and bool(pre_fail)
-    probe_fail = _probe_failures(probe)
+    probe_fail = _probe_failures(probe, server)
     rolled_back = bool(probe_fail) and on_probe_failure == "rollback"
     sites = []
     for site in plan.get("sites", []):
@@ -143,7 +144,7 @@ def site_outcomes(plan, preflight=None, preflight_mode="enforce", probe=None, on
         lines = [_site_line(site) for site in sites]
     if rolled_back:
         lines.append("previous configuration restored%s" % {
-            "ready": " and serving again", "died": ", but Apache did not start with it: see its error log",
+            "ready": " and serving again", "died": ", but %s did not start with it: see its error log" % server,
         }.get(restored, ""))
     applied = not check_mode and not refused and not rolled_back and bool(plan.get("changed_files"))
     return {"changed": applied, "failed": failed, "sites": sites, "lines": lines or ["no sites managed"],

@@ -3,12 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this plugin_utils file (controller side) is internal to revproxy.tls; it is not a public API.
-"""The backend report: rows, summary, HTML and Markdown from backend_handshake results; Apache log explanations.
+"""The backend report: rows, summary, HTML and Markdown from backend_handshake results; error-log explanations.
 
 Pure functions (no Ansible imports) so that the filter plugins stay thin and the logic is unit-tested. Input is what
 the backend_handshake module returns, either one result or a mapping of proxy host -> result; optionally (frontend=)
 what the frontend_certificate module returns, in the same shapes, for the sites' frontend certificates. Everything
 that comes from the input is escaped in the output (HTML and Markdown).
+
+Why one file: the HTML and the Markdown renderings of one report sit side by side, so that a change to
+what the report says is made to both in one place.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -224,58 +227,9 @@ def summarize(results, days_warn=DEFAULT_DAYS_WARN, max_lines=50, frontend=None)
     certificates too; `backend` and `frontend` hold each kind's own counts."""
     rows = build_rows(results, days_warn)
     front_rows = build_frontend_rows(frontend, days_warn)
-    reasons = {}
-    sites = {}
-    for row in rows:
-        if row["verdict"] == "FAIL":
-            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
-        key = row["site"] or row["backend"] or "(input)"
-        if row["proxy"]:
-            key = "%s on %s" % (key, row["proxy"])
-        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": [], "frontend": None})
-        site[row["verdict"].lower()] += 1
-        if row["verdict"] == "FAIL" and row["reason"] not in site["reasons"]:
-            site["reasons"].append(row["reason"])
-    for row in front_rows:
-        if row["verdict"] == "FAIL":
-            for reason in row["reason"].split(", "):
-                key = "frontend " + reason
-                reasons[key] = reasons.get(key, 0) + 1
-        key = row["site"] or "(frontend input)"
-        if row["proxy"]:
-            key = "%s on %s" % (key, row["proxy"])
-        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": [], "frontend": None})
-        site["frontend"] = row
-    lines = []
-
-    def weight(key):
-        front = sites[key]["frontend"]
-        return (-(sites[key]["fail"] + (front is not None and front["verdict"] == "FAIL")),
-                -(sites[key]["expiring"] + (front is not None and front["verdict"] == "EXPIRING")), key)
-    for key in sorted(sites, key=weight):
-        site = sites[key]
-        text = "%s: %d ok, %d failed, %d expiring" % (key, site["ok"], site["fail"], site["expiring"])
-        if site["reasons"]:
-            text += " (%s)" % ", ".join(site["reasons"])
-        front = site["frontend"]
-        if front is not None:
-            text += "; frontend certificate %s" % front["verdict"]
-            if front["verdict"] == "FAIL":
-                text += " (%s)" % front["reason"]
-            elif front["days_left"] is not None:
-                text += " (%d days left)" % front["days_left"]
-        lines.append(text)
-    problem_rows = [("backend", r) for r in rows if r["verdict"] != "OK"] + [
-        ("frontend", r) for r in front_rows if r["verdict"] != "OK"]
-    problem_rows.sort(key=lambda item: _VERDICT_ORDER[item[1]["verdict"]])  # stable: backends before frontends
-
-    def problem(kind, r):
-        if kind == "frontend":
-            return _front_problem(r)
-        return "%s%s %s%s: %s" % (r["verdict"], " [%s]" % r["proxy"] if r["proxy"] else "", r["site"] + " " if r["site"] else "",
-                                  r["backend"] + (" (Host %s)" % r["host"] if r["host"] else ""),
-                                  r["reason"] if r["verdict"] == "FAIL" else "%s days left" % r["days_left"])
-    problems = [problem(kind, r) for kind, r in problem_rows]
+    reasons, sites = _by_site(rows, front_rows)
+    lines = _site_lines(sites)
+    problem_rows, problems = _problems(rows, front_rows)
     back, front = _kind_counts(rows), _kind_counts(front_rows)
     total = back["total"]
     count_text = "%d backend%s: %d ok, %d failed, %d expiring within %d days" % (
@@ -304,6 +258,72 @@ def summarize(results, days_warn=DEFAULT_DAYS_WARN, max_lines=50, frontend=None)
         "problems": problems[:max_lines] + (["... and %d more (see the report)" % (len(problems) - max_lines)]
                                             if len(problems) > max_lines else []),
     }
+
+
+def _by_site(rows, front_rows):
+    """(failing reason -> count, site key -> its counts, failing reasons and frontend row): the backends' rows
+    counted per site (and proxy), each site's frontend certificate row attached."""
+    reasons = {}
+    sites = {}
+    for row in rows:
+        if row["verdict"] == "FAIL":
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+        key = row["site"] or row["backend"] or "(input)"
+        if row["proxy"]:
+            key = "%s on %s" % (key, row["proxy"])
+        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": [], "frontend": None})
+        site[row["verdict"].lower()] += 1
+        if row["verdict"] == "FAIL" and row["reason"] not in site["reasons"]:
+            site["reasons"].append(row["reason"])
+    for row in front_rows:
+        if row["verdict"] == "FAIL":
+            for reason in row["reason"].split(", "):
+                key = "frontend " + reason
+                reasons[key] = reasons.get(key, 0) + 1
+        key = row["site"] or "(frontend input)"
+        if row["proxy"]:
+            key = "%s on %s" % (key, row["proxy"])
+        site = sites.setdefault(key, {"ok": 0, "fail": 0, "expiring": 0, "reasons": [], "frontend": None})
+        site["frontend"] = row
+    return reasons, sites
+
+
+def _site_lines(sites):
+    """One line per site, the sites with the most failures (then expiring certificates) first."""
+    def weight(key):
+        front = sites[key]["frontend"]
+        return (-(sites[key]["fail"] + (front is not None and front["verdict"] == "FAIL")),
+                -(sites[key]["expiring"] + (front is not None and front["verdict"] == "EXPIRING")), key)
+    lines = []
+    for key in sorted(sites, key=weight):
+        site = sites[key]
+        text = "%s: %d ok, %d failed, %d expiring" % (key, site["ok"], site["fail"], site["expiring"])
+        if site["reasons"]:
+            text += " (%s)" % ", ".join(site["reasons"])
+        front = site["frontend"]
+        if front is not None:
+            text += "; frontend certificate %s" % front["verdict"]
+            if front["verdict"] == "FAIL":
+                text += " (%s)" % front["reason"]
+            elif front["days_left"] is not None:
+                text += " (%d days left)" % front["days_left"]
+        lines.append(text)
+    return lines
+
+
+def _problems(rows, front_rows):
+    """([(kind, row)], [line]) of every row that is not OK, failures first (stable: backends before frontends)."""
+    problem_rows = [("backend", r) for r in rows if r["verdict"] != "OK"] + [
+        ("frontend", r) for r in front_rows if r["verdict"] != "OK"]
+    problem_rows.sort(key=lambda item: _VERDICT_ORDER[item[1]["verdict"]])
+
+    def problem(kind, r):
+        if kind == "frontend":
+            return _front_problem(r)
+        return "%s%s %s%s: %s" % (r["verdict"], " [%s]" % r["proxy"] if r["proxy"] else "", r["site"] + " " if r["site"] else "",
+                                  r["backend"] + (" (Host %s)" % r["host"] if r["host"] else ""),
+                                  r["reason"] if r["verdict"] == "FAIL" else "%s days left" % r["days_left"])
+    return problem_rows, [problem(kind, r) for kind, r in problem_rows]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -544,6 +564,6 @@ def render(results, fmt="html", days_warn=DEFAULT_DAYS_WARN, title="Backend TLS 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Apache error-log lines -> meaning: one place, _errorlog (shared with the role's probe and the diagnose playbook).
+# Error-log lines -> meaning: one place, apache/_errorlog (shared with the role's probe and the diagnose playbook).
 ah_index = _errorlog.ah_index
 explain_log_lines = _errorlog.explain_lines

@@ -468,3 +468,10 @@ def entry_result(reason, fields, variant="default"):
     """message, server_log (and apache_log), http_status, fix, insecure_workaround and the reference numbers of a
     reason, filled with fields."""
     return SEMANTICS.entry_result(reason, fields, variant)
+
+
+# The frontend certificate check (tls/_frontend_cert.check_frontend, fixes=) in Apache's words.
+FRONTEND_FIXES = {
+    "key_mismatch": "point tls.key_file at the private key of this certificate (or the certificate at the one the "
+                    "key belongs to); mod_ssl would refuse to start (AH02565)",
+}

@@ -38,7 +38,7 @@ FIXES = {
     "not_pem": "give a PEM file: certificates (BEGIN CERTIFICATE) in certificate_file/chain_file, an unencrypted "
                "private key in key_file",
     "key_mismatch": "point tls.key_file at the private key of this certificate (or the certificate at the one the "
-                    "key belongs to); mod_ssl would refuse to start (AH02565)",
+                    "key belongs to); the server would refuse to start",
     "chain_incomplete": "add the missing intermediate certificate(s) to tls.chain_file (or append them to "
                         "tls.certificate_file, leaf first); clients other than browsers that cache intermediates "
                         "fail otherwise",
@@ -116,14 +116,41 @@ def _load(text, field, kinds):
     return certs, keys
 
 
-def check_frontend(site, read, now=None, expiry_days=14, trust_text=None):
+def check_frontend(site, read, now=None, expiry_days=14, trust_text=None, fixes=None):
     """Problems of one effective site's frontend certificate. read(path) returns the file's text or None.
-    trust_text: PEM roots clients trust (default: the system bundle, read with read()). Returns a result dict."""
+    trust_text: PEM roots clients trust (default: the system bundle, read with read()). fixes: the server's wording of
+    some fixes (reason -> text, e.g. apache/_catalogue.FRONTEND_FIXES), over the neutral FIXES. Returns a result
+    dict."""
     tls = site["tls"]
     now = now or datetime.datetime.now(datetime.timezone.utc)
     result = {"site": site["name"], "certificate_file": tls["certificate_file"], "subject": None, "names": [],
               "not_after": None, "days_left": None, "problems": []}
     problems = result["problems"]
+    loaded = _load_files(tls, read, problems)
+    if loaded is not None:
+        leaf, served, key = loaded
+        if key is not None and _public_bytes(key.public_key()) != _public_bytes(leaf.public_key()):
+            problems.append(_problem("key_mismatch", "tls.key_file (%s) is not the key of tls.certificate_file (%s)"
+                                     % (tls["key_file"], tls["certificate_file"])))
+        result["subject"] = leaf.subject.rfc4514_string()
+        dns_names, ip_names = _san(leaf)
+        result["names"] = dns_names + ip_names
+        problems.extend(_chain_problems(leaf, served, _trusted(read, trust_text), tls["certificate_file"]))
+        for i, name in enumerate([site["server_name"]] + site["server_aliases"]):
+            if not name_covered(name, dns_names, ip_names):
+                field = "server_name" if i == 0 else "server_aliases[%d]" % (i - 1)
+                problems.append(_problem("name_mismatch", "%s %r is not covered by the certificate (subjectAltName: "
+                                         "%s)" % (field, name, ", ".join(result["names"]) or "none")))
+        problems.extend(_validity_problems(leaf, now, expiry_days, tls["certificate_file"], result))
+    for problem in problems:
+        if fixes and problem["reason"] in fixes:
+            problem["fix"] = fixes[problem["reason"]]
+    return result
+
+
+def _load_files(tls, read, problems):
+    """(leaf, the other certificates served, the private key or None) of the site's tls files; None, with the
+    problems appended, when a file cannot be read or parsed."""
     texts = {}
     for key in ("certificate_file", "key_file", "chain_file"):
         if tls.get(key):
@@ -131,10 +158,11 @@ def check_frontend(site, read, now=None, expiry_days=14, trust_text=None):
             if texts[key] is None:
                 problems.append(_problem("unreadable", "tls.%s: %s cannot be read" % (key, tls[key])))
     if problems:
-        return result
+        return None
     try:
-        certs, cert_file_keys = _load(texts["certificate_file"], "tls.certificate_file (%s)" % tls["certificate_file"],
-                                      _pem.CERTIFICATE + _pem.PRIVATE_KEY)
+        certs, _cert_file_keys = _load(texts["certificate_file"],
+                                       "tls.certificate_file (%s)" % tls["certificate_file"],
+                                       _pem.CERTIFICATE + _pem.PRIVATE_KEY)
         if not certs:
             raise ConfigError("tls.certificate_file (%s): holds no certificate" % tls["certificate_file"])
         _unused, keys = _load(texts["key_file"], "tls.key_file (%s)" % tls["key_file"], _pem.PRIVATE_KEY)
@@ -143,77 +171,68 @@ def check_frontend(site, read, now=None, expiry_days=14, trust_text=None):
             chain, _unused = _load(texts["chain_file"], "tls.chain_file (%s)" % tls["chain_file"], _pem.CERTIFICATE)
     except ConfigError as exc:
         problems.append(_problem("not_pem", str(exc)))
-        return result
+        return None
     except ValueError as exc:
         problems.append(_problem("not_pem", "a certificate is not valid X.509: %s" % exc))
-        return result
-    leaf = certs[0]
-    del cert_file_keys
+        return None
     try:
         key = serialization.load_der_private_key(keys[0], password=None)
     except (TypeError, ValueError) as exc:
         problems.append(_problem("not_pem", "tls.key_file (%s): not a usable unencrypted private key (%s)"
                                  % (tls["key_file"], exc)))
         key = None
-    if key is not None and _public_bytes(key.public_key()) != _public_bytes(leaf.public_key()):
-        problems.append(_problem("key_mismatch", "tls.key_file (%s) is not the key of tls.certificate_file (%s)"
-                                 % (tls["key_file"], tls["certificate_file"])))
+    return certs[0], certs[1:] + chain, key
 
-    result["subject"] = leaf.subject.rfc4514_string()
-    dns_names, ip_names = _san(leaf)
-    result["names"] = dns_names + ip_names
-    not_before, not_after = _utc(leaf, "not_valid_before"), _utc(leaf, "not_valid_after")
-    result["not_after"] = not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
-    result["days_left"] = int((not_after - now).total_seconds() // 86400)
 
-    # The chain: from the leaf, through what the files serve, to a self-signed root served or trusted.
-    served = certs[1:] + chain
+def _trusted(read, trust_text):
+    """The certificates clients are assumed to trust: trust_text, else the first system bundle read() returns."""
     if trust_text is None:
         for path in SYSTEM_BUNDLES:
             trust_text = read(path)
             if trust_text is not None:
                 break
-    trusted = []
-    if trust_text:
-        try:
-            trusted, _unused = _load(trust_text, "trust bundle", _pem.CERTIFICATE)
-        except (ConfigError, ValueError):
-            trusted = []
+    if not trust_text:
+        return []
+    try:
+        return _load(trust_text, "trust bundle", _pem.CERTIFICATE)[0]
+    except (ConfigError, ValueError):
+        return []
+
+
+def _chain_problems(leaf, served, trusted, certificate_file):
+    """The chain: from the leaf, through what the files serve, to a self-signed root served or trusted."""
     current, seen = leaf, 0
     while True:
         if _signed_by(current, current):
-            break  # a root (self-signed) reached
+            return []  # a root (self-signed) reached
         issuer = next((c for c in served if _signed_by(current, c)), None)
         if issuer is None:
-            anchor = next((c for c in trusted if _signed_by(current, c)), None)
-            if anchor is None:
-                problems.append(_problem(
-                    "chain_incomplete", "the chain of %s stops at %r: no certificate for its issuer %r is served (tls."
-                    "certificate_file, tls.chain_file) or trusted"
-                    % (tls["certificate_file"], current.subject.rfc4514_string(), current.issuer.rfc4514_string())))
-            break
+            if next((c for c in trusted if _signed_by(current, c)), None) is not None:
+                return []
+            return [_problem(
+                "chain_incomplete", "the chain of %s stops at %r: no certificate for its issuer %r is served (tls."
+                "certificate_file, tls.chain_file) or trusted"
+                % (certificate_file, current.subject.rfc4514_string(), current.issuer.rfc4514_string()))]
         current, seen = issuer, seen + 1
         if seen > 10:
-            problems.append(_problem("chain_incomplete", "the chain of %s is longer than 10 certificates or loops"
-                                     % tls["certificate_file"]))
-            break
+            return [_problem("chain_incomplete", "the chain of %s is longer than 10 certificates or loops"
+                             % certificate_file)]
 
-    for i, name in enumerate([site["server_name"]] + site["server_aliases"]):
-        if not name_covered(name, dns_names, ip_names):
-            field = "server_name" if i == 0 else "server_aliases[%d]" % (i - 1)
-            problems.append(_problem("name_mismatch", "%s %r is not covered by the certificate (subjectAltName: %s)"
-                                     % (field, name, ", ".join(result["names"]) or "none")))
 
+def _validity_problems(leaf, now, expiry_days, certificate_file, result):
+    """Expired, not yet valid, or expiring within expiry_days; fills result's not_after and days_left."""
+    not_before, not_after = _utc(leaf, "not_valid_before"), _utc(leaf, "not_valid_after")
+    result["not_after"] = not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    result["days_left"] = int((not_after - now).total_seconds() // 86400)
     if not_after <= now:
-        problems.append(_problem("expired", "the certificate %s expired on %s" % (tls["certificate_file"],
-                                                                                  result["not_after"])))
-    elif not_before > now:
-        problems.append(_problem("not_yet_valid", "the certificate %s is valid only from %s"
-                                 % (tls["certificate_file"], not_before.strftime("%Y-%m-%dT%H:%M:%SZ"))))
-    elif expiry_days and not_after - now < datetime.timedelta(days=expiry_days):
-        problems.append(_problem("expiring", "the certificate %s expires on %s, in less than %d days"
-                                 % (tls["certificate_file"], result["not_after"], expiry_days)))
-    return result
+        return [_problem("expired", "the certificate %s expired on %s" % (certificate_file, result["not_after"]))]
+    if not_before > now:
+        return [_problem("not_yet_valid", "the certificate %s is valid only from %s"
+                         % (certificate_file, not_before.strftime("%Y-%m-%dT%H:%M:%SZ")))]
+    if expiry_days and not_after - now < datetime.timedelta(days=expiry_days):
+        return [_problem("expiring", "the certificate %s expires on %s, in less than %d days"
+                         % (certificate_file, result["not_after"], expiry_days))]
+    return []
 
 
 def summary(result):

@@ -8,6 +8,9 @@ _semantics.Semantics) and the pure functions behind it (no I/O, no TLS library).
 Apache: the checker receives MOD_SSL from its caller (backend_handshake, through apache/_catalogue, which attaches
 Apache's part of the failure catalogue) and never imports this file.
 
+Why one file: it is one server's semantics, the one file of tls/ that names Apache, and each function
+is read side by side with the httpd source it mirrors; splitting it would spread mod_ssl over several files.
+
 Each function mirrors one piece of httpd 2.4.x:
 - cert_ids / match_name: ssl_util_ssl.c getIDs() + modssl_X509_match_name() (dNSName SANs + every CN,
   case-insensitive, '*.' as the whole left-most label covering exactly one label, no iPAddress SANs);
@@ -17,8 +20,8 @@ Each function mirrors one piece of httpd 2.4.x:
 - choose_client_cert: ssl_engine_kernel.c ssl_callback_proxy_cert() (the server's acceptable-CA list against each
   certificate's issuer, then the issuers of its chain built from SSLProxyMachineCertificateChainFile);
 - host_header: mod_proxy_http's Host header (ProxyPreserveHost Off: URL host, plus the port when one is written in
-  the URL and it is not 80); tls_names: the name sent as SNI and checked (the model's rule, which the renderer
-  writes from); mod_ssl_cipher_string: the list mod_ssl hands to OpenSSL for SSLProxyCipherSuite;
+  the URL and it is not 80); tls_names: the name sent as SNI and checked (proxy_util.c + ssl_engine_io.c);
+  mod_ssl_cipher_string: the list mod_ssl hands to OpenSSL for SSLProxyCipherSuite;
 - VERIFY_ERROR_REASONS: X509 verify error number -> catalogue reasons, for classify() and the error-log explainer.
 """
 
@@ -26,7 +29,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import tls_names
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError, is_ip_literal
 # parse_status_line lives in _http (it is HTTP's, not mod_ssl's); re-exported for the callers that read it here.
 # pylint: disable=unused-import
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._http import parse_status_line  # noqa: F401
@@ -281,6 +284,26 @@ def protocol_range(protocols):
     if not enabled:
         raise ValueError("no protocol enabled")
     return enabled[0], enabled[-1]
+
+
+def tls_names(backend_url, preserve_host=False, host=None):
+    """mod_ssl's name rule (proxy_util.c ap_proxy_determine_connection + ssl_engine_io.c).
+
+    Returns (sni, checked_name): the name checked against the certificate is the URL host, or the client's Host
+    (port stripped) with ProxyPreserveHost On; SNI is the same name, except that none is sent for IP literals.
+    """
+    if preserve_host:
+        if not host:
+            raise ConfigError("host: required when preserve_host is true (it is the name Apache sends as SNI)")
+        name = host.lower()
+        if name.startswith("["):
+            name = name[1:name.index("]")]
+        elif name.count(":") == 1:
+            name = name.split(":", 1)[0]
+    else:
+        name = backend_url.host
+    sni = None if is_ip_literal(name) else name
+    return sni, name
 
 
 def host_header(url_host, explicit_port, preserve_host=False, client_host=None):

@@ -8,7 +8,7 @@
 The checker (_checker, _tls_probe, _context) connects, handshakes and reads the answer the same way for every
 server; what differs between servers is what a server decides on its backend connection. A Semantics object answers
 those questions and is passed in by the caller (the module picks it, together with the server's part of the failure
-catalogue): the checker never imports a server's file. _mod_ssl.ModSSL is the first implementation.
+catalogue): the checker never imports a server's file. ModSSL (MOD_SSL) is the first implementation.
 
 A subclass implements every method below that raises NotImplementedError; `catalogue` is the merged catalogue
 (tls/_catalogue's neutral part of each reason plus the server's log lines, client status and fixes), attached with
