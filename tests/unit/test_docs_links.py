@@ -157,3 +157,22 @@ def test_a_broken_link_is_found(tmp_path, monkeypatch):
     assert anchors("docs/page.md") == {"title"}
     assert broken_links("docs/page.md") == ["docs/page.md:3: missing.md (no such file)",
                                             "docs/page.md:3: #nowhere (no such anchor)"]
+
+
+def _two_commands():
+    """The commands of the README's "Two commands" block, as written."""
+    text = _read("README.md")
+    section = text[text.index("## Two commands"):]
+    block = section[section.index("```sh\n") + len("```sh\n"):section.index("\n```", section.index("```sh\n"))]
+    return [line.split("#", 1)[0].strip() for line in block.split("\n") if line.strip()]
+
+
+def test_the_readme_commands_are_make_targets_and_ci_runs_the_test_command():
+    """The README promises one command for the demo and one for the tests; CI (.ci/run) runs the same test command."""
+    commands = _two_commands()
+    assert commands == ["make demo", "make test"]
+    makefile = _read("Makefile")
+    for command in commands:
+        assert re.search(r"(?m)^%s:" % re.escape(command.split()[1]), makefile), command
+    ci = _read(".ci/run")
+    assert re.search(r"(?m)^exec %s$" % re.escape(commands[1]), ci)
