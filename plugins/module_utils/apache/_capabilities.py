@@ -21,11 +21,15 @@ import ssl
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
-from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import is_ip_literal
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import location_is_tls, location_urls
 from ansible_collections.revproxy.tls.plugins.module_utils.model._server import ServerProfile
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _directives
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.tls import _mod_ssl
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import (
+    MOD_SSL_CIPHER_SUFFIX,
+    mod_ssl_cipher_string,
+)
 
 _DAY = 86400
 # ProxyPass worker parameters the role accepts (mod_proxy.c set_worker_param), with their value kinds and, for
@@ -52,10 +56,6 @@ WORKER_PARAMS = {
     "upgrade": ("token",),
 }
 
-# mod_ssl (ssl_engine_config.c, ssl_cmd_SSLProxyCipherSuite) appends this to every SSLProxyCipherSuite before
-# handing it to OpenSSL; the checker's mod_ssl semantics (tls/_mod_ssl.py) build their list the same way.
-MOD_SSL_CIPHER_SUFFIX = ":!aNULL:!eNULL:!EXP"
-
 # mod_headers format specifiers the role lets through: %% (a literal %), %t, %D, %{NAME}e (environment) and
 # %{NAME}s (SSL variable). Anything else after a '%' is refused before Apache sees it.
 _FORMAT_RE = re.compile(r"%(?:%|t|D|\{[A-Za-z0-9_:-]{1,64}\}[es])")
@@ -71,15 +71,10 @@ def _worker_value(kind, value, field):
     return grammar.token(value, field, 15)  # mod_proxy keeps the upgrade protocol in 16 bytes
 
 
-def mod_ssl_cipher_string(ciphers):
-    """The cipher list mod_ssl hands to OpenSSL for SSLProxyCipherSuite (None: OpenSSL's default list)."""
-    if ciphers is None:
-        return None
-    return ciphers + MOD_SSL_CIPHER_SUFFIX
-
-
 def cipher_selects_any(ciphers):
-    """Whether OpenSSL (this host's, as Apache's) selects at least one cipher from mod_ssl's list."""
+    """Whether OpenSSL (this host's, as Apache's) selects at least one cipher from mod_ssl's list (built once, by
+    tls/_mod_ssl.mod_ssl_cipher_string, which the checker uses too; here through Python's ssl, so that the role's
+    validation works on a host without pyOpenSSL)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         context.set_ciphers(mod_ssl_cipher_string(ciphers))
@@ -173,20 +168,8 @@ class ApacheProfile(ServerProfile):
                               "its key in one file (what SSLProxyMachineCertificateFile reads)" % field)
 
     def tls_names(self, url, preserve_host=False, host=None):
-        """mod_ssl's name rule (proxy_util.c ap_proxy_determine_connection + ssl_engine_io.c): the name checked
-        against the certificate is the URL host, or the client's Host (port stripped) with ProxyPreserveHost On;
-        SNI is the same name, except that none is sent for IP literals."""
-        if preserve_host:
-            if not host:
-                raise ConfigError("host: required when preserve_host is true (it is the name Apache sends as SNI)")
-            name = host.lower()
-            if name.startswith("["):
-                name = name[1:name.index("]")]
-            elif name.count(":") == 1:
-                name = name.split(":", 1)[0]
-        else:
-            name = url.host
-        return (None if is_ip_literal(name) else name), name
+        """mod_ssl's name rule, as the checker's semantics have it (tls/_mod_ssl.tls_names)."""
+        return _mod_ssl.tls_names(url, preserve_host, host)
 
     def check_backend_names(self, loc, index, tls, preserve_host, own_settings):
         """mod_ssl checks an IP literal backend against the literal string (never iPAddress SANs)."""

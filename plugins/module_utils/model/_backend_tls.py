@@ -163,26 +163,6 @@ def parse_backend_url(url, field="backend"):
     return BackendURL(url, scheme, host.lower(), port or DEFAULT_PORTS[scheme], path)
 
 
-def tls_names(backend_url, preserve_host=False, host=None):
-    """mod_ssl's name rule (proxy_util.c ap_proxy_determine_connection + ssl_engine_io.c).
-
-    Returns (sni, checked_name): the name checked against the certificate is the URL host, or the client's Host
-    (port stripped) with ProxyPreserveHost On; SNI is the same name, except that none is sent for IP literals.
-    """
-    if preserve_host:
-        if not host:
-            raise ConfigError("host: required when preserve_host is true (it is the name Apache sends as SNI)")
-        name = host.lower()
-        if name.startswith("["):
-            name = name[1:name.index("]")]
-        elif name.count(":") == 1:
-            name = name.split(":", 1)[0]
-    else:
-        name = backend_url.host
-    sni = None if is_ip_literal(name) else name
-    return sni, name
-
-
 def merge_backend_tls(*layers):
     """Defaults first, then each layer's explicitly set (non-None) keys."""
     merged = dict(BACKEND_TLS_DEFAULTS)

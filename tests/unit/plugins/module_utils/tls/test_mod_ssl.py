@@ -13,7 +13,8 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _catalogue as cat
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _mod_ssl as m
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
-    BACKEND_TLS_DEFAULTS, parse_backend_url, tls_names)
+    BACKEND_TLS_DEFAULTS, parse_backend_url)
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import tls_names
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
 KEY = ec.generate_private_key(ec.SECP256R1())
