@@ -36,7 +36,7 @@ ROLES = (
 # The modules that take the sites drive the first role's server: the fragment shows that server's notes.
 FRAGMENT_ROLE = ROLES[0]
 
-SPEC_BEGIN = "# BEGIN GENERATED site options (scripts/sync_docs.py from meta/site_options.yml: edit the source, then run it)"
+SPEC_BEGIN = "# BEGIN GENERATED site options: edit meta/site_options.yml, then run scripts/sync_docs.py"
 SPEC_END = "# END GENERATED site options"
 TABLE_BEGIN = "<!-- BEGIN GENERATED %s variables (scripts/sync_docs.py) -->\n"
 TABLE_END = "<!-- END GENERATED %s variables -->\n"
@@ -334,6 +334,9 @@ def generated_files():
         path = _spec_path(role)
         spec = render_argument_spec(role, server, prefix, _read(path))
         out[path] = spec
+        if (TABLE_BEGIN % role) not in variables or (TABLE_END % role) not in variables:
+            raise ValueError("%s: add the markers of the %s table: %r, %r" % (VARIABLES, role, TABLE_BEGIN % role,
+                                                                              TABLE_END % role))
         start, end = variables.index(TABLE_BEGIN % role), variables.index(TABLE_END % role) + len(TABLE_END % role)
         variables = variables[:start] + variables_table(role, spec) + variables[end:]
     out[VARIABLES] = variables

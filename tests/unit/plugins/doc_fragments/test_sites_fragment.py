@@ -137,12 +137,14 @@ def test_role_argument_spec_and_variables_page_are_generated_from_the_source():
             assert handle.read() == text, "run scripts/sync_docs.py (%s)" % os.path.relpath(path, ROOT)
 
 
-SERVER_WORDS = re.compile(r"Apache|httpd|SSLProxy|mod_[a-z_]+|AH0[0-9]+|vhost|ProxyPass|<(Proxy|Location|VirtualHost)\b")
+SERVER_WORDS = re.compile(r"Apache|httpd|SSLProxy|mod_[a-z_]+|AH0[0-9]+|vhost|ProxyPass|"
+                          r"<(?:Proxy|Location|VirtualHost)\b")
 
 
 def _neutral_texts(options, prefix=""):
     for name, opt in options.items():
-        yield prefix + name, " ".join(opt["description"]) if isinstance(opt["description"], list) else opt["description"]
+        desc = opt["description"]
+        yield prefix + name, " ".join(desc) if isinstance(desc, list) else desc
         yield from _neutral_texts(opt.get("options", {}), prefix + name + ".")
 
 
