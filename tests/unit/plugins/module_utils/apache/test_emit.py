@@ -12,6 +12,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 from support.apache_model import normalize_site
 
+
 # --- the tokenizer (a port of ap_getword_conf) ------------------------------------------------------------------
 
 @pytest.mark.parametrize("line,words", [
