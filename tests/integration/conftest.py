@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from support.apache import reserve_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV_BIN = os.path.dirname(sys.executable)
@@ -147,6 +149,40 @@ def already_pruned():
     except (OSError, ValueError):
         return False
     return True
+
+
+def _port_holder():
+    held = []
+
+    def take(host="0.0.0.0"):
+        reservation = reserve_port(host)
+        held.append(reservation)
+        return reservation.port
+    return held, take
+
+
+@pytest.fixture()
+def reserved_port():
+    """reserved_port(host="0.0.0.0") -> a port held until the test ends (support.apache.PortReservation): for a port
+    a server binds later (Apache, through the role or not; a subprocess; a backend restarted on the same port), and
+    for a port that must refuse connections (bound, never listening). free_port() would release it at once."""
+    held, take = _port_holder()
+    try:
+        yield take
+    finally:
+        for reservation in held:
+            reservation.release()
+
+
+@pytest.fixture(scope="module")
+def module_port():
+    """reserved_port for a module's fixtures: the ports are held until the module's tests are done."""
+    held, take = _port_holder()
+    try:
+        yield take
+    finally:
+        for reservation in held:
+            reservation.release()
 
 
 @pytest.fixture()

@@ -131,7 +131,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, module_port):
     tmp = tmp_path_factory.mktemp("oracle")
     f = pki.PKI(tmp / "pki")
     root = f.ca("Oracle Root CA")
@@ -208,7 +208,7 @@ def world(tmp_path_factory):
           ca_file=root.cert_path)
     # hostile backends
     w.add("dns", None, "https://backend.invalid:443/", "dns_failure", ah=("AH00898",), ca_file=root.cert_path)
-    w.add("refused", None, "https://localhost:%d/" % apache.free_port(), "connect_refused", ah=("AH00957",),
+    w.add("refused", None, "https://localhost:%d/" % module_port("127.0.0.1"), "connect_refused", ah=("AH00957",),
           ca_file=root.cert_path)
     b = backends.BlackholeBackend()
     w.add("blackhole", b, "https://127.0.0.1:%d/" % b.port, "connect_timeout", ca_file=root.cert_path,
@@ -368,10 +368,10 @@ def test_hostile_backends_do_not_delay_others(world):
 
 
 @pytest.mark.parametrize("ciphers", ["eNULL:@SECLEVEL=0", "NOSUCHCIPHER", "aNULL"])
-def test_no_cipher_match_agrees_with_apache_startup(tmp_path, ciphers):
+def test_no_cipher_match_agrees_with_apache_startup(tmp_path, ciphers, reserved_port):
     """A cipher list that selects nothing once mod_ssl appended ':!aNULL:!eNULL:!EXP': Apache passes -t but refuses
     to start (AH01898); the checker says no_cipher_match and predicts the lines Apache writes."""
-    entry = dict(BACKEND_TLS_DEFAULTS, url="https://localhost:%d/" % apache.free_port(), verify="none",
+    entry = dict(BACKEND_TLS_DEFAULTS, url="https://localhost:%d/" % reserved_port("127.0.0.1"), verify="none",
                  ciphers=ciphers)
     params = dict(backends=[entry], sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
                   return_pem=False)

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import run_playbook
-from support.apache import HTTPD, PrivateApache, free_port
+from support.apache import HTTPD, PrivateApache
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import (
@@ -32,10 +32,10 @@ def run_command(argv):
 
 
 @pytest.fixture(scope="module")
-def private(tmp_path_factory):
+def private(tmp_path_factory, module_port):
     """A private Apache config (not started) with vhosts of every shape the dump prints."""
     workdir = tmp_path_factory.mktemp("live-vhosts")
-    p2, p3 = free_port(), free_port()
+    p2, p3 = module_port(), module_port()
     httpd = PrivateApache(str(workdir / "apache"), extra_global="Listen 127.0.0.1:%d\nListen %d\n" % (p2, p3))
     port = httpd.port
     httpd.set_vhosts("""
@@ -165,10 +165,10 @@ READS_PLAY = """
 """
 
 
-def test_special_files_fail_clearly_through_the_modules(tmp_path):
+def test_special_files_fail_clearly_through_the_modules(tmp_path, reserved_port):
     fifo = str(tmp_path / "pipe")
     os.mkfifo(fifo)
-    port = free_port()
+    port = reserved_port("127.0.0.1")
     play = READS_PLAY % {"port": port, "tmp": str(tmp_path), "fifo": fifo, "trust": "/etc/ssl/certs/ca-certificates.crt"}
     res = run_playbook(play, timeout=180)  # before: the FIFO hung the first task until this timeout
     assert res.failed == 0, res  # (ignore_errors: the failures are in the results)

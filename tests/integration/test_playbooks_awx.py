@@ -15,7 +15,6 @@ import time
 import pytest
 
 from support import backends, pki
-from support.apache import free_port
 
 from awx_runner import ROOT, local_inventory, run_job, write_group_vars
 
@@ -184,9 +183,9 @@ def test_report_renders_in_headless_chromium(world):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
 
 
-def test_site_then_diagnose_jobs(world, system_apache):
+def test_site_then_diagnose_jobs(world, system_apache, reserved_port):
     """site (Check job, then Run), then diagnose a good and a failing site and a URL no site uses, as Check jobs."""
-    port = free_port()
+    port = reserved_port()  # the system Apache binds it when the job applies the sites
     sites = _sites(world, port)
     pdd = _pdd(world, "site", sites)
     # Two sites fail on purpose (that is what diagnose is for): the role's preflight would refuse to apply them and

@@ -18,7 +18,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
 from support.apache_model import render_site
 from support.apache_model import normalize_site
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
-from support.apache import DEFAULT_MODULES, PrivateApache, free_port
+from support.apache import DEFAULT_MODULES, PrivateApache
 from support.backends import PlainHTTPBackend, TLSBackend
 from support.pki import PKI
 
@@ -362,7 +362,7 @@ def _outside_address():
     return None if address.startswith("127.") else address
 
 
-def test_drain_under_a_request_loop_and_manager_unreachable_from_outside(hc_pki, tmp_path):
+def test_drain_under_a_request_loop_and_manager_unreachable_from_outside(hc_pki, tmp_path, reserved_port):
     from conftest import run_playbook  # pylint: disable=import-outside-toplevel
     ca, leaf = hc_pki
     one = TLSBackend(leaf.chain_path, leaf.key_path, body=b"one", delay=0.2)
@@ -372,7 +372,7 @@ def test_drain_under_a_request_loop_and_manager_unreachable_from_outside(hc_pki,
             "locations": [{"path": "/", "backends": [{"url": "https://localhost:%d/" % b.port} for b in (one, two)]}]}
     eff = normalize_site(site)
     outside = _outside_address()
-    outside_port = free_port(outside) if outside else None
+    outside_port = reserved_port(outside) if outside else None
     modules = tuple(DEFAULT_MODULES) + tuple(m for m in needed_modules([eff]) if m not in DEFAULT_MODULES)
     # The manager's request maps to a file path under the DocumentRoot: the workdir must be searchable by Apache's user.
     workdir = tempfile.mkdtemp(prefix="revproxy-drain-")

@@ -23,7 +23,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
     render_site,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
-from support.apache import DEFAULT_MODULES, PrivateApache, free_port
+from support.apache import DEFAULT_MODULES, PrivateApache
 from support.backends import PlainHTTPBackend
 from support.pki import PKI
 
@@ -46,7 +46,7 @@ def _modules(sites):
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory):
+def proxy(tmp_path_factory, module_port):
     work = tmp_path_factory.mktemp("public-side")
     pki = PKI(str(work / "pki"))
     root = pki.ca("Public Root CA")
@@ -65,7 +65,7 @@ def proxy(tmp_path_factory):
     backend = PlainHTTPBackend(body=b"echo backend")
     cookies = PlainHTTPBackend(body=b"cookie backend", headers={
         "Set-Cookie": "sid=abc; Domain=127.0.0.1; Path=/v1/; Secure; HttpOnly"})
-    tls_port, http_port = free_port(), free_port()
+    tls_port, http_port = module_port(), module_port()
     site = {
         "name": "public",
         "server_name": NAME,
@@ -83,7 +83,7 @@ def proxy(tmp_path_factory):
             {"path": "/api/", "backend": "http://127.0.0.1:%d/api/" % backend.port, "retry": 0,
              "response_headers": [{"name": "X-Api", "value": "yes"}, {"action": "unset", "name": "X-Seen-SNI"}],
              "extra_directives": ["Header set X-Hatch-Location api"]},
-            {"path": "/down/", "backend": "http://127.0.0.1:%d/" % free_port(), "retry": 0},
+            {"path": "/down/", "backend": "http://127.0.0.1:%d/" % module_port("127.0.0.1"), "retry": 0},  # refuses
             {"path": "/shop/", "backend": "http://127.0.0.1:%d/v1/" % cookies.port, "retry": 0,
              "reverse_cookie_domain": NAME, "reverse_cookie_path": True},
         ],

@@ -26,7 +26,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import 
 )
 from support.apache_model import normalize_sites
 
-from support.apache import HTTPD, MODULES_DIR, compiled_in_modules, free_port, _envvars_user_group
+from support.apache import HTTPD, MODULES_DIR, compiled_in_modules, _envvars_user_group
 from support.backends import TLSBackend
 from support.pki import PKI
 from test_rollback_transitions import snapshot
@@ -51,7 +51,7 @@ def run_command(argv):
 
 
 @pytest.fixture()
-def rhel_tree(tmp_path):
+def rhel_tree(tmp_path, reserved_port):
     """(layout, ports) for a fresh /etc/httpd-shaped tree under tmp_path."""
     pki = PKI(str(tmp_path / "pki"))
     root = str(tmp_path / "etc-httpd")
@@ -62,7 +62,7 @@ def rhel_tree(tmp_path):
     for fname, mods in RHEL_MODULE_FILES.items():
         with open(os.path.join(root, "conf.modules.d", fname), "w") as handle:
             handle.write("".join("LoadModule %s_module modules/mod_%s.so\n" % (m, m) for m in mods if m not in builtin))
-    http_port, https_port = free_port(), free_port()
+    http_port, https_port = reserved_port(), reserved_port()
     user, group = _envvars_user_group()
     run_as = "User %s\nGroup %s\n" % (user, group) if os.geteuid() == 0 else ""
     with open(os.path.join(root, "conf", "httpd.conf"), "w") as handle:
@@ -169,11 +169,11 @@ def _plan(sites, layout):
     return plan(desired_state(normalize_sites(sites, tls_dir=layout.tls_dir), layout, "warn ssl:info"), layout)
 
 
-def test_rhel_layout_with_the_real_binary(rhel_tree):
+def test_rhel_layout_with_the_real_binary(rhel_tree, reserved_port):
     layout = rhel_tree["layout"]
     root = rhel_tree["root"]
     pristine = config_tree(root)
-    port_a, port_b = free_port(), free_port()
+    port_a, port_b = reserved_port(), reserved_port()
     httpd = Httpd(layout)
     with TLSBackend(rhel_tree["good"].chain_path, rhel_tree["good"].key_path, body=b"rhel backend") as be:
         sites = [_site("a", port_a, be.port, rhel_tree["ca_pem"]), _site("b", port_b, be.port, rhel_tree["ca_pem"])]

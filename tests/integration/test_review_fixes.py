@@ -23,7 +23,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
 from support.apache_model import render_site
 from support.apache_model import normalize_sites
 from support.apache import DEFAULT_MODULES, PrivateApache
-from support.backends import PlainHTTPBackend, free_port
+from support.apache import reserve_port
+from support.backends import PlainHTTPBackend
 
 pytestmark = pytest.mark.apache
 
@@ -115,7 +116,8 @@ def ports_world():
     os.chmod(workdir, 0o755)
     instance = PrivateApache(workdir)
     victim_port = instance.port
-    evil_port = free_port()
+    held = reserve_port()  # until the module is done: the private Apache binds it
+    evil_port = held.port
     victim = {"name": "shop", "server_name": "shop.example", "server_aliases": ["*.img.shop.example"],
               "listen": {"port": victim_port, "address": "127.0.0.1"},
               "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backends["victim"].port}]}
@@ -129,6 +131,7 @@ def ports_world():
     finally:
         instance.stop()
         instance.cleanup()
+        held.release()
         for b in backends.values():
             b.stop()
 

@@ -356,7 +356,7 @@ def test_failed_apply_restores_the_tree_and_what_is_served(inputs, live, monkeyp
 
 CRASH = """
 import json, os, signal, sys
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = sys.argv[1].split(os.pathsep)  # the collection, and tests/ for support
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout, apply, begin_transaction, plan
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import desired_state
 from support.apache_model import normalize_sites
@@ -378,7 +378,8 @@ def test_crash_between_apply_and_commit_is_rolled_back_by_the_next_run(inputs, l
     layout = _fresh(template, root, states, "mtls")
     assert_serves(httpd, inputs, "mtls", "before the change")
     want = snapshot(root)
-    proc = subprocess.run([sys.executable, "-c", CRASH, os.path.join(ROOT, ".build", "collections"),
+    paths = os.pathsep.join([os.path.join(ROOT, ".build", "collections"), os.path.join(ROOT, "tests")])
+    proc = subprocess.run([sys.executable, "-c", CRASH, paths,
                            json.dumps([root, states["cas-changed+keep"], LOG_LEVEL])],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr

@@ -51,7 +51,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
 from support.apache_model import render_site
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 from support.apache import DEFAULT_MODULES, MODULES_DIR, PrivateApache, compiled_in_modules
-from support.backends import PlainHTTPBackend, TLSBackend, free_port
+from support.apache import reserve_port
+from support.backends import PlainHTTPBackend, TLSBackend
 from support.pki import PKI
 
 pytestmark = pytest.mark.apache
@@ -105,7 +106,7 @@ class World:
 
     def _make(self, work):
         self.work = str(work)
-        self._ports = set()
+        self._held = []
         self.token = "semantic-secret-" + secrets.token_hex(8)
         rand = secrets.token_hex(4)
         # The served root the cases name files in (/srv is a default served root; /tmp never is).
@@ -204,15 +205,17 @@ class World:
         raise RuntimeError("no pair of prefix ports")
 
     def port(self):
-        while True:
-            p = free_port()
-            if p not in self._ports:
-                self._ports.add(p)
-                return p
+        """A port held until cleanup (support.apache.PortReservation): the private Apache binds it when a case
+        listens there, and nobody else can meanwhile; unused, it refuses connections."""
+        reservation = reserve_port()
+        self._held.append(reservation)
+        return reservation.port
 
     def cleanup(self):
         if self.apache is not None:
             self.apache.stop()
+        for reservation in getattr(self, "_held", ()):
+            reservation.release()
         for be in self.backends:
             with contextlib.suppress(Exception):
                 be.stop()

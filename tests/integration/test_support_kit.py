@@ -122,10 +122,10 @@ def test_hostile_and_multi_backends(ca):
         assert b"backend ok" in https_get(multi.ports[-1], "localhost", root)
 
 
-def test_serve_cli(ca, tmp_path):
+def test_serve_cli(ca, tmp_path, reserved_port):
     """The foreground serve CLI writes its pidfile, serves, logs, and exits cleanly on SIGTERM."""
     pidfile, logfile = tmp_path / "be.pid", tmp_path / "be.log"
-    port = backends.free_port()
+    port = reserved_port()  # held while the CLI binds it (with SO_REUSEADDR, beside the reservation)
     cmd = [sys.executable, os.path.join(SUPPORT, "backends.py"), "serve", "--chain", ca["server"].chain_path, "--key",
            ca["server"].key_path, "--port", str(port), "--sni", "localhost", "--pidfile", str(pidfile), "--logfile", str(logfile)]
     with subprocess.Popen(cmd) as proc:
