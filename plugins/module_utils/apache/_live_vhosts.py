@@ -5,7 +5,7 @@
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
 """The virtual hosts of the running configuration, as Apache itself reads them (`httpd -t -D DUMP_VHOSTS`).
 
-model/_vhosts.check_ownership() needs the hand-written vhosts: which names each serves on which address:port, and
+apache/_vhosts.check_ownership() needs the hand-written vhosts: which names each serves on which address:port, and
 which is the default server there. Reading Apache's own dump rather than the files gives what Apache makes of them
 (Include, IfModule, Define, mod_macro, the order files are read in). What the dump prints (server/vhost.c
 dump_vhost_config, the same text as `apachectl -S`; measured on Apache 2.4.71):

@@ -1,5 +1,5 @@
 """_live_vhosts: Apache's own vhost dump (`httpd -t -D DUMP_VHOSTS`, `apachectl -S`) read into the hand-written vhosts
-model/_vhosts.check_ownership() checks against. The outputs below are real, captured from Apache 2.4.71 on private
+apache/_vhosts.check_ownership() checks against. The outputs below are real, captured from Apache 2.4.71 on private
 configurations (tests/support/apache.py) and from Debian 12's default site; test_host_reads.py runs the real binary."""
 import pytest
 

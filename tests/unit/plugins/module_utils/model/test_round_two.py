@@ -3,7 +3,7 @@ row is a site change and the refusal (site and field named) or the accepted effe
 real Apache are tests/integration/test_semantic_hostile.py."""
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache import _directives, _vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _directives
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     ConfigError,
@@ -198,32 +198,6 @@ def test_wildcard_alias_of_its_own_names_is_fine():
                      site("blog", server_name="blog.example.org")])
 
 
-LIVE = [{"address": None, "port": 443, "names": ["legacy.example.com", "*.legacy.example.com"],
-         "file": "/etc/apache2/sites-enabled/legacy.conf", "line": 1, "default": True}]
-
-
-def test_live_hand_written_vhosts():
-    # A managed site on a specific address captures the hand-written *:443 vhost there.
-    eff = normalize_sites([site("other", listen={"port": 443, "address": "127.0.0.1"}, redirect_http=False)])
-    with pytest.raises(ConfigError) as err:
-        _vhosts.check_ownership(eff, LIVE, "/etc/apache2/sites-enabled")
-    assert "hand-written vhost /etc/apache2/sites-enabled/legacy.conf:1" in str(err.value)
-    # A name it already serves, and a wildcard that matches it.
-    for over in ({"server_name": "legacy.example.com"}, {"server_aliases": ["*.example.com"]}):
-        eff = normalize_sites([site("zz", redirect_http=False, **over)])
-        with pytest.raises(ConfigError):
-            _vhosts.check_ownership(eff, LIVE, "/etc/apache2/sites-enabled")
-    # A managed file read before the hand-written default server would become the default.
-    eff = normalize_sites([site("aaa", redirect_http=False)])
-    with pytest.raises(ConfigError) as err:
-        _vhosts.check_ownership(eff, LIVE, "/etc/apache2/sites-enabled")
-    assert "sorts before legacy.conf" in str(err.value)
-    # After it, with its own names: fine; a name under its wildcard is warned about.
-    eff = normalize_sites([site("zz", redirect_http=False, server_name="a.legacy.example.com")])
-    warnings = _vhosts.check_ownership(eff, LIVE, "/etc/apache2/sites-enabled")
-    assert warnings and "*.legacy.example.com" in warnings[0]
-
-
 # -- 9: one TLS setting per <Proxy> prefix ----------------------------------------------------------------------------
 
 def _tls_site(locations, **over):
@@ -328,41 +302,6 @@ def test_own_deployed_files_are_fine():
     s = site(locations=[{"path": "/", "backend": "https://b.internal/"}],
              backend_tls={"ca_file": "/etc/apache2/revproxy-tls/shop/backend-ca.pem"})
     normalize_sites([s])
-
-
-# -- a backend that is this Apache itself (_host_checks) --------------------------------------------------------------
-
-def test_backend_on_apaches_own_port_at_a_local_address_is_refused():
-    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
-
-    def lookup(host, *_args):
-        table = {"localhost": "127.0.0.1", "127.0.0.1": "127.0.0.1", "me.internal": "127.0.1.1",
-                 "app.internal": "192.0.2.10"}
-        return [(None, None, None, None, (table[host], 0))] if host in table else []
-    for backend in ("http://localhost:80/server-status", "http://127.0.0.1:8080/revproxy-balancer-manager",
-                    "http://me.internal:80/x"):
-        with pytest.raises(ConfigError) as err:
-            _host_checks.effective_sites([site(tls=None, listen={"port": 8080}, locations=[
-                {"path": "/x", "backend": backend}])], None, "/etc/apache2/revproxy-tls", None, listen_ports=[80],
-                lookup=lookup)
-        assert "is this Apache itself" in str(err.value), backend
-    # An application on another port of this host, or elsewhere: fine.
-    for backend in ("http://127.0.0.1:9000/", "http://app.internal:80/"):
-        _host_checks.effective_sites([site(tls=None, listen={"port": 8080}, locations=[
-            {"path": "/", "backend": backend}])], None, "/etc/apache2/revproxy-tls", None, listen_ports=[80],
-            lookup=lookup)
-
-
-def test_listen_address_this_host_does_not_have_is_refused():
-    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
-    assert _host_checks.is_local_address("127.0.0.1") and _host_checks.is_local_address("::1")
-    assert not _host_checks.is_local_address("198.51.100.7")
-    with pytest.raises(ConfigError) as err:
-        _host_checks.effective_sites([site(listen={"port": 8443, "address": "198.51.100.7"})], None,
-                                     "/etc/apache2/revproxy-tls", None)
-    assert "is not an address of this host" in str(err.value)
-    _host_checks.effective_sites([site(listen={"port": 8443, "address": "127.0.0.1"}, redirect_http_port=18080)],
-                                 None, "/etc/apache2/revproxy-tls", None)
 
 
 @pytest.mark.parametrize("address", ["::0", "0::0", "0:0:0:0:0:0:0:0", "[::0]", "::ffff:0.0.0.0"])
