@@ -360,7 +360,6 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 # Apache's directory for the role's files (Debian layout); the checker itself has no default.
@@ -374,11 +373,12 @@ def build_checks_from_backends(backends):
 
 
 def run(params, module=None):
-    """The checker with the server this module checks for: mod_ssl's rules and Apache's failure catalogue
-    (apache/_catalogue.SEMANTICS). tls_dir defaults to Apache's directory, as the option does."""
+    """The checker with the server this module checks for: mod_ssl's rules, Apache's failure catalogue and Apache's
+    capability profile for the sites (apache/_catalogue.SEMANTICS). tls_dir defaults to Apache's directory, as the
+    option does."""
     if params.get("tls_dir") is None:
         params = dict(params, tls_dir=DEFAULT_TLS_DIR)
-    return _checker.run(params, module, SEMANTICS, APACHE)
+    return _checker.run(params, module, SEMANTICS)
 
 
 def main():

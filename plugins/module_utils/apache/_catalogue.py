@@ -12,14 +12,16 @@ Each log line carries the LogLevel at which it first shows: "warn" (Apache's def
 (same text plus the certificate) replaces it.
 
 CATALOGUE is the merged catalogue (neutral part + this one) the error-log explainer, the post-reload probe, the report
-and scripts/gen_troubleshooting.py read; SEMANTICS is mod_ssl's semantics reporting through it, which
-backend_handshake hands to the checker. Results carry the log lines as server_log and, deprecated, as apache_log.
+and scripts/gen_troubleshooting.py read; SEMANTICS is mod_ssl's semantics reporting through it (with Apache's
+capability profile for the sites it validates), which backend_handshake hands to the checker. Results carry the log
+lines as server_log and, deprecated, as apache_log.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _catalogue
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._mod_ssl import MOD_SSL
 
@@ -461,7 +463,7 @@ REASONS = _catalogue.REASONS
 
 # The result keys of the log lines: server_log, and apache_log, its deprecated alias (the same list).
 LOG_KEYS = ("server_log", "apache_log")
-SEMANTICS = MOD_SSL.with_catalogue(CATALOGUE, LOG_KEYS)
+SEMANTICS = MOD_SSL.with_catalogue(CATALOGUE, LOG_KEYS, profile=APACHE)
 
 
 def entry_result(reason, fields, variant="default"):

@@ -50,7 +50,6 @@ def _settings_key(tls):
     return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(tls.items()))
 
 
-
 _NOT_CHECKED = {"sni": None, "checked_name": None, "host_header": None, "address": None, "tls_version": None,
                 "cipher": None, "certificate": None, "chain": [], "elapsed_ms": 0}
 
@@ -172,9 +171,11 @@ def _attach_contexts(checks):
 
 
 def run(params, module, semantics, server=None):
-    """Validate, build contexts, probe concurrently, with the server's `semantics` (_semantics.Semantics). Returns
-    (checks, results). Raises ConfigError for what concerns the whole task (timeout, concurrency,
-    backend_tls_defaults, sites); a bad backends[] entry is a result."""
+    """Validate, build contexts, probe concurrently, with the server's `semantics` (_semantics.Semantics; `sites` are
+    validated with `server`, by default the semantics' own capability profile). Returns (checks, results). Raises
+    ConfigError for what concerns the whole task (timeout, concurrency, backend_tls_defaults, sites); a bad
+    backends[] entry is a result."""
+    server = server if server is not None else semantics.profile
     check_limits(params)
     defaults = check_tls_defaults(params.get("backend_tls_defaults"))
     if params.get("names") is not None and params.get("sites") is None:
@@ -287,7 +288,7 @@ def run_distinct(checks, probe, concurrency, per_address=PER_ADDRESS_CONCURRENCY
         return (url.host, url.port) if url is not None else None
     order = _round_robin(unique, address)
     done = dict(zip(order, _loop.run_loop([(lambda i=i: probe(checks[i])) for i in order], concurrency,
-                                               lambda pos: address(order[pos]), per_address)))
+                                          lambda pos: address(order[pos]), per_address)))
     results = []
     for index, check in enumerate(checks):
         if owner[index] == index:

@@ -254,7 +254,9 @@ def build_checks_from_backends(backends, semantics):
 
 def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, semantics, names=None, policy=None, server=None):
     """The checks of the sites' backends (of the sites in `names` only, when given), each site validated first. An
-    error about the sites reads "sites: ..."; an unknown name in `names` reads "names: no such site(s): ...". """
+    error about the sites reads "sites: ..."; an unknown name in `names` reads "names: no such site(s): ...". The
+    sites are validated with `server`, by default the semantics' own capability profile."""
+    server = server if server is not None else semantics.profile
     try:
         normalized = normalize_sites(sites, defaults, tls_dir, policy, server=server)
     except ConfigError as exc:
@@ -302,7 +304,6 @@ def _checks_of(effective, tmpdir, module, semantics, server):
                 "pool": check.get("pool"), "site": check["site"], "semantics": semantics,
             })
     return checks
-
 
 
 def secret_values(value):

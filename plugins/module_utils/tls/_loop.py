@@ -120,7 +120,6 @@ def _wait(sock, events, deadline):
             return ready[0][1]
 
 
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Drivers: one generator in the calling thread (run_blocking), or many from one event loop (run_loop)
 

@@ -31,20 +31,26 @@ class Semantics(object):
     catalogue: reason -> merged catalogue entry (None until with_catalogue());
     log_keys: the result keys that carry the server's predicted log lines (the first is the current name; the
       others are deprecated aliases a server keeps for its users, each the same list);
-    default_ciphers: the cipher list (bytes) the server hands to OpenSSL when none is configured.
+    default_ciphers: the cipher list (bytes) the server hands to OpenSSL when none is configured;
+    profile: the same server's capability profile for the model (model/_server.ServerProfile), with which the checker
+      validates the `sites` it is given (None until with_catalogue(); the checks of `backends` do not need it).
     """
 
     name = None
     catalogue = None
     log_keys = ("server_log",)
     default_ciphers = b"DEFAULT"
+    profile = None
 
-    def with_catalogue(self, catalogue, log_keys=None):
-        """A copy of these semantics that reports through `catalogue` (and `log_keys`, when given)."""
+    def with_catalogue(self, catalogue, log_keys=None, profile=None):
+        """A copy of these semantics that reports through `catalogue` (and `log_keys`, when given) and validates
+        sites with `profile` (when given)."""
         other = copy.copy(self)
         other.catalogue = catalogue
         if log_keys is not None:
             other.log_keys = tuple(log_keys)
+        if profile is not None:
+            other.profile = profile
         return other
 
     # -- names: which name is sent as SNI and checked, and the Host header ----------------------------------------

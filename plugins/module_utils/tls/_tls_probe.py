@@ -292,8 +292,9 @@ def stage_connect_steps(addrs, deadline, timeout, facts):
 
 def stage_tls_steps(sock, spec, context, deadline, facts, keep_last_flight=False):
     """The TLS handshake as the server's proxy connection makes it (SNI, verify and client-certificate callbacks of
-    `context`, a _context.TLSContext built with the server's semantics). Fills facts["handshake"] (ok, timeout/eof/ssl_error, alert, what the callbacks saw), the served
-    chain and leaf, and on success the protocol and cipher. Returns (pipe, connection) for the HTTP stage.
+    `context`, a _context.TLSContext built with the server's semantics). Fills facts["handshake"] (ok,
+    timeout/eof/ssl_error, alert, what the callbacks saw), the served chain and leaf, and on success the protocol
+    and cipher. Returns (pipe, connection) for the HTTP stage.
     keep_last_flight: a request follows, so the client's last flight of a successful handshake (TLS 1.3: its
     Finished, and its certificate when one was asked for) stays in the BIO and leaves with the request, in one
     segment instead of two (the bytes the backend receives are the same)."""
@@ -343,11 +344,8 @@ def stage_tls_steps(sock, spec, context, deadline, facts, keep_last_flight=False
     return pipe, conn
 
 
-
-
 def _request_bytes(spec):  # the name the stages used before _http held the request
     return request_bytes(spec)
-
 
 
 def _tls_request_steps(pipe, conn, spec):

@@ -81,7 +81,7 @@ def test_client_certificate_ok(pki):
     certs, error = ctx.load_client_certs(tls(client_cert_file=pki["client"].bundle_path), m.MOD_SSL)
     assert error is None and [c["subject"] for c in certs] == ["CN=client"]
     certs, error = ctx.load_client_certs(tls(client_cert_file=pki["client"].cert_path,
-                                            client_key_file=pki["client"].key_path), m.MOD_SSL)
+                                             client_key_file=pki["client"].key_path), m.MOD_SSL)
     assert error is None and len(certs) == 1
 
 
@@ -151,8 +151,6 @@ def test_ca_directory_given_as_ca_file(tmp_path):
     with pytest.raises(ctx.ProbeConfigError) as info:
         ctx.TLSContext(tls(ca_file=str(tmp_path)), m.MOD_SSL)
     assert info.value.field == "ca_file"
-
-
 
 
 def test_ssl_error_text():

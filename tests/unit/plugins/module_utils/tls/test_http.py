@@ -14,7 +14,7 @@ def spec(host="backend.test", path="/app/"):
 
 def test_request_bytes():
     assert http.request_bytes(spec()) == (b"GET /app/ HTTP/1.1\r\nHost: backend.test\r\nUser-Agent: "
-                                        b"revproxy.tls.backend_handshake\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+                                          b"revproxy.tls.backend_handshake\r\nAccept: */*\r\nConnection: close\r\n\r\n")
     assert tp._request_bytes(spec("[::1]:8443", "/")).startswith(b"GET / HTTP/1.1\r\nHost: [::1]:8443\r\n")
 
 

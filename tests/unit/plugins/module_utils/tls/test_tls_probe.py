@@ -19,7 +19,6 @@ def spec(host="backend.test", path="/app/"):
     return {"request_host": host, "path": path}
 
 
-
 # --- the network stages: DNS -> connect -> TLS -> HTTP ----------------------------------------------------------------
 
 
