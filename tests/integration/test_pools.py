@@ -18,6 +18,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import
 from support.apache_model import render_site
 from support.apache_model import normalize_site
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
 from support.apache import DEFAULT_MODULES, PrivateApache
 from support.backends import PlainHTTPBackend, TLSBackend
 from support.pki import PKI
@@ -153,7 +154,7 @@ def _check(site):
     params = {"sites": [site], "backend_tls_defaults": {}, "tls_dir": "/etc/apache2/revproxy-tls", "timeout": 10,
               "concurrency": 8, "http_request": True, "return_pem": False}
     module = _Module()
-    checks, results = _checker.run(params, module)
+    checks, results = _checker.run(params, module, SEMANTICS)
     return checks, results, module
 
 
@@ -405,16 +406,18 @@ def test_drain_under_a_request_loop_and_manager_unreachable_from_outside(hc_pki,
             assert conn.getresponse().status == 200
             conn.close()
         worker.start()
-        time.sleep(1)
+        assert _wait_for(lambda: one.requests and two.requests)  # the loop reaches both members before the drain
         args = {"revproxy_hosts": "localhost", "revproxy_site_host": "drain.test", "revproxy_pool": "root",
                 "revproxy_member": "https://localhost:%d/" % two.port, "revproxy_manager_url": manager,
                 "revproxy_timeout": 30}
         res = run_playbook(DRAIN_PLAY, dict(args, revproxy_member_state="disabled"))
         assert res.rc == 0, res.stdout[-3000:]
         assert "enabled -> disabled" in res.stdout
-        served_before = len(two.requests)
-        time.sleep(1.5)
-        assert len(two.requests) == served_before  # out of rotation: no new request
+        served_before, loop_before = len(two.requests), len(statuses)
+        # Out of rotation: none of the loop's next 8 requests (byrequests would send every second one to it) reaches
+        # the drained member. Counted requests, not a pause: the wait ends when they are answered (bound: 30 s).
+        assert _wait_for(lambda: len(statuses) >= loop_before + 8, timeout=30), (len(statuses), loop_before)
+        assert len(two.requests) == served_before
         res = run_playbook(DRAIN_PLAY, dict(args, revproxy_member_state="disabled"))
         assert res.rc == 0 and "changed=0" in res.stdout  # idempotent
         res = run_playbook(DRAIN_PLAY, dict(args, revproxy_member_state="enabled"))
