@@ -231,7 +231,7 @@ def normalize_location_frontend(loc, field, url, policy, server):
 ERROR_PAGE_PREFIX = "/.revproxy-error/"
 
 
-def error_pages(value, policy, field="error_pages"):
+def error_pages(value, policy, server, field="error_pages"):
     """error_pages: [(status, file)] for ErrorDocument and ProxyErrorOverride (statuses 400-599, files under a served
     root of the policy)."""
     if value is None:
@@ -249,7 +249,7 @@ def error_pages(value, policy, field="error_pages"):
         if status in seen:
             raise ConfigError("%s.status: %d is listed twice" % (efield, status))
         seen.add(status)
-        out.append((status, _policy.served_path(entry["file"], efield + ".file", policy, "file")))
+        out.append((status, _policy.served_path(entry["file"], efield + ".file", policy, "file", server.name)))
     return out
 
 
@@ -280,7 +280,7 @@ def _get(site, key):
     return FRONTEND_SITE_SPEC[key].get("default") if value is None else value
 
 
-def _redirect(site, has_tls, listen, policy):
+def _redirect(site, has_tls, listen, policy, server):
     """The HTTP->HTTPS redirect of a TLS site (None without TLS or with redirect_http: false)."""
     if grammar.boolean(_get(site, "redirect_http"), "redirect_http") and has_tls:
         rport = grammar.port(_get(site, "redirect_http_port"), "redirect_http_port")
@@ -294,7 +294,7 @@ def _redirect(site, has_tls, listen, policy):
         acme = site.get("acme_challenge_dir")
         if acme is not None:
             # Served to anyone on the HTTP port: only under a served root of the operator's policy.
-            acme = _policy.served_path(acme, "acme_challenge_dir", policy, "dir")
+            acme = _policy.served_path(acme, "acme_challenge_dir", policy, "dir", server.name)
         return {"port": rport, "status": status, "acme_challenge_dir": acme}
     if site.get("acme_challenge_dir") is not None:
         raise ConfigError("acme_challenge_dir: is served by the HTTP redirect vhost; it needs tls and "
@@ -363,7 +363,7 @@ def normalize_frontend(site, tls_front, listen, policy, locations, server):
     profile). Returns (frontend, warnings)."""
     policy = policy or _policy.DEFAULT_POLICY
     has_tls = bool(tls_front)
-    redirect = _redirect(site, has_tls, listen, policy)
+    redirect = _redirect(site, has_tls, listen, policy, server)
     hsts, max_age = _hsts(site, has_tls)
     profile, tickets, http2, stapling = _tls_options(site, has_tls)
     insecure, warnings = _insecure_public_side(site, has_tls, profile, tickets, hsts, max_age, server)
@@ -384,7 +384,7 @@ def normalize_frontend(site, tls_front, listen, policy, locations, server):
     return {
         "redirect": redirect,
         "extra_directives": extra,
-        "error_pages": error_pages(site.get("error_pages"), policy),
+        "error_pages": error_pages(site.get("error_pages"), policy, server),
         "forwarded": forwarded,
         "request_headers": request_headers,
         "response_headers": response_headers,

@@ -82,22 +82,24 @@ def check_policy(policy):
     return {"allow_raw_directives": raw, "served_roots": out}
 
 
-def served_path(value, field, policy, kind):
+def served_path(value, field, policy, kind, server_name=None):
     """A path the server serves or reads for a site (kind 'dir' or 'file'): normalised, under a served root, never a
-    system directory. The host side (module_utils/_files.resolve_served_path) then resolves symlinks."""
+    system directory. The host side (module_utils/_files.resolve_served_path) then resolves symlinks. `server_name`
+    names the server in the refusals ("the server" without one)."""
+    who = server_name or "the server"
     path = normal_path(value, field)
     roots = policy["served_roots"]
     if is_system_path(path) or not any(_under(path, r) for r in roots):
         what = "directory" if kind == "dir" else "file"
-        raise ConfigError("%s: %r is not under a served root (%s); the server would serve or read it for anyone. "
-                          "Put the %s under one of them, or have the operator add a directory to "
-                          "apache_proxy_served_roots" % (field, path, ", ".join(roots) or "none set", what))
+        raise ConfigError("%s: %r is not under a served root (%s); %s would serve or read it for anyone. Put the %s "
+                          "under one of them, or have the operator add a directory to apache_proxy_served_roots"
+                          % (field, path, ", ".join(roots) or "none set", who, what))
     if kind == "file" and value.endswith("/"):
         raise ConfigError("%s: must be a file, not a directory" % field)
     if kind == "dir" and path in roots:
-        raise ConfigError("%s: %r is a served root itself; the server would serve everything under it (other "
-                          "sites' content among it). Use a directory of its own below it, such as %s/acme"
-                          % (field, path, path.rstrip("/")))
+        raise ConfigError("%s: %r is a served root itself; %s would serve everything under it (other sites' "
+                          "content among it). Use a directory of its own below it, such as %s/acme"
+                          % (field, path, who, path.rstrip("/")))
     return path
 
 
