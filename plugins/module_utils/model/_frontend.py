@@ -123,7 +123,7 @@ def forwarded_unset_names():
 
 
 _OWNED_REQUEST = set(n.lower().replace("_", "-") for n in FORWARDED_NAMES)
-# Request headers that choose the vhost a request reaches (Host: with ProxyPreserveHost a backend on this host would
+# Request headers that choose the vhost a request reaches (Host: with preserve_host a backend on this host would
 # answer as another site) or frame the request (smuggling): always the proxy's.
 PROXY_REQUEST_HEADERS = ("host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
                          "keep-alive", "expect", "proxy-connection", "proxy-authorization", "max-forwards")

@@ -96,7 +96,7 @@ def _member(raw, field, path, server):
 
 
 def _hc_uri(value, field):
-    """hcuri=<uri> is one bare worker parameter: a plain path (no quotes, '$', '%', parentheses)."""
+    """A health check URI: a plain path (no quotes, '$', '%', parentheses), which a server writes as one bare word."""
     grammar.url_path(value, field)
     if not HC_URI_RE.match(value):
         raise ConfigError("%s: %r: a health check URI takes letters, digits and . _ ~ / - only" % (field, value))
