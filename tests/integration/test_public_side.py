@@ -20,9 +20,9 @@ import pytest
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     needed_modules,
     render_listen_conf,
-    render_site,
 )
-from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from support.apache_model import render_site
+from support.apache_model import normalize_sites
 from support.apache import DEFAULT_MODULES, PrivateApache
 from support.backends import PlainHTTPBackend
 from support.pki import PKI
