@@ -441,3 +441,14 @@ def test_no_cipher_match_is_that_backends_result(capsys):
         "[ssl:emerg] AH01898: Unable to configure permitted SSL ciphers",
         "[ssl:emerg] SSL Library Error: error:0A0000B9:SSL routines::no cipher match"]
     assert res["http_status"] is None and res["ok"] is False
+
+
+def test_server_log_with_apache_log_its_deprecated_alias(capsys):
+    """Every result carries the predicted log lines as server_log, and as apache_log (deprecated, the same lines)."""
+    out = run_main(capsys, {"backends": [GOOD, {"url": "ftp://x/"}]})
+    for res in out["backends"]:
+        assert "server_log" in res and res["server_log"] == res["apache_log"]
+    assert any("AH00957" in line["line"] for line in out["backends"][0]["server_log"])
+    doc = yaml.safe_load(mod.RETURN)["backends"]["contains"]
+    assert "deprecated" in " ".join(doc["apache_log"]["description"]).lower()
+    assert "server_log" in doc

@@ -81,3 +81,12 @@ def test_kept_probe_failure_leads_with_the_failing_site():
 def test_successful_run_lists_every_site():
     out = site_outcomes(PLAN)
     assert out["lines"] == ["a: applied", "b: applied", "c: unchanged", "old: removed"]
+
+
+def test_the_server_is_named_by_the_caller():
+    from ansible_collections.revproxy.tls.plugins.filter.site_outcomes import site_outcomes as site_outcomes_filter
+    exited = {"sites": [{"name": "a", "ok": False, "locations": []}]}
+    assert "probe failed (the server exited)" in " ".join(site_outcomes(PLAN, probe=exited)["lines"])
+    out = site_outcomes_filter(PLAN, probe=exited, restored="died")
+    assert "probe failed (Apache exited)" in " ".join(out["lines"])
+    assert out["lines"][-1] == "previous configuration restored, but Apache did not start with it: see its error log"

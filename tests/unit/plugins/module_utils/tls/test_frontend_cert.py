@@ -117,3 +117,17 @@ def test_summary_names_site_problem_and_fix(pki):
 ])
 def test_name_covered(name, dns, ips, ok):
     assert name_covered(name, dns, ips) is ok
+
+
+def test_the_server_words_its_own_fixes(pki):
+    """check_frontend's fixes are neutral; the caller passes the server's wording (Apache's keeps AH02565)."""
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import FRONTEND_FIXES
+    result = check(pki, key=pki["stranger"].key_path)
+    assert [p["reason"] for p in result["problems"]] == ["key_mismatch"]
+    assert "AH02565" not in result["problems"][0]["fix"]
+    tls = {"certificate_file": pki["good"].cert_path, "key_file": pki["stranger"].key_path,
+           "chain_file": pki["inter"].cert_path}
+    site = normalize_site({"name": "shop", "server_name": "shop.test", "server_aliases": ["www.shop.test"],
+                           "tls": tls, "locations": [{"path": "/", "backend": "http://app.internal/"}]})
+    result = check_frontend(site, _read, trust_text=_read(pki["root"].cert_path), fixes=FRONTEND_FIXES)
+    assert result["problems"][0]["fix"].endswith("mod_ssl would refuse to start (AH02565)")
