@@ -29,8 +29,8 @@ def test_neutral_notes_and_cipher_list():
         def cipher_string(self, ciphers):
             return ciphers
     assert Plain().cipher_list(None) == b"DEFAULT" and Plain().cipher_list("HIGH") == b"HIGH"
-    notes = [Semantics().client_file_note(kind) for kind in ("encrypted_key", "no_certificate", "only_ca", "no_key",
-                                                            "key_mismatch", "trust_file")]
+    kinds = ("encrypted_key", "no_certificate", "only_ca", "no_key", "key_mismatch", "trust_file")
+    notes = [Semantics().client_file_note(kind) for kind in kinds]
     assert all(notes) and not any(SERVER_WORDS.search(note) for note in notes)
 
 
