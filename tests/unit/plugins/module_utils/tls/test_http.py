@@ -116,3 +116,18 @@ def test_many_short_headers_stop_at_the_cap():
     done, resp, head = parsed(data, 4096)
     assert done and resp["status"] == 200 and not resp.get("too_long") and resp["head_complete"] is False
     assert len(head.buf) <= http.MAX_RESPONSE_HEAD + http.RESPONSE_FIELD_SIZE
+
+
+@pytest.mark.parametrize("line, status, text", [
+    (b"HTTP/1.1 200 OK", 200, "HTTP/1.1 200 OK"),
+    (b"HTTP/1.0 502 Bad Gateway", 502, "HTTP/1.0 502 Bad Gateway"),
+    (b"HTTP/1.1 204", 204, "HTTP/1.1 204"),
+    (b"HTTP/1.1 2000 Big", None, "HTTP/1.1 2000 Big"),
+    (b"HTTP/1.1 OK 200", None, "HTTP/1.1 OK 200"),
+    (b"SSH-2.0-OpenSSH_9.2", None, "SSH-2.0-OpenSSH_9.2"),
+    (b"", None, ""),
+    (b"HTTP/1.1 \xb2\xb2\xb2 x", None, "HTTP/1.1 \xb2\xb2\xb2 x"),  # latin-1 superscript digits are no digits
+    (b"HTTP/1.1 200 " + b"x" * 300, 200, "HTTP/1.1 200 " + "x" * 187),
+])
+def test_parse_status_line(line, status, text):
+    assert http.parse_status_line(line) == (status, text)

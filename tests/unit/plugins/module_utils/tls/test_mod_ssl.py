@@ -1,8 +1,5 @@
 """Table-driven tests of mod_ssl's rules (_mod_ssl.py) and of the failure catalogue."""
 import datetime
-import os
-import subprocess
-import sys
 
 import pytest
 from cryptography import x509
@@ -277,41 +274,6 @@ def test_reason_mapping(facts, tls, kwargs, reason, variant):
     assert entry["http_status"] in (None, 400, 421, 500, 502, 503, 504)
 
 
-def test_catalogue_complete():
-    required = {"ok", "dns_failure", "connect_refused", "connect_timeout", "timeout", "plain_http_backend",
-                "tls_protocol_mismatch", "untrusted_ca", "no_ca_configured", "chain_too_long", "incomplete_chain",
-                "name_mismatch", "preserve_host_name_mismatch", "ip_literal_name", "expired", "not_yet_valid",
-                "client_cert_required", "client_cert_rejected", "revoked", "misdirected_request"}
-    assert required <= set(cat.REASONS)
-    for reason, entry in cat.CATALOGUE.items():
-        assert set(entry) >= {"f", "title", "message", "logs", "http_status", "fix", "insecure_workaround"}, reason
-        if entry["insecure_workaround"]:
-            assert entry["insecure_workaround"].startswith("INSECURE:"), reason
-        for logs in entry["logs"].values():
-            for level, line in logs:
-                assert level in ("startup", "warn", "ssl:info", "ssl:debug"), (reason, level)
-                assert line.startswith("["), (reason, line)
-        if reason != "ok":
-            assert entry["fix"], reason
-
-
-def test_reasons_documented_in_module():
-    from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
-    for reason in cat.REASONS:
-        assert "C(%s)" % reason in mod.DOCUMENTATION, reason
-
-
-def test_troubleshooting_doc_is_generated():
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
-    proc = subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_troubleshooting.py"), "--check"],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    with open(os.path.join(root, "docs", "troubleshooting-ah00898.md")) as f:
-        text = f.read()
-    for reason in cat.REASONS:
-        assert "`%s`" % reason in text
-
-
 @pytest.mark.parametrize("kwargs, ids", [
     ({"cns": ["x"], "dns": ["localhost\x00.evil.test"]}, ["localhost\\00.evil.test", "x"]),
     ({"cns": ["localhost\x00.evil.test"]}, ["localhost\\00.evil.test"]),
@@ -343,20 +305,6 @@ def test_too_long_message_and_logs():
     assert [line["line"].split("AH")[1][:5] for line in entry["apache_log"]] == ["10124", "01106"]
 
 
-def test_new_catalogue_entries_render():
-    entry = cat.entry_result("invalid_input", {"detail": "backends[3].host: must not contain CR", "field":
-                                               "backends[3].host"})
-    assert entry["message"] == "invalid input, not checked: backends[3].host: must not contain CR"
-    assert "backends[3].host" in entry["fix"] and entry["apache_log"] == [] and entry["http_status"] is None
-    entry = cat.entry_result("no_cipher_match", {"detail": "backends[0].ciphers: OpenSSL: no cipher match",
-                                                 "ciphers": "eNULL"})
-    assert entry["message"].startswith("SSLProxyCipherSuite eNULL selects no cipher once mod_ssl appends "
-                                       ":!aNULL:!eNULL:!EXP, so httpd will not start")
-    assert [line["level"] for line in entry["apache_log"]] == ["startup"] * 3
-    assert "AH01898" in entry["apache_log"][0]["line"] and entry["http_status"] is None
-    assert "<" not in entry["message"] + entry["fix"]
-
-
 # --- the one X509 verify error table (checker and log explainer) ---------------------------------------------------
 
 
@@ -377,21 +325,6 @@ def test_classify_reads_the_verify_error_table(errnum):
     full = m.classify({"tls": True, "handshake": hs(verify_event=ev(errnum)), "served_chain": [LEAF, SELF]}, TLS,
                       now=NOW)[0]
     assert (leaf_only, full) == (reasons[0], reasons[-1])
-
-
-@pytest.mark.parametrize("line, status, text", [
-    (b"HTTP/1.1 200 OK", 200, "HTTP/1.1 200 OK"),
-    (b"HTTP/1.0 502 Bad Gateway", 502, "HTTP/1.0 502 Bad Gateway"),
-    (b"HTTP/1.1 204", 204, "HTTP/1.1 204"),
-    (b"HTTP/1.1 2000 Big", None, "HTTP/1.1 2000 Big"),
-    (b"HTTP/1.1 OK 200", None, "HTTP/1.1 OK 200"),
-    (b"SSH-2.0-OpenSSH_9.2", None, "SSH-2.0-OpenSSH_9.2"),
-    (b"", None, ""),
-    (b"HTTP/1.1 \xb2\xb2\xb2 x", None, "HTTP/1.1 \xb2\xb2\xb2 x"),  # latin-1 superscript digits are no digits
-    (b"HTTP/1.1 200 " + b"x" * 300, 200, "HTTP/1.1 200 " + "x" * 187),
-])
-def test_parse_status_line(line, status, text):
-    assert m.parse_status_line(line) == (status, text)
 
 
 # --- legacy crypto and the missing issuer: the fields and texts the messages are built from ------------------------
@@ -472,16 +405,6 @@ def test_missing_issuer_is_named_neutrally_with_both_remedies():
     assert "SSLProxyCACertificateFile" in entry["fix"] and "send its full chain" in entry["fix"]
     got = m.classify({"tls": True, "handshake": hs(verify_event=ev(20)), "served_chain": [LEAF]}, TLS, now=NOW)
     assert "no authority key identifier" in cat.entry_result(got[0], got[2])["message"]
-
-
-def test_fixes_are_platform_neutral_and_defaults_attributed():
-    fix = cat.CATALOGUE["no_ca_configured"]["fix"]
-    assert "/etc/ssl/certs/ca-certificates.crt" in fix and "/etc/pki/tls/certs/ca-bundle.crt" in fix
-    for reason, entry in cat.CATALOGUE.items():
-        workaround = entry["insecure_workaround"] or ""
-        assert "(the default" not in workaround, reason
-        if "SSLProxyVerify none" in workaround:
-            assert "mod_ssl's own default" in workaround and "this collection renders require" in workaround
 
 
 @pytest.mark.parametrize("url, hint", [
