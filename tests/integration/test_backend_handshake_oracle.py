@@ -304,12 +304,15 @@ def world(tmp_path_factory, module_port):
                 return None, str(exc).encode()
             return status, body
 
+        mark = httpd.access_log_mark()
         with ThreadPoolExecutor(max_workers=len(w.cases)) as pool:
             answers = list(pool.map(ask, w.cases.values()))
         for case, (status, body) in zip(w.cases.values(), answers):
             case["apache_status"] = status
             case["apache_body"] = body
-        time.sleep(0.3)  # let Apache flush the per-vhost logs
+        # Every answered request's access line is written after its error-log lines (support.apache): then the
+        # per-vhost logs hold what the requests logged.
+        httpd.wait_for_requests(sum(1 for status, _body in answers if status is not None), mark)
         for case in w.cases.values():
             with open(case["log"]) as handle:
                 case["apache_log"] = handle.read()

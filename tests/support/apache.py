@@ -242,6 +242,36 @@ class PrivateApache:
                 raise ApacheError("%r not in the error log after %.1fs:\n%s" % (needle, timeout, text[-4000:]))
             time.sleep(0.05)
 
+    def access_log_mark(self):
+        """An opaque position in the main access log (its current size)."""
+        try:
+            return os.path.getsize(self.access_log)
+        except OSError:
+            return 0
+
+    def wait_for_requests(self, count, mark=0, timeout=10.0, required=True):
+        """Wait until ``count`` requests are in the main access log after ``mark``; returns their lines.
+
+        Apache writes a request's access line in its last phase, after everything its handling logged: once the lines
+        are there, the error log (and any file a hostile directive would have Apache write) holds what those requests
+        caused, which a fixed pause only hoped. Past ``timeout``: ApacheError, or with ``required=False`` the lines
+        seen (a vhost with a CustomLog of its own never logs here)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(self.access_log, "r", encoding="utf-8", errors="replace") as handle:
+                    handle.seek(mark)
+                    lines = handle.read().split("\n")[:-1]  # complete lines only
+            except OSError:
+                lines = []
+            if len(lines) >= count:
+                return lines
+            if time.monotonic() > deadline:
+                if not required:
+                    return lines
+                raise ApacheError("%d of %d requests in the access log after %.1fs" % (len(lines), count, timeout))
+            time.sleep(0.02)
+
     def _startup_output(self):
         try:
             with open(self.stdout_log, "r", encoding="utf-8", errors="replace") as handle:
