@@ -20,7 +20,7 @@ own (it names the server's directives and the error its log would show), which o
 A hook the base class implements is neutral (a server that has nothing to add keeps it); a hook that raises
 NotImplementedError is one every server must answer. A second server adds its own profile beside its renderer
 (<server>/_capabilities.py, a subclass of ServerProfile) and its modules pass it as server=; model/ stays as it is
-(tests/unit/plugins/module_utils/model/test_server.py normalises one site for Apache and for a toy second server).
+(tests/unit/plugins/module_utils/model/test_server.py normalises one site for two servers, one of them a toy).
 Pure (no I/O).
 """
 
