@@ -3,14 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE: this module_utils file is internal to revproxy.tls; it is not a public API.
-"""Bounded reads of files whose path comes from input, and the check of paths Apache serves.
+"""Bounded reads of files whose path comes from input, and the check of paths the server serves.
 
 Every read of a path a user names (an error log, a certificate, a key, a CA bundle) goes through here, so that a FIFO
 cannot hang the module, /dev/zero cannot eat its memory and a directory or a socket gives a clear message:
   read_regular_file(path, limit, what)  the whole file, a regular file of at most `limit` bytes;
   read_tail(path, limit, what, offset)  the last `limit` bytes after a byte offset (logs), and how many were skipped;
   check_regular_file(path, limit, what) the same checks without reading (for a path handed to another library);
-  resolve_served_path(path, roots, kind) the real path of a directory or file Apache serves, under one of `roots`.
+  resolve_served_path(path, roots, kind) the real path of a directory or file the server serves, under one of `roots`.
 Symlinks are followed (an operator's certificate is often a link into a store); the kind and size checks apply to
 what the link points at. A path is stat()ed before it is opened (no device is ever opened: opening some has effects),
 opened non-blocking, and the opened descriptor is checked again (a swap between the two is caught).
@@ -165,7 +165,7 @@ def _is_under(path, root):
 
 
 def resolve_served_path(path, roots, kind, what=None):
-    """The real path (symlinks resolved) of a directory (kind 'dir') or file (kind 'file') that Apache will serve.
+    """The real path (symlinks resolved) of a directory (kind 'dir') or file (kind 'file') that the server will serve.
 
     It must be equal to or below the real path of one of `roots`; when it exists it must be of that kind (a regular
     file for 'file'). A path that does not exist yet is checked by where it would resolve. FileReadError otherwise,
