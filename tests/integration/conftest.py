@@ -136,12 +136,14 @@ def already_pruned():
     """True when the role with no sites would change nothing here and Apache runs: the previous test's teardown left
     it so. The planner itself says so (the role's own plan, in this process), so a left-over managed site, module,
     Listen file or unfinished change makes it False."""
-    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _apply
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, plan
+    from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import pending_transaction
     from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar
-    layout = _apply.Layout.debian()
-    if _apply.pending_transaction(layout) is not None:
+    layout = Layout.debian()
+    if pending_transaction(layout) is not None:
         return False
-    if _apply.plan(_apply.desired_state([], layout, _grammar.log_level("warn ssl:info")), layout, prune=True):
+    if plan(desired_state([], layout, _grammar.log_level("warn ssl:info")), layout, prune=True):
         return False
     try:
         with open("/var/run/apache2/apache2.pid") as handle:

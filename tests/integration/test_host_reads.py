@@ -17,7 +17,7 @@ import pytest
 from conftest import run_playbook
 from support.apache import HTTPD, PrivateApache
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import (
     LiveVhostsError,
     read_live_vhosts,

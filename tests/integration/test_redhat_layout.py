@@ -14,16 +14,10 @@ import time
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
-    Layout,
-    apply,
-    begin_transaction,
-    candidate_config_test,
-    cleanup_backups,
-    desired_state,
-    plan,
-    rollback,
-)
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._config_test import candidate_config_test
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, plan
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import apply, begin_transaction, cleanup_backups, rollback
 from support.apache_model import normalize_sites
 
 from support.apache import HTTPD, MODULES_DIR, compiled_in_modules, _envvars_user_group

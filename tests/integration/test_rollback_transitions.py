@@ -28,16 +28,14 @@ import tempfile
 
 import pytest
 
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import (
-    Layout,
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, is_managed, plan
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import (
     apply,
     begin_transaction,
     cleanup_backups,
     commit,
-    desired_state,
-    is_managed,
     pending_transaction,
-    plan,
     restore,
     rollback,
 )
@@ -357,8 +355,9 @@ def test_failed_apply_restores_the_tree_and_what_is_served(inputs, live, monkeyp
 CRASH = """
 import json, os, signal, sys
 sys.path[:0] = sys.argv[1].split(os.pathsep)  # the collection, and tests/ for support
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import Layout, apply, begin_transaction, plan
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._apply import desired_state
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, plan
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import apply, begin_transaction
 from support.apache_model import normalize_sites
 root, sites, log_level = json.loads(sys.argv[2])
 layout = Layout(config_root=root, envvars=os.path.join(root, "envvars"), binary="apache2",
