@@ -26,6 +26,10 @@ import hashlib
 import json
 import os
 import stat
+import time
+
+# A kept set older than this is an abandoned run's (a refused preflight, a tree that is gone): keep() removes it.
+STALE_SECONDS = 24 * 3600
 
 from ansible_collections.revproxy.tls.plugins.module_utils.deploy import _files
 
@@ -56,11 +60,25 @@ def _make_private_dir(directory):
     return _private_dir(directory)
 
 
+def _sweep(directory, now):
+    """Remove the regular files of the handoff's own directory that are older than STALE_SECONDS."""
+    for name in os.listdir(directory):
+        other = os.path.join(directory, name)
+        try:
+            info = os.lstat(other)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_SECONDS:
+            _files.unlink(other)
+
+
 def keep(path, key, payload):
     """Write {key, payload} to path (mode 0600, atomically), in a directory only this user may write (made when
-    missing). Returns whether it was kept."""
-    if not _make_private_dir(os.path.dirname(path)):
+    missing); abandoned sets beside it are removed. Returns whether it was kept."""
+    directory = os.path.dirname(path)
+    if not _make_private_dir(directory):
         return False
+    _sweep(directory, time.time())
     _files.atomic_write(path, json.dumps({"key": key, "payload": payload}, separators=(",", ":")), 0o600,
                         sync=False)  # a torn file after a crash fails to parse: the caller validates again
     return True

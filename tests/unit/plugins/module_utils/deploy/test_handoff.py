@@ -92,3 +92,12 @@ def test_an_earlier_runs_commit_can_keep_this_runs_handoff(state):
     assert _handoff.keep(target.handoff_file, "k", ["a"])
     commit(target, drop_handoff=False)
     assert _handoff.load(target.handoff_file, "k") == ["a"] and not os.path.exists(target.transaction_file)
+
+
+def test_abandoned_sets_are_swept_when_a_new_one_is_kept(state):
+    old, fresh = os.path.join(state, "old.json"), os.path.join(state, "fresh.json")
+    assert _handoff.keep(old, "k", [])
+    assert _handoff.keep(fresh, "k", [])
+    os.utime(old, (1, 1))
+    assert _handoff.keep(os.path.join(state, "new.json"), "k", [])
+    assert not os.path.exists(old) and os.path.exists(fresh)
