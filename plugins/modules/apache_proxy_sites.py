@@ -115,10 +115,12 @@ options:
       - When the plan has changes, keep the validated sites for the later calls of the same run and return the key
         they pass instead of the sites (RV(validated)); M(revproxy.tls.apache_proxy_probe) and
         M(revproxy.tls.frontend_certificate) then skip the validation and Ansible does not carry the sites again.
-      - The set is kept in C(/run/revproxy-tls) (a runtime directory of mode 0700 outside the configuration tree; a
+      - "The set is kept in C(/run/revproxy-tls) (a runtime directory of mode 0700 outside the configuration tree; a
         file of mode 0600 per O(tls_dir)), written even in check mode since the role plans in check mode. It holds
-        the sites' names, listeners, frontend TLS file paths and locations, never a file content or key.
-        O(transaction=commit) or O(transaction=rollback) removes it, and so does a plan without changes (an earlier
+        the sites' names, listeners, frontend TLS file paths and locations, and the backend checks of each site
+        (settings and the public CA, CRL and chain contents) for M(revproxy.tls.backend_handshake); never a key (a
+        site whose client key comes from C(*_content) has no checks kept, see RV(validated_backends))."
+      - O(transaction=commit) or O(transaction=rollback) removes it, and so does a plan without changes (an earlier
         run's).
     type: bool
     default: false
@@ -195,6 +197,13 @@ config_test:
   description: Output of the candidate config test (empty when nothing changed).
   returned: always
   type: str
+validated_backends:
+  description:
+    - Whether the set kept under RV(validated) also holds the backend checks of every changed site, so that
+      M(revproxy.tls.backend_handshake) can take RV(validated) without the sites. False for a changed site whose
+      client certificate and key come from C(*_content) (no kept file holds a key): pass the sites then.
+  type: bool
+  returned: success
 validated:
   description:
     - With O(keep_validated), the key of the validated set kept for the later calls of this run (pass it as their
@@ -226,6 +235,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import (
     existing_listens,
     handoff_key,
     is_managed,
+    holds_key,
     keep_validated,
     plan,
 )
@@ -359,6 +369,9 @@ def run(module):
     actions = plan(desired_state(sites, layout, log_level), layout, prune=params["prune"])
     result = outcome(module, sites, actions)
     result["validated"] = hand_on(module, layout, sites, actions)
+    changed = set(result["changed_sites"])
+    result["validated_backends"] = bool(result["validated"]) and not any(
+        holds_key(s) for s in sites if s["name"] in changed)
     if actions and params["config_test"]:
         ok, output = candidate_config_test(actions, layout, module.run_command)
         result["config_test"] = output

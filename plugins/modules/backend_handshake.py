@@ -76,7 +76,7 @@ options:
     description:
       - The backends to check, each as a C(ProxyPass) target plus the backend TLS settings, with the same key names and
         defaults as the C(apache_proxy) role's C(backend_tls).
-      - Mutually exclusive with O(sites); one of the two is required.
+      - Mutually exclusive with O(sites) and O(validated); one of the three is required.
       - "Each entry is a C(ProxyPass) target (O(backends[].url), O(backends[].preserve_host), O(backends[].host)) and
         the keys of the role's C(backend_tls) with the collection's defaults. The role's insecure-settings gate
         (C(allow_insecure_backend_tls)) does not apply here; the check reports what Apache would do with any settings."
@@ -89,9 +89,20 @@ options:
       - C(*_content) keys are written to a private temporary directory for the check.
     type: list
     elements: dict
+  validated:
+    description:
+      - The key of the sites the plan of this run validated and kept on the host
+        (RV(revproxy.tls.apache_proxy_sites#module:validated) of M(revproxy.tls.apache_proxy_sites) with
+        C(keep_validated)); the backend checks of the sites are then read from the host (the file kept for
+        O(tls_dir)) and the sites are not validated again.
+      - "When the key names no set kept there, or a selected site's checks were not kept (a site whose client
+        certificate and key come from C(*_content): no kept file holds a key), O(sites) is validated instead, and the
+        task fails without O(sites)."
+      - Mutually exclusive with O(backends).
+    type: str
   names:
     description:
-      - With O(sites), the names of the sites whose backends are checked; all sites when omitted. Every site is
+      - With O(sites) or O(validated), the names of the sites whose backends are checked; all sites when omitted. Every site is
         still validated; a name that is no site fails the task.
       - The role passes the sites about to change here, which is much cheaper than filtering O(sites) in Jinja.
     type: list
@@ -360,16 +371,27 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import handoff_file
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy import _handoff
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 # Apache's directory for the role's files (Debian layout); the checker itself has no default.
 DEFAULT_TLS_DIR = "/etc/apache2/revproxy-tls"
-ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"], default=DEFAULT_TLS_DIR))
+ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"], default=DEFAULT_TLS_DIR),
+                     validated=dict(type="str"))
 
 
 def build_checks_from_backends(backends):
     """The checks of `backends` with this module's semantics (mod_ssl, Apache's catalogue)."""
     return _checker.build_checks_from_backends(backends, SEMANTICS)
+
+
+def handed_on(params):
+    """The sites the plan of this run validated and kept for params['validated'] (apache/_plan.handoff_view), or None
+    when no such set is kept on this host (the checker then validates params['sites'])."""
+    if not params.get("validated"):
+        return None
+    return _handoff.load(handoff_file(params["tls_dir"]), params["validated"])
 
 
 def run(params, module=None):
@@ -378,15 +400,19 @@ def run(params, module=None):
     option does."""
     if params.get("tls_dir") is None:
         params = dict(params, tls_dir=DEFAULT_TLS_DIR)
-    return _checker.run(params, module, SEMANTICS)
+    view = handed_on(params)
+    if params.get("validated") and view is None and params.get("sites") is None:
+        raise ConfigError("validated: no validated set %s kept for %s on this host (the plan of this run keeps it "
+                          "until its commit or rollback); pass sites instead" % (params["validated"], params["tls_dir"]))
+    return _checker.run(params, module, SEMANTICS, view=view)
 
 
 def main():
     # RevproxyModule: the invocation log (syslog) masks no_log values however deeply nested (sites[].backend_tls).
     module = RevproxyModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("backends", "sites")],
-        required_one_of=[("backends", "sites")],
+        mutually_exclusive=[("backends", "sites"), ("backends", "validated")],
+        required_one_of=[("backends", "sites", "validated")],
         supports_check_mode=True,
     )
     for secret in secret_values([module.params.get("sites"), module.params.get("backend_tls_defaults")]):

@@ -30,6 +30,13 @@ RUN_DIR = "/run/revproxy-tls"
 REDHAT_MODULES_CONF = "revproxy-tls-modules.conf"
 
 
+def handoff_file(tls_dir, run_dir=RUN_DIR):
+    """Where the plan keeps the validated set of a run for the tree at tls_dir (one per tree: two layouts on one host
+    never share it). A function as well as a layout property: backend_handshake knows only tls_dir."""
+    tree = hashlib.sha256(tls_dir.rstrip("/").encode("utf-8")).hexdigest()[:16]
+    return os.path.join(run_dir.rstrip("/"), "validated-%s.json" % tree)
+
+
 class Layout:
     """Where an Apache family keeps things: every path, file name, binary and the enable mechanism the engine uses.
     Layout.debian() is the Debian family (sites/conf/mods each as *-available + *-enabled symlinks); the engine
@@ -78,8 +85,7 @@ class Layout:
 
     @property
     def handoff_file(self):
-        tree = hashlib.sha256(self.tls_dir.encode("utf-8")).hexdigest()[:16]
-        return os.path.join(self.run_dir, "validated-%s.json" % tree)
+        return handoff_file(self.tls_dir, self.run_dir)
 
     def d(self, name):
         return os.path.join(self.config_root, name)

@@ -19,12 +19,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import json
 import os
 
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import site_backend_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
@@ -272,12 +274,27 @@ _VIEW_LOCATION_KEYS = ("path", "backend", "probe_status")
 
 
 def handoff_view(sites):
-    """What the read-only calls read of each effective site: its names, listener and frontend TLS files, and each
-    location's path, backend and expected statuses (plain JSON values)."""
+    """What the read-only calls read of each effective site: its names, listener and frontend TLS files, each
+    location's path, backend and expected statuses, its warnings, and the backend checks the checker runs for it
+    (site_backend_checks: settings, names, CA/CRL/chain contents, all public) — None for a site whose client
+    certificate comes from *_content, whose key no handed-on file may hold (plain JSON values)."""
     return [dict([(key, site[key]) for key in _VIEW_SITE_KEYS],
                  locations=[dict((key, loc[key]) for key in _VIEW_LOCATION_KEYS if key in loc)
-                            for loc in site["locations"]])
+                            for loc in site["locations"]],
+                 warnings=site["warnings"],
+                 backend_checks=None if holds_key(site) else _plain(site_backend_checks(site, APACHE)))
             for site in sites]
+
+
+def _plain(checks):
+    """The checks as the handed-on file gives them back (JSON: a tuple reads back as a list)."""
+    return json.loads(json.dumps(checks))
+
+
+def holds_key(site):
+    """Whether a site's validated form holds a private key (the client certificate and key given as *_content,
+    combined into one file's contents)."""
+    return "client_cert_file" in site["contents"]
 
 
 def handoff_key(params, layout, policy):

@@ -34,6 +34,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checks import ( 
     _Refused,
     build_checks_from_backends,
     build_checks_from_sites,
+    build_checks_from_view,
     check_limits,
     check_tls_defaults,
     secret_values,
@@ -170,26 +171,40 @@ def _attach_contexts(checks):
                                         ciphers=check["tls"].get("ciphers"))
 
 
-def run(params, module, semantics, server=None):
+def _private_tmpdir():
+    """A directory only this user reads, for the *_content files of one run (removed at its end)."""
+    tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
+    os.chmod(tmpdir, 0o700)
+    return tmpdir
+
+
+def run(params, module, semantics, server=None, view=None):
     """Validate, build contexts, probe concurrently, with the server's `semantics` (_semantics.Semantics; `sites` are
-    validated with `server`, by default the semantics' own capability profile). Returns (checks, results). Raises
-    ConfigError for what concerns the whole task (timeout, concurrency, backend_tls_defaults, sites); a bad
-    backends[] entry is a result."""
+    validated with `server`, by default the semantics' own capability profile). `view`: the sites the plan of this
+    run validated and handed on (the caller loads it; build_checks_from_view), used instead of `sites` when it holds the
+    checks of every selected site. Returns (checks, results). Raises ConfigError for what concerns the whole task
+    (timeout, concurrency, backend_tls_defaults, sites); a bad backends[] entry is a result."""
     server = server if server is not None else semantics.profile
     check_limits(params)
     defaults = check_tls_defaults(params.get("backend_tls_defaults"))
-    if params.get("names") is not None and params.get("sites") is None:
+    if params.get("names") is not None and params.get("sites") is None and view is None:
         raise ConfigError("names: selects among sites; it cannot be used with backends")
     tmpdir = None
     try:
-        if params.get("sites") is not None:
+        checks = None
+        if view is not None:
+            tmpdir = _private_tmpdir()
+            checks = build_checks_from_view(view, params.get("names"), tmpdir, module, semantics)
+            if checks is None and params.get("sites") is None:
+                raise ConfigError("validated: the handed-on set holds no backend checks for a site that presents a "
+                                  "client key from *_content (no handed-on file keeps a key); pass sites as well")
+        if checks is None and params.get("sites") is not None:
             if not params.get("tls_dir"):
                 raise ConfigError("tls_dir: required with sites (the directory the role writes *_content files to)")
-            tmpdir = tempfile.mkdtemp(prefix="revproxy-tls-check-")
-            os.chmod(tmpdir, 0o700)
+            tmpdir = tmpdir or _private_tmpdir()
             checks = build_checks_from_sites(params["sites"], defaults, params["tls_dir"], tmpdir, module,
                                              semantics, params.get("names"), _policy.policy_of(params), server)
-        else:
+        elif checks is None:
             checks = build_checks_from_backends(params.get("backends"), semantics)
         _attach_contexts(checks)
         timeout = params["timeout"]

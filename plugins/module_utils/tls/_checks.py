@@ -268,14 +268,32 @@ def build_checks_from_sites(sites, defaults, tls_dir, tmpdir, module, semantics,
         raise ConfigError("sites: %s" % exc)
 
 
+def build_checks_from_view(view, names, tmpdir, module, semantics):
+    """The checks of the sites in `names` (all when None) from the view the plan of this run validated and handed on
+    (each site's `backend_checks`, site_backend_checks' output; see apache/_plan.handoff_view). None when a selected
+    site's checks were not handed on (they would need a client key, which no handed-on file holds): the caller then
+    validates the sites themselves."""
+    selected = select_sites(view, names)
+    if any(site.get("backend_checks") is None for site in selected):
+        return None
+    return _checks_from_site_checks([(s["name"], s["warnings"], s["backend_checks"]) for s in selected],
+                                    tmpdir, module, semantics)
+
+
 def _checks_of(effective, tmpdir, module, semantics, server):
     """One check per backend of each effective site; *_content written once per distinct content into tmpdir."""
+    return _checks_from_site_checks([(eff["name"], eff["warnings"], site_backend_checks(eff, server))
+                                     for eff in effective], tmpdir, module, semantics)
+
+
+def _checks_from_site_checks(sites, tmpdir, module, semantics):
+    """The checker's checks from (site name, warnings, site_backend_checks) of each site."""
     checks = []
     written = {}
-    for eff in effective:
-        for warning in eff["warnings"]:
-            module.warn("site %s: %s" % (eff["name"], warning))
-        for check in site_backend_checks(eff, server):
+    for name, warnings, site_checks in sites:
+        for warning in warnings:
+            module.warn("site %s: %s" % (name, warning))
+        for check in site_checks:
             tls = dict(check["backend_tls"])
             for key, content in check["contents"].items():
                 # One file per distinct content: sites sharing a CA get identical settings (deduplicated checks).

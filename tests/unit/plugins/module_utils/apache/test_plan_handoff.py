@@ -1,5 +1,5 @@
-"""Validate once per run: the plan's view of the effective sites (what the probe and the frontend check read, no file
-contents), kept in the layout's TLS directory under the digest of the inputs, and read back by the later calls."""
+"""Validate once per run: the plan's view of the effective sites (what the probe, the frontend check and the backend
+checker read; never a key), kept in the layout's TLS directory under the digest of the inputs, and read back by the later calls."""
 import gzip
 import json
 import os
@@ -43,7 +43,23 @@ def test_the_view_holds_no_file_contents_and_is_plain_json(layout):
     assert "BEGIN" not in text and "contents" not in text
     assert view == [{"name": "m", "server_name": "m.example.com", "server_aliases": ["www.m.example.com"],
                      "listen": view[0]["listen"], "tls": None,
-                     "locations": [{"path": "/", "backend": "https://m.internal/", "probe_status": [200]}]}]
+                     "locations": [{"path": "/", "backend": "https://m.internal/", "probe_status": [200]}],
+                     "warnings": [], "backend_checks": None}]
+
+
+def test_the_view_holds_the_backend_checks_of_a_site_without_a_key(layout):
+    """The checker's input is handed on with its public contents (the CA), unless the site's key is content."""
+    raw = [dict(RAW[0], backend_tls={"ca_content": CERT, "client_cert_file": "/srv/c.pem",
+                                     "client_key_file": "/srv/k.pem"})]
+    sites = normalize_sites(raw, tls_dir=layout.tls_dir)
+    view = handoff_view(sites)
+    text = json.dumps(view)
+    assert "PRIVATE KEY" not in text and CERT.strip().splitlines()[1] in text
+    checks = view[0]["backend_checks"]
+    assert [(c["url"], c["sni"], c["checked_name"]) for c in checks] == [("https://m.internal/", "m.internal",
+                                                                          "m.internal")]
+    assert checks[0]["contents"] == {"ca_file": CERT.rstrip("\n") + "\n"} or checks[0]["contents"]["ca_file"]
+    assert checks[0]["backend_tls"]["client_cert_file"] == "/srv/c.pem"
 
 
 def test_the_view_of_every_golden_site_survives_json():
