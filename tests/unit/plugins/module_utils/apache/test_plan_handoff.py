@@ -117,3 +117,52 @@ def test_nothing_is_kept_without_the_runtime_directorys_parent(tmp_path):
     layout = Layout(config_root=str(tmp_path), run_dir=str(tmp_path / "absent" / "run"))
     assert keep_validated(layout, "k", []) == ""
     assert not os.path.exists(str(tmp_path / "absent"))
+
+
+class _Module:
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def _comparable(checks):
+    return [dict([(k, v) for k, v in c.items() if k != "semantics"], url=c["url"].url) for c in checks]
+
+
+def test_the_checker_builds_the_same_checks_from_the_view_as_from_the_sites(tmp_path):
+    """For every golden site list without a client key given as content, backend_handshake's checks (and warnings)
+    from the handed-on view are those it builds from the sites themselves; with such a key, the view defers."""
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+    from ansible_collections.revproxy.tls.plugins.module_utils.tls._checks import (
+        build_checks_from_sites,
+        build_checks_from_view,
+    )
+    with gzip.open(CORPUS, "rt") as handle:
+        records = [json.loads(line) for line in handle if '"sites"' in line]
+    compared = deferred = 0
+    for n, rec in enumerate(r for r in records if "sites" in r):
+        effs = normalize_sites(rec["sites"], rec["defaults"], rec["tls_dir"], rec["policy"])
+        view = json.loads(json.dumps(handoff_view(effs)))  # as load() gives it back
+        a, b = tmp_path / ("a%d" % n), tmp_path / ("b%d" % n)
+        a.mkdir()
+        b.mkdir()
+        mod_a, mod_b = _Module(), _Module()
+        try:
+            from_sites = build_checks_from_sites(rec["sites"], rec["defaults"], rec["tls_dir"], str(a), mod_a,
+                                                 SEMANTICS, policy=rec["policy"], server=APACHE)
+        except ConfigError:
+            continue  # a file the site names is not on this machine: the checker refuses it either way
+        from_view = build_checks_from_view(view, None, str(b), mod_b, SEMANTICS)
+        if any(s["backend_checks"] is None for s in view):
+            assert from_view is None
+            deferred += 1
+            continue
+        assert _comparable(from_view) == [dict(c, tls=dict((k, v.replace(str(a), str(b)) if isinstance(v, str) else v)
+                                                           for k, v in c["tls"].items()))
+                                          for c in _comparable(from_sites)]
+        assert mod_b.warnings == mod_a.warnings
+        compared += 1
+    assert compared >= 5 and deferred >= 1, (compared, deferred)
