@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import PROXY_PORT, apply_role, snapshot
-from support.backends import PlainHTTPBackend, free_port
+from support.backends import PlainHTTPBackend
 from support.pki import PKI
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
@@ -37,11 +37,11 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def backend():
+def backend(module_port):
     with PlainHTTPBackend(body=b"front backend") as be:
-        # the site's redirect port, chosen when this module's tests start (not when all of integration is collected,
-        # minutes earlier)
-        be.redirect_port = free_port()
+        # the site's redirect port, held for this module's tests (the system Apache binds it when a test applies
+        # the site)
+        be.redirect_port = module_port()
         yield be
 
 
