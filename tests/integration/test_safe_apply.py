@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import CONFIG_ROOT, PROXY_PORT, apply_role, get, snapshot
-from support.backends import TLSBackend, free_port
+from support.backends import TLSBackend
 from support.pki import PKI
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
@@ -64,8 +64,9 @@ BECOMES_BAD = [
 
 
 @pytest.mark.parametrize("case,cert,change,reason", BECOMES_BAD, ids=[b[0] for b in BECOMES_BAD])
-def test_backend_that_becomes_bad_is_refused_in_preflight(system_apache, pki, case, cert, change, reason):
-    port = free_port()
+def test_backend_that_becomes_bad_is_refused_in_preflight(system_apache, pki, case, cert, change, reason,
+                                                           reserved_port):
+    port = reserved_port()  # held across both backends on it (they bind beside the reservation)
     with TLSBackend(pki["good"].chain_path, pki["good"].key_path, port=port, body=b"stable backend"):
         res = apply_role([site(port, pki)])
         assert res.rc == 0, res
@@ -125,9 +126,9 @@ def test_backend_breaking_after_preflight_is_rolled_back(system_apache, pki, sta
     assert not any(name.endswith(".revproxy-prev") for _d, _s, files in os.walk(CONFIG_ROOT) for name in files)
 
 
-def test_on_probe_failure_keep_leaves_new_config(system_apache, pki, stable):
+def test_on_probe_failure_keep_leaves_new_config(system_apache, pki, stable, reserved_port):
     assert apply_role([site(stable.port, pki)]).rc == 0
-    dead = free_port()
+    dead = reserved_port()  # bound, never listening: the probe's connection is refused
     res = apply_role([site(dead, pki)], apache_proxy_preflight="off", apache_proxy_on_probe_failure="keep")
     assert res.rc != 0, res
     assert "safe: kept failing - probe failed (/ -> 503)" in res.stdout, res
