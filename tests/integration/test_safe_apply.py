@@ -65,7 +65,7 @@ BECOMES_BAD = [
 
 @pytest.mark.parametrize("case,cert,change,reason", BECOMES_BAD, ids=[b[0] for b in BECOMES_BAD])
 def test_backend_that_becomes_bad_is_refused_in_preflight(system_apache, pki, case, cert, change, reason,
-                                                           reserved_port):
+                                                          reserved_port):
     port = reserved_port()  # held across both backends on it (they bind beside the reservation)
     with TLSBackend(pki["good"].chain_path, pki["good"].key_path, port=port, body=b"stable backend"):
         res = apply_role([site(port, pki)])
