@@ -145,6 +145,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils._files import FileRea
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import FRONTEND_FIXES
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import validated_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
@@ -191,7 +192,8 @@ def run(params, read=_read):
     for site in sites:
         if not site["tls"]:
             continue
-        result = _frontend_cert.check_frontend(site, read, expiry_days=days, trust_text=trust_text)
+        result = _frontend_cert.check_frontend(site, read, expiry_days=days, trust_text=trust_text,
+                                               fixes=FRONTEND_FIXES)
         result["ok"] = not result["problems"]
         results.append(result)
     failed = [r["site"] for r in results if not r["ok"]]
