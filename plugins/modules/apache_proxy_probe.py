@@ -221,9 +221,19 @@ def run(module):
     params = module.params
     layout = Layout.named(params["layout"], tls_dir=params["tls_dir"])
     error_log = params["error_log"] or layout.error_log
-    sites = validated_sites(params, layout, lambda: normalize_sites(
-        params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), server=APACHE))
-    sites = select_sites(sites, params["names"])
+    try:
+        sites = validated_sites(params, layout, lambda: normalize_sites(
+            params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params),
+            server=APACHE))
+        lost = None
+    except ConfigError as exc:
+        if not params.get("validated") or params.get("sites") is not None:
+            raise
+        # The plan's set is gone (another run on this host replaced or dropped it): the change cannot be probed,
+        # which is a failed probe, so that the role rolls it back, never an error that stops the run mid-change.
+        sites, lost = [], str(exc)
+    if lost is None:
+        sites = select_sites(sites, params["names"])
     path = grammar.url_path(params["path"], "path") if params["path"] is not None else None
     host = grammar.hostname(params["host"], "host", ipv6=False) if params["host"] is not None else None
     sites = targeted(sites, path=path, host=host)
@@ -242,11 +252,14 @@ def run(module):
     lines = read_log(error_log, offset)
     diag = explain(results, state, lines)
     failed = [r["name"] for r in results if not r["ok"]]
-    if state == "died":
+    if lost is not None:
+        failed = list(params["names"] or [])
+        msg = "%s; the change was not probed" % lost
+    elif state == "died":
         msg = "Apache exited on reload: %s" % "; ".join(e["line"] for e in diag["lines"][:3])
     else:
         msg = "; ".join(_summary(r) for r in results if not r["ok"]) or "%d site(s) passed the probe" % len(results)
-    return {"changed": False, "ok": not failed, "reload": state, "sites": results, "failed_sites": failed,
+    return {"changed": False, "ok": not failed and lost is None, "reload": state, "sites": results, "failed_sites": failed,
             "diagnosis": diag, "log_lines": lines[-40:], "msg": msg}
 
 

@@ -368,16 +368,18 @@ def run(module):
     sites = effective_sites(module, layout)
     actions = plan(desired_state(sites, layout, log_level), layout, prune=params["prune"])
     result = outcome(module, sites, actions)
-    result["validated"] = hand_on(module, layout, sites, actions)
-    changed = set(result["changed_sites"])
-    result["validated_backends"] = bool(result["validated"]) and not any(
-        holds_key(s) for s in sites if s["name"] in changed)
+    result["validated"], result["validated_backends"] = "", False
     if actions and params["config_test"]:
         ok, output = candidate_config_test(actions, layout, module.run_command)
         result["config_test"] = output
         if not ok:
             module.fail_json(msg="The candidate configuration fails Apache's config test; no live file was changed. "
                                  "Apache said: %s" % output, **result)
+    # Kept only for a plan Apache accepts: a refused plan leaves nothing for later calls.
+    result["validated"] = hand_on(module, layout, sites, actions)
+    changed = set(result["changed_sites"])
+    result["validated_backends"] = bool(result["validated"]) and not any(
+        holds_key(s) for s in sites if s["name"] in changed)
     if actions and not module.check_mode:
         write(module, layout, actions, result)
     if params["transaction"] == "apply" and not module.check_mode:

@@ -400,6 +400,9 @@ def run(params, module=None):
     option does."""
     if params.get("tls_dir") is None:
         params = dict(params, tls_dir=DEFAULT_TLS_DIR)
+    if not params.get("backends") and params.get("sites") is None and not params.get("validated"):
+        raise ConfigError("validated: empty (the plan kept no set: pass sites) - one of backends, sites and a "
+                          "validated key is required")
     view = handed_on(params)
     if params.get("validated") and view is None and params.get("sites") is None:
         raise ConfigError("validated: no validated set %s kept for %s on this host (the plan of this run keeps it "

@@ -8,7 +8,9 @@ runuser or a lowered effective uid): hostile `validated` values, planted or pre-
 a set kept for another tree, secrets in the kept file, check mode, a refused plan, and a race between the plan and the
 later calls of a real role run against the system Apache.
 
-Each test asserts the safe behaviour; a finding is a failing test marked xfail(strict=True, reason="FINDING: ...").
+Each test asserts the safe behaviour. The review's five findings (an empty validated key passing, a refused plan
+keeping its set, a directory or an unreadable file at the handoff path, a set lost before the probe leaving the change
+live) were fixed; their tests stand as regressions.
 """
 import json
 import os
@@ -252,8 +254,6 @@ def test_a_hostile_validated_value_reads_nothing(kept, value):
         assert "root:" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="FINDING: backend_handshake with validated='' (what the plan returns when it "
-                                       "kept nothing) and no sites/backends checks 0 backends and passes")
 def test_an_empty_validated_is_refused_not_a_pass(kept):
     """The plan returns validated: "" when it kept nothing (no change, no private runtime directory). A playbook that
     passes it on as the docs say (validated: "{{ plan.validated }}") gets a preflight that checked nothing."""
@@ -298,8 +298,6 @@ def test_check_mode_keeps_nothing(tmp_path):
     assert result["validated"] == "" and not os.path.exists(handoff_file(tree["tls_dir"]))
 
 
-@pytest.mark.xfail(strict=True, reason="FINDING: the plan keeps the validated set (and returns its key) before its "
-                                       "candidate config test: a plan Apache refuses leaves a set behind")
 def test_a_plan_refused_by_the_config_test_keeps_nothing(tmp_path):
     tree = private_tree(str(tmp_path / "apache2"))
     with open(os.path.join(tree["config_root"], "apache2.conf"), "a", encoding="utf-8") as handle:
@@ -392,8 +390,6 @@ def test_planted_entries_at_the_handoff_path_are_never_followed_or_trusted(hosti
     assert _handoff.load(path, "k") is None and time.monotonic() - started < 2
 
 
-@pytest.mark.xfail(strict=True, reason="FINDING (robustness; only root can make it): a directory at the handoff path "
-                                       "makes _handoff.load raise IsADirectoryError (os.fdopen before the fstat check)")
 def test_a_directory_at_the_handoff_path_reads_as_no_set(tmp_path):
     run_dir = str(tmp_path / "run")
     os.mkdir(run_dir, 0o700)
@@ -418,8 +414,6 @@ except ConfigError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="FINDING: a caller that is not root gets PermissionError (a traceback) from "
-                                       "_handoff.load instead of 'no validated set' (load reads unreadable as None)")
 def test_a_caller_that_is_not_root_gets_a_refusal_not_a_traceback(kept, hostile_user):
     proc = subprocess.run([sys.executable, "-c", CHILD, kept["result"]["validated"], kept["tree"]["tls_dir"],
                            str(hostile_user[0]), str(hostile_user[1])], capture_output=True, text=True, check=False,
@@ -446,10 +440,6 @@ def _watch_and_replace(stop, done, other_sites):
         time.sleep(0.005)
 
 
-@pytest.mark.xfail(strict=True, reason="FINDING: a set replaced or dropped (another run on the same tree) between the "
-                                       "plan and the probe makes the role's probe task fail (it passes no sites to "
-                                       "fall back on): the run stops with the change live, never probed, never "
-                                       "rolled back, its transaction left pending")
 @pytest.mark.parametrize("other", ["plans other sites", "has nothing to change"])
 def test_a_set_replaced_before_the_probe_never_leaves_an_unprobed_change(system_apache, other):
     with PlainHTTPBackend(body=b"h6 backend") as backend:

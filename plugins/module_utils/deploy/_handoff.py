@@ -90,17 +90,17 @@ def load(path, key):
         return None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
-            return None
-        raise
+    except OSError:
+        # Missing, a link (ELOOP), not a directory on the way, or not this user's to read (EACCES): no set here.
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        os.close(fd)  # a directory, FIFO or device, or a file that is not the engine's: never read
+        return None
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-            return None
         try:
             data = json.loads(handle.read().decode("utf-8"))
-        except ValueError:
+        except (ValueError, OSError):
             return None
     if not isinstance(data, dict) or data.get("key") != key:
         return None
