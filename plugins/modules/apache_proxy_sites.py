@@ -200,8 +200,9 @@ config_test:
 validated_backends:
   description:
     - Whether the set kept under RV(validated) also holds the backend checks of every changed site, so that
-      M(revproxy.tls.backend_handshake) can take RV(validated) without the sites. False for a changed site whose
-      client certificate and key come from C(*_content) (no kept file holds a key): pass the sites then.
+      M(revproxy.tls.backend_handshake) can take RV(validated) without the sites.
+    - False when a changed site's client certificate and key come from C(*_content) (no kept file holds a key);
+      pass the sites then.
   type: bool
   returned: success
 validated:
