@@ -82,41 +82,53 @@ def _apply_one(act, backups, staged):
             backups.append([path, backup, "dir"])
         return
     _keep_previous(path, kind, backups)
-    if kind == "write" and path in staged:  # staged and synced by apply()
-        os.rename(staged[path], path)
-        del staged[path]  # only once it is in place: a failed rename leaves it for apply() to remove
-        created = []
-    elif kind == "write":
-        created = _files.atomic_write(path, entry.content, entry.mode)
-    elif kind == "link":
-        created = _files.atomic_symlink(path, entry.link_to)
-    else:
-        created = []
-    # Created directories are undone after the files in them (restore walks the records backwards).
+    # The directories a write or link needs are made and recorded before anything else can fail, so that a failed
+    # write takes them away again; they are undone after the files in them (restore walks the records backwards).
+    created = _files.makedirs(os.path.dirname(path)) if kind in ("write", "link") else []
     if created:
         record = backups.pop()
         backups.extend([d, None, "mkdir"] for d in created)
         backups.append(record)
+    if kind == "write" and path in staged:  # staged and synced by apply()
+        os.rename(staged[path], path)
+        del staged[path]  # only once it is in place: a failed rename leaves it for apply() to remove
+    elif kind == "write":
+        _files.atomic_write(path, entry.content, entry.mode)
+    elif kind == "link":
+        _files.atomic_symlink(path, entry.link_to)
 
 
 def restore(backups):
-    """Undo apply(): put every previous file and directory back, remove what did not exist before."""
+    """Undo apply(): put every previous file and directory back, remove what did not exist before. Every record is
+    undone even when one fails (the first error is raised at the end): one undo that cannot be made never leaves
+    the others unmade."""
+    first_error = None
     for record in reversed(backups):
-        path, backup = record[0], record[1]
-        kind = record[2] if len(record) > 2 else ("file" if backup else "new")
-        if kind == "new":
+        try:
+            _undo(record)
+        except OSError as exc:
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+
+
+def _undo(record):
+    path, backup = record[0], record[1]
+    kind = record[2] if len(record) > 2 else ("file" if backup else "new")
+    if kind == "new":
+        if not (os.path.isdir(path) and not os.path.islink(path)):  # a directory there was never the change's
             _files.unlink(path)
-        elif kind == "mkdir":
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-        elif kind == "dir":
-            if os.path.lexists(path):
-                _files.clear(path)
-            os.rename(backup, path)
-        else:
-            os.rename(backup, path)
+    elif kind == "mkdir":
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+    elif kind == "dir":
+        if os.path.lexists(path):
+            _files.clear(path)
+        os.rename(backup, path)
+    else:
+        os.rename(backup, path)
 
 
 def cleanup_backups(backups):

@@ -108,3 +108,44 @@ def test_backup_never_follows_a_planted_symlink(layout, tmp_path):
     assert os.stat(key_path + BACKUP_SUFFIX).st_mode & 0o777 == 0o600
     assert os.stat(key_path).st_mode & 0o777 == 0o600
     cleanup_backups(backups)
+
+
+class _Entry:
+    def __init__(self, path, content="x\n", mode=0o644, link_to=None):
+        self.path, self.content, self.mode, self.link_to = path, content, mode, link_to
+
+
+def _tree(root):
+    out = {}
+    for base, dirs, files in os.walk(str(root)):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            out[os.path.relpath(path, str(root))] = (os.path.isdir(path), None if os.path.isdir(path) else
+                                                     open(path, "rb").read())
+    return out
+
+
+def test_a_directory_where_a_file_goes_fails_the_apply_and_every_other_undo_is_made(tmp_path):
+    """A directory standing where the plan writes a file makes the write fail; restore must still undo the writes
+    before it (and leave that directory alone: it was never the change's)."""
+    (tmp_path / "a.conf").write_text("old\n")
+    (tmp_path / "b.conf").mkdir()
+    before = _tree(tmp_path)
+    actions = [{"action": "write", "entry": _Entry(str(tmp_path / "a.conf"), "new\n")},
+               {"action": "write", "entry": _Entry(str(tmp_path / "new" / "dir" / "c.conf"))},
+               {"action": "write", "entry": _Entry(str(tmp_path / "b.conf"))}]
+    with pytest.raises(OSError):
+        apply(actions)
+    assert _tree(tmp_path) == before
+
+
+def test_directories_made_for_a_write_that_fails_are_taken_away(tmp_path, monkeypatch):
+    """The directories a write needs are recorded before the write: when it fails, restore removes them."""
+    before = _tree(tmp_path)
+
+    def failing(directory, content, mode, sync=True):
+        raise OSError(5, "injected I/O error")  # the new file cannot be made (ENOSPC, EIO) once its directory is
+    monkeypatch.setattr(_files, "new_file", failing)
+    with pytest.raises(OSError, match="injected"):
+        apply([{"action": "write", "entry": _Entry(str(tmp_path / "x" / "y" / "z.conf"))}])
+    assert _tree(tmp_path) == before
