@@ -43,6 +43,14 @@ KINDS = {
         "test_a_broken_config_is_a_clear_error": CONFIG,
         "test_special_files_fail_clearly_through_the_modules": NEITHER,
     },
+    "test_handoff_hostile.py": {
+        "test_an_unprivileged_user_cannot_reach_or_precreate_the_runtime_directory": NEITHER,
+        "test_a_runtime_directory_another_user_could_write_is_never_trusted": NEITHER,
+        "test_planted_entries_at_the_handoff_path_are_never_followed_or_trusted": NEITHER,
+        "test_a_directory_at_the_handoff_path_reads_as_no_set": NEITHER,
+        "test_a_set_replaced_before_the_probe_never_leaves_an_unprobed_change": LIVE,
+        None: CONFIG,  # the plan through ansible-playbook on a private tree, config-tested, then the later calls
+    },
     "test_hostile_backends.py": TLS,
     "test_hostile_inputs.py": CONFIG,
     "test_playbooks_awx.py": {
