@@ -371,12 +371,12 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import handoff_file
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout, handoff_file
 from ansible_collections.revproxy.tls.plugins.module_utils.deploy import _handoff
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
-# Apache's directory for the role's files (Debian layout); the checker itself has no default.
-DEFAULT_TLS_DIR = "/etc/apache2/revproxy-tls"
+# Apache's directory for the role's files (the Debian layout's; the checker itself has no default).
+DEFAULT_TLS_DIR = Layout().tls_dir
 ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"], default=DEFAULT_TLS_DIR),
                      validated=dict(type="str"))
 
