@@ -12,7 +12,8 @@ import pytest
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker, _loop as tp
 
-from support.backends import BlackholeBackend, MultiTLSBackend, PlainHTTPBackend, TLSBackend, free_port
+from support.apache import reserve_port
+from support.backends import BlackholeBackend, MultiTLSBackend, PlainHTTPBackend, TLSBackend
 from support.pki import PKI
 
 
@@ -57,6 +58,9 @@ def blocking(backends, index, timeout=5.0):
 # --- many real backends: the loop agrees with the blocking driver, results in input order ----------------------------
 
 KINDS = ("ok", "ok_by_name", "refused", "untrusted", "plain", "invalid")
+# Held bound and never listening for the whole module: connections to it are refused, and no other process can take
+# the port meanwhile (free_port() released it at once).
+_REFUSING = reserve_port("127.0.0.1")
 EXPECTED = {"ok": "ok", "ok_by_name": "ok", "refused": "connect_refused", "untrusted": "incomplete_chain",
             "plain": "plain_http_backend", "invalid": "invalid_input"}
 
@@ -68,7 +72,7 @@ def backend_of(kind, index, multi, pki, plain_port):
     return {
         "ok": by_ip(port, path, ca),
         "ok_by_name": {"url": "https://localhost:%d%s" % (port, path), "ca_file": ca},
-        "refused": {"url": "https://127.0.0.1:%d%s" % (free_port(), path), "ca_file": ca},
+        "refused": {"url": "https://127.0.0.1:%d%s" % (_REFUSING.port, path), "ca_file": ca},
         "untrusted": by_ip(port, path, pki["other"].cert_path),
         "plain": {"url": "https://127.0.0.1:%d%s" % (plain_port, path), "ca_file": ca},
         "invalid": {"url": "ftp://127.0.0.1:%d%s" % (port, path)},

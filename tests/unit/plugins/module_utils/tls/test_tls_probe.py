@@ -12,7 +12,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls import _loop as l
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe as tp
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import parse_backend_url
 
-from support.backends import free_port  # a port nothing listens on (it was free a moment ago)
+from support.apache import reserve_port  # a port held bound and never listening: connections to it are refused
 
 
 def spec(host="backend.test", path="/app/"):
@@ -129,7 +129,8 @@ def test_resolver_shares_an_error_and_each_caller_keeps_its_deadline(monkeypatch
 
 
 def test_stage_connect_tries_each_address_in_order():
-    refused = free_port()
+    held = reserve_port("127.0.0.1")
+    refused = held.port
     port = http_server(b"")
     addrs = [(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", refused)),
              (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", port))]
@@ -140,13 +141,15 @@ def test_stage_connect_tries_each_address_in_order():
         assert facts == {"address": "127.0.0.1:%d" % port}
     finally:
         sock.close()
+        held.release()
 
 
 def test_stage_connect_refused():
-    port = free_port()
-    facts = {}
-    assert tp.stage_connect([(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", port))], later(), 5,
-                            facts) is None
+    with reserve_port("127.0.0.1") as held:
+        port = held.port
+        facts = {}
+        assert tp.stage_connect([(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", port))], later(), 5,
+                                facts) is None
     assert facts["address"] == "127.0.0.1:%d" % port
     assert facts["connect_error"][0] == "refused"
     assert facts["connect_error"][1].startswith("(%d)" % errno.ECONNREFUSED)
@@ -220,9 +223,9 @@ def test_probe_plain_http_end_to_end():
 
 
 def test_probe_stops_at_the_failing_stage():
-    port = free_port()
-    facts = tp.probe({"url": parse_backend_url("https://127.0.0.1:%d/" % port), "request_host": "b.test",
-                      "path": "/"}, None, 5)
+    with reserve_port("127.0.0.1") as held:
+        facts = tp.probe({"url": parse_backend_url("https://127.0.0.1:%d/" % held.port), "request_host": "b.test",
+                          "path": "/"}, None, 5)
     assert facts["stage"] == "connect" and facts["connect_error"][0] == "refused" and "handshake" not in facts
 
 
