@@ -106,8 +106,9 @@ def test_tarball_holds_only_the_allowed_files(tarball):
                    "playbooks/site.yml", "playbooks/check.yml", "playbooks/diagnose.yml",
                    "plugins/modules/backend_handshake.py", "awx/execution-environment.yml"):
         assert needed in files
-    # No nested collection or old tarball can double it: the source of the package is ~150 files.
-    assert os.path.getsize(str(tarball)) < 600000
+    # No nested collection or old tarball can double it: the source of the package is ~200 files, about 610 KB
+    # since the golden render corpus (tests/unit/golden, 48 KB compressed) ships with the unit tests.
+    assert os.path.getsize(str(tarball)) < 700000
 
 
 def test_demo_is_not_an_installed_playbook(tarball):
