@@ -4,6 +4,7 @@
 flock serialises tests and benchmarks that converge it, and afterwards every managed site is pruned again so the
 next test starts from a clean slate. `run_playbook` runs a playbook text on localhost with the venv's Python.
 """
+import contextlib
 import fcntl
 import hashlib
 import http.client
@@ -153,14 +154,20 @@ def already_pruned():
     return True
 
 
-def _port_holder():
+@contextlib.contextmanager
+def _ports_held():
+    """take(host="0.0.0.0") -> a reserved port; every port taken is released when the block ends."""
     held = []
 
     def take(host="0.0.0.0"):
         reservation = reserve_port(host)
         held.append(reservation)
         return reservation.port
-    return held, take
+    try:
+        yield take
+    finally:
+        for reservation in held:
+            reservation.release()
 
 
 @pytest.fixture()
@@ -168,23 +175,15 @@ def reserved_port():
     """reserved_port(host="0.0.0.0") -> a port held until the test ends (support.apache.PortReservation): for a port
     a server binds later (Apache, through the role or not; a subprocess; a backend restarted on the same port), and
     for a port that must refuse connections (bound, never listening). free_port() would release it at once."""
-    held, take = _port_holder()
-    try:
+    with _ports_held() as take:
         yield take
-    finally:
-        for reservation in held:
-            reservation.release()
 
 
 @pytest.fixture(scope="module")
 def module_port():
     """reserved_port for a module's fixtures: the ports are held until the module's tests are done."""
-    held, take = _port_holder()
-    try:
+    with _ports_held() as take:
         yield take
-    finally:
-        for reservation in held:
-            reservation.release()
 
 
 @pytest.fixture()

@@ -15,11 +15,9 @@ live) were fixed; their tests stand as regressions.
 import json
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
@@ -38,6 +36,7 @@ from support.apache_model import normalize_sites
 from support.apache import reserve_port
 from support.backends import PlainHTTPBackend
 from support.pki import PKI
+from test_secrets import private_tree  # a startable Debian-style tree (as test_fleet uses it)
 
 HTTPD = "/usr/sbin/apache2"
 SYSTEM_MODS = "/etc/apache2/mods-available"
@@ -62,39 +61,6 @@ def hostile_user():
 
 def as_user(*argv):
     return subprocess.run(["runuser", "-u", USER, "--"] + list(argv), capture_output=True, text=True, check=False)
-
-
-def private_tree(root):
-    """A Debian-style Apache tree under root (its own envvars, run, lock and log dirs) that apache2 -t accepts."""
-    for sub in ("sites-available", "sites-enabled", "conf-available", "conf-enabled", "mods-enabled", "run", "lock",
-                "logs"):
-        os.makedirs(os.path.join(root, sub))
-    shutil.copytree(SYSTEM_MODS, os.path.join(root, "mods-available"), symlinks=True)
-    for name in ("mpm_event.load", "mpm_event.conf", "authz_core.load", "mime.load", "mime.conf", "dir.load"):
-        if os.path.exists(os.path.join(root, "mods-available", name)):
-            os.symlink("../mods-available/" + name, os.path.join(root, "mods-enabled", name))
-    envvars = os.path.join(root, "envvars")
-    with open(envvars, "w", encoding="utf-8") as handle:
-        handle.write("export APACHE_RUN_USER=www-data\nexport APACHE_RUN_GROUP=www-data\n"
-                     "export APACHE_RUN_DIR={r}/run\nexport APACHE_PID_FILE={r}/run/apache2.pid\n"
-                     "export APACHE_LOCK_DIR={r}/lock\nexport APACHE_LOG_DIR={r}/logs\nexport LANG=C\n".format(r=root))
-    with open(os.path.join(root, "ports.conf"), "w", encoding="utf-8") as handle:
-        handle.write("Listen 80\n")
-    with open(os.path.join(root, "apache2.conf"), "w", encoding="utf-8") as handle:
-        handle.write(textwrap.dedent("""\
-            ServerRoot "{r}"
-            ServerName h6-private.test
-            DefaultRuntimeDir ${{APACHE_RUN_DIR}}
-            PidFile ${{APACHE_PID_FILE}}
-            Mutex file:${{APACHE_LOCK_DIR}} default
-            ErrorLog {r}/logs/error.log
-            IncludeOptional mods-enabled/*.load
-            IncludeOptional mods-enabled/*.conf
-            Include ports.conf
-            IncludeOptional conf-enabled/*.conf
-            IncludeOptional sites-enabled/*.conf
-            """).format(r=root))
-    return {"config_root": root, "tls_dir": os.path.join(root, "revproxy-tls"), "envvars": envvars}
 
 
 PLAN_PLAY = """
