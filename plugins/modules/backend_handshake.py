@@ -371,8 +371,8 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
 )
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout, handoff_file
-from ansible_collections.revproxy.tls.plugins.module_utils.deploy import _handoff
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import validated_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 # Apache's directory for the role's files (the Debian layout's; the checker itself has no default).
@@ -387,11 +387,12 @@ def build_checks_from_backends(backends):
 
 
 def handed_on(params):
-    """The sites the plan of this run validated and kept for params['validated'] (apache/_plan.handoff_view), or None
-    when no such set is kept on this host (the checker then validates params['sites'])."""
-    if not params.get("validated"):
+    """The sites the plan of this run validated and kept for params['validated'] (apache/_plan.validated_sites, as
+    the other calls read them), or None: the checker then validates params['sites'] itself. With neither a kept set
+    nor sites (an empty or stale key alone), a ConfigError naming validated."""
+    if params.get("backends") is not None:
         return None
-    return _handoff.load(handoff_file(params["tls_dir"]), params["validated"])
+    return validated_sites(params, Layout(tls_dir=params["tls_dir"]), lambda: None)
 
 
 def run(params, module=None):
@@ -400,13 +401,7 @@ def run(params, module=None):
     option does."""
     if params.get("tls_dir") is None:
         params = dict(params, tls_dir=DEFAULT_TLS_DIR)
-    if not params.get("backends") and params.get("sites") is None and not params.get("validated"):
-        raise ConfigError("validated: empty (the plan kept no set: pass sites) - one of backends, sites and a "
-                          "validated key is required")
     view = handed_on(params)
-    if params.get("validated") and view is None and params.get("sites") is None:
-        raise ConfigError("validated: no validated set %s kept for %s on this host (the plan of this run keeps it "
-                          "until its commit or rollback); pass sites instead" % (params["validated"], params["tls_dir"]))
     return _checker.run(params, module, SEMANTICS, view=view)
 
 
