@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._sites
   - revproxy.tls._policy
+  - revproxy.tls._validated
   - revproxy.tls._attributes.INFO_MODULE
 options:
   sites:
@@ -33,14 +34,6 @@ options:
       - Required unless O(validated) names a validated set kept on the host.
     type: list
     elements: dict
-  validated:
-    description:
-      - The key of the sites the plan of this run validated and kept on the host
-        (RV(revproxy.tls.apache_proxy_sites#module:validated) of M(revproxy.tls.apache_proxy_sites) with
-        C(keep_validated)); the sites are then read from the host (the file O(layout) names for O(tls_dir)) and not
-        validated again. When the key names no set kept there, O(sites) is validated instead (and the task fails
-        without O(sites)).
-    type: str
   names:
     description:
       - Names of the sites to check; all sites when omitted.
