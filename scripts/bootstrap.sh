@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything `make demo` and `make test` need on a fresh Debian 12 machine (run as root):
-#   - Apache httpd (apt) and the tools the tests use (openssl, curl, iproute2, shellcheck for the sanity stage),
+#   - Apache httpd (apt) and the tools the tests use (openssl, curl, iproute2, shellcheck for the sanity stage, nginx
+#     and pebble for the nginx and ACME tests),
 #   - a venv in .venv on a Python >= 3.12 (ansible-core 2.21 needs it), with pinned requirements,
 #   - .build/collections/ansible_collections/revproxy/tls -> the repository (so Ansible and pytest find the collection).
 # Idempotent: a second run installs nothing.
@@ -19,6 +20,10 @@ command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 # GitHub's Markdown renderer: the report-escaping tests render hostile values through it (no link may appear).
 command -v cmark-gfm >/dev/null 2>&1 || need_apt+=(cmark-gfm)
+# nginx (the nginx role, its oracle and integration tests) and pebble (the ACME test server the mod_md tests order
+# from). Neither runs as a service: the tests start their own instances on free loopback ports.
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v pebble >/dev/null 2>&1 || [ -x /usr/bin/pebble ] || need_apt+=(pebble)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "bootstrap: need root to install: ${need_apt[*]}" >&2
@@ -27,7 +32,18 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "bootstrap: installing ${need_apt[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # No package's service may start here (nginx's would take port 80 from Apache): a policy-rc.d says so for the
+    # install, unless one is already in place (as in containers).
+    own_policy=''
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+    fi
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+    # If a service was enabled, it stays off at boot: the tests start their own nginx and pebble.
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl disable --now nginx.service >/dev/null 2>&1 || true
+    fi
 fi
 
 find_python() {
