@@ -17,7 +17,10 @@ declare -A took
 stage_lint() {
     # Generated docs must be current before linting what they feed.
     python scripts/sync_docs.py --check || return 1
-    ansible-lint --offline --profile production -q
+    # Its own ANSIBLE_HOME: ansible-lint puts $ANSIBLE_HOME/collections first in the collection path, and a copy of
+    # this collection there (another checkout's, or one being rewritten) would be linted instead of this tree.
+    rm -rf "$ROOT/.build/lint-home"
+    ANSIBLE_HOME="$ROOT/.build/lint-home" ansible-lint --offline --profile production -q
 }
 
 # ansible-test needs the collection under .../ansible_collections/<ns>/<name> and fetches a get-pip script that
