@@ -141,6 +141,19 @@ options:
     description: Add the PEM of the backend certificate to RV(backends[].certificate).
     type: bool
     default: false
+  metrics_dir:
+    description:
+      - Also write the results as Prometheus metrics (text format) to C(revproxy_tls_backend_handshake.prom) in this
+        directory, for node_exporter's textfile collector (C(/var/lib/prometheus/node-exporter) on Debian with
+        C(prometheus-node-exporter)). Per backend, whether the handshake succeeds with its reason, the backend
+        certificate's expiry and when it was checked; per client certificate the proxy presents, its expiry. The
+        families are described in C(docs/metrics.md) of the collection.
+      - The directory must exist (it is never created). The file is replaced atomically (mode C(0644)); it is the
+        check's output, so it is written in check mode too and does not make the task changed. An unusable
+        directory fails the task naming O(metrics_dir).
+      - Not set (the default), no metrics are written.
+    type: path
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -356,6 +369,12 @@ backends:
       description: Time spent on this backend.
       type: int
       returned: always
+metrics_file:
+  description: The Prometheus metrics file written (with O(metrics_dir)).
+  returned: with O(metrics_dir)
+  type: str
+  sample: /var/lib/prometheus/node-exporter/revproxy_tls_backend_handshake.prom
+  version_added: 2.0.0
 """
 
 from ansible.module_utils.basic import missing_required_lib
@@ -369,6 +388,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
     pool_tolerated,
     pool_warnings,
 )
+from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
@@ -378,7 +398,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 # Apache's directory for the role's files (the Debian layout's; the checker itself has no default).
 DEFAULT_TLS_DIR = Layout().tls_dir
 ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"], default=DEFAULT_TLS_DIR),
-                     validated=dict(type="str"))
+                     validated=dict(type="str"), metrics_dir=dict(type="path"))
 
 
 def build_checks_from_backends(backends):
@@ -403,6 +423,27 @@ def run(params, module=None):
         params = dict(params, tls_dir=DEFAULT_TLS_DIR)
     view = handed_on(params)
     return _checker.run(params, module, SEMANTICS, view=view)
+
+
+def client_certificates(checks):
+    """One entry per client certificate a checked backend is presented (_metrics' client_certificates): the
+    certificates the check's context loaded, with their expiry."""
+    out = []
+    for check in checks:
+        context = check.get("context")
+        keys = check.get("result_keys") or {}
+        for cert in getattr(context, "client_certs", None) or ():
+            out.append({"site": keys.get("site"), "backend": keys.get("url"), "subject": cert["subject"],
+                        "not_after": _tls_probe.cert_not_after(cert["x509"])})
+    return out
+
+
+def write_metrics(params, checks, results):
+    """The metrics file with params['metrics_dir'] (its path), else None. Raises _metrics.MetricsError."""
+    if not params.get("metrics_dir"):
+        return None
+    return _metrics.write(params["metrics_dir"], "backend_handshake", backends=results,
+                          client_certificates=client_certificates(checks))
 
 
 def main():
@@ -441,6 +482,12 @@ def main():
         "backends": results,
         "openssl_version": _tls_probe.openssl_version(),
     }
+    try:
+        metrics_file = write_metrics(params, checks, results)
+    except _metrics.MetricsError as exc:
+        module.fail_json(**dict(out, msg=str(exc)))
+    if metrics_file:
+        out["metrics_file"] = metrics_file
     if failed and params["fail_on"] == "failure":
         module.fail_json(**out)
     module.exit_json(**out)
