@@ -72,6 +72,18 @@ options:
     type: str
     choices: [any, never]
     default: any
+  metrics_dir:
+    description:
+      - Also write the results as Prometheus metrics (text format) to C(revproxy_tls_frontend_certificate.prom) in
+        this directory, for node_exporter's textfile collector (C(/var/lib/prometheus/node-exporter) on Debian with
+        C(prometheus-node-exporter)). Per site, whether its certificate passed with the first problem's reason, its
+        expiry and when it was checked. The families are described in C(docs/metrics.md) of the collection.
+      - The directory must exist (it is never created). The file is replaced atomically (mode C(0644)); it is the
+        check's output, so it is written in check mode too and does not make the task changed. An unusable
+        directory fails the task naming O(metrics_dir).
+      - Not set (the default), no metrics are written.
+    type: path
+    version_added: 2.0.0
 requirements:
   - cryptography >= 38.0 on the proxy host
 """
@@ -132,8 +144,15 @@ msg:
   description: A summary, one line per problem with its fix.
   returned: always
   type: str
+metrics_file:
+  description: The Prometheus metrics file written (with O(metrics_dir)).
+  returned: with O(metrics_dir)
+  type: str
+  sample: /var/lib/prometheus/node-exporter/revproxy_tls_frontend_certificate.prom
+  version_added: 2.0.0
 """
 
+from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
@@ -207,6 +226,7 @@ def argument_spec():
         expiry_days=dict(type="int", default=14),
         trust_file=dict(type="path"),
         fail_on=dict(type="str", choices=["any", "never"], default="any"),
+        metrics_dir=dict(type="path"),
         **_policy.policy_options()
     )
 
@@ -218,6 +238,12 @@ def main():
         result = run(module.params)
     except ConfigError as exc:
         module.fail_json(msg=str(exc))
+    if module.params["metrics_dir"]:
+        try:
+            result["metrics_file"] = _metrics.write(module.params["metrics_dir"], "frontend_certificate",
+                                                    frontends=result["results"])
+        except _metrics.MetricsError as exc:
+            module.fail_json(**dict(result, msg=str(exc)))
     if result["failed_sites"] and module.params["fail_on"] == "any":
         module.fail_json(**result)
     module.exit_json(**result)

@@ -10,7 +10,7 @@ from support.pki import PKI
 
 def test_docs_match_argspec():
     yaml.safe_load(mod.EXAMPLES)
-    assert set(yaml.safe_load(mod.RETURN)) == {"results", "failed_sites", "msg"}
+    assert set(yaml.safe_load(mod.RETURN)) == {"results", "failed_sites", "msg", "metrics_file"}
     doc = module_documentation(mod.__file__)["options"]
 
     def compare(docs, spec, where):
