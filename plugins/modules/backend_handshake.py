@@ -466,6 +466,11 @@ def main():
                          exception=str(_tls_probe.CRYPTOGRAPHY_IMPORT_ERROR))
     params = module.params
     try:
+        if params.get("metrics_dir"):  # an unusable directory fails before any backend is checked
+            _metrics.file_path(params["metrics_dir"], "backend_handshake")
+    except _metrics.MetricsError as exc:
+        module.fail_json(msg=str(exc))
+    try:
         checks, results = run(params, module)
     except ConfigError as exc:
         module.fail_json(msg=str(exc))
@@ -485,7 +490,7 @@ def main():
     try:
         metrics_file = write_metrics(params, checks, results)
     except _metrics.MetricsError as exc:
-        module.fail_json(**dict(out, msg=str(exc)))
+        module.fail_json(msg=str(exc))
     if metrics_file:
         out["metrics_file"] = metrics_file
     if failed and params["fail_on"] == "failure":

@@ -235,15 +235,17 @@ def main():
     module = RevproxyModule(argument_spec=argument_spec(), required_one_of=[("sites", "validated")],
                             supports_check_mode=True)
     try:
+        if module.params["metrics_dir"]:  # an unusable directory fails before anything is checked
+            _metrics.file_path(module.params["metrics_dir"], "frontend_certificate")
         result = run(module.params)
-    except ConfigError as exc:
+    except (ConfigError, _metrics.MetricsError) as exc:
         module.fail_json(msg=str(exc))
     if module.params["metrics_dir"]:
         try:
             result["metrics_file"] = _metrics.write(module.params["metrics_dir"], "frontend_certificate",
                                                     frontends=result["results"])
         except _metrics.MetricsError as exc:
-            module.fail_json(**dict(result, msg=str(exc)))
+            module.fail_json(msg=str(exc))
     if result["failed_sites"] and module.params["fail_on"] == "any":
         module.fail_json(**result)
     module.exit_json(**result)
