@@ -300,10 +300,13 @@ if [[ " ${lane[*]} " == *" molecule "* ]]; then
     fi
 fi
 [ ${#lane[@]} -eq 0 ] || lane_start
+# Each foreground stage's output is also kept in a log, so that the summary can repeat the end of a failed stage's
+# output (a CI page that shows only the end of a run then still shows why a stage early in it failed).
+fg_logs=$(mktemp -d "$ROOT/tests/output/test-stages.XXXXXX" 2>/dev/null || { mkdir -p "$ROOT/tests/output" && mktemp -d "$ROOT/tests/output/test-stages.XXXXXX"; })
 for stage in "${fg_stages[@]}"; do
     echo "=== $stage"
     start=$(date +%s)
-    if "stage_$stage"; then status=ok; else status=FAILED; failed+=("$stage"); fi
+    if "stage_$stage" 2>&1 | tee "$fg_logs/$stage.log"; then status=ok; else status=FAILED; failed+=("$stage"); fi
     took[$stage]=$(( $(date +%s) - start ))
     echo "=== $stage: $status (${took[$stage]} s)"
     lane_report
@@ -319,6 +322,13 @@ for stage in "${stages[@]}"; do
 done
 echo "  total: $(( $(date +%s) - t0 )) s (wall clock)"
 if [ ${#failed[@]} -gt 0 ]; then
+    for stage in "${failed[@]}"; do
+        log="$fg_logs/$stage.log"
+        [ -s "$log" ] || [ -z "$lane_dir" ] || log="$lane_dir/$stage.log"
+        [ -s "$log" ] || continue
+        echo "=== the end of $stage's output (all of it: $log)"
+        tail -n 40 "$log"
+    done
     echo "FAILED stages: ${failed[*]}"
     exit 1
 fi
