@@ -30,7 +30,9 @@ default: no metrics unless it is set)::
 - ``now``: epoch seconds of the check (default: time.time()), the value of every ``*_checked_timestamp_seconds``.
 
 Returns the path written. Raises MetricsError (a message naming ``metrics_dir``) when the directory is not an absolute
-path of an existing directory, or the file cannot be written; nothing is left behind then. The file is written
+path of an existing directory, is a system directory (/etc, /usr, /root, /var/log, ... after symbolic links are
+resolved: some programs read every file of /etc/logrotate.d or /etc/pam.d), or the file cannot be written; nothing is
+left behind then. ``file_path(directory, kind)`` makes the same checks without writing (call it before the checks run). The file is written
 atomically: a hidden temporary file (the collector reads ``*.prom`` only) in the same directory, mode 0644, fsync'ed,
 renamed over the old file (a symlink at the file's path is replaced, never followed). It is the checks' output, so a
 module writes it in check mode too, as the check playbook writes its report.
@@ -70,6 +72,10 @@ FILE_MODE = 0o644
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
+# Directories whose every file some program reads as its configuration (/etc/logrotate.d, /etc/pam.d...) or that
+# hold the system: a .prom file is never written there, whatever a survey answer says (symbolic links resolved).
+_SYSTEM_DIRS = re.compile(r"^/(etc|root|proc|sys|dev|boot|usr|bin|sbin|lib[0-9x]*|var/(spool|log|mail|backups)|"
+                          r"var/lib/(dpkg|apt|rpm|systemd))(/|\Z)")
 
 _BACKEND = ("source", "site", "backend", "path", "name", "check")
 _FRONTEND = ("source", "site", "file")
@@ -268,6 +274,11 @@ def file_path(directory, kind):
                            "exist)" % (directory, exc.strerror or exc, DEFAULT_DIR))
     if not stat.S_ISDIR(mode):
         raise MetricsError("metrics_dir: %s is not a directory" % directory)
+    real = os.path.realpath(directory)
+    if real == "/" or _SYSTEM_DIRS.match(real):
+        raise MetricsError("metrics_dir: %s%s is a system directory (or inside one); name the textfile collector's "
+                           "directory, e.g. %s" % (directory, "" if real == directory else " (%s)" % real,
+                                                   DEFAULT_DIR))
     return os.path.join(directory, "%s%s.prom" % (PREFIX, kind))
 
 

@@ -224,6 +224,30 @@ def test_bad_directory_is_refused_naming_metrics_dir(tmp_path, make, message):
     assert sorted(os.listdir(str(tmp_path))) == before
 
 
+@pytest.mark.parametrize("directory", ["/", "/etc", "/etc/logrotate.d", "/etc/pam.d", "/usr/lib", "/root", "/proc",
+                                       "/var/log", "/var/spool/cron", "/var/lib/dpkg", "/boot", "/lib", "/dev",
+                                       "/etc/../etc/cron.d", "//etc"])
+def test_a_system_directory_is_refused(directory):
+    if not os.path.isdir(directory):
+        directory = "/etc"
+    with pytest.raises(_metrics.MetricsError, match="^metrics_dir: .* is a system directory"):
+        _metrics.file_path(directory, "check")
+
+
+def test_a_symlink_into_a_system_directory_is_refused(tmp_path):
+    link = tmp_path / "textfile"
+    link.symlink_to("/etc")
+    with pytest.raises(_metrics.MetricsError, match=r"textfile \(/etc\) is a system directory"):
+        _metrics.write(str(link), "check", now=NOW)
+    assert not os.path.exists("/etc/revproxy_tls_check.prom")
+
+
+def test_the_default_directory_is_not_refused(tmp_path):
+    assert not _metrics._SYSTEM_DIRS.match(_metrics.DEFAULT_DIR)
+    assert not _metrics._SYSTEM_DIRS.match("/var/lib/node_exporter/textfile_collector")
+    assert not _metrics._SYSTEM_DIRS.match("/run/prometheus")
+
+
 def test_a_directory_at_the_file_path_is_refused_and_nothing_left(tmp_path):
     (tmp_path / "revproxy_tls_check.prom").mkdir()
     with pytest.raises(_metrics.MetricsError, match="is a directory"):
