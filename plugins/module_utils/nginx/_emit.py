@@ -106,92 +106,110 @@ def _unescape(raw):
     return "".join(out)
 
 
+class _Reader:
+    """The state of ngx_conf_read_token while it reads one text (its flags, by the same names)."""
+
+    def __init__(self, conf):
+        self.conf = conf
+        self.out, self.words = [], []
+        self.last_space, self.need_space, self.comment, self.quoted, self.variable = True, False, False, False, False
+        self.d_quoted = self.s_quoted = False
+        self.start = 0
+
+    def end(self, ch):
+        self.out.append((self.words, ch))
+        self.words = []
+
+    def after_quote(self, ch):
+        """The character after a closing quote: white space, ';', '{' or ')' (nginx: unexpected otherwise).
+        Returns True when the character is consumed."""
+        if ch in _SPACE:
+            self.last_space, self.need_space = True, False
+            return True
+        if ch in ";{":
+            self.end(ch)
+            self.last_space, self.need_space = True, False
+            return True
+        if ch != ")":
+            raise ConfigError("nginx: unexpected %r after a quoted token" % ch)
+        self.last_space, self.need_space = True, False
+        return False
+
+    def token_start(self, ch, i):
+        self.start = i - 1
+        if ch in _SPACE:
+            return
+        if ch in ";{":
+            if not self.words:
+                raise ConfigError("nginx: unexpected %r" % ch)
+            self.end(ch)
+            return
+        if ch == "}":
+            if self.words:
+                raise ConfigError("nginx: unexpected '}'")
+            self.end("}")
+            return
+        if ch == "#":
+            self.comment = True
+            return
+        self.last_space = False
+        if ch == "\\":
+            self.quoted = True
+        elif ch == '"':
+            self.start, self.d_quoted = i, True
+        elif ch == "'":
+            self.start, self.s_quoted = i, True
+        elif ch == "$":
+            self.variable = True
+
+    def in_token(self, ch, i):
+        if ch == "{" and self.variable:
+            return
+        self.variable = False
+        if ch == "\\":
+            self.quoted = True
+            return
+        if ch == "$":
+            self.variable = True
+            return
+        found = False
+        if self.d_quoted:
+            if ch == '"':
+                self.d_quoted, self.need_space, found = False, True, True
+        elif self.s_quoted:
+            if ch == "'":
+                self.s_quoted, self.need_space, found = False, True, True
+        elif ch in _SPACE + ";{":
+            self.last_space, found = True, True
+        if found:
+            self.words.append(_unescape(self.conf[self.start:i - 1]))
+            if ch in ";{":
+                self.end(ch)
+
+    def read(self):
+        for i, ch in enumerate(self.conf, 1):
+            if ch == "\n" and self.comment:
+                self.comment = False
+            if self.comment:
+                continue
+            if self.quoted:
+                self.quoted = False
+                continue
+            if self.need_space and self.after_quote(ch):
+                continue
+            if self.last_space:
+                self.token_start(ch, i)
+            else:
+                self.in_token(ch, i)
+        if self.words or self.d_quoted or self.s_quoted or not self.last_space and not self.need_space:
+            raise ConfigError("nginx: unexpected end of file, expecting ';' or '}'")
+        return self.out
+
+
 def tokenize(conf):
     """Read a configuration text as nginx does (ngx_conf_read_token): a list of (words, end) where end is ';' for a
     directive, '{' for a block's opening, '}' for its end (words empty). ConfigError where nginx would refuse."""
-    out, words = [], []
-    i, n = 0, len(conf)
-    last_space, need_space, comment, quoted_next, variable = True, False, False, False, False
-    d_quoted = s_quoted = False
-    start = 0
-    while i < n:
-        ch = conf[i]
-        i += 1
-        if ch == "\n" and comment:
-            comment = False
-        if comment:
-            continue
-        if quoted_next:
-            quoted_next = False
-            continue
-        if need_space:
-            if ch in _SPACE:
-                last_space, need_space = True, False
-                continue
-            if ch in ";{":
-                out.append((words, ch))
-                words = []
-                last_space, need_space = True, False
-                continue
-            if ch == ")":
-                last_space, need_space = True, False
-            else:
-                raise ConfigError("nginx: unexpected %r after a quoted token" % ch)
-        if last_space:
-            start = i - 1
-            if ch in _SPACE:
-                continue
-            if ch in ";{":
-                if not words:
-                    raise ConfigError("nginx: unexpected %r" % ch)
-                out.append((words, ch))
-                words = []
-                continue
-            if ch == "}":
-                if words:
-                    raise ConfigError("nginx: unexpected '}'")
-                out.append(([], "}"))
-                continue
-            if ch == "#":
-                comment = True
-                continue
-            last_space = False
-            if ch == "\\":
-                quoted_next = True
-            elif ch == '"':
-                start, d_quoted = i, True
-            elif ch == "'":
-                start, s_quoted = i, True
-            elif ch == "$":
-                variable = True
-            continue
-        if ch == "{" and variable:
-            continue
-        variable = False
-        if ch == "\\":
-            quoted_next = True
-            continue
-        if ch == "$":
-            variable = True
-            continue
-        found = False
-        if d_quoted:
-            if ch == '"':
-                d_quoted, need_space, found = False, True, True
-        elif s_quoted:
-            if ch == "'":
-                s_quoted, need_space, found = False, True, True
-        elif ch in _SPACE + ";{":
-            last_space, found = True, True
-        if found:
-            words.append(_unescape(conf[start:i - 1]))
-            if ch in ";{":
-                out.append((words, ch))
-                words = []
-                last_space = True
-    if words or d_quoted or s_quoted or not last_space and not need_space:
-        raise ConfigError("nginx: unexpected end of file, expecting ';' or '}'")
-    return out
+    return _Reader(conf).read()
 
 
 def _line(name, args, end, indent):

@@ -127,7 +127,7 @@ def backend_tls_lines(tls, url, insecure, level=2):
     if tls["ca_file"]:
         lines.append(_d(level, "proxy_ssl_trusted_certificate", tls["ca_file"]))
     lines.append(comment("OpenSSL counts intermediates (leaf + N intermediates + root): the site's verify_depth %d "
-                         "counts the root's depth as mod_ssl does, so nginx gets %d." % (
+                         "counts the root's depth (leaf = 0), so nginx gets %d." % (
                              tls["verify_depth"], max(tls["verify_depth"] - 1, 0)), _IN * level))
     lines.append(_d(level, "proxy_ssl_verify_depth", Bare(str(max(tls["verify_depth"] - 1, 0)))))
     if tls["crl_file"]:
@@ -297,7 +297,7 @@ def render_site(site):
     lines.append(_d(1, "proxy_headers_hash_bucket_size", Bare("128")))
     if site["tls"]:
         lines.extend(_frontend_tls_lines(site))
-    # nginx picks the longest matching prefix whatever the order: longest first reads like the Apache file.
+    # nginx picks the longest matching prefix whatever the order: longest first is easier to read.
     for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
         lines.extend(location_lines(site, loc))
     lines.append("}")
