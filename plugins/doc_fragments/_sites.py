@@ -77,21 +77,80 @@ options:
         suboptions:
           certificate_file:
             description:
-            - The site's certificate, an absolute path on the proxy.
+            - The site's certificate, an absolute path on the proxy. Required unless O(sites[].tls.acme) is set.
             - C(SSLCertificateFile).
             type: path
-            required: true
           key_file:
             description:
-            - The certificate's private key, an absolute path on the proxy.
+            - The certificate's private key, an absolute path on the proxy. Required unless O(sites[].tls.acme)
+              is set.
             - C(SSLCertificateKeyFile).
             type: path
-            required: true
           chain_file:
             description:
             - The certificate's intermediate certificates, an absolute path on the proxy.
             - C(SSLCertificateChainFile).
             type: path
+          acme:
+            description:
+            - Get the certificate from an ACME certificate authority instead of files (then give no C(certificate_file),
+              C(key_file) or C(chain_file)). The certificate names the site's O(sites[].server_name) and O(sites[].server_aliases)
+              - DNS names with a dot, no wildcard (a wildcard needs the DNS-01 challenge, not implemented), no IP
+              address, no underscore.
+            - Which CA is called, what it is trusted by, the agreement and the external account binding are the
+              operator's settings (the role's C(apache_proxy_acme_*) variables), never a site's.
+            - On the first run the site serves a temporary certificate until the CA has issued the real one; the
+              role waits for it, activates it and checks the served chain, or rolls the site back with the CA's
+              reason.
+            - An C(<MDomain>) section of mod_md before the site's vhost, and no C(SSLCertificate*) lines; mod_md
+              orders, stores (C(MDStoreDir)) and renews the certificate.
+            type: dict
+            suboptions:
+              contact:
+                description:
+                - The e-mail address the CA writes to about the account (local@domain, no C(mailto:)); unset, the
+                  operator's default contact.
+                - C(MDContactEmail) in the C(<MDomain>).
+                type: str
+              key_type:
+                description:
+                - The certificate's key.
+                - C(MDPrivateKeys) (C(RSA 2048), ..., C(secp256r1), C(secp384r1)).
+                type: str
+                choices:
+                - rsa2048
+                - rsa3072
+                - rsa4096
+                - secp256r1
+                - secp384r1
+                default: rsa2048
+              renew_window:
+                description:
+                - When the certificate is renewed, before it expires - C(N%) of its lifetime left (1 to 99), C(Nd)
+                  days or C(Nh) hours left.
+                - C(MDRenewWindow).
+                type: str
+                default: 33%
+              must_staple:
+                description:
+                - Ask for the OCSP must-staple extension (clients then require a stapled OCSP response).
+                - C(MDMustStaple).
+                type: bool
+                default: false
+              challenges:
+                description:
+                - The ACME challenge types the CA may use - V(http-01) (an HTTP request to port 80 of each name,
+                  answered on O(sites[].redirect_http_port) or any other port-80 listener of the server) and V(tls-alpn-01)
+                  (a TLS connection to port 443 with the C(acme-tls/1) protocol).
+                - C(MDCAChallenges); V(tls-alpn-01) adds C(acme-tls/1) to the vhost's C(Protocols).
+                type: list
+                elements: str
+                choices:
+                - http-01
+                - tls-alpn-01
+                default:
+                - http-01
+                - tls-alpn-01
       preserve_host:
         description:
         - Send the client's Host header to the backend instead of the backend URL's host.

@@ -124,6 +124,63 @@ options:
         run's).
     type: bool
     default: false
+  acme:
+    description:
+      - The operator's settings for the sites whose O(sites[].tls) asks for an ACME certificate (C(tls.acme)),
+        rendered once for all of them as mod_md's server-level directives in the managed Listen file. A site never
+        names a CA (the directory URL is set here only). Ignored while no site has C(tls.acme).
+      - The role passes its C(apache_proxy_acme_*) variables here.
+    type: dict
+    default: {}
+    suboptions:
+      directory_url:
+        description:
+          - The ACME directory of the CA (C(MDCertificateAuthority)). Only C(https://host[:port]/path), without a
+            user name, password, query or fragment. Let's Encrypt's staging directory is
+            C(https://acme-staging-v02.api.letsencrypt.org/directory).
+        type: str
+        default: https://acme-v02.api.letsencrypt.org/directory
+      ca_file:
+        description:
+          - The CA certificate(s) the ACME directory's TLS server is checked with (C(MDCACertificateFile)), for a
+            private ACME CA such as step-ca or pebble. A file under a served root (O(served_roots)). Unset, the
+            system's trust store.
+        type: path
+      ca_content:
+        description:
+          - The same as PEM text; deployed as C(<tls_dir>/_acme/ca.pem). Give O(acme.ca_file) or this, not both.
+        type: str
+      agreement:
+        description:
+          - The operator accepts the CA's terms of service (C(MDCertificateAgreement accepted)). Required (V(true))
+            as soon as a site has C(tls.acme).
+        type: bool
+        default: false
+      contact:
+        description: The account's e-mail address for every site that sets none (C(MDContactEmail)).
+        type: str
+      eab_kid:
+        description: The key id of an external account binding (C(MDExternalAccountBinding)); needs O(acme.eab_hmac).
+        type: str
+      eab_hmac:
+        description:
+          - The HMAC key of the external account binding (base64url). The Listen file holding it is then mode 0600
+            and left out of diffs.
+        type: str
+      status_port:
+        description:
+          - The loopback port of mod_md's C(md-status) handler (C(127.0.0.1:<port>) only), which
+            M(revproxy.tls.apache_proxy_acme) reads.
+        type: int
+        default: 8409
+      http_port:
+        description:
+          - The local port that the CA's HTTP-01 requests (to port 80 of the site's names) arrive on, when it is not
+            80 (C(MDPortMap http:<port>); behind a port forward, or a test CA).
+        type: int
+      https_port:
+        description: The same for port 443 and the TLS-ALPN-01 challenge (C(MDPortMap https:<port>)).
+        type: int
 notes:
   - The vhost file of a site is C(<config_root>/sites-available/<name>.conf) (C(<config_root>/conf.d/<name>.conf) with
     O(layout=redhat)); a file of that name that lacks the managed header is never overwritten (the task fails
@@ -251,7 +308,9 @@ from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction i
     rollback,
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _acme
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render_acme import ca_path
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import LiveVhostsError, read_live_vhosts
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
@@ -367,7 +426,9 @@ def run(module):
         commit(layout, drop_handoff=False)
     log_level = grammar.log_level(params["log_level"])
     sites = effective_sites(module, layout)
-    actions = plan(desired_state(sites, layout, log_level), layout, prune=params["prune"])
+    acme = _acme.check_settings(params["acme"], _policy.policy_of(params), ca_path(layout.tls_dir))
+    _acme.check_sites_against(acme, sites)
+    actions = plan(desired_state(sites, layout, log_level, acme=acme), layout, prune=params["prune"])
     result = outcome(module, sites, actions)
     result["validated"], result["validated_backends"] = "", False
     if actions and params["config_test"]:
@@ -403,6 +464,7 @@ def main():
             config_test=dict(type="bool", default=True),
             transaction=dict(type="str", choices=["apply", "begin", "commit", "rollback"], default="apply"),
             keep_validated=dict(type="bool", default=False),
+            acme=dict(type="dict", default={}, options=_acme.SETTINGS_SPEC),
             **_policy.policy_options()
         ),
         supports_check_mode=True,

@@ -202,8 +202,8 @@ def run(params, read=_read):
             raise ConfigError("trust_file: %s cannot be read" % params["trust_file"])
     results = []
     for site in sites:
-        if not site["tls"]:
-            continue
+        if not site["tls"] or site["tls"].get("acme"):
+            continue  # tls.acme: no file yet; mod_md's temporary certificate serves until the CA's arrives
         result = _frontend_cert.check_frontend(site, read, expiry_days=days, trust_text=trust_text,
                                                fixes=FRONTEND_FIXES)
         result["ok"] = not result["problems"]

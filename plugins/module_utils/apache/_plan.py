@@ -29,6 +29,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import che
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import site_backend_checks
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render_acme import site_acme as acme_site
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import (
     MANAGED_MARKER,
     needed_modules,
@@ -142,10 +143,16 @@ def _site_entries(site, layout, log_level, read_file):
     return entries
 
 
-def _shared_entries(sites, layout, log_level, read_file):
-    """The files every site shares: the Listen file (and its link), and what loads the modules the sites need."""
+def _shared_entries(sites, layout, log_level, read_file, acme=None):
+    """The files every site shares: the Listen file (and its link), and what loads the modules the sites need; with
+    ACME sites, the ACME CA's trust anchor given as content. The Listen file holds the ACME external account
+    binding's key when one is set: then it is root's alone (0600) and left out of diffs."""
     path, link = layout.listen_conf()
-    entries = [Entry(path, render_listen_conf(sites, existing_listens(layout, read_file)))]
+    secret = bool(acme and acme.get("eab") and any(acme_site(s) for s in sites))
+    entries = [Entry(path, render_listen_conf(sites, existing_listens(layout, read_file), acme),
+                     mode=0o600 if secret else 0o644, secret=secret)]
+    if acme and acme.get("ca_content") and any(acme_site(s) for s in sites):
+        entries.append(Entry(acme["ca_file"], acme["ca_content"]))
     if link is not None:
         entries.append(Entry(link[0], link_to=link[1]))
     modules = needed_modules(sites, log_level) if sites else []
@@ -158,12 +165,13 @@ def _shared_entries(sites, layout, log_level, read_file):
     return entries
 
 
-def desired_state(sites, layout, log_level, read_file=_read):
-    """All managed files and links for the effective sites. Reads the client cert/key files that must be combined."""
+def desired_state(sites, layout, log_level, read_file=_read, acme=None):
+    """All managed files and links for the effective sites (`acme`: the operator's ACME settings, model/_acme).
+    Reads the client cert/key files that must be combined."""
     entries = []
     for site in sites:
         entries.extend(_site_entries(site, layout, log_level, read_file))
-    entries.extend(_shared_entries(sites, layout, log_level, read_file))
+    entries.extend(_shared_entries(sites, layout, log_level, read_file, acme))
     seen = {}
     for entry in entries:
         if entry.path in seen:

@@ -18,6 +18,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_acme as acme
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_frontend as frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_pools as pools
 
@@ -127,6 +128,7 @@ def render_site(site, log_level="warn ssl:info", tls_dir=None):
     lines = [
         MANAGED_MARKER,
         "# Site: %s. Do not edit: changes are overwritten on the next run." % site["name"],
+    ] + acme.mdomain_lines(site) + [
         section("VirtualHost", Bare("%s:%d" % (addr, listen["port"]))),
         _d("ServerName", Bare(site["server_name"])),
     ]
@@ -139,8 +141,10 @@ def render_site(site, log_level="warn ssl:info", tls_dir=None):
     if front:
         lines.append("")
         lines.append(_d("SSLEngine", Bare("on")))
-        lines.append(_d("SSLCertificateFile", front["certificate_file"]))
-        lines.append(_d("SSLCertificateKeyFile", front["key_file"]))
+        lines.extend(acme.certificate_lines(site))
+        if front.get("certificate_file"):
+            lines.append(_d("SSLCertificateFile", front["certificate_file"]))
+            lines.append(_d("SSLCertificateKeyFile", front["key_file"]))
         if front.get("chain_file"):
             lines.append(_d("SSLCertificateChainFile", front["chain_file"]))
         lines.extend(frontend.tls_policy_lines(site))
@@ -176,6 +180,7 @@ def needed_modules(sites, log_level=""):
     if any(s["uses_ws"] for s in sites):
         mods.add("proxy_wstunnel")
     mods.update(frontend.frontend_modules(sites))
+    mods.update(acme.acme_modules(sites))
     mods.update(pools.pool_modules(sites))
     return sorted(mods)
 
@@ -198,8 +203,9 @@ def parse_listens(text):
     return found
 
 
-def render_listen_conf(sites, existing):
-    """The managed Listen file: a Listen for each port the sites use that the main config does not listen on."""
+def render_listen_conf(sites, existing, acme_settings=None):
+    """The managed Listen file: a Listen for each port the sites use that the main config does not listen on; the
+    server-level lines of the public side (OCSP stapling cache, ACME)."""
     wanted = {}
     for site in sites:
         wanted.setdefault(site["listen"]["port"], set()).add(site["listen"]["address"])
@@ -219,4 +225,5 @@ def render_listen_conf(sites, existing):
                 continue
             lines.append(directive("Listen", Bare("%s:%d" % ("[%s]" % addr if ":" in addr else addr, port))))
     lines.extend(frontend.global_lines(sites))
+    lines.extend(acme.global_lines(sites, acme_settings))
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._frontend impor
     ERROR_PAGE_PREFIX,
     forwarded_unset_names,
 )
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_acme as acme
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._directives import modules as directive_modules
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import BARE_RE, Bare, directive, section, tokenize
 
@@ -47,8 +48,9 @@ def tls_policy_lines(site):
         lines.append(_d("SSLCipherSuite", Bare(front["tls_ciphers"])))
     lines.append(_d("SSLHonorCipherOrder", Bare("off")))
     lines.append(_d("SSLSessionTickets", Bare("on" if front["session_tickets"] else "off")))
-    if front.get("http2"):
-        lines.append(_d("Protocols", Bare("h2"), Bare("http/1.1")))
+    protocols = acme.protocols(site, front.get("http2"))
+    if protocols:
+        lines.append(_d("Protocols", *[Bare(p) for p in protocols]))
     if front.get("ocsp_stapling"):
         lines.append("    # OCSP stapling (ocsp_stapling); the cache is global, in the managed Listen file.")
         lines.append(_d("SSLUseStapling", Bare("on")))

@@ -31,6 +31,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
     parse_backend_url,
     validate_backend_tls,
 )
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _acme
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _grammar as grammar
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
@@ -70,9 +71,10 @@ SITE_SPEC = {
     "server_aliases": {"type": "list", "elements": "str", "default": []},
     "listen": {"type": "dict", "options": {"port": {"type": "int"}, "address": {"type": "str"}}},
     "tls": {"type": "dict", "options": {
-        "certificate_file": {"type": "path", "required": True},
-        "key_file": {"type": "path", "required": True, "no_log": False},
+        "certificate_file": {"type": "path"},
+        "key_file": {"type": "path", "no_log": False},
         "chain_file": {"type": "path"},
+        "acme": {"type": "dict", "options": _acme.SITE_ACME_SPEC},
     }},
     "preserve_host": {"type": "bool", "default": False},
     "locations": {"type": "list", "elements": "dict", "required": True, "options": LOCATION_SPEC},
@@ -185,7 +187,7 @@ def _check_own_files(name, tls_front, tls, locs, tls_dir):
     identity toward a backend of its choosing. Only the site's own directory is accepted there."""
     root = tls_dir.rstrip("/")
     own = posixpath.join(root, name) + "/"
-    fields = [("tls.%s" % k, v) for k, v in sorted((tls_front or {}).items())]
+    fields = [("tls.%s" % k, v) for k, v in sorted((tls_front or {}).items()) if k != "acme"]
     fields += [("backend_tls.%s" % k, tls[k]) for k in PATH_KEYS if tls.get(k)]
     for i, loc in enumerate(locs):
         if loc.get("backend_tls") is not tls:
@@ -247,12 +249,14 @@ def _names(site):
     return name, server_name, aliases
 
 
-def _tls_front(site):
-    """The public certificate files (None for a plain HTTP site)."""
+def _tls_front(site, server_name, aliases):
+    """The public certificate files, or {"acme": request} (None for a plain HTTP site)."""
     tls_front = site.get("tls")
     if tls_front is None:
         return None
     grammar.mapping(tls_front, SITE_SPEC["tls"]["options"], "tls")
+    if "acme" in tls_front:
+        return _acme.site_tls(tls_front, site, server_name, aliases)
     for key in ("certificate_file", "key_file"):
         if not tls_front.get(key):
             raise ConfigError("tls.%s: is required when tls is set" % key)
@@ -325,7 +329,7 @@ def _normalize_site(site, defaults, tls_dir, policy, server):
         if site.get(key) is None:
             raise ConfigError("%s: is required" % key)
     name, server_name, aliases = _names(site)
-    tls_front = _tls_front(site)
+    tls_front = _tls_front(site, server_name, aliases)
     port, address = _listen(site, tls_front, server)
     preserve_host = grammar.boolean(site.get("preserve_host", False), "preserve_host")
     allow_insecure = grammar.boolean(site.get("allow_insecure_backend_tls", False), "allow_insecure_backend_tls")
