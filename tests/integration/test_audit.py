@@ -1,0 +1,218 @@
+"""revproxy.tls.apache_proxy_audit against a real Apache running a tree of hand-written vhosts and real TLS backends.
+
+One private Apache (PrivateApache: its httpd.conf includes files from three directories) serves seven hand-written
+vhosts: the blog fix (SSLProxyVerify none + SSLProxyCheckPeerName off), the default depth 1 with an ordinary chain, a
+CA set at server level inherited into a vhost, a balancer with two https members and its <Proxy> settings,
+ProxyPreserveHost with a name the backend certificate lacks, a ProxyPassMatch and a RewriteRule [P]. The audit's
+verdict with the current settings is compared with what Apache answers for each vhost; the proposals whose secure
+verdict passes are rendered by the role's renderer into the same Apache and must answer 200 with verification on.
+"""
+import os
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit_run
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import RedHatLayout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules
+from ansible_collections.revproxy.tls.plugins.modules import apache_proxy_audit
+from support.apache import DEFAULT_MODULES, HTTPD, PrivateApache
+from support.apache_model import normalize_sites, render_site
+from support.backends import TLSBackend
+from support.pki import PKI
+
+MODULES = tuple(DEFAULT_MODULES) + ("proxy_balancer", "lbmethod_byrequests", "slotmem_shm", "rewrite")
+
+
+def _run(argv):
+    import subprocess
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    return res.returncode, res.stdout, res.stderr
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The PKI, three backends, and the private Apache with the hand-written tree (running)."""
+    base = tmp_path_factory.mktemp("audit")
+    pki = PKI(base / "pki")
+    root = pki.ca("Audit Root CA")
+    inter = pki.ca("Audit Intermediate CA", issuer=root)
+    chained = pki.leaf("chained", dns=["localhost"], issuer=inter)       # leaf + intermediate: depth 2
+    direct = pki.leaf("direct", dns=["localhost"], issuer=root)          # depth 1
+    blog = pki.leaf("blog", dns=["blog-backend.test"], issuer=root)      # not the URL's name
+    servers = [TLSBackend(chained.chain_path, chained.key_path, count=2, body=b"chained ok"),
+               TLSBackend(direct.chain_path, direct.key_path, body=b"direct ok"),
+               TLSBackend(blog.chain_path, blog.key_path, body=b"blog ok")]
+    a, b, c = servers
+    workdir = base / "apache"
+    apache = PrivateApache(str(workdir), modules=MODULES, loglevel="warn ssl:info",
+                           extra_global="Include conf.d/*.conf\nIncludeOptional sites/*.conf\n"
+                                        "IncludeOptional more/*.conf\n")
+    port = apache.port
+    vh = "127.0.0.1:%d" % port
+    files = {
+        "conf.d/proxy-ca.conf": "SSLProxyCACertificateFile %s\nSSLProxyVerify require\n" % root.cert_path,
+        "sites/blog.conf": ("<VirtualHost %s>\nServerName blog.test\nSSLProxyEngine on\nSSLProxyVerify none\n"
+                            "SSLProxyCheckPeerName off\nProxyPass / https://localhost:%d/\n</VirtualHost>\n"
+                            % (vh, c.port)),
+        "sites/depth.conf": ("<VirtualHost %s>\nServerName depth.test\nSSLProxyEngine on\n"
+                             "ProxyPass / https://localhost:%d/\n</VirtualHost>\n" % (vh, a.ports[0])),
+        "sites/inherit.conf": ("<VirtualHost %s>\nServerName inherit.test\nSSLProxyEngine on\n"
+                               "ProxyPass / https://localhost:%d/\n</VirtualHost>\n" % (vh, b.port)),
+        "more/pool.conf": ("<VirtualHost %s>\nServerName pool.test\nSSLProxyEngine on\n<Proxy balancer://pool>\n"
+                           "BalancerMember https://localhost:%d\nBalancerMember https://localhost:%d\n"
+                           "SSLProxyVerifyDepth 2\n</Proxy>\nProxyPass / balancer://pool/\n</VirtualHost>\n"
+                           % (vh, a.ports[0], a.ports[1])),
+        "more/preserve.conf": ("<VirtualHost %s>\nServerName preserve.test\nSSLProxyEngine on\n"
+                               "ProxyPreserveHost On\nProxyPass / https://localhost:%d/\n</VirtualHost>\n"
+                               % (vh, b.port)),
+        "more/match.conf": ("<VirtualHost %s>\nServerName match.test\nSSLProxyEngine on\n"
+                            "ProxyPassMatch ^/pm/(.*)$ https://localhost:%d/$1\n</VirtualHost>\n" % (vh, b.port)),
+        "more/rewrite.conf": ("<VirtualHost %s>\nServerName rewrite.test\nSSLProxyEngine on\nRewriteEngine on\n"
+                              "RewriteRule ^/(.*)$ https://localhost:%d/$1 [P]\n</VirtualHost>\n" % (vh, b.port)),
+    }
+    for name, text in files.items():
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    try:
+        apache.start()
+        yield {"apache": apache, "root": root, "inter": inter, "servers": servers, "workdir": workdir, "port": port}
+    finally:
+        apache.stop()
+        for server in servers:
+            server.stop()
+
+
+def _layout(workdir):
+    return RedHatLayout(config_root=str(workdir), main_config="httpd.conf", binary=HTTPD,
+                        tls_dir=str(workdir / "tls"))
+
+
+def _audit(lab, **params):
+    params = dict({"timeout": 5, "concurrency": 8, "use_httpd": True, "include_managed": False}, **params)
+    return _audit_run.audit(params, _layout(lab["workdir"]), _run)
+
+
+@pytest.fixture(scope="module")
+def result(lab):
+    return _audit(lab)
+
+
+def _by_host(result):
+    out = {}
+    for b in result["backends"]:
+        out.setdefault(b["vhost"].split()[0], []).append(b)
+    return out
+
+
+PATHS = {"blog.test": "/", "depth.test": "/", "inherit.test": "/", "pool.test": "/", "preserve.test": "/",
+         "match.test": "/pm/x", "rewrite.test": "/x"}
+
+
+def test_every_vhost_and_backend_is_found_with_file_and_line(lab, result):
+    rows = _by_host(result)
+    assert sorted(rows) == sorted(PATHS)
+    assert len(rows["pool.test"]) == 2 and {b["balancer"] for b in rows["pool.test"]} == {"balancer://pool"}
+    assert [b["route"]["kind"] for b in rows["match.test"]] == ["ProxyPassMatch"]
+    assert [b["route"]["kind"] for b in rows["rewrite.test"]] == ["RewriteRule"]
+    assert not result["problems"], result["problems"]
+    files = [os.path.relpath(f["path"], str(lab["workdir"])) for f in result["files"]]
+    assert files[0] == "httpd.conf" and "conf.d/proxy-ca.conf" in files and "more/pool.conf" in files
+    inherited = {d["directive"]: d for d in rows["inherit.test"][0]["directives"]}
+    assert inherited["SSLProxyCACertificateFile"]["origin"] == "server"
+    assert inherited["SSLProxyCACertificateFile"]["file"] == str(lab["workdir"] / "conf.d/proxy-ca.conf")
+    assert inherited["SSLProxyCACertificateFile"]["line"] == 1
+    assert inherited["SSLProxyVerifyDepth"]["origin"] == "default"
+    pool = {d["directive"]: d for d in rows["pool.test"][0]["directives"]}
+    assert pool["SSLProxyVerifyDepth"]["origin"].startswith("<Proxy balancer://pool>")
+
+
+def test_current_verdicts_agree_with_what_apache_answers(lab, result):
+    rows = _by_host(result)
+    for host, path in PATHS.items():
+        status, _headers, body = lab["apache"].request(path, host=host)
+        for b in rows[host]:
+            assert b["current"]["ok"] == (status == 200), (host, status, body[:200], b["current"])
+            if not b["current"]["ok"]:
+                assert b["current"]["http_status"] == status, (host, b["current"])
+    assert rows["depth.test"][0]["current"]["reason"] == "chain_too_long"
+    assert rows["preserve.test"][0]["current"]["reason"] == "preserve_host_name_mismatch"
+    assert rows["preserve.test"][0]["host"] == "preserve.test"
+
+
+def test_the_blog_fix_is_reported_as_accepting_any_certificate(result):
+    blog = _by_host(result)["blog.test"][0]
+    assert blog["insecure"] and blog["current"]["ok"]
+    assert blog["accepts"].startswith("verification off: any certificate is accepted")
+    assert result["backends"][0] is blog  # the report leads with the insecure ones
+    assert [b["vhost"].split()[0] for b in result["backends"] if b["insecure"]] == ["blog.test"]
+    settings = {d["directive"]: d for d in blog["directives"]}
+    assert settings["SSLProxyVerify"]["value"] == "none" and settings["SSLProxyVerify"]["line"] == 4
+    assert settings["SSLProxyCheckPeerName"]["value"] == "off"
+    # Verified, the backend's certificate does not carry the name Apache checks: the fix says so.
+    assert not blog["secure"]["ok"] and blog["secure"]["reason"] == "name_mismatch"
+    assert "blog-backend.test" in blog["secure"]["message"]
+
+
+def test_secure_verdicts_and_what_the_chain_needs(lab, result):
+    rows = _by_host(result)
+    depth = rows["depth.test"][0]["secure"]
+    assert depth["ok"] and depth["chain"]["depth_needed"] == 2
+    assert depth["settings"]["verify"] == "require" and depth["settings"]["verify_depth"] >= 2
+    assert "already configured" in depth["trust"]
+    for host in ("inherit.test", "pool.test", "match.test", "rewrite.test"):
+        assert all(b["secure"]["ok"] for b in rows[host]), rows[host]
+
+
+def test_private_ca_is_named_by_issuer_and_key_id_when_nothing_trusts_it(lab):
+    """Without the server-level CA, the secure proposal cannot trust anything it has: it names the issuer's root
+    and its key identifier, which are the real root's."""
+    conf = lab["workdir"] / "conf.d" / "proxy-ca.conf"
+    saved = conf.read_text()
+    conf.write_text("# moved away\n")
+    try:
+        rows = _by_host(_audit(lab))
+    finally:
+        conf.write_text(saved)
+    inherit = rows["inherit.test"][0]
+    assert not inherit["secure"]["ok"] and inherit["secure"]["reason"] in ("untrusted_ca", "incomplete_chain")
+    from cryptography import x509
+    ski = lab["root"].cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    key_id = ":".join("%02X" % b for b in ski)
+    assert inherit["secure"]["chain"]["issuer_key_id"] == key_id
+    assert "Audit Root CA" in inherit["secure"]["trust"] and key_id in inherit["secure"]["trust"]
+
+
+def test_proposals_render_and_answer_200_with_verification_on(lab, result, tmp_path):
+    by_name = dict((v["names"][0], v) for v in result["vhosts"] if v.get("names"))
+    for name in ("depth.test", "inherit.test", "pool.test"):
+        assert by_name[name]["proposal"]["valid"] and by_name[name]["proposal"]["secure_ok"], by_name[name]
+    assert not by_name["blog.test"]["proposal"]["secure_ok"] and not by_name["preserve.test"]["proposal"]["secure_ok"]
+    for name in ("match.test", "rewrite.test"):
+        assert not by_name[name]["proposal"]["valid"]
+        assert "regular expression" in " ".join(by_name[name]["proposal"]["not_carried"])
+    sites = [by_name[n]["proposal"]["site"] for n in ("depth.test", "inherit.test", "pool.test")]
+    effective = normalize_sites(sites, tls_dir=str(tmp_path / "tls"))
+    modules = MODULES + tuple(m for m in needed_modules(effective) if m not in MODULES)
+    with PrivateApache(str(tmp_path / "proposed"), modules=modules, loglevel="warn ssl:info") as proposed:
+        text = "\n".join(render_site(eff, tls_dir=str(tmp_path / "tls")) for eff in effective)
+        text = text.replace("127.0.0.1:%d>" % lab["port"], "127.0.0.1:%d>" % proposed.port)
+        assert "SSLProxyVerify require" in text
+        proposed.set_vhosts(text)
+        proposed.start()
+        for eff in effective:
+            status, _h, body = proposed.request("/", host=eff["server_name"])
+            assert status == 200, (eff["server_name"], body[:300])
+
+
+def test_module_options_metrics_and_check_mode_safety(lab, tmp_path):
+    """The module's entry: metrics through module_utils/_metrics; nothing in the tree changes."""
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in lab["workdir"].rglob("*.conf"))
+    res = _audit(lab)
+    rows = apache_proxy_audit.metrics_rows(res["backends"])
+    from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
+    path = _metrics.write(str(tmp_path), "audit", backends=rows)
+    text = open(path, encoding="utf-8").read()
+    assert 'reason="chain_too_long"' in text and 'source="audit"' in text
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in lab["workdir"].rglob("*.conf")) == before
+
