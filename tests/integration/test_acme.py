@@ -1,0 +1,277 @@
+"""Certificates for the public side from ACME (issue 25), proven against a real ACME server on this machine.
+
+Pebble from the Debian package is the CA (tests/support/pebble.py: its own TLS root, loopback ports, its DNS server
+answering 127.0.0.1) and **validates for real**: PEBBLE_VA_ALWAYS_VALID is never set, so every certificate below was
+issued because Apache answered pebble's HTTP-01 (or TLS-ALPN-01) challenge over the network. A client that trusts only
+pebble's issuing root (fetched from pebble's management API) checks what Apache serves.
+
+- mod_md itself (a private Apache with the mod_md directives written here, the shape the collection renders): order
+  and activation by a graceful restart, the full chain served; TLS-ALPN-01; a renewal forced by a renewal window
+  longer than the certificate's lifetime, activated by a graceful restart while a client keeps requesting (no request
+  dropped, the new serial served); a failed challenge (the name resolving where nothing listens) reported with the
+  address and port the CA tried, and the temporary certificate still the only one served.
+"""
+import json
+import os
+import pathlib
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+
+import pytest
+
+from support.apache import DEFAULT_MODULES, PrivateApache
+from support.pebble import Pebble
+
+pytestmark = pytest.mark.apache
+
+MODULES = tuple(DEFAULT_MODULES) + ("md", "authz_host")
+ORDER_TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="module")
+def ports(module_port):
+    """The HTTP and TLS ports pebble's validation authority connects to: one pair for the module's Apaches."""
+    return {"http": module_port("127.0.0.1"), "tls": module_port("127.0.0.1")}
+
+
+def _traversable_dir():
+    """A directory Apache's workers (www-data) can traverse: pytest's own tmp tree is private (0700), and mod_md
+    reads MDCACertificateFile and its store's staging/ and challenges/ in the child processes, as www-data."""
+    path = tempfile.mkdtemp(prefix="revproxy-acme-")
+    os.chmod(path, 0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pebble(ports):
+    path = _traversable_dir()
+    try:
+        with Pebble(path, http_port=ports["http"], tls_port=ports["tls"], validity=3 * 3600) as ca:
+            yield ca
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _md_apache(workdir, ca, ports, name, *, window="33%", challenges=("http-01",), extra=""):
+    """A private Apache with one managed domain ``name``: hand-written mod_md directives."""
+    httpd = PrivateApache(workdir, port=ports["http"], modules=MODULES, loglevel="warn md:info")
+    alpn = "acme-tls/1" if "tls-alpn-01" in challenges else ""
+    httpd.extra_global = """
+Listen 127.0.0.1:{tls}
+MDStoreDir "{wd}/md"
+MDCertificateAuthority {url}
+MDCACertificateFile "{ca_file}"
+MDCertificateAgreement accepted
+MDPortMap http:{http} https:{tls}
+MDContactEmail admin@example.org
+{extra}
+""".format(tls=ports["tls"], http=ports["http"], wd=httpd.workdir, url=ca.directory_url, ca_file=ca.tls_root_path,
+           extra=extra)
+    httpd.set_vhosts("""
+<MDomain {name}>
+    MDRenewWindow {window}
+    MDCAChallenges {challenges}
+</MDomain>
+<VirtualHost 127.0.0.1:{tls}>
+    ServerName {name}
+    SSLEngine on
+    Protocols http/1.1 {alpn}
+</VirtualHost>
+<VirtualHost 127.0.0.1:{http}>
+    ServerName {name}
+    <Location /md-status>
+        SetHandler md-status
+        Require ip 127.0.0.1
+    </Location>
+</VirtualHost>
+""".format(name=name, window=window, challenges=" ".join(challenges), tls=ports["tls"], http=ports["http"],
+           alpn=alpn))
+    with open(os.path.join(httpd.workdir, "htdocs", "index.html"), "w", encoding="ascii") as handle:
+        handle.write("served by %s\n" % name)
+    return httpd
+
+
+def md_status(httpd, name):
+    status, _headers, body = httpd.request("/md-status/%s" % name, host=name)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def wait_obtained(httpd, name, timeout=ORDER_TIMEOUT, after=None):
+    """Wait until mod_md reports a certificate obtained and staged (renewal finished without error) whose
+    valid-from is not ``after``; returns the md-status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = md_status(httpd, name)
+        renewal = state.get("renewal") or {}
+        last = renewal.get("last") or {}
+        if renewal.get("finished") and last.get("status") == 0 and renewal.get("valid-from") != after:
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError("no certificate for %s in %.0fs: %s\n%s" % (
+                name, timeout, json.dumps(state, indent=1), httpd.error_log_since(0)[-3000:]))
+        time.sleep(0.1)
+
+
+def served(ca, port, name, anchor=None):
+    """The certificate chain Apache serves for ``name``, verified against ``anchor`` (pebble's issuing root)."""
+    ctx = ssl.create_default_context(cafile=anchor or ca.issuing_root_path)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with ctx.wrap_socket(sock, server_hostname=name) as tls:
+            chain = tls._sslobj.get_verified_chain()  # pylint: disable=protected-access
+            return [c.get_info() for c in chain], tls.getpeercert()
+
+
+def https_get(ca, port, name, path="/"):
+    ctx = ssl.create_default_context(cafile=ca.issuing_root_path)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with ctx.wrap_socket(sock, server_hostname=name) as tls:
+            tls.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, name)).encode())
+            data = b""
+            while True:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return data, tls.getpeercert()
+
+
+@pytest.fixture()
+def workdir():
+    path = _traversable_dir()
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_mod_md_orders_from_pebble_and_serves_the_full_chain_after_a_graceful_restart(pebble, ports, workdir):
+    name = "order.acme.test"
+    httpd = _md_apache(workdir / "apache", pebble, ports, name)
+    try:
+        started = time.monotonic()
+        httpd.start()
+        # Before the CA issued: mod_md's temporary certificate, which no client trusting pebble's root accepts.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            served(pebble, ports["tls"], name)
+        state = wait_obtained(httpd, name)
+        assert state["state-descr"] == "certificate(rsa) is missing"  # staged, not yet active
+        httpd.reload()
+        elapsed = time.monotonic() - started
+        chain, cert = served(pebble, ports["tls"], name)
+        assert cert["subjectAltName"] == (("DNS", name),)
+        # leaf -> pebble's intermediate -> pebble's root: the intermediate was sent by Apache (the client has the
+        # root only), and the root is the one pebble's management API gives.
+        assert len(chain) == 3, chain
+        assert chain[1]["subject"] == chain[0]["issuer"] and "Pebble Intermediate CA" in str(chain[1]["subject"])
+        assert "Pebble Root CA" in str(chain[2]["subject"])
+        with open(pebble.issuing_root_path, encoding="ascii") as handle:
+            assert handle.read().strip() == pebble.issuing_root_pem().strip()
+        # The TLS root that pebble's own API uses is not the issuing root: a client trusting it refuses the site.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            served(pebble, ports["tls"], name, anchor=pebble.tls_root_path)
+        active = md_status(httpd, name)
+        assert active["state"] == 2 and int(active["cert"]["rsa"]["serial"], 16) == int(cert["serialNumber"], 16)
+        body, _cert = https_get(pebble, ports["tls"], name)
+        assert body.startswith(b"HTTP/1.1 200") and body.endswith(b"served by %s\n" % name.encode())
+        assert "Attempting to validate w/ HTTP: http://%s:%d/.well-known/acme-challenge/" % (
+            name, ports["http"]) in pebble.log_text()
+        assert elapsed < ORDER_TIMEOUT
+    finally:
+        httpd.stop()
+
+
+def test_tls_alpn_01_alone_is_answered_on_the_tls_port(pebble, ports, workdir):
+    name = "alpn.acme.test"
+    httpd = _md_apache(workdir / "apache", pebble, ports, name, challenges=("tls-alpn-01",))
+    try:
+        httpd.start()
+        state = wait_obtained(httpd, name)
+        httpd.reload()
+        _chain, cert = served(pebble, ports["tls"], name)
+        assert cert["subjectAltName"] == (("DNS", name),)
+        assert "selecting suitable authorization challenge type, this domain supports tls-alpn-01" in json.dumps(state)
+        assert "Attempting to validate w/ HTTP: http://%s:" % name not in pebble.log_text()
+    finally:
+        httpd.stop()
+
+
+class RequestLoop(threading.Thread):
+    """New TLS connections in a loop (verified against pebble's root), each one request: every failure is kept,
+    with the serial each success was served."""
+
+    def __init__(self, ca, port, name):
+        super().__init__(daemon=True)
+        self.ca, self.port, self.name = ca, port, name
+        self.done = threading.Event()
+        self.serials, self.failures = [], []
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                body, cert = https_get(self.ca, self.port, self.name)
+                if not body.startswith(b"HTTP/1.1 200"):
+                    self.failures.append(body[:200])
+                self.serials.append(cert["serialNumber"])
+            except (OSError, ssl.SSLError) as exc:
+                self.failures.append(repr(exc))
+
+    def stop(self):
+        self.done.set()
+        self.join(30)
+
+
+def test_a_renewal_is_served_after_a_graceful_restart_without_a_dropped_request(pebble, ports, workdir):
+    name = "renew.acme.test"
+    httpd = _md_apache(workdir / "apache", pebble, ports, name)
+    loop = None
+    try:
+        httpd.start()
+        first = wait_obtained(httpd, name)
+        httpd.reload()
+        _chain, cert = served(pebble, ports["tls"], name)
+        old_serial = cert["serialNumber"]
+        # A renewal window longer than the certificate's lifetime (3 h): due at once.
+        httpd.set_vhosts(open(httpd.vhosts_path, encoding="ascii").read().replace("MDRenewWindow 33%",
+                                                                                   "MDRenewWindow 4h"))
+        loop = RequestLoop(pebble, ports["tls"], name)
+        loop.start()
+        httpd.reload()
+        wait_obtained(httpd, name, after=first["renewal"]["valid-from"])
+        httpd.reload()  # what the renewal hook does: a graceful restart activates the staged certificate
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (not loop.serials or loop.serials[-1] == old_serial):
+            time.sleep(0.05)
+        loop.stop()
+        assert loop.failures == [], loop.failures[:5]
+        assert loop.serials[0] == old_serial and loop.serials[-1] != old_serial, (old_serial, loop.serials[-3:])
+        assert len(loop.serials) > 20, len(loop.serials)
+        _chain, cert = served(pebble, ports["tls"], name)
+        assert cert["serialNumber"] != old_serial
+    finally:
+        if loop is not None:
+            loop.stop()
+        httpd.stop()
+
+
+def test_a_failed_challenge_names_the_address_and_port_the_ca_tried(pebble, ports, workdir):
+    name = "fail.acme.test"
+    pebble.add_a(name, "127.0.0.2")  # nothing listens there: the CA's connection is refused
+    httpd = _md_apache(workdir / "apache", pebble, ports, name)
+    try:
+        httpd.start()
+        log = httpd.wait_for_log("AH10056", timeout=ORDER_TIMEOUT)
+        assert "ACME server authz: challenge 'invalid' for %s" % name in log
+        assert "dial tcp 127.0.0.2:%d: connect: connection refused" % ports["http"] in log
+        assert "urn:ietf:params:acme:error:connection" in log
+        renewal = md_status(httpd, name)["renewal"]
+        assert renewal["errors"] >= 1 and renewal["finished"] is False
+        assert renewal["last"]["detail"] == "Error waiting on domain names to be validated"
+        # Nothing was issued: the temporary certificate is the only one served.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            served(pebble, ports["tls"], name)
+    finally:
+        pebble.clear_a(name)
+        httpd.stop()
