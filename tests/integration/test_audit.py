@@ -216,3 +216,40 @@ def test_module_options_metrics_and_check_mode_safety(lab, tmp_path):
     assert 'reason="chain_too_long"' in text and 'source="audit"' in text
     assert sorted((str(p), p.stat().st_mtime_ns) for p in lab["workdir"].rglob("*.conf")) == before
 
+
+
+PLAY = """
+- ansible.builtin.import_playbook: revproxy.tls.audit
+"""
+
+
+def test_playbook_on_the_system_apache_writes_the_report_insecure_first(lab, tmp_path):
+    """revproxy.tls.audit in check mode on this machine's Apache (/etc/apache2, the Debian layout), with one
+    hand-written blog-fix vhost enabled for the test (never reloaded: the audit reads the configuration)."""
+    import fcntl
+    from conftest import CONFIG_ROOT, LOCK_PATH, run_playbook  # pylint: disable=import-outside-toplevel
+    backend = lab["servers"][2]
+    available = os.path.join(CONFIG_ROOT, "sites-available", "zz-audit-test.conf")
+    enabled = os.path.join(CONFIG_ROOT, "sites-enabled", "zz-audit-test.conf")
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    with open(LOCK_PATH, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(available, "w", encoding="utf-8") as handle:
+                handle.write("<VirtualHost *:80>\n    ServerName audit-blog.test\n    SSLProxyEngine on\n"
+                             "    SSLProxyVerify none\n    SSLProxyCheckPeerName off\n"
+                             "    ProxyPass / https://localhost:%d/\n</VirtualHost>\n" % backend.port)
+            os.symlink("../sites-available/zz-audit-test.conf", enabled)
+            res = run_playbook(PLAY, {"revproxy_hosts": "localhost", "revproxy_fail_on": "insecure",
+                                      "revproxy_report_dir": str(tmp_path / "reports")}, check=True)
+        finally:
+            for path in (enabled, available):
+                if os.path.lexists(path):
+                    os.unlink(path)
+    assert res.rc != 0 and "1 with insecure settings" in res.stdout, res
+    markdown = (tmp_path / "reports" / "audit-report.md").read_text()
+    html_text = (tmp_path / "reports" / "audit-report.html").read_text()
+    first = [line for line in markdown.splitlines() if line.startswith("| ") and "INSECURE" in line]
+    assert first and "audit-blog.test" in first[0] and "verification off: any certificate is accepted" in first[0]
+    assert markdown.index("**INSECURE**") < markdown.index("## Proposed sites")
+    assert "SSLProxyVerify none (%s:4)" % enabled in html_text

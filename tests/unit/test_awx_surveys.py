@@ -48,7 +48,7 @@ def _questions():
 
 
 def test_one_template_per_playbook():
-    assert sorted(t["argspec"] for t in TEMPLATES) == ["check", "diagnose", "drain", "site"]
+    assert sorted(t["argspec"] for t in TEMPLATES) == ["audit", "check", "diagnose", "drain", "site"]
     for template in TEMPLATES:
         assert template["playbook"] == "playbooks/%s.yml" % template["argspec"]
         assert os.path.exists(os.path.join(ROOT, template["playbook"]))

@@ -44,7 +44,9 @@ SSL_PROXY = ("sslproxyengine", "sslproxyverify", "sslproxyverifydepth", "sslprox
              "sslproxycarevocationcheck", "sslproxycheckpeername", "sslproxycheckpeerexpire", "sslproxycheckpeercn",
              "sslproxymachinecertificatefile", "sslproxymachinecertificatepath",
              "sslproxymachinecertificatechainfile", "sslproxyprotocol", "sslproxyciphersuite")
-SETTINGS = SSL_PROXY + ("proxypreservehost",)
+# The frontend's certificate (carried into a proposed site's tls).
+FRONTEND = ("sslengine", "sslcertificatefile", "sslcertificatekeyfile", "sslcertificatechainfile")
+SETTINGS = SSL_PROXY + ("proxypreservehost",) + FRONTEND
 # Directives whose meaning the audit needs: with ${...} in them they are reported and skipped.
 _RELEVANT = set(SETTINGS) | {"include", "includeoptional", "servername", "serveralias", "proxypass", "proxypassmatch",
                              "rewriterule", "balancermember", "loadmodule", "define", "serverroot"}
