@@ -9,7 +9,10 @@ pebble's issuing root (fetched from pebble's management API) checks what Apache 
   and activation by a graceful restart, the full chain served; TLS-ALPN-01; a renewal forced by a renewal window
   longer than the certificate's lifetime, activated by a graceful restart while a client keeps requesting (no request
   dropped, the new serial served); a failed challenge (the name resolving where nothing listens) reported with the
-  address and port the CA tried, and the temporary certificate still the only one served.
+  address and port the CA tried, and the temporary certificate still the only one served;
+- the collection's own rendering (normalize_sites, render_site, render_listen_conf with the operator's settings) in
+  a private Apache: one certificate for the site's name and alias, the backend reached over it, md-status on the
+  loopback listener only.
 """
 import json
 import os
@@ -23,12 +26,18 @@ import time
 
 import pytest
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_listen_conf
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _acme
 from support.apache import DEFAULT_MODULES, PrivateApache
+from support.apache_model import normalize_sites, render_site
+from support.backends import PlainHTTPBackend
 from support.pebble import Pebble
 
 pytestmark = pytest.mark.apache
 
 MODULES = tuple(DEFAULT_MODULES) + ("md", "authz_host")
+SERVED_ROOT = "/srv"
+POLICY = {"served_roots": [SERVED_ROOT]}
 ORDER_TIMEOUT = 30.0
 
 
@@ -40,8 +49,10 @@ def ports(module_port):
 
 def _traversable_dir():
     """A directory Apache's workers (www-data) can traverse: pytest's own tmp tree is private (0700), and mod_md
-    reads MDCACertificateFile and its store's staging/ and challenges/ in the child processes, as www-data."""
-    path = tempfile.mkdtemp(prefix="revproxy-acme-")
+    reads MDCACertificateFile and its store's staging/ and challenges/ in the child processes, as www-data. Under
+    /srv: the operator's ca_file must be under a served root, which /tmp never is."""
+    os.makedirs(SERVED_ROOT, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="revproxy-acme-", dir=SERVED_ROOT)
     os.chmod(path, 0o755)
     return path
 
@@ -181,6 +192,69 @@ def test_mod_md_orders_from_pebble_and_serves_the_full_chain_after_a_graceful_re
         assert elapsed < ORDER_TIMEOUT
     finally:
         httpd.stop()
+
+
+def _status(port, name, source="127.0.0.1"):
+    """GET /md-status/<name> from the collection's status vhost, the connection made from ``source``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as sock:
+        sock.sendall(("GET /md-status/%s HTTP/1.0\r\nHost: localhost\r\n\r\n" % name).encode())
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def test_the_collections_rendering_obtains_the_certificate_for_every_name_and_keeps_md_status_on_loopback(
+        pebble, ports, workdir, module_port):
+    """The site and the Listen file as the role writes them (normalize_sites, render_site, render_listen_conf with
+    the operator's settings): both names in one certificate, the backend reached over the ACME certificate, and
+    md-status bound to 127.0.0.1 and answering no other client address."""
+    name, alias = "rendered.acme.test", "www.rendered.acme.test"
+    status_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"behind the acme certificate")
+    ca_file = os.path.join(str(workdir), "acme-ca.pem")
+    shutil.copy(pebble.tls_root_path, ca_file)
+    site = {"name": "rendered", "server_name": name, "server_aliases": [alias],
+            "listen": {"address": "127.0.0.1", "port": ports["tls"]}, "redirect_http_port": ports["http"],
+            "tls": {"acme": {"contact": "ops@example.org", "key_type": "secp256r1"}},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}]}
+    sites = normalize_sites([site], policy=POLICY)
+    settings = _acme.check_settings({"directory_url": pebble.directory_url, "ca_file": ca_file, "agreement": True,
+                                     "http_port": ports["http"], "https_port": ports["tls"],
+                                     "status_port": status_port}, policy=POLICY)
+    modules = tuple(MODULES) + tuple(m for m in needed_modules(sites) if m not in MODULES)
+    httpd = PrivateApache(str(workdir / "apache"), modules=modules)
+    httpd.extra_global = 'MDStoreDir "%s/md"' % httpd.workdir
+    httpd.set_vhosts(render_listen_conf(sites, set(), settings) + render_site(sites[0]))
+    try:
+        httpd.start()
+        deadline = time.monotonic() + ORDER_TIMEOUT
+        while True:
+            head, _sep, body = _status(status_port, name).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            renewal = json.loads(body).get("renewal") or {}
+            if renewal.get("finished") and (renewal.get("last") or {}).get("status") == 0:
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+        httpd.reload()
+        for host in (name, alias):
+            chain, cert = served(pebble, ports["tls"], host)
+            assert sorted(cert["subjectAltName"]) == sorted([("DNS", alias), ("DNS", name)]) and len(chain) == 3
+            body, _cert = https_get(pebble, ports["tls"], host)
+            assert body.startswith(b"HTTP/1.1 200") and b"behind the acme certificate" in body, body[:300]
+        active = json.loads(_status(status_port, name).partition(b"\r\n\r\n")[2])
+        assert active["state"] == 2 and "secp256r1" in active["cert"], active["cert"]
+        # The status vhost: another local address cannot connect (Listen 127.0.0.1 only), and a client from
+        # another address than 127.0.0.1/::1 is refused by Require ip.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.2", status_port), timeout=5).close()
+        assert _status(status_port, name, source="127.0.0.2").startswith(b"HTTP/1.1 403")
+    finally:
+        httpd.stop()
+        backend.stop()
 
 
 def test_tls_alpn_01_alone_is_answered_on_the_tls_port(pebble, ports, workdir):
