@@ -127,7 +127,7 @@ options:
               renew_window:
                 description:
                 - When the certificate is renewed, before it expires - C(N%) of its lifetime left (1 to 99), C(Nd)
-                  days or C(Nh) hours left.
+                  days, C(Nh) hours or C(Ns) seconds left.
                 - C(MDRenewWindow).
                 type: str
                 default: 33%

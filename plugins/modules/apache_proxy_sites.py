@@ -205,6 +205,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+acme_sites:
+  description:
+    - The sites with C(tls.acme) - the site, its managed domain (its first name), every name, its listen address and
+      port, and whether this run changes it; what M(revproxy.tls.apache_proxy_acme) takes as O(revproxy.tls.apache_proxy_acme#module:domains).
+  returned: success
+  type: list
+  elements: dict
+  version_added: 2.1.0
 sites:
   description: Per-site outcome, in input order.
   returned: always
@@ -427,9 +435,13 @@ def run(module):
     log_level = grammar.log_level(params["log_level"])
     sites = effective_sites(module, layout)
     acme = _acme.check_settings(params["acme"], _policy.policy_of(params), ca_path(layout.tls_dir))
-    _acme.check_sites_against(acme, sites)
+    acme_sites = _acme.check_sites_against(acme, sites)
     actions = plan(desired_state(sites, layout, log_level, acme=acme), layout, prune=params["prune"])
     result = outcome(module, sites, actions)
+    result["acme_sites"] = [{"site": s["name"], "domain": s["tls"]["acme"]["names"][0],
+                             "names": s["tls"]["acme"]["names"], "address": s["listen"]["address"],
+                             "port": s["listen"]["port"], "changed": s["name"] in result["changed_sites"]}
+                            for s in acme_sites]
     result["validated"], result["validated_backends"] = "", False
     if actions and params["config_test"]:
         ok, output = candidate_config_test(actions, layout, module.run_command)

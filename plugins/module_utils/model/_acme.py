@@ -56,8 +56,9 @@ SETTINGS_SPEC = {
 
 # RFC 5321 local part, the dot-atom subset the CAs accept (no quoted strings, no comments).
 _LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_RENEW_RE = re.compile(r"^([0-9]{1,5})(d|h|%)$")
-_RENEW_LIMITS = {"d": (1, 3650, "days"), "h": (1, 87600, "hours"), "%": (1, 99, "percent of the lifetime")}
+_RENEW_RE = re.compile(r"^([0-9]{1,9})(d|h|s|%)$")
+_RENEW_LIMITS = {"d": (1, 3650, "days"), "h": (1, 87600, "hours"), "s": (1, 315360000, "seconds"),
+                 "%": (1, 99, "percent of the lifetime")}
 _URL_RE = re.compile(r"^https://([^/?#]+)(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$")
 _EAB_KID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _EAB_HMAC_RE = re.compile(r"^[A-Za-z0-9_-]{16,512}={0,2}$")
@@ -80,12 +81,13 @@ def contact(value, field):
 
 
 def renew_window(value, field):
-    """When before expiry a certificate is renewed: N% of its lifetime left, or Nd days / Nh hours left."""
+    """When before expiry a certificate is renewed: N% of its lifetime left, or Nd days / Nh hours / Ns seconds
+    left."""
     grammar.safe_text(value, field, 16)
     match = _RENEW_RE.match(value)
     if not match:
-        raise ConfigError("%s: %r must be a number followed by d (days), h (hours) or %% (of the certificate's "
-                          "lifetime left), such as 33%% or 30d" % (field, value))
+        raise ConfigError("%s: %r must be a number followed by d (days), h (hours), s (seconds) or %% (of the "
+                          "certificate's lifetime left), such as 33%% or 30d" % (field, value))
     low, high, unit = _RENEW_LIMITS[match.group(2)]
     if not low <= int(match.group(1)) <= high:
         raise ConfigError("%s: %r must be between %d and %d %s" % (field, value, low, high, unit))

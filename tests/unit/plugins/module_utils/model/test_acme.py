@@ -32,6 +32,7 @@ def test_defaults():
     ({"renew_window": "30d"}, "renew_window", "30d"),
     ({"renew_window": "12h"}, "renew_window", "12h"),
     ({"renew_window": "99%"}, "renew_window", "99%"),
+    ({"renew_window": "100s"}, "renew_window", "100s"),
     ({"must_staple": True}, "must_staple", True),
     ({"challenges": ["tls-alpn-01"]}, "challenges", ["tls-alpn-01"]),
     ({"challenges": ["tls-alpn-01", "http-01"]}, "challenges", ["http-01", "tls-alpn-01"]),
@@ -73,6 +74,8 @@ def test_names_dedup_lower_and_trailing_dot():
     ({"acme": {"renew_window": "-5d"}}, "followed by d"),
     ({"acme": {"renew_window": "30 d"}}, "followed by d"),
     ({"acme": {"renew_window": "1w"}}, "followed by d"),
+    ({"acme": {"renew_window": "0s"}}, "between 1 and 315360000"),
+    ({"acme": {"renew_window": "1mi"}}, "followed by d"),
     # challenges
     ({"acme": {"challenges": ["dns-01"]}}, "challenges"),
     ({"acme": {"challenges": []}}, "non-empty"),
