@@ -70,6 +70,11 @@ def lab(tmp_path_factory):
         "more/rewrite.conf": ("<VirtualHost %s>\nServerName rewrite.test\nSSLProxyEngine on\nRewriteEngine on\n"
                               "RewriteRule ^/(.*)$ https://localhost:%d/$1 [P]\n</VirtualHost>\n" % (vh, b.port)),
     }
+    managed = normalize_sites([{"name": "managed", "server_name": "managed.test", "listen": {"port": port},
+                                "locations": [{"path": "/", "backend": "https://localhost:%d/" % b.port}],
+                                "backend_tls": {"ca_file": root.cert_path}}], tls_dir=str(workdir / "tls"))[0]
+    files["more/zz-managed.conf"] = render_site(managed, tls_dir=str(workdir / "tls")).replace(
+        "<VirtualHost *:%d>" % port, "<VirtualHost %s>" % vh)
     for name, text in files.items():
         path = workdir / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +116,10 @@ PATHS = {"blog.test": "/", "depth.test": "/", "inherit.test": "/", "pool.test": 
 
 def test_every_vhost_and_backend_is_found_with_file_and_line(lab, result):
     rows = _by_host(result)
-    assert sorted(rows) == sorted(PATHS)
+    assert sorted(rows) == sorted(PATHS)  # the managed site's backend is left out, its vhost is marked
+    managed = [v for v in result["vhosts"] if v["managed"]]
+    assert [v["names"] for v in managed] == [["managed.test"]] and "proposal" not in managed[0]
+    assert "managed.test" in _by_host(_audit(lab, include_managed=True))
     assert len(rows["pool.test"]) == 2 and {b["balancer"] for b in rows["pool.test"]} == {"balancer://pool"}
     assert [b["route"]["kind"] for b in rows["match.test"]] == ["ProxyPassMatch"]
     assert [b["route"]["kind"] for b in rows["rewrite.test"]] == ["RewriteRule"]
@@ -253,3 +261,41 @@ def test_playbook_on_the_system_apache_writes_the_report_insecure_first(lab, tmp
     assert first and "audit-blog.test" in first[0] and "verification off: any certificate is accepted" in first[0]
     assert markdown.index("**INSECURE**") < markdown.index("## Proposed sites")
     assert "SSLProxyVerify none (%s:4)" % enabled in html_text
+
+
+def test_hostile_configuration_files_are_bounded_and_reported(tmp_path):
+    """A tree httpd itself refuses (an include loop, a binary file, 5 MiB of junk, 40 nested includes, a link to
+    /etc/shadow, a FIFO): the audit still answers, quickly, reads none of them and names each; httpd's failing
+    config test is reported too."""
+    import time
+    apache = PrivateApache(str(tmp_path / "hostile"), modules=MODULES,
+                           extra_global="IncludeOptional hostile/*.conf\n")
+    root = tmp_path / "hostile" / "hostile"
+    root.mkdir()
+    (root / "a-loop.conf").write_text("Include hostile/a-loop.conf\n")
+    (root / "b-binary.conf").write_bytes(b"\x7fELF\x02\x01\x01\x00" + os.urandom(4096))
+    with open(str(root / "c-huge.conf"), "wb") as handle:
+        handle.truncate(5 << 20)
+    (root / "d-deep.conf").write_text("Include hostile/deep/d0.inc\n")
+    (root / "deep").mkdir()
+    for i in range(40):
+        (root / "deep" / ("d%d.inc" % i)).write_text("Include hostile/deep/d%d.inc\n" % (i + 1))
+    os.symlink("/etc/shadow", str(root / "e-outside.conf"))
+    os.mkfifo(str(root / "f-fifo.conf"))
+    (root / "g-fine.conf").write_text("<VirtualHost 127.0.0.1:%d>\nServerName fine.test\nSSLProxyEngine on\n"
+                                      "Use Backend fine\nProxyPass / https://${BACKEND}/\n</VirtualHost>\n"
+                                      % apache.port)
+    start = time.monotonic()
+    res = _audit_run.audit({"timeout": 2, "concurrency": 4, "use_httpd": True}, _layout(tmp_path / "hostile"), _run)
+    assert time.monotonic() - start < 30
+    kinds = dict((os.path.basename(p["file"] or ""), p["kind"]) for p in res["problems"])
+    assert kinds["a-loop.conf"] == "include_loop"
+    assert kinds["b-binary.conf"] == "binary"
+    assert kinds["c-huge.conf"] == "unreadable_size"
+    assert "include_depth" in [p["kind"] for p in res["problems"]]
+    assert kinds["e-outside.conf"] == "outside_tree"
+    assert kinds["f-fifo.conf"] == "unreadable_kind"
+    assert {"macro", "variable"} <= set(p["kind"] for p in res["problems"] if p["file"].endswith("g-fine.conf"))
+    assert "config_test" in [p["kind"] for p in res["problems"]]
+    assert res["backends"] == [] and [v["names"] for v in res["vhosts"]] == [["fine.test"]]
+    assert not any(f["real"] in ("/etc/shadow",) for f in res["files"])

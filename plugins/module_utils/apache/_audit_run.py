@@ -26,6 +26,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue imp
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import insecure_settings
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
 
+HTTPD_TIMEOUT = 60
 _INCLUDED = re.compile(r"^\s*\((?:\*|\d+)\)\s+(?P<path>/.*)$")
 _DEFINE = re.compile(r"^Define: (?P<name>[^=\s]+)(?:=(?P<value>.*))?$")
 _SERVER_ROOT = re.compile(r'^ServerRoot: "(?P<root>.*)"$')
@@ -40,9 +41,13 @@ ENGINE_OFF = {
 }
 
 
-def apache_facts(layout, run_command):
-    """What httpd itself says: (included files, defines, server root, built-in modules, problems)."""
+def apache_facts(layout, run_command, limit=HTTPD_TIMEOUT):
+    """What httpd itself says: (included files, defines, server root, built-in modules, problems). Each httpd run is
+    bounded by coreutils' timeout (a configuration can make httpd wait: a FIFO it opens)."""
     main = layout.main_config
+
+    def run_command(argv, _run=run_command):
+        return _run(["timeout", str(limit)] + list(argv))
     problems = []
     files, defines, root, builtin = None, None, None, None
     rc, out, err = run_command(layout.config_test_command(main, ["-D", "DUMP_INCLUDES"]))
@@ -164,7 +169,11 @@ def audit(params, layout, run_command):
     problems = tree["problems"]
     items = _audit.backends_of(tree, tree["server_root"], problems)
     if not params.get("include_managed"):
+        # The role's own files: what they do is known (the role rendered them), so neither their backends nor what
+        # the audit does not evaluate in them (the <If> of a site that answers its own names only) is reported.
         items = [i for i in items if not i["managed"]]
+        managed = set(f["path"] for f in tree["files"] if f["managed"])
+        problems[:] = [p for p in problems if p["file"] not in managed]
     rows = _rows(items)
     current = _check([e for _i, e in rows], params)
     secure = _secure(rows, params, current)
