@@ -1033,6 +1033,17 @@ options:
         description:
         - The Host header clients send (required with O(backends[].preserve_host=true)).
         type: str
+      ssl_name:
+        description:
+        - 'With O(server=nginx) only: C(proxy_ssl_name), the name nginx checks the certificate against and sends
+          as SNI. Default the O(backends[].url) host. For a C(proxy_pass) to an C(upstream) block without C(proxy_ssl_name),
+          nginx checks the group''s name: give that name here to check what such a configuration does.'
+        type: str
+      ssl_server_name:
+        description:
+        - 'With O(server=nginx) only: C(proxy_ssl_server_name). V(false) sends no SNI (the name is still checked).
+          Default V(true), as the C(nginx_proxy) role renders it.'
+        type: bool
       verify:
         description:
         - Whether the backend's certificate chain is verified against the trusted CAs (V(require), V(optional))

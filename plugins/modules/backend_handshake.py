@@ -2,6 +2,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the revproxy.tls collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Why one file: an Ansible module is one file; its DOCUMENTATION, EXAMPLES and RETURN are most of it, and the
+# logic is in module_utils (tls/_checker, the servers' _catalogue).
 
 from __future__ import absolute_import, division, print_function
 
@@ -57,9 +60,20 @@ notes:
   - The check uses the OpenSSL that pyOpenSSL/cryptography bring (see RV(openssl_version)), which may differ from the
     OpenSSL Apache is linked with; protocol and cipher defaults can differ between OpenSSL builds.
   - Apache's C(SSL Library Error) strings in RV(backends[].server_log) are OpenSSL 3.0's (Debian 12).
-  - The checker itself is server-neutral; this module hands it mod_ssl's semantics and Apache's part of the failure
-    catalogue. It has no option to choose the server while Apache is the only one (an option with one choice would
-    only be a name to keep); a second server adds the option together with its semantics and its O(tls_dir) default.
+  - The checker itself is server-neutral; this module hands it the semantics and the part of the failure catalogue
+    of the server named by O(server), mod_ssl's and Apache's by default, nginx's with O(server=nginx).
+  - "With O(server=nginx) the rules are nginx 1.22's (Debian 12), each held against a real nginx by the collection's
+    nginx oracle tests: nothing is checked with O(backends[].verify=none) (C(proxy_ssl_verify off), nginx's default);
+    verification happens after the handshake and reports OpenSSL's last verify error; the name checked is
+    O(backends[].ssl_name) (C(proxy_ssl_name), default the URL host; an C(upstream) block's group name when nginx
+    would check that), with SNI off too, by C(X509_check_host) (a wildcard never covers a single-label name; the CN
+    only without dNSName SANs; iPAddress SANs never match); O(backends[].verify_depth) is OpenSSL's count of
+    intermediates (C(proxy_ssl_verify_depth 1) accepts leaf + one intermediate + root); the client certificate is sent
+    whatever CAs the backend names; O(backends[].preserve_host) changes only the Host header. Settings nginx cannot
+    express (C(verify: optional), C(ca_path), C(crl_path), C(crl_check: leaf), C(client_chain_file),
+    C(check_peer_name/check_peer_expire: false) with verification on) are refused as C(invalid_input) naming the
+    field. The results carry nginx's error-log lines, the 502/504 the client gets and the fix in nginx's
+    directives (C(docs/nginx-troubleshooting.md))."
   - C(SSLProxyCheckPeerCN) is not modelled (the collection never renders it).
 seealso:
   - name: mod_ssl SSLProxy directives
@@ -112,10 +126,19 @@ options:
       - The role's C(apache_proxy_backend_tls_defaults) (used with O(sites)).
       - The C(*_content) keys are refused here, as the role refuses them.
     type: dict
+  server:
+    description:
+      - The proxy server whose TLS client is checked for. V(apache) (mod_ssl, httpd 2.4) or V(nginx) (nginx 1.22).
+      - With V(nginx), O(validated) is refused (the nginx role hands on no validated set); pass O(sites) or
+        O(backends).
+    type: str
+    choices: [apache, nginx]
+    default: apache
   tls_dir:
-    description: The role's C(apache_proxy_tls_dir) (used with O(sites)).
+    description:
+      - The role's C(apache_proxy_tls_dir) (used with O(sites)).
+      - Default C(/etc/apache2/revproxy-tls), or C(/etc/nginx/revproxy-tls) with O(server=nginx).
     type: path
-    default: /etc/apache2/revproxy-tls
   timeout:
     description:
       - Seconds per backend for everything (DNS, TCP, TLS, HTTP response).
@@ -391,14 +414,20 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._checker import (
 from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.nginx._catalogue import SEMANTICS as NGINX_SEMANTICS
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import validated_sites
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 
 # Apache's directory for the role's files (the Debian layout's; the checker itself has no default).
 DEFAULT_TLS_DIR = Layout().tls_dir
-ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"], default=DEFAULT_TLS_DIR),
-                     validated=dict(type="str"), metrics_dir=dict(type="path"))
+# nginx's directory for the role's files (the nginx room's layout when it has one).
+NGINX_TLS_DIR = "/etc/nginx/revproxy-tls"
+SERVERS = {"apache": (SEMANTICS, DEFAULT_TLS_DIR), "nginx": (NGINX_SEMANTICS, NGINX_TLS_DIR)}
+# tls_dir has no default in the spec: it depends on server (run() fills it in).
+ARGUMENT_SPEC = dict(_checker.ARGUMENT_SPEC, tls_dir=dict(_checker.ARGUMENT_SPEC["tls_dir"]),
+                     validated=dict(type="str"), metrics_dir=dict(type="path"),
+                     server=dict(type="str", choices=sorted(SERVERS), default="apache"))
 
 
 def build_checks_from_backends(backends):
@@ -416,13 +445,21 @@ def handed_on(params):
 
 
 def run(params, module=None):
-    """The checker with the server this module checks for: mod_ssl's rules, Apache's failure catalogue and Apache's
-    capability profile for the sites (apache/_catalogue.SEMANTICS). tls_dir defaults to Apache's directory, as the
-    option does."""
+    """The checker with the server params['server'] names (default apache): its rules, its failure catalogue and its
+    capability profile for the sites (apache/_catalogue.SEMANTICS, nginx/_catalogue.SEMANTICS). tls_dir defaults to
+    that server's directory, as the option says."""
+    server = params.get("server") or "apache"
+    if server not in SERVERS:
+        raise ConfigError("server: must be one of %s, got %r" % (", ".join(sorted(SERVERS)), server))
+    semantics, tls_dir = SERVERS[server]
     if params.get("tls_dir") is None:
-        params = dict(params, tls_dir=DEFAULT_TLS_DIR)
+        params = dict(params, tls_dir=tls_dir)
+    if server != "apache":
+        if params.get("validated") is not None:
+            raise ConfigError("validated: the %s role hands on no validated set; pass sites or backends" % server)
+        return _checker.run(params, module, semantics)
     view = handed_on(params)
-    return _checker.run(params, module, SEMANTICS, view=view)
+    return _checker.run(params, module, semantics, view=view)
 
 
 def client_certificates(checks):

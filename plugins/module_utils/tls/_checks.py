@@ -45,6 +45,9 @@ BACKEND_OPTIONS = dict(
         "url": {"type": "str", "required": True},
         "preserve_host": {"type": "bool", "default": False},
         "host": {"type": "str"},
+        # Only for a server whose semantics have them (Semantics.backend_keys); the others refuse them when set.
+        "ssl_name": {"type": "str"},
+        "ssl_server_name": {"type": "bool"},
     },
     **copy.deepcopy(BACKEND_TLS_SPEC)
 )
@@ -214,11 +217,15 @@ def _backend_check(item, prefix, semantics):
         tls = dict((k, BACKEND_TLS_DEFAULTS[k] if item.get(k) is None else item[k]) for k in BACKEND_TLS_DEFAULTS)
         if url.is_tls:
             _validate_tls(tls, prefix, semantics)
+            try:
+                semantics.check_settings(tls)
+            except ConfigError as exc:
+                raise ConfigError("%s.%s" % (prefix, exc))
             _check_files(tls, prefix + ".")
         else:
             validate_backend_tls(tls, field=prefix, used=False)
         try:
-            sni, checked = semantics.tls_names(url, preserve_host, host)
+            sni, checked = semantics.backend_names(url, preserve_host, host, item)
         except ConfigError as exc:
             raise ConfigError("%s.%s" % (prefix, exc))
     except ConfigError as exc:

@@ -194,7 +194,8 @@ def _load_client_certs(tls, semantics):
             raise ClientFileError("%s: the private key in %s does not match the client certificate %s (%s)"
                                   % (key_field, key_path, cert.subject.rfc4514_string(), note("key_mismatch")))
         out.append({"x509": cert, "pkey": key, "issuer": cert.issuer, "subject": cert.subject.rfc4514_string(),
-                    "chain_issuers": semantics.build_chain_issuers(cert, pool)})
+                    "chain_issuers": semantics.build_chain_issuers(cert, pool),
+                    "file_chain": [c for c in certs if _is_ca(c)]})
     return out
 
 
@@ -304,6 +305,15 @@ class TLSContext:
                 flags |= _crypto.X509StoreFlags.CRL_CHECK_ALL
             ctx.get_cert_store().set_flags(flags)
         ctx.set_verify(SSL.VERIFY_PEER, self._verify_cb)
+        if semantics.sends_file_chain and self.client_certs:
+            for extra in self.client_certs[0]["file_chain"]:
+                try:
+                    ctx.add_extra_chain_cert(extra)
+                except TypeError:  # pyOpenSSL < 24.3 wants its own type
+                    ctx.add_extra_chain_cert(_crypto.X509.from_cryptography(extra))
+        depth_limit = semantics.verify_depth_limit(tls["verify_depth"])
+        if depth_limit is not None:
+            ctx.set_verify_depth(depth_limit)
         # A proxy's client-certificate callback runs when the backend sends CertificateRequest; so does
         # SSL_CTX_set_cert_cb.
         self._cert_cb = install_cert_callback(ctx, self._cert_callback)
@@ -332,7 +342,7 @@ class TLSContext:
             crt = verify_cert(cert)
             result, event = self.semantics.verify_decision(self.tls["verify"], self.tls["verify_depth"], errnum,
                                                            errdepth, ok)
-            if event is not None and state.verify_event is None:
+            if event is not None and (state.verify_event is None or self.semantics.verify_after_handshake):
                 event = dict(event)
                 event["cert"] = crt
                 state.verify_event = event

@@ -36,6 +36,18 @@ from ansible_collections.revproxy.tls.plugins.module_utils.tls._http import pars
 # pylint: enable=unused-import
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._pyopenssl_compat import cert_not_after, cert_not_before
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._semantics import Semantics
+# The readings every server shares (tls/_x509), under the names this file and its callers have used.
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._x509 import (  # noqa: F401 # pylint: disable=unused-import
+    X509_ERROR_STRINGS,
+    authority_key_id,
+    cert_fields as _cert_fields,
+    hex_id as _hex_id,
+    is_tls_record as _is_tls_record,
+    key_description,
+    looks_like_http as _looks_like_http,
+    signature_digest,
+    x509_error_string,
+)
 
 # OpenSSL X509_V_ERR_* codes used below (stable across OpenSSL 1.1 - 4.x).
 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT = 2
@@ -98,35 +110,6 @@ def verify_error_reasons(errnum):
     return VERIFY_ERROR_REASONS.get(errnum, (VERIFY_FAILED,))
 
 
-# X509_verify_cert_error_string() texts as OpenSSL 3.x prints them (what Apache on Debian 12 logs).
-X509_ERROR_STRINGS = {
-    2: "unable to get issuer certificate",
-    3: "unable to get certificate CRL",
-    4: "unable to decrypt certificate's signature",
-    7: "certificate signature failure",
-    8: "CRL signature failure",
-    9: "certificate is not yet valid",
-    10: "certificate has expired",
-    11: "CRL is not yet valid",
-    12: "CRL has expired",
-    18: "self-signed certificate",
-    19: "self-signed certificate in certificate chain",
-    20: "unable to get local issuer certificate",
-    21: "unable to verify the first certificate",
-    22: "certificate chain too long",
-    23: "certificate revoked",
-    24: "invalid CA certificate",
-    26: "unsupported certificate purpose",
-    27: "certificate not trusted",
-    28: "certificate rejected",
-    66: "EE certificate key too weak",
-    67: "CA certificate key too weak",
-    68: "CA signature digest algorithm too weak",
-}
-
-
-def x509_error_string(errnum, fallback=None):
-    return X509_ERROR_STRINGS.get(errnum) or fallback or ("X509 verify error %d" % errnum)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -343,13 +326,6 @@ _MESSAGE_SIZE_TEXT = "excessive message size"
 _CLIENT_CERT_ALERTS = frozenset((42, 43, 44, 45, 46, 48, 49, 116))
 
 
-def _looks_like_http(head):
-    head = head or b""
-    return head[:5] in (b"HTTP/", b"http/") or b"<html" in head.lower() or b"<!doctype" in head.lower()
-
-
-def _is_tls_record(head):
-    return bool(head) and head[0:1] in (b"\x14", b"\x15", b"\x16", b"\x17") and head[1:2] == b"\x03"
 
 
 def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip=False):
@@ -499,57 +475,6 @@ def _response_reason(resp, hs, fields):
     return "ok", "default", fields
 
 
-def _cert_fields(cert, prefix):
-    return {
-        prefix + "subject": cert.subject.rfc4514_string(),
-        prefix + "issuer": cert.issuer.rfc4514_string(),
-        prefix + "not_before": cert_not_before(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        prefix + "not_after": cert_not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def _hex_id(value):
-    return ":".join("%02X" % b for b in bytearray(value))
-
-
-def key_description(cert):
-    """'RSA 1024-bit', 'EC secp256r1 (256-bit)', ... of a certificate's public key (cryptography)."""
-    try:
-        key = cert.public_key()
-    except Exception:  # pragma: no cover - an unsupported key type
-        return "unsupported key"
-    name = type(key).__name__.replace("PublicKey", "").lstrip("_")
-    curve = getattr(key, "curve", None)
-    size = getattr(key, "key_size", None)
-    if curve is not None:
-        return "EC %s (%d-bit)" % (curve.name, curve.key_size)
-    if size:
-        return "%s %d-bit" % (name or "key", size)
-    return name or "key"
-
-
-def signature_digest(cert):
-    """The digest of a certificate's signature ('sha1', 'md5', ...), or its OID when cryptography does not name it."""
-    try:
-        algorithm = cert.signature_hash_algorithm
-        if algorithm is not None:
-            return algorithm.name.upper().replace("SHA", "SHA-")
-    except Exception:  # cryptography.exceptions.UnsupportedAlgorithm (e.g. MD5 in newer releases)
-        pass
-    oid = cert.signature_algorithm_oid
-    return {"1.2.840.113549.1.1.4": "MD5", "1.2.840.113549.1.1.5": "SHA-1",
-            "1.2.840.10045.4.1": "SHA-1"}.get(oid.dotted_string, getattr(oid, "_name", None) or oid.dotted_string)
-
-
-def authority_key_id(cert):
-    """The authorityKeyIdentifier's keyIdentifier as colon-separated hex, or None."""
-    from cryptography import x509
-
-    try:
-        value = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except (x509.ExtensionNotFound, ValueError):
-        return None
-    return _hex_id(value) if value else None
 
 
 def _verify_reason(event, facts, tls, fields):

@@ -21,6 +21,7 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._catalogue import entry_result
 
 
@@ -63,7 +64,35 @@ class Semantics(object):
         """The Host header the server sends to the backend."""
         raise NotImplementedError
 
+    # The keys of a backends[] entry that only some servers have (the checker's argument spec lists them all; a
+    # server that has none of them refuses each one that is set, naming it).
+    SERVER_KEYS = ("ssl_name", "ssl_server_name")
+    backend_keys = ()
+
+    def backend_names(self, backend_url, preserve_host, host, item):
+        """(sni, checked_name) of a backends[] entry: tls_names() of its URL and Host, once the keys the server
+        does not have (SERVER_KEYS but backend_keys) are refused. Raises ConfigError (the field first)."""
+        for key in self.SERVER_KEYS:
+            if key not in self.backend_keys and item.get(key) is not None:
+                raise ConfigError("%s: not a setting of %s (leave it unset)" % (key, self.name))
+        return self.tls_names(backend_url, preserve_host, host)
+
+    def check_settings(self, tls):
+        """Refuse (ConfigError, the field first) backend TLS settings the server cannot express; none by default."""
+
     # -- the TLS context -------------------------------------------------------------------------------------------
+
+    # True when the server verifies after the handshake from the last verify result (the handshake itself never
+    # fails on a certificate): the checker then keeps the last verify error instead of the first.
+    verify_after_handshake = False
+    # True when the server sends the CA certificates that follow the client certificate in its file as the chain
+    # (the checker adds them to the context's extra chain certificates).
+    sends_file_chain = False
+
+    def verify_depth_limit(self, verify_depth):
+        """The depth limit the server hands to OpenSSL (SSL_CTX_set_verify_depth), or None when it sets none and
+        applies its own depth rule in verify_decision()."""
+        return None
 
     def protocol_range(self, protocols):
         """(lowest, highest) protocol name the server enables for a configured protocol list."""

@@ -205,4 +205,4 @@ def test_backend_handshake_gets_backends_suboptions_from_the_fragment():
     doc = module_documentation(path)
     backends = doc["options"]["backends"]
     assert (backends["type"], backends["elements"]) == ("list", "dict")
-    assert set(backends["suboptions"]) == {"url", "preserve_host", "host"} | set(BACKEND_TLS_SPEC)
+    assert set(backends["suboptions"]) == {"url", "preserve_host", "host", "ssl_name", "ssl_server_name"} | set(BACKEND_TLS_SPEC)

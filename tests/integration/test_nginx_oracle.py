@@ -1,0 +1,342 @@
+"""backend_handshake with server: nginx against real TLS backends, with a real nginx 1.22 as the oracle (issue 23).
+
+One private CA hierarchy, one backend per case, one private nginx (`nginx -p <tmp> -c <conf> -g 'daemon off;'`, a
+reserved loopback port) with one server block per case, each with the proxy_ssl_* directives of the module's backend
+entry and its own error_log at level info. nginx is asked for every case, the module checks every case in one run;
+each test then asserts that the module's verdict (ok, http_status) equals nginx's answer and that the error-log lines
+it predicts are exactly the lines nginx wrote (timestamp, pid, connection number and the ", client: ..." context
+stripped). The cases are the rows of the issue's table and what else differs from mod_ssl (docs/nginx-troubleshooting.md).
+"""
+import datetime
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+import http.client
+
+import pytest
+
+from support import backends, pki
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._nginx import DEFAULT_PROTOCOLS
+from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
+
+NGINX = os.environ.get("SUPPORT_NGINX", "/usr/sbin/nginx")
+pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx not installed")
+
+DAY = datetime.timedelta(days=1)
+TIMEOUT = 2.0  # the module's timeout per backend, and nginx's proxy_connect_timeout / proxy_read_timeout
+_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*?)(?:, client: .*)?$")
+
+
+class PrivateNginx:
+    """A private nginx in the foreground, a child of the test process: its own prefix, pid file, temp paths and
+    logs in `directory`, listening on 127.0.0.1:<port> (a reserved port: nginx binds it with SO_REUSEADDR)."""
+
+    def __init__(self, directory, port):
+        self.dir = str(directory)
+        self.port = port
+        self.proc = None
+        os.makedirs(os.path.join(self.dir, "logs"), exist_ok=True)
+
+    def conf(self, http_body):
+        temp = " ".join("%s_temp_path %s/%s;" % (k, self.dir, k) for k in
+                        ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        return ("worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log info;\n"
+                "events { worker_connections 512; }\nhttp {\n access_log off;\n %s\n"
+                " server_names_hash_bucket_size 128;\n proxy_connect_timeout %ds; proxy_read_timeout %ds;\n"
+                " proxy_send_timeout %ds;\n%s\n}\n" % (self.dir, self.dir, temp, TIMEOUT, TIMEOUT, TIMEOUT,
+                                                      http_body))
+
+    def start(self, http_body):
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as handle:
+            handle.write(self.conf(http_body))
+        args = [NGINX, "-p", self.dir, "-c", path, "-e", os.path.join(self.dir, "logs", "startup.log")]
+        test = subprocess.run(args + ["-t"], capture_output=True, text=True)
+        assert test.returncode == 0, test.stderr
+        self.proc = subprocess.Popen(args + ["-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "nginx exited: %s" % self.log("startup.log")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("nginx did not listen on %d" % self.port)
+
+    def request(self, path, host, timeout=20):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.dir, "logs", name)) as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # fast shutdown
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                self.proc.kill()
+                self.proc.wait()
+
+
+def log_lines(text):
+    """nginx's error-log lines as (level, '[level] message'), without timestamp, pid, connection and context."""
+    out = []
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match:
+            out.append((match.group(1), "[%s] %s" % (match.group(1), match.group(2))))
+    return out
+
+
+def directives(entry, omit_protocols=False, upstream=None):
+    """The proxy_ssl_* directives for a backend entry (what the module is told nginx is configured with)."""
+    out = ["proxy_ssl_session_reuse off;"]
+    if entry["verify"] == "require":
+        out += ["proxy_ssl_verify on;", "proxy_ssl_verify_depth %d;" % entry["verify_depth"]]
+    if entry.get("ca_file"):
+        out.append("proxy_ssl_trusted_certificate %s;" % entry["ca_file"])
+    if entry.get("crl_file"):
+        out.append("proxy_ssl_crl %s;" % entry["crl_file"])
+    if entry.get("ssl_server_name") is not False:
+        out.append("proxy_ssl_server_name on;")
+    if entry.get("ssl_name") and not upstream:
+        out.append("proxy_ssl_name %s;" % entry["ssl_name"])
+    if not omit_protocols:
+        out.append("proxy_ssl_protocols %s;" % " ".join(entry["protocols"]))
+    if entry.get("ciphers"):
+        out.append("proxy_ssl_ciphers %s;" % entry["ciphers"])
+    if entry.get("client_cert_file"):
+        out.append("proxy_ssl_certificate %s;" % entry["client_cert_file"])
+        out.append("proxy_ssl_certificate_key %s;" % entry["client_key_file"])
+    return out
+
+
+class World:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.cases = {}
+        self.stack = []
+
+    def add(self, name, backend, url, reason, omit_protocols=False, upstream=None, **tls):
+        if backend is not None:
+            self.stack.append(backend)
+        entry = dict(BACKEND_TLS_DEFAULTS)
+        entry.update(tls)
+        entry["url"] = url
+        self.cases[name] = {"entry": entry, "reason": reason, "omit_protocols": omit_protocols,
+                            "upstream": upstream, "front": "%s.front.test" % name}
+
+
+def build_world(w, f):
+    root = f.ca("Oracle Root CA")
+    inter = f.ca("Oracle Intermediate CA", issuer=root)
+    inter2 = f.ca("Oracle Second Intermediate CA", issuer=inter)
+    other_root = f.ca("Other Root CA")
+    good = f.leaf("good", dns=["localhost"], issuer=inter)
+    two = f.leaf("two", dns=["localhost"], issuer=inter2)
+    selfsigned = f.self_signed("selfsigned", dns=["localhost"])
+    expired = f.leaf("expired", dns=["localhost"], issuer=inter, not_before=-10 * DAY, not_after=-DAY)
+    future = f.leaf("future", dns=["localhost"], issuer=inter, not_before=5 * DAY, not_after=50 * DAY)
+    wrong = f.leaf("wrong", dns=["other.test"], issuer=inter)
+    single = f.leaf("single", dns=["*.test"], issuer=inter)
+    wild = f.leaf("wild", dns=["*.wild.test"], issuer=inter)
+    cn_only = f.leaf("cnonly", cn="localhost", issuer=inter)
+    ip_san = f.leaf("ipsan", dns=["ip.test"], ips=["127.0.0.1"], issuer=inter)
+    revoked = f.leaf("revoked", dns=["localhost"], issuer=inter)
+    inter_crl = f.crl(inter, revoked=[revoked])
+    both_crls = f.concat("both-crls.pem", inter_crl, f.crl(root, stem="root-crl"))
+    client = f.leaf("client", cn="proxy-client", issuer=inter, client=True)
+    client_chain = f.concat("client-chain.pem", client, inter)
+    bad_client = f.leaf("badclient", cn="bad-client", issuer=other_root, client=True)
+    ca = root.cert_path
+    T = backends.TLSBackend
+
+    def url(backend, host="localhost"):
+        return "https://%s:%d/" % (host, backend.port)
+
+    ok_be = T(good.chain_path, good.key_path)
+    w.add("ok", ok_be, url(ok_be), "ok", ca_file=ca)
+    # verification off (nginx's default): nothing is checked
+    b = T(selfsigned.cert_path, selfsigned.key_path)
+    w.add("off_selfsigned", b, url(b), "ok", verify="none")
+    w.add("selfsigned", None, url(b), "untrusted_ca", ca_file=ca)
+    b = T(expired.chain_path, expired.key_path)
+    w.add("off_expired", b, url(b), "ok", verify="none")
+    w.add("expired", None, url(b), "expired", ca_file=ca)
+    w.add("expired_untrusted", None, url(b), "expired", ca_file=other_root.cert_path)  # the last error: 10
+    b = T(wrong.chain_path, wrong.key_path)
+    w.add("off_wrongname", b, url(b), "ok", verify="none")
+    w.add("wrongname", None, url(b), "name_mismatch", ca_file=ca)
+    w.add("wrongname_nosni", None, url(b), "name_mismatch", ca_file=ca, ssl_server_name=False)
+    w.add("ssl_name", None, url(b), "ok", ca_file=ca, ssl_name="other.test")
+    w.add("ssl_name_nosni", None, url(b), "ok", ca_file=ca, ssl_name="other.test", ssl_server_name=False)
+    b = T(future.chain_path, future.key_path)
+    w.add("future", b, url(b), "not_yet_valid", ca_file=ca)
+    # default protocols of 1.22: TLSv1 TLSv1.1 TLSv1.2
+    b = T(good.chain_path, good.key_path, min_version="TLSv1.3")
+    w.add("tls13only_default", b, url(b), "tls_protocol_mismatch", omit_protocols=True, ca_file=ca,
+          protocols=list(DEFAULT_PROTOCOLS))
+    w.add("tls13only_set", None, url(b), "ok", ca_file=ca)
+    # the upstream group's name is checked
+    w.add("upstream_group", None, url(ok_be), "name_mismatch", upstream="pool_%d" % ok_be.port,
+          ca_file=ca, ssl_name="pool_%d" % ok_be.port)
+    # names: wildcard over a single label, CN only, IP literal
+    b = T(single.chain_path, single.key_path)
+    w.add("wildcard_single_label", b, url(b), "name_mismatch", ca_file=ca, ssl_name="backend.test")
+    b = T(wild.chain_path, wild.key_path)
+    w.add("wildcard", b, url(b), "ok", ca_file=ca, ssl_name="a.wild.test")
+    w.add("wildcard_two_labels", None, url(b), "name_mismatch", ca_file=ca, ssl_name="a.b.wild.test")
+    b = T(cn_only.chain_path, cn_only.key_path)
+    w.add("cnonly", b, url(b), "ok", ca_file=ca)
+    b = T(ip_san.chain_path, ip_san.key_path)
+    w.add("ipsan", b, url(b, "127.0.0.1"), "ip_literal_name", ca_file=ca)
+    # depth: OpenSSL counts intermediates
+    w.add("depth1_one_intermediate", None, url(ok_be), "ok", ca_file=ca, verify_depth=1)
+    w.add("depth0_one_intermediate", None, url(ok_be), "chain_too_long", ca_file=ca, verify_depth=0)
+    b = T(two.chain_path, two.key_path)
+    w.add("depth1_two_intermediates", b, url(b), "chain_too_long", ca_file=ca, verify_depth=1)
+    w.add("depth2_two_intermediates", None, url(b), "ok", ca_file=ca, verify_depth=2)
+    w.add("untrusted", None, url(ok_be), "untrusted_ca", ca_file=other_root.cert_path)
+    b = T(good.cert_path, good.key_path)
+    w.add("incomplete", b, url(b), "incomplete_chain", ca_file=ca)
+    b = backends.HugeChainBackend(f, length=50, name="localhost")
+    w.add("hugechain", b, url(b), "chain_too_long", ca_file=b.ca_path)
+    # CRLs: nginx checks the whole chain
+    b = T(revoked.chain_path, revoked.key_path)
+    w.add("crl_issuer_only", b, url(b), "crl_error", ca_file=ca, crl_file=inter_crl, crl_check="chain")
+    w.add("crl_revoked", None, url(b), "revoked", ca_file=ca, crl_file=both_crls, crl_check="chain")
+    w.add("crl_good", None, url(ok_be), "ok", ca_file=ca, crl_file=both_crls, crl_check="chain")
+    # client certificates: sent whatever CAs the backend names; required under TLS 1.2 and 1.3
+    for ver in ("1.2", "1.3"):
+        tag = ver.replace(".", "")
+        b = T(good.chain_path, good.key_path, client_ca_path=root.cert_path, client_ca_names_path=inter.cert_path,
+              max_version="TLSv" + ver, min_version="TLSv" + ver)
+        w.add("mtls%s_none" % tag, b, url(b), "client_cert_required", ca_file=ca)
+        w.add("mtls%s_ok" % tag, None, url(b), "ok", ca_file=ca, client_cert_file=client_chain,
+              client_key_file=client.key_path)
+        w.add("mtls%s_bad" % tag, None, url(b), "client_cert_rejected", ca_file=ca,
+              client_cert_file=bad_client.cert_path, client_key_file=bad_client.key_path)
+    # hostile backends
+    w.add("refused", None, "https://localhost:%d/" % w.refused_port, "connect_refused", ca_file=ca)
+    b = backends.PlainHTTPBackend()
+    w.add("plainhttp", b, url(b), "plain_http_backend", ca_file=ca)
+    b = backends.SilentBackend()
+    w.add("silent", b, url(b), "timeout", ca_file=ca)
+    b = backends.GarbageBackend()
+    w.add("garbage", b, url(b), "not_tls", ca_file=ca)
+    b = backends.CloseMidHandshakeBackend()
+    w.add("closemid", b, url(b), "connection_closed", ca_file=ca)
+    b = backends.SilentAfterHandshakeBackend(good.chain_path, good.key_path)
+    w.add("silenttls", b, url(b), "response_timeout", ca_file=ca)
+    b = backends.HugeLineBackend(good.chain_path, good.key_path, where="status", size=1 << 20)
+    w.add("hugestatus", b, url(b), "response_head_too_long", ca_file=ca)
+    b = T(good.chain_path, good.key_path, max_version="TLSv1.2")
+    b.context.set_ciphers("ECDHE-ECDSA-AES128-SHA")
+    w.add("ciphermismatch", b, url(b), "tls_cipher_mismatch", ca_file=ca, ciphers="ECDHE-ECDSA-AES256-GCM-SHA384")
+
+
+def server_blocks(w, port):
+    blocks, upstreams = [], []
+    for name, case in w.cases.items():
+        e = case["entry"]
+        case["log"] = os.path.join(str(w.tmp), "nginx", "logs", "%s.log" % name)
+        target = e["url"]
+        if case["upstream"]:
+            upstreams.append("upstream %s { server %s; }" % (case["upstream"], e["url"].split("/")[2]))
+            target = "https://%s/" % case["upstream"]
+        lines = ["proxy_pass %s;" % target] + directives(e, case["omit_protocols"], case["upstream"])
+        blocks.append("server {\n listen 127.0.0.1:%d;\n server_name %s;\n error_log %s info;\n location / {\n  %s\n"
+                      " }\n}" % (port, case["front"], case["log"], "\n  ".join(lines)))
+    return "\n".join(upstreams + blocks)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, module_port):
+    tmp = tmp_path_factory.mktemp("nginx-oracle")
+    w = World(tmp)
+    w.refused_port = module_port("127.0.0.1")
+    nginx = PrivateNginx(tmp / "nginx", module_port("127.0.0.1"))
+    try:
+        build_world(w, pki.PKI(tmp / "pki"))
+        nginx.start(server_blocks(w, nginx.port))
+
+        def ask(case):
+            try:
+                return nginx.request("/", case["front"])
+            except Exception as exc:  # pragma: no cover
+                return None, str(exc).encode()
+
+        with ThreadPoolExecutor(max_workers=len(w.cases)) as pool:
+            answers = list(pool.map(ask, w.cases.values()))
+        for case, (status, body) in zip(w.cases.values(), answers):
+            case["nginx_status"] = status
+            case["nginx_body"] = body
+        params = dict(backends=[c["entry"] for c in w.cases.values()], sites=None, timeout=TIMEOUT, concurrency=64,
+                      http_request=True, return_pem=False, server="nginx")
+        start = time.monotonic()
+        _checks, results = mod.run(params)
+        w.module_elapsed = time.monotonic() - start
+        nginx.stop()  # every log line is written
+        for case, result in zip(w.cases.values(), results):
+            case["result"] = result
+            with open(case["log"]) as handle:
+                case["nginx_log"] = handle.read()
+        yield w
+    finally:
+        nginx.stop()
+        for b in w.stack:
+            b.stop()
+
+
+CASES = ["ok", "off_selfsigned", "selfsigned", "off_expired", "expired", "expired_untrusted", "off_wrongname",
+         "wrongname", "wrongname_nosni", "ssl_name", "ssl_name_nosni", "future", "tls13only_default",
+         "tls13only_set", "upstream_group", "wildcard_single_label", "wildcard", "wildcard_two_labels", "cnonly",
+         "ipsan", "depth1_one_intermediate", "depth0_one_intermediate", "depth1_two_intermediates",
+         "depth2_two_intermediates", "untrusted", "incomplete", "hugechain", "crl_issuer_only", "crl_revoked",
+         "crl_good", "mtls12_none", "mtls12_ok", "mtls12_bad", "mtls13_none", "mtls13_ok", "mtls13_bad", "refused",
+         "plainhttp", "silent", "garbage", "closemid", "silenttls", "hugestatus", "ciphermismatch"]
+
+# The levels at which nginx reports an upstream failure (info lines are nginx's own chatter).
+_FAILURE_LEVELS = ("error", "crit", "alert", "emerg")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_module_agrees_with_nginx(world, name):
+    case = world.cases[name]
+    res = case["result"]
+    real = [line for level, line in log_lines(case["nginx_log"]) if level in _FAILURE_LEVELS]
+    predicted = [line["line"] for line in res["server_log"]]
+    detail = "module: %s %s %s\npredicted: %s | nginx: %s %r\nlog:\n%s" % (
+        res["reason"], res["http_status"], res["message"], predicted, case["nginx_status"],
+        case["nginx_body"][:120], case["nginx_log"][-1500:])
+    assert res["reason"] == case["reason"], detail
+    assert res["ok"] == (case["nginx_status"] == 200), detail
+    assert res["http_status"] == case["nginx_status"], detail
+    assert predicted == real, detail  # the very lines nginx wrote, nothing more, nothing less
+
+
+def test_every_case_is_listed(world):
+    assert sorted(world.cases) == sorted(CASES)
+
+
+def test_hostile_backends_do_not_delay_others(world):
+    assert world.module_elapsed < TIMEOUT + 1.5, world.module_elapsed
