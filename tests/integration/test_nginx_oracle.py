@@ -5,7 +5,8 @@ reserved loopback port) with one server block per case, each with the proxy_ssl_
 entry and its own error_log at level info. nginx is asked for every case, the module checks every case in one run;
 each test then asserts that the module's verdict (ok, http_status) equals nginx's answer and that the error-log lines
 it predicts are exactly the lines nginx wrote (timestamp, pid, connection number and the ", client: ..." context
-stripped). The cases are the rows of the issue's table and what else differs from mod_ssl (docs/nginx-troubleshooting.md).
+stripped). The cases are the rows of the issue's table and what else differs from mod_ssl
+(docs/nginx-troubleshooting.md).
 """
 import datetime
 import os
@@ -340,3 +341,98 @@ def test_every_case_is_listed(world):
 
 def test_hostile_backends_do_not_delay_others(world):
     assert world.module_elapsed < TIMEOUT + 1.5, world.module_elapsed
+
+
+# -- What nginx refuses when it reads the configuration: the module predicts nginx -t's own words -----------------
+
+def _nginx_t(tmp, port, location_lines, upstream=""):
+    nginx = PrivateNginx(tmp, port)
+    path = os.path.join(nginx.dir, "nginx.conf")
+    with open(path, "w") as handle:
+        handle.write(nginx.conf("%s\nserver {\n listen 127.0.0.1:%d;\n location / {\n  %s\n }\n}"
+                                % (upstream, port, "\n  ".join(location_lines))))
+    return subprocess.run([NGINX, "-t", "-p", nginx.dir, "-c", path, "-e", os.path.join(nginx.dir, "logs", "e.log")],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def startup_pki(tmp_path_factory):
+    f = pki.PKI(tmp_path_factory.mktemp("nginx-startup-pki"))
+    root = f.ca("Startup Root CA")
+    return {"root": root, "client": f.leaf("client", cn="proxy-client", issuer=root, client=True),
+            "other": f.leaf("other", cn="other-client", issuer=root, client=True)}
+
+
+STARTUP_CASES = {
+    # name: (entry settings, reason, the line of nginx -t that the predicted [emerg] line must be in)
+    "no_ca": (dict(verify="require"), "no_ca_configured"),
+    "dns": (dict(verify="none", url="https://backend.invalid/"), "dns_failure"),
+    "no_cipher": (dict(verify="none", ciphers="NOSUCHCIPHER"), "no_cipher_match"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STARTUP_CASES))
+def test_startup_refusals_agree_with_nginx_t(tmp_path, reserved_port, name):
+    settings, reason = STARTUP_CASES[name]
+    port = reserved_port("127.0.0.1")
+    entry = dict(BACKEND_TLS_DEFAULTS, url="https://localhost:%d/" % reserved_port("127.0.0.1"))
+    entry.update(settings)
+    params = dict(backends=[entry], sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
+                  return_pem=False, server="nginx")
+    result = mod.run(params)[1][0]
+    assert (result["ok"], result["reason"], result["http_status"]) == (False, reason, None), result
+    test = _nginx_t(tmp_path / "nginx", port, ["proxy_pass %s;" % entry["url"]] + directives(entry))
+    assert test.returncode != 0, test.stderr
+    [line] = result["server_log"]
+    assert line["level"] == "startup"
+    words = line["line"].replace("[emerg] ", "").split(" in <config file>")[0]
+    assert "[emerg] " + words in test.stderr, (words, test.stderr)
+
+
+def test_client_certificate_file_nginx_cannot_load(tmp_path, reserved_port, startup_pki):
+    """A key that does not belong to the certificate: nginx -t fails, the module says client_cert_invalid."""
+    port = reserved_port("127.0.0.1")
+    entry = dict(BACKEND_TLS_DEFAULTS, url="https://localhost:%d/" % reserved_port("127.0.0.1"), verify="none",
+                 client_cert_file=startup_pki["client"].cert_path, client_key_file=startup_pki["other"].key_path)
+    params = dict(backends=[entry], sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
+                  return_pem=False, server="nginx")
+    result = mod.run(params)[1][0]
+    assert (result["ok"], result["reason"], result["http_status"]) == (False, "client_cert_invalid", None), result
+    test = _nginx_t(tmp_path / "nginx", port, ["proxy_pass %s;" % entry["url"]] + directives(entry))
+    assert test.returncode != 0 and "key values mismatch" in test.stderr, test.stderr
+    assert "key values mismatch" in result["message"], result["message"]
+
+
+# -- TLS sessions: nginx shares them between locations proxying to the same host:port ------------------------------
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_session_reuse_lets_a_failing_location_through(tmp_path, reserved_port, reuse):
+    """Two locations, one backend host:port, different trust: /good trusts the backend's CA, /bad another CA. With
+    proxy_ssl_session_reuse on (nginx's default), /bad answers 200 after /good by resuming the session /good
+    verified; with it off /bad fails as the checker says (incomplete_chain: its CA is not trusted). A renderer must
+    never let two locations with different TLS settings share sessions (issue 23): this is the test that shows why."""
+    f = pki.PKI(tmp_path / "pki")
+    root = f.ca("Session Root CA")
+    other = f.ca("Session Other CA")
+    leaf = f.leaf("leaf", dns=["localhost"], issuer=root)
+    backend = backends.TLSBackend(leaf.chain_path, leaf.key_path, max_version="TLSv1.2")
+    nginx = PrivateNginx(tmp_path / "nginx", reserved_port("127.0.0.1"))
+    url = "https://localhost:%d/" % backend.port
+    common = ["proxy_ssl_verify on;", "proxy_ssl_server_name on;", "proxy_ssl_protocols TLSv1.2;",
+              "proxy_ssl_session_reuse %s;" % ("on" if reuse else "off")]
+    locations = "".join(
+        " location /%s {\n  proxy_pass %s;\n  proxy_ssl_trusted_certificate %s;\n  %s\n }\n"
+        % (name, url, ca, "\n  ".join(common)) for name, ca in (("good", root.cert_path), ("bad", other.cert_path)))
+    try:
+        nginx.start("server {\n listen 127.0.0.1:%d;\n error_log %s/logs/session.log info;\n%s}"
+                    % (nginx.port, nginx.dir, locations))
+        assert nginx.request("/good", "front.test")[0] == 200
+        status = nginx.request("/bad", "front.test")[0]
+        entry = dict(BACKEND_TLS_DEFAULTS, url=url, ca_file=other.cert_path, protocols=["TLSv1.2"])
+        result = mod.run(dict(backends=[entry], sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
+                              return_pem=False, server="nginx"))[1][0]
+    finally:
+        nginx.stop()
+        backend.stop()
+    assert status == (200 if reuse else 502)
+    assert result["reason"] == "incomplete_chain", result  # what /bad's own settings decide (root not trusted)

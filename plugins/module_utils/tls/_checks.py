@@ -221,6 +221,9 @@ def _backend_check(item, prefix, semantics):
                 semantics.check_settings(tls)
             except ConfigError as exc:
                 raise ConfigError("%s.%s" % (prefix, exc))
+            except _Refused as exc:  # a setting the server refuses at startup: its own reason
+                raise _Refused(exc.reason, "%s.%s" % (prefix, exc.message), "%s.%s" % (prefix, exc.field),
+                               **exc.fields)
             _check_files(tls, prefix + ".")
         else:
             validate_backend_tls(tls, field=prefix, used=False)

@@ -40,6 +40,7 @@ __metaclass__ = type
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError, is_ip_literal
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import hostname
+from ansible_collections.revproxy.tls.plugins.module_utils.tls._checks import _Refused
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._semantics import Semantics
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._x509 import (
     authority_key_id,
@@ -230,7 +231,11 @@ def verify_decision(verify, errnum, errdepth, preverify_ok):
 
 
 def check_settings(tls):
-    """Refuse what nginx cannot express (ConfigError naming the option and nginx's way)."""
+    """Refuse what nginx cannot express (ConfigError naming the option and nginx's way), and what nginx -t refuses
+    (_Refused with the reason: proxy_ssl_verify on without proxy_ssl_trusted_certificate)."""
+    if tls["verify"] == "require" and not tls.get("ca_file") and not tls.get("ca_path"):
+        raise _Refused("no_ca_configured", "ca_file: not set, and nginx -t refuses proxy_ssl_verify on without "
+                                           "proxy_ssl_trusted_certificate", "ca_file")
     if tls["verify"] in ("optional", "optional_no_ca"):
         raise ConfigError("verify: %s: nginx verifies or not (proxy_ssl_verify on|off); use require or none"
                           % tls["verify"])
@@ -291,8 +296,6 @@ def classify(facts, tls, checked_name=None, now=None):
     if leaf is not None:
         fields.update(cert_fields(leaf, "err_"))
     if tls["verify"] != "none":
-        if not (tls.get("ca_file")):
-            return "no_ca_configured", "default", fields
         event = hs.get("verify_event")
         if event:
             return _verify_reason(event, facts, tls, fields)
