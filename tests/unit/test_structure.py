@@ -55,6 +55,7 @@ MAY_IMPORT = {
     "tls": {"model"},
     "deploy": set(),
     "apache": {"model", "tls", "deploy"},
+    "nginx": {"model", "tls", "deploy"},  # and never apache/, as apache/ never imports nginx/
     "": {"model"},
 }
 MODULE_UTILS_FILES = sorted(_py_files(MODULE_UTILS))
@@ -80,6 +81,20 @@ def test_server_neutral_words(rel):
     hits = ["%d: %s" % (n, line.strip()) for n, line in enumerate(_source(rel).splitlines(), 1)
             if APACHE_WORDS.search(line)]
     assert hits == [], "%s is server-neutral; Apache specifics belong in apache/ or tls/_mod_ssl.py" % rel
+
+
+# The same for nginx (issue 23): its words belong in the nginx room and in the nginx semantics file.
+NGINX_WORDS = re.compile(r"nginx|proxy_ssl_", re.IGNORECASE)
+NGINX_PLACES = ("plugins/module_utils/nginx/", "plugins/module_utils/tls/_nginx.py")
+NGINX_NEUTRAL_FILES = [rel for rel in MODULE_UTILS_FILES + sorted(_py_files(os.path.join(PLUGINS, "plugin_utils")))
+                       if not rel.startswith(NGINX_PLACES)]
+
+
+@pytest.mark.parametrize("rel", NGINX_NEUTRAL_FILES)
+def test_nginx_words_stay_in_the_nginx_room(rel):
+    hits = ["%d: %s" % (n, line.strip()) for n, line in enumerate(_source(rel).splitlines(), 1)
+            if NGINX_WORDS.search(line)]
+    assert hits == [], "%s is not nginx's; nginx specifics belong in nginx/ or tls/_nginx.py" % rel
 
 
 MAX_FILE_LINES = 500

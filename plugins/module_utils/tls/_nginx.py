@@ -8,6 +8,9 @@ and the pure functions behind it. The only file of tls/ that knows nginx: the ch
 caller (backend_handshake, through nginx/_catalogue, which attaches nginx's part of the failure catalogue) and never
 imports this file.
 
+Why one file: it is one server's semantics, the one file of tls/ that names nginx, and each function is read side by
+side with the nginx or OpenSSL source it mirrors; splitting it would spread nginx over several files.
+
 Each function mirrors one piece of nginx 1.22 (src/event/ngx_event_openssl.c, src/http/ngx_http_upstream.c,
 src/http/modules/ngx_http_proxy_module.c) as Debian 12 builds it, with OpenSSL 3.0; tests/integration/
 test_nginx_oracle.py holds every rule against a real nginx:
