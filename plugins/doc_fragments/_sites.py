@@ -705,6 +705,34 @@ options:
           the play prints a warning naming the site.
         type: bool
         default: false
+      replaces:
+        description:
+        - The hand-written configuration file (and, optionally, the virtual server in it) that this site takes over.
+          The file is disabled in the same change that writes the site, with the same checks before it (the configuration
+          test, the backend preflight) and the same probe after it; when the change is rolled back, the file comes
+          back byte-identical and serves again.
+        - Refused unless every virtual server the running server reads from the file has the same listen address,
+          port and names as the site (with C(tls) and C(redirect_http), its HTTP redirect counts as one of the site's),
+          so that the site answers exactly the requests the file answered. Also refused for a file outside the server's
+          site directories, a symbolic link out of them, a file this collection manages, a file that holds a listener,
+          or one that does not exist. A second run changes nothing.
+        - The site's O(sites[].name) must differ from the file's name. See C(docs/adopt.md) of the collection.
+        - Only C(*.conf) files directly in C(sites-available) or C(sites-enabled) (Debian), or in C(conf.d) (RHEL).
+          Disabled as C(a2dissite) does on Debian (the C(sites-enabled) links to the file are removed), by a rename
+          to C(<file>.disabled) for a regular file Apache includes directly (C(conf.d)).
+        type: dict
+        suboptions:
+          file:
+            description:
+            - The absolute path of the hand-written file.
+            type: path
+            required: true
+          vhost:
+            description:
+            - The name (C(ServerName)) of the virtual server in O(sites[].replaces.file) this site stands for; the
+              task fails when the file has no such virtual server. Every virtual server in the file is still compared
+              and disabled with it.
+            type: str
       balancer_manager:
         description:
         - Serve the pool manager for this site's pools at C(/revproxy-balancer-manager), to loopback clients only

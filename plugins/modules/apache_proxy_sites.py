@@ -356,7 +356,7 @@ def effective_sites(module, layout):
     _policy_checked, sites, ownership_warnings = _host_checks.effective_sites(
         params["sites"], params["backend_tls_defaults"], layout.tls_dir, _policy.policy_of(params), live=live,
         is_managed=is_managed, managed_dir=layout.managed_dir(),
-        listen_ports=set(port for _address, port in existing_listens(layout)))
+        listen_ports=set(port for _address, port in existing_listens(layout)), layout=layout)
     for warning in ownership_warnings:
         module.warn(warning)
     for site in sites:

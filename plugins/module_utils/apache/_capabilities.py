@@ -107,6 +107,8 @@ class ApacheProfile(ServerProfile):
     """Apache 2.4 with mod_proxy, mod_proxy_balancer, mod_proxy_hcheck, mod_ssl and mod_headers."""
 
     name = "Apache"
+    # A site may name the hand-written vhost it takes over (replaces): apache/_adopt checks and disables it.
+    adopts_hand_written = True
 
     # -- a location and its backend ----------------------------------------------------------------------------------
 

@@ -14,11 +14,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import os
 import socket
 
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, resolve_served_path
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _frontend
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _adopt
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _vhosts
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pools import location_urls
@@ -100,20 +102,23 @@ def check_backends_not_apache(sites, apache_ports, lookup=socket.getaddrinfo, is
 
 def effective_sites(sites, defaults, tls_dir, policy, live=None, is_managed=None, managed_dir=None,
                     resolve=resolve_served_path, listen_ports=(), lookup=socket.getaddrinfo,
-                    is_local=is_local_address):
+                    is_local=is_local_address, layout=None):
     """What apache_proxy_sites validates before it plans, in its order: the policy, every site (model), the paths
     each site serves (resolved on this host), and, when `live` (the running configuration's vhosts, parsed by
     apache/_live_vhosts) is given, the names and addresses the hand-written ones already serve (`is_managed(file)`
     tells the managed files apart); and that no backend is this Apache itself (`listen_ports`: the ports of the
-    running configuration's Listen directives; the vhosts' and the managed sites' are added). Returns (policy,
-    effective sites, warnings); raises ConfigError."""
+    running configuration's Listen directives; the vhosts' and the managed sites' are added). With `layout`, a site
+    that replaces a hand-written file (replaces) must agree with that file's vhosts (apache/_adopt.check_live), whose
+    names then do not count as taken. Returns (policy, effective sites, warnings); raises ConfigError."""
     policy = _policy.check_policy(policy)
     effective = normalize_sites(sites, defaults, tls_dir, policy, server=APACHE)
     check_served_paths(effective, policy, resolve)
     check_listen_addresses(effective, is_local)
     warnings = []
+    replaced = _adopt.check_live(effective, live, layout) if layout is not None else set()
     if live is not None:
-        hand = [v for v in live if not (is_managed and v.get("file") and is_managed(v["file"]))]
+        hand = [v for v in live if not (is_managed and v.get("file") and is_managed(v["file"]))
+                and not (v.get("file") and os.path.realpath(v["file"]) in replaced)]
         warnings = _vhosts.check_ownership(effective, hand, managed_dir)
     ports = set(listen_ports) | set(v["port"] for v in live or () if v.get("port"))
     ports |= set(v["port"] for eff in effective for v in _vhosts.managed_vhosts(eff))

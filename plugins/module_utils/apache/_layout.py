@@ -129,6 +129,11 @@ class Layout:
     def site_tls_dir(self, name):
         return os.path.join(self.tls_dir, name)
 
+    def replaceable_dirs(self):
+        """The directories whose hand-written vhost files a site may replace (apache/_adopt): the sites
+        directories, nothing else (never the main config, ports.conf, conf-*, mods-*)."""
+        return [self.d("sites-available"), self.d("sites-enabled")]
+
     def listen_sources(self):
         """The unmanaged files whose Listen directives the managed Listen file must not repeat (apache/_plan skips
         any of them that carries the managed header)."""
@@ -206,6 +211,10 @@ class RedHatLayout(Layout):
 
     def site_link(self, name):
         return None
+
+    def replaceable_dirs(self):
+        """conf.d, where the sites are (a replaced file is disabled by a rename: apache/_adopt)."""
+        return [self.sites_dir]
 
     def site_names(self):
         """Names of the *.conf files in conf.d, except the managed Listen file (conf.d is shared with it)."""

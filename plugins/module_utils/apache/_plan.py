@@ -27,6 +27,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import SITE_NAME_RE
 from ansible_collections.revproxy.tls.plugins.module_utils.model._pem import check_client_pair
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import site_backend_checks
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _adopt
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import Bare, directive, section
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render_acme import site_acme as acme_site
@@ -44,13 +45,14 @@ from ansible_collections.revproxy.tls.plugins.module_utils.deploy._files import 
 class Entry:
     """One desired file or symlink."""
 
-    def __init__(self, path, content=None, link_to=None, mode=0o644, secret=False, site=None):
+    def __init__(self, path, content=None, link_to=None, mode=0o644, secret=False, site=None, disable=None):
         self.path = path
         self.content = content
         self.link_to = link_to
         self.mode = mode
         self.secret = secret
         self.site = site
+        self.disable = disable  # apache/_adopt's action that disables a replaced hand-written file
 
 
 def _read(path):
@@ -172,6 +174,9 @@ def desired_state(sites, layout, log_level, read_file=_read, acme=None):
     for site in sites:
         entries.extend(_site_entries(site, layout, log_level, read_file))
     entries.extend(_shared_entries(sites, layout, log_level, read_file, acme))
+    # The hand-written files the sites replace, disabled in the same change (apache/_adopt; plan() takes its actions).
+    entries.extend(Entry(a["entry"].path, site=a["entry"].site, disable=a) for a in _adopt.disable_actions(
+        sites, layout, Entry))
     seen = {}
     for entry in entries:
         if entry.path in seen:
@@ -241,6 +246,9 @@ def plan(entries, layout, prune=True):
     desired path holds a file this collection does not manage."""
     actions = []
     for entry in entries:
+        if entry.disable is not None:
+            actions.append(entry.disable)
+            continue
         act = _plan_link(entry, layout) if entry.link_to is not None else _plan_write(entry)
         if act is not None:
             actions.append(act)

@@ -37,6 +37,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model import _fronten
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pem
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _policy
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _pools
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _replaces
 from ansible_collections.revproxy.tls.plugins.module_utils.model._server import require_server
 
 SITE_NAME_RE = grammar.SITE_NAME_RE
@@ -82,6 +83,7 @@ SITE_SPEC = {
         dict((k, dict((kk, vv) for kk, vv in v.items() if kk != "default")) for k, v in BACKEND_TLS_SPEC.items()),
         **BACKEND_TLS_CONTENT_SPEC)},
     "allow_insecure_backend_tls": {"type": "bool", "default": False},
+    "replaces": _replaces.SPEC,
 }
 SITE_SPEC.update(_pools.POOL_SITE_SPEC)
 # A location's (or its pool's) own backend_tls: the site's keys, files only (see _pools.location_tls).
@@ -367,6 +369,7 @@ def _normalize_site(site, defaults, tls_dir, policy, server):
         "combined_client_cert": combined_from,
         "warnings": warnings,
         "frontend": frontend,
+        "replaces": _replaces.normalize(site.get("replaces"), server),
     }
     server.check_site(eff)
     return eff
@@ -407,6 +410,7 @@ def normalize_sites(sites, defaults=None, tls_dir=None, policy=None, server=None
         out.append(eff)
     server.check_ownership(out)
     _check_client_identities(out)
+    _replaces.check_distinct(out)
     return out
 
 

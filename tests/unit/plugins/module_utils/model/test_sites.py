@@ -45,7 +45,7 @@ REFUSED = [
      "hsts, "
      "hsts_include_subdomains, hsts_max_age, "
      "hsts_preload, http2, listen, locations, name, ocsp_stapling, preserve_host, proxy_exclusions, redirect_http, redirect_http_port, "
-     "redirect_status, request_headers, response_headers, server_aliases, server_name, tls, tls_profile, "
+     "redirect_status, replaces, request_headers, response_headers, server_aliases, server_name, tls, tls_profile, "
      "tls_session_tickets)"),
     ("newline in server_name", site(server_name="a.example\nProxyPass / http://evil/"),
      "site 'shop': server_name: must not contain newlines or control characters"),
