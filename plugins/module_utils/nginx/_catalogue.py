@@ -144,6 +144,7 @@ SERVER_PART = {
                 "off too; a wildcard never covers a single-label name)"),
     "preserve_host_name_mismatch": _entry(
         _NAME, 502, "Set proxy_ssl_name to a name the backend certificate covers.", "INSECURE: " + _VERIFY_OFF + ".",
+        title="Not with nginx: the client's Host is neither sent as SNI nor checked (proxy_ssl_name is)",
         message="certificate names {ids} do not match {checked_name}, the name nginx checks (proxy_ssl_name; the "
                 "client's Host is never checked by nginx)"),
     "ip_literal_name": _entry(
@@ -188,6 +189,7 @@ SERVER_PART = {
     "client_cert_not_chosen": _entry(
         {"default": _READ_FAILED, "tls12": _HANDSHAKE_FAILED}, 502,
         "nginx sends proxy_ssl_certificate whatever CAs the backend names: use a certificate from one of {ca_list}.",
+        title="Not with nginx: it sends proxy_ssl_certificate whatever CAs the backend names (client_cert_rejected)",
         message="the backend accepts client certificates from {ca_list}; nginx sends proxy_ssl_certificate without "
                 "looking at that list; {detail}"),
     "client_cert_rejected": _entry(
