@@ -15,7 +15,7 @@ description:
   - Turns the registered result of C(revproxy.tls.apache_proxy_audit) (or a dict of them by inventory host) into a
     self-contained HTML page (inline CSS, no scripts, no external resources) or Markdown.
   - One row per HTTPS backend and name checked, the insecure ones first, then those failing now; each with its vhost,
-    the route and the C(SSLProxy*) directives that decide (file and line, or mod_ssl's default), what the current
+    the route and the backend TLS directives that decide (file and line, or the server's default), what the current
     settings accept and their verdict, the verdict with secure settings, the CA to trust and the fix. Then each
     vhost's proposed C(apache_proxy_sites) entry and what the audit did not evaluate. Every value is escaped.
 author:

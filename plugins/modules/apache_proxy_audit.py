@@ -50,9 +50,9 @@ notes:
     come from the server-neutral checker, which a second server drives with its own semantics."
 seealso:
   - module: revproxy.tls.backend_handshake
-  - name: From SSLProxyVerify none to verified in four steps
-    description: docs/audit.md of the collection.
-    link: https://github.com/revproxy/tls/blob/main/docs/audit.md
+  - name: mod_ssl SSLProxy directives
+    description: The Apache httpd 2.4 manual (the audit's guide is C(docs/audit.md) of the collection).
+    link: https://httpd.apache.org/docs/2.4/mod/mod_ssl.html#sslproxyverify
 extends_documentation_fragment:
   - revproxy.tls._attributes
   - revproxy.tls._attributes.INFO_MODULE
@@ -115,7 +115,9 @@ EXAMPLES = r"""
 
 - name: Show the insecure backends and what verification takes
   ansible.builtin.debug:
-    msg: "{{ item.vhost }} {{ item.url }}: {{ item.accepts }}; secure: {{ item.secure.reason }} ({{ item.secure.trust }})"
+    msg: >-
+      {{ item.vhost }} {{ item.url }}: {{ item.accepts }};
+      secure: {{ item.secure.reason }} ({{ item.secure.trust }})
   loop: "{{ audit.backends | selectattr('insecure') }}"
   loop_control:
     label: "{{ item.url }}"
@@ -180,8 +182,11 @@ backends:
       type: list
       elements: str
 vhosts:
-  description: Every vhost read, with its proposed apache_proxy_sites entry (proposal.site, proposal.valid,
-    proposal.error, proposal.not_carried) when it proxies to HTTPS and is not managed.
+  description:
+    - Every vhost read, with its proposed apache_proxy_sites entry when it proxies to HTTPS and is not managed
+      (proposal.site; proposal.valid, the role's model takes it; proposal.secure_ok, every backend passes with its
+      secure settings; proposal.error and proposal.not_carried, what stops it; proposal.replaces, the site's
+      C(replaces) that takes the hand-written file over in the same change).
   returned: always
   type: list
   elements: dict
@@ -227,9 +232,9 @@ ARGUMENT_SPEC = dict(
 
 def metrics_rows(backends):
     """The audit's current verdicts in _metrics' backends shape."""
-    return [{"site": b["vhost"], "url": b["url"], "path": b["route"]["path"], "checked_name": b["current"].get(
-        "checked_name"), "ok": bool(b["current"]["ok"]), "reason": b["current"]["reason"],
-        "not_after": b["current"].get("not_after")} for b in backends]
+    return [{"site": b["vhost"].split(" ", 1)[0], "url": b["url"], "path": b["route"]["path"],
+             "checked_name": b["current"].get("checked_name"), "ok": bool(b["current"]["ok"]),
+             "reason": b["current"]["reason"], "not_after": b["current"].get("not_after")} for b in backends]
 
 
 def main():
@@ -250,7 +255,7 @@ def main():
         module.fail_json(msg=str(exc))
     layout = Layout.named(params["layout"], config_root=params["config_root"], envvars=params["envvars"],
                           binary=params["binary"], tls_dir=params["tls_dir"])
-    result = audit(params, layout, lambda argv: module.run_command(argv))
+    result = audit(params, layout, module.run_command)
     if params.get("metrics_dir"):
         try:
             result["metrics_file"] = _metrics.write(params["metrics_dir"], "audit",

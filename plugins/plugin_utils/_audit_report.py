@@ -54,8 +54,8 @@ def build_rows(results):
         for b in res.get("backends") or []:
             cur, sec, route = b.get("current") or {}, b.get("secure") or {}, b.get("route") or {}
             decisive = ["%s %s (%s)" % (d.get("directive"), d.get("value"), "%s:%s" % (d.get("file"), d.get("line"))
-                                        if d.get("file") else "mod_ssl default")
-                        for d in b.get("directives") or [] if d.get("directive", "").startswith("SSLProxy")]
+                                        if d.get("file") else "default")
+                        for d in b.get("directives") or [] if d.get("backend_tls")]
             rows.append({
                 "proxy": proxy, "verdict": _verdict(b), "vhost": b.get("vhost"),
                 "route": "%s %s (%s:%s)" % (route.get("kind"), route.get("path"), route.get("file"), route.get("line")),

@@ -27,6 +27,8 @@ import fnmatch
 import os
 import re
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._audit_parse import dynamic_target, problem
+
 # mod_ssl's defaults when no SSLProxy* directive says otherwise (ssl_engine_config.c modssl_ctx_init_proxy and
 # ssl_engine_init.c): no verification, depth 1, peer name and expiry checked, all protocols but SSLv3.
 MOD_SSL_DEFAULTS = {
@@ -220,7 +222,6 @@ def _members(balancer, scopes):
 def backends_of(tree, server_root, problems=None):
     """One item per (vhost, route, TLS backend URL) of the tree, hand-written and managed alike (item['managed']).
     Routes whose backend host depends on the request are added to `problems` (a list) instead."""
-    from ansible_collections.revproxy.tls.plugins.module_utils.apache._audit_parse import dynamic_target, problem
     server = tree["server"]
     items = []
     scopes = [server] + list(tree["vhosts"])
@@ -266,5 +267,5 @@ def directives(item):
         if s is None:
             continue
         out.append({"directive": DISPLAY[key], "value": s["value"], "file": s["file"], "line": s["line"],
-                    "origin": s["origin"]})
+                    "origin": s["origin"], "backend_tls": key != "proxypreservehost"})
     return out

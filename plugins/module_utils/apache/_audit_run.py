@@ -23,7 +23,10 @@ import re
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit, _audit_parse, _audit_secure
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
-from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import insecure_settings
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
+    BACKEND_TLS_DEFAULTS,
+    insecure_settings,
+)
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
 
 HTTPD_TIMEOUT = 60
@@ -131,7 +134,7 @@ def _rows(items):
     return rows
 
 
-def _secure(rows, params, current):
+def _secure(rows, params):
     """Per row: (secure verdict, trust text, settings, chain facts)."""
     chains = _audit_secure.presented_chains([e for _i, e in rows], SEMANTICS, params["timeout"])
     facts = [_audit_secure.chain_facts(c) for c in chains]
@@ -176,7 +179,7 @@ def audit(params, layout, run_command):
         problems[:] = [p for p in problems if p["file"] not in managed]
     rows = _rows(items)
     current = _check([e for _i, e in rows], params)
-    secure = _secure(rows, params, current)
+    secure = _secure(rows, params)
     backends = []
     for (item, entry), res, (sec, trust, settings, fact) in zip(rows, current, secure):
         verdict = _verdict(res) if item["engine"] else dict(ENGINE_OFF, sni=res.get("sni"),
@@ -210,7 +213,6 @@ def audit(params, layout, run_command):
 
 
 def _checker_defaults():
-    from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import BACKEND_TLS_DEFAULTS
     return dict(BACKEND_TLS_DEFAULTS)
 
 

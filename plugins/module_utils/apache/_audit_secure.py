@@ -159,6 +159,9 @@ def propose_site(vhost, results, tls_dir, server):
     not_carried = []
     names = vhost["names"]
     site = {"name": slug(names[0] if names else os.path.basename(vhost["file"] or "site"))}
+    stem = os.path.basename(vhost["file"] or "")
+    if stem.endswith(".conf") and site["name"] == stem[:-len(".conf")]:
+        site["name"] += "-site"  # a site adopting the file must not have the file's name
     if not names:
         not_carried.append("the vhost has no ServerName: a site needs server_name")
     else:
@@ -194,7 +197,12 @@ def propose_site(vhost, results, tls_dir, server):
         normalize_site(_for_model(site), tls_dir=tls_dir, server=server)
     except (ConfigError, TypeError, ValueError) as exc:
         error = str(exc)
-    return {"site": site, "valid": error is None and not not_carried, "error": error, "not_carried": not_carried}
+    # What the site's `replaces` takes to adopt the file (the role disables it in the same change).
+    replaces = {"file": vhost["file"]}
+    if names:
+        replaces["vhost"] = names[0]
+    return {"site": site, "valid": error is None and not not_carried, "error": error, "not_carried": not_carried,
+            "replaces": replaces}
 
 
 def _for_model(site):

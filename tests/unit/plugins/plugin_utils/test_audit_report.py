@@ -11,7 +11,8 @@ def _backend(vhost, insecure, ok, url="https://b.test/"):
     return {"vhost": vhost, "url": url, "insecure": insecure, "insecure_settings": ["verify: none"] if insecure else [],
             "accepts": "verification off: any certificate is accepted" if insecure else "only a certificate from the "
             "trusted CA", "route": {"kind": "ProxyPass", "path": "/", "file": "/etc/apache2/x.conf", "line": 3},
-            "directives": [{"directive": "SSLProxyVerify", "value": "none", "file": "/etc/apache2/x.conf", "line": 4}],
+            "directives": [{"directive": "SSLProxyVerify", "value": "none", "file": "/etc/apache2/x.conf", "line": 4,
+                            "backend_tls": True}],
             "current": {"ok": ok, "reason": "ok" if ok else "chain_too_long", "message": "m"},
             "secure": {"ok": True, "reason": "ok", "trust": "the CA already configured", "fix": None}}
 
