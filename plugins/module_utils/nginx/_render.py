@@ -300,6 +300,9 @@ def render_site(site):
     # nginx picks the longest matching prefix whatever the order: longest first is easier to read.
     for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
         lines.extend(location_lines(site, loc))
+    if "/" not in [loc["path"] for loc in site["locations"]]:
+        lines.extend(["", comment("Nothing else is served: nginx would serve files from its default root here.", _IN),
+                      block("location", "/", indent=_IN), _d(2, "return", Bare("404")), _IN + "}"])
     lines.append("}")
     if site["frontend"]["redirect"]:
         lines.extend(_redirect_lines(site))
