@@ -174,8 +174,9 @@ backends:
     secure:
       description:
         - The verdict with secure settings (ok, reason, message, fix), the CA to trust (trust), the settings
-          (settings, in the role's backend_tls keys) and what the backend's chain shows (chain, depth_needed among
-          them).
+          (settings, in the role's backend_tls keys), what the backend's chain shows (chain, depth_needed among
+          them) and, when the backend asks for a client certificate, which issuers it accepts and whether one is
+          configured (client_certificate).
       type: dict
     notes:
       description: What the audit could not follow for this backend.

@@ -39,10 +39,13 @@ def lab(tmp_path_factory):
     chained = pki.leaf("chained", dns=["localhost"], issuer=inter)       # leaf + intermediate: depth 2
     direct = pki.leaf("direct", dns=["localhost"], issuer=root)          # depth 1
     blog = pki.leaf("blog", dns=["blog-backend.test"], issuer=root)      # not the URL's name
+    client = pki.leaf("proxy-client", dns=["proxy.test"], issuer=root, client=True)
     servers = [TLSBackend(chained.chain_path, chained.key_path, count=2, body=b"chained ok"),
                TLSBackend(direct.chain_path, direct.key_path, body=b"direct ok"),
-               TLSBackend(blog.chain_path, blog.key_path, body=b"blog ok")]
-    a, b, c = servers
+               TLSBackend(blog.chain_path, blog.key_path, body=b"blog ok"),
+               TLSBackend(direct.chain_path, direct.key_path, body=b"mtls ok", client_ca_path=root.cert_path,
+                          client_ca_names_path=root.cert_path)]
+    a, b, c, m = servers
     workdir = base / "apache"
     apache = PrivateApache(str(workdir), modules=MODULES, loglevel="warn ssl:info",
                            extra_global="Include conf.d/*.conf\nIncludeOptional sites/*.conf\n"
@@ -67,6 +70,11 @@ def lab(tmp_path_factory):
                                % (vh, b.port)),
         "more/match.conf": ("<VirtualHost %s>\nServerName match.test\nSSLProxyEngine on\n"
                             "ProxyPassMatch ^/pm/(.*)$ https://localhost:%d/$1\n</VirtualHost>\n" % (vh, b.port)),
+        "more/mtls.conf": ("<VirtualHost %s>\nServerName mtls.test\nSSLProxyEngine on\n"
+                           "SSLProxyMachineCertificateFile %s\nProxyPass / https://localhost:%d/\n</VirtualHost>\n"
+                           % (vh, client.bundle_path, m.port)),
+        "more/nocert.conf": ("<VirtualHost %s>\nServerName nocert.test\nSSLProxyEngine on\n"
+                             "ProxyPass / https://localhost:%d/\n</VirtualHost>\n" % (vh, m.port)),
         "more/rewrite.conf": ("<VirtualHost %s>\nServerName rewrite.test\nSSLProxyEngine on\nRewriteEngine on\n"
                               "RewriteRule ^/(.*)$ https://localhost:%d/$1 [P]\n</VirtualHost>\n" % (vh, b.port)),
     }
@@ -111,7 +119,7 @@ def _by_host(result):
 
 
 PATHS = {"blog.test": "/", "depth.test": "/", "inherit.test": "/", "pool.test": "/", "preserve.test": "/",
-         "match.test": "/pm/x", "rewrite.test": "/x"}
+         "match.test": "/pm/x", "rewrite.test": "/x", "mtls.test": "/", "nocert.test": "/"}
 
 
 def test_every_vhost_and_backend_is_found_with_file_and_line(lab, result):
@@ -168,8 +176,14 @@ def test_secure_verdicts_and_what_the_chain_needs(lab, result):
     assert depth["ok"] and depth["chain"]["depth_needed"] == 2
     assert depth["settings"]["verify"] == "require" and depth["settings"]["verify_depth"] >= 2
     assert "already configured" in depth["trust"]
-    for host in ("inherit.test", "pool.test", "match.test", "rewrite.test"):
+    for host in ("inherit.test", "pool.test", "match.test", "rewrite.test", "mtls.test"):
         assert all(b["secure"]["ok"] for b in rows[host]), rows[host]
+        assert (rows[host][0]["secure"]["client_certificate"] is None) == (host != "mtls.test")
+    assert "Audit Root CA" in rows["mtls.test"][0]["secure"]["client_certificate"]
+    assert "is configured" in rows["mtls.test"][0]["secure"]["client_certificate"]
+    nocert = rows["nocert.test"][0]
+    assert nocert["current"]["reason"] == "client_cert_required" and not nocert["secure"]["ok"]
+    assert "none is configured" in nocert["secure"]["client_certificate"]
 
 
 def test_private_ca_is_named_by_issuer_and_key_id_when_nothing_trusts_it(lab):

@@ -136,8 +136,8 @@ def _rows(items):
 
 def _secure(rows, params):
     """Per row: (secure verdict, trust text, settings, chain facts)."""
-    chains = _audit_secure.presented_chains([e for _i, e in rows], SEMANTICS, params["timeout"])
-    facts = [_audit_secure.chain_facts(c) for c in chains]
+    probed = _audit_secure.presented_chains([e for _i, e in rows], SEMANTICS, params["timeout"])
+    facts = [_audit_secure.chain_facts(p.get("served_chain")) for p in probed]
     bundle = params.get("system_ca_file") or _audit_secure.system_bundle()
     plans = []
     flat = []
@@ -149,7 +149,7 @@ def _secure(rows, params):
             flat.append(dict(settings, **dict((k, entry[k]) for k in ("url", "preserve_host", "host") if k in entry)))
     results = _check(flat, params)
     out = []
-    for (start, cands), fact in zip(plans, facts):
+    for (start, cands), fact, probe in zip(plans, facts, probed):
         chosen = 0
         for i in range(len(cands)):
             if results[start + i]["ok"]:
@@ -161,8 +161,9 @@ def _secure(rows, params):
         trust, settings = cands[chosen]
         if not results[start + chosen]["ok"] and results[start + chosen]["reason"] in _UNTRUSTED:
             trust = "private"
-        out.append((_verdict(results[start + chosen]), _audit_secure.trust_text(trust, settings, fact), settings,
-                    fact))
+        verdict = _verdict(results[start + chosen])
+        verdict["client_certificate"] = _audit_secure.client_request(probe, settings)
+        out.append((verdict, _audit_secure.trust_text(trust, settings, fact), settings, fact))
     return out
 
 

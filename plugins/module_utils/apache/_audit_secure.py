@@ -67,7 +67,8 @@ def chain_facts(chain):
 
 
 def presented_chains(entries, semantics, timeout, concurrency=16):
-    """The chain each backends[] entry's backend sends (None where no handshake completed), verification off."""
+    """The probe's facts for each backends[] entry ({} when none ran), verification off: facts['served_chain'] is
+    the chain the backend sends, facts['handshake'] whether it asked for a client certificate and from which CAs."""
     probes = [dict(e, verify="none", check_peer_name=False, check_peer_expire=False) for e in entries]
     for p in probes:
         for key in ("ca_file", "ca_path", "crl_file", "crl_path", "crl_check"):
@@ -83,7 +84,20 @@ def presented_chains(entries, semantics, timeout, concurrency=16):
         return _tls_probe.probe_steps(spec, check["context"], timeout, False)
 
     facts = _loop.run_loop([(lambda c=c: task(c)) for c in checks], concurrency)
-    return [f.get("served_chain") if isinstance(f, dict) else None for f in facts]
+    return [f if isinstance(f, dict) else {} for f in facts]
+
+
+def client_request(facts, tls):
+    """What the backend said about a client certificate during the handshake, in one line (None: it asked none)."""
+    hs = (facts or {}).get("handshake") or {}
+    if not hs.get("cert_requested"):
+        return None
+    names = "; ".join(hs.get("ca_list") or []) or "any issuer (no list sent)"
+    if tls.get("client_cert_file"):
+        return "the backend asks for a client certificate (acceptable issuers: %s); %s is configured for it" % (
+            names, tls["client_cert_file"])
+    return ("the backend asks for a client certificate (acceptable issuers: %s) and none is configured: give the "
+            "proxy one issued by one of them (client_cert_file)" % names)
 
 
 def secure_candidates(tls, facts, bundle, semantics):
