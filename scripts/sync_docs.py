@@ -32,6 +32,7 @@ VARIABLES = os.path.join(ROOT, "docs", "variables.md")
 # The server roles generated from the source: (role, server key of `server_notes`, prefix of its variables).
 ROLES = (
     ("apache_proxy", "apache", "apache_proxy_"),
+    ("nginx_proxy", "nginx", "nginx_proxy_"),
 )
 # The modules that take the sites drive the first role's server: the fragment shows that server's notes.
 FRAGMENT_ROLE = ROLES[0]

@@ -195,9 +195,6 @@ class NginxProfile(ServerProfile):
                             "verify the chain without it")
             if not tls["check_peer_expire"]:
                 self.refuse(field + ".check_peer_expire", "proxy_ssl_verify on always checks the validity dates")
-            if tls["verify_depth"] < 1:
-                self.refuse(field + ".verify_depth", "OpenSSL's depth counts intermediates, so the smallest depth "
-                            "nginx can set (0) still accepts a leaf signed by the CA, which a depth of 0 refuses")
         if tls["ca_path"]:
             self.refuse(field + ".ca_path", "proxy_ssl_trusted_certificate is one file; give ca_file or ca_content")
         if tls["crl_path"]:

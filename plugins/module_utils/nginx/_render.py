@@ -126,10 +126,10 @@ def backend_tls_lines(tls, url, insecure, level=2):
     lines.append(_d(level, "proxy_ssl_verify", _onoff(verify)))
     if tls["ca_file"]:
         lines.append(_d(level, "proxy_ssl_trusted_certificate", tls["ca_file"]))
-    lines.append(comment("OpenSSL counts intermediates (leaf + N intermediates + root): the site's verify_depth %d "
-                         "counts the root's depth (leaf = 0), so nginx gets %d." % (
-                             tls["verify_depth"], max(tls["verify_depth"] - 1, 0)), _IN * level))
-    lines.append(_d(level, "proxy_ssl_verify_depth", Bare(str(max(tls["verify_depth"] - 1, 0)))))
+    lines.append(comment("OpenSSL counts intermediates: %d accepts leaf + %d intermediate(s) + a trusted CA (the "
+                         "checker counts the same way for nginx)." % (tls["verify_depth"], tls["verify_depth"]),
+                         _IN * level))
+    lines.append(_d(level, "proxy_ssl_verify_depth", Bare(str(tls["verify_depth"]))))
     if tls["crl_file"]:
         lines.append(_d(level, "proxy_ssl_crl", tls["crl_file"]))
     lines.append(comment("SNI and the checked name: the backend's own host, never an upstream group's name.",

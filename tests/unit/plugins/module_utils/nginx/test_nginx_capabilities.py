@@ -59,8 +59,6 @@ REFUSALS = [
     ("check_peer_expire false", site(allow_insecure_backend_tls=True,
                                      backend_tls={"ca_file": "/ca.pem", "check_peer_expire": False}),
      "backend_tls.check_peer_expire", "validity dates"),
-    ("verify_depth 0", site(backend_tls={"ca_file": "/ca.pem", "verify_depth": 0}), "backend_tls.verify_depth",
-     "counts intermediates"),
     ("ca_path", site(backend_tls={"ca_path": "/etc/ssl/certs"}), "backend_tls.ca_path", "one file"),
     ("crl_path", site(backend_tls={"ca_file": "/ca.pem", "crl_path": "/crl", "crl_check": "chain"}),
      "backend_tls.crl_path", "one file"),
