@@ -20,7 +20,7 @@ from support.apache_model import normalize_sites, render_site
 from support.backends import TLSBackend
 from support.pki import PKI
 
-MODULES = tuple(DEFAULT_MODULES) + ("proxy_balancer", "lbmethod_byrequests", "slotmem_shm", "rewrite")
+MODULES = tuple(DEFAULT_MODULES) + ("proxy_balancer", "lbmethod_byrequests", "slotmem_shm", "rewrite", "macro")
 
 
 def _run(argv):
@@ -75,6 +75,9 @@ def lab(tmp_path_factory):
                            % (vh, client.bundle_path, m.port)),
         "more/nocert.conf": ("<VirtualHost %s>\nServerName nocert.test\nSSLProxyEngine on\n"
                              "ProxyPass / https://localhost:%d/\n</VirtualHost>\n" % (vh, m.port)),
+        "more/macro.conf": ("<Macro Proxied $name>\n<VirtualHost %s>\nServerName $name\nSSLProxyEngine on\n"
+                            "SSLProxyVerify none\nProxyPass / https://localhost:%d/\n</VirtualHost>\n</Macro>\n"
+                            "Use Proxied macro.test\n" % (vh, c.port)),
         "more/rewrite.conf": ("<VirtualHost %s>\nServerName rewrite.test\nSSLProxyEngine on\nRewriteEngine on\n"
                               "RewriteRule ^/(.*)$ https://localhost:%d/$1 [P]\n</VirtualHost>\n" % (vh, b.port)),
     }
@@ -131,7 +134,12 @@ def test_every_vhost_and_backend_is_found_with_file_and_line(lab, result):
     assert len(rows["pool.test"]) == 2 and {b["balancer"] for b in rows["pool.test"]} == {"balancer://pool"}
     assert [b["route"]["kind"] for b in rows["match.test"]] == ["ProxyPassMatch"]
     assert [b["route"]["kind"] for b in rows["rewrite.test"]] == ["RewriteRule"]
-    assert not result["problems"], result["problems"]
+    # mod_macro is not expanded: its definition, its use and the vhost httpd made from it are each reported.
+    macro = str(lab["workdir"] / "more/macro.conf")
+    assert sorted((p["kind"], p["line"]) for p in result["problems"]) == [("macro", 1), ("macro", 9),
+                                                                          ("vhost_not_read", 9)], result["problems"]
+    assert all(p["file"] == macro for p in result["problems"])
+    assert "macro.test" in [p for p in result["problems"] if p["kind"] == "vhost_not_read"][0]["message"]
     files = [os.path.relpath(f["path"], str(lab["workdir"])) for f in result["files"]]
     assert files[0] == "httpd.conf" and "conf.d/proxy-ca.conf" in files and "more/pool.conf" in files
     inherited = {d["directive"]: d for d in rows["inherit.test"][0]["directives"]}

@@ -79,9 +79,10 @@ def _setting(args, path, line):
 class _Reader:
     """One walk of the include tree (read_tree's state)."""
 
-    def __init__(self, server_root, roots, defines, modules, limits):
+    def __init__(self, server_root, roots, defines, modules, limits, confirmed=None):
         self.server_root = server_root
         self.roots = [os.path.realpath(r) for r in roots]
+        self.confirmed = set(os.path.realpath(p) for p in confirmed or ())
         self.defines = None if defines is None else dict(defines)
         self.config_defines = {}
         self.modules = set(modules if modules is not None else DEFAULT_BUILTIN)
@@ -95,6 +96,8 @@ class _Reader:
 
     # -- files -------------------------------------------------------------------------------------------------
     def _under_roots(self, real):
+        if real in self.confirmed:  # httpd itself read it (DUMP_INCLUDES): an Include outside the tree, on purpose
+            return True
         return any(real == r or real.startswith(r.rstrip("/") + "/") for r in self.roots)
 
     def read_file(self, path, chain, where):
@@ -399,17 +402,18 @@ class _TooLong(Exception):
     pass
 
 
-def read_tree(main_config, server_root=None, roots=None, defines=None, modules=None, limits=None):
+def read_tree(main_config, server_root=None, roots=None, defines=None, modules=None, limits=None, confirmed=None):
     """The configuration Apache reads from main_config: {files, problems, server, vhosts}.
 
     server_root: what relative Include paths are taken from (default: main_config's directory); roots: the
     directories whose files may be read (default: the server root and main_config's directory; a path resolving
     elsewhere is reported as outside_tree); defines: the names defined on httpd's command line (None: unknown, so an
     <IfDefine> of a name the configuration does not Define is reported); modules: the modules compiled into httpd
-    (httpd -l), LoadModule adds the others. Every problem is {file, line, kind, message}."""
+    (httpd -l), LoadModule adds the others; confirmed: the files httpd says it reads (-D DUMP_INCLUDES), read even
+    outside `roots`. Every problem is {file, line, kind, message}."""
     server_root = server_root or os.path.dirname(os.path.abspath(main_config))
     roots = roots or [server_root, os.path.dirname(os.path.abspath(main_config))]
-    reader = _Reader(server_root, roots, defines, modules, limits)
+    reader = _Reader(server_root, roots, defines, modules, limits, confirmed)
     try:
         reader.read_file(main_config, [], (main_config, None))
     except _TooLong:

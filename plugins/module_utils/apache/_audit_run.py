@@ -23,6 +23,7 @@ import re
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit, _audit_parse, _audit_secure
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import LiveVhostsError, read_live_vhosts
 from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import (
     BACKEND_TLS_DEFAULTS,
     insecure_settings,
@@ -30,6 +31,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
 
 HTTPD_TIMEOUT = 60
+_MACRO_USE = re.compile(r'used on line (?P<line>\d+) of "(?P<file>[^"]*)"$')
 _INCLUDED = re.compile(r"^\s*\((?:\*|\d+)\)\s+(?P<path>/.*)$")
 _DEFINE = re.compile(r"^Define: (?P<name>[^=\s]+)(?:=(?P<value>.*))?$")
 _SERVER_ROOT = re.compile(r'^ServerRoot: "(?P<root>.*)"$')
@@ -83,8 +85,10 @@ def read(layout, run_command, use_httpd=True, limits=None):
     server_root = root or layout.config_root
     tree = _audit_parse.read_tree(layout.main_config, server_root=server_root,
                                   roots=[layout.config_root, server_root], defines=defines,
-                                  modules=builtin, limits=limits)
+                                  modules=builtin, limits=limits, confirmed=files)
     tree["problems"] = problems + tree["problems"]
+    if use_httpd and files is not None:
+        tree["problems"].extend(unread_vhosts(layout, run_command, tree))
     if files is not None:
         read_paths = set(os.path.realpath(f["path"]) for f in tree["files"])
         for path in files:
@@ -93,6 +97,31 @@ def read(layout, run_command, use_httpd=True, limits=None):
                                                              "did not (see the other problems)" % path))
     tree["server_root"] = server_root
     return tree
+
+
+def unread_vhosts(layout, run_command, tree):
+    """Problems for the vhosts httpd builds (-D DUMP_VHOSTS) that the audit did not read: made by a macro, or in a
+    section it left out. Each names the file and line httpd gives."""
+    def command(args):
+        return ["timeout", str(HTTPD_TIMEOUT)] + layout.config_test_command(layout.main_config, args)
+    try:
+        live = read_live_vhosts(command, run_command)
+    except LiveVhostsError as exc:
+        return [_audit_parse.problem(layout.main_config, None, "config_test", str(exc)[:600])]
+    read_at = set((os.path.realpath(v["file"]), v["line"]) for v in tree["vhosts"])
+    out, seen = [], set()
+    for v in live:
+        used = _MACRO_USE.search(v["file"])  # mod_macro's "macro 'x' (defined on ...) used on line N of "file""
+        if used:
+            v = dict(v, file=used.group("file"), line=int(used.group("line")))
+        key = (os.path.realpath(v["file"]), v["line"])
+        if key in read_at or key in seen:
+            continue
+        seen.add(key)
+        out.append(_audit_parse.problem(v["file"], v["line"], "vhost_not_read", "httpd has a vhost %s here that the "
+                                        "audit did not read (a macro, a variable or a section it left out): its "
+                                        "backends are not audited" % " ".join(v["names"])))
+    return out
 
 
 def accepts(tls):

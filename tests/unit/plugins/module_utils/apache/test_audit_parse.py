@@ -182,3 +182,17 @@ def test_hostile_trees_are_bounded_and_reported(tmp_path, name, setup, kind):
                                          ("https://b.test:8443/%{REQUEST_URI}", False)])
 def test_dynamic_target(url, dynamic):
     assert ap.dynamic_target(url) is dynamic
+
+
+def test_an_include_outside_the_tree_is_read_only_when_httpd_reads_it(tmp_path):
+    """certbot's Include /etc/letsencrypt/options-ssl-apache.conf is read when httpd says it reads it (DUMP_INCLUDES),
+    reported as outside the tree otherwise."""
+    outside = tmp_path / "elsewhere.conf"
+    outside.write_text("SSLProxyVerifyDepth 3\n")
+    root = tmp_path / "conf"
+    root.mkdir()
+    (root / "main.conf").write_text("Include %s\n" % outside)
+    alone = ap.read_tree(str(root / "main.conf"))
+    assert kinds(alone) == ["outside_tree"] and alone["server"]["settings"] == {}
+    confirmed = ap.read_tree(str(root / "main.conf"), confirmed=[str(outside)])
+    assert not confirmed["problems"] and confirmed["server"]["settings"]["sslproxyverifydepth"]["args"] == ["3"]
