@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -111,6 +112,8 @@ def log_lines(text):
 def directives(entry, omit_protocols=False, upstream=None):
     """The proxy_ssl_* directives for a backend entry (what the module is told nginx is configured with)."""
     out = ["proxy_ssl_session_reuse off;"]
+    if entry.get("preserve_host"):
+        out.append("proxy_set_header Host $host;")
     if entry["verify"] == "require":
         out += ["proxy_ssl_verify on;", "proxy_ssl_verify_depth %d;" % entry["verify_depth"]]
     if entry.get("ca_file"):
@@ -131,18 +134,32 @@ def directives(entry, omit_protocols=False, upstream=None):
     return out
 
 
+class LegacyTLSBackend(backends.TLSBackend):
+    """A TLS backend whose own OpenSSL accepts legacy keys and signatures (@SECLEVEL=0), as an old server does."""
+
+    def _make_context(self, chain_path, key_path, client_ca_path, client_ca_names_path, min_version, max_version,
+                      key_password, alpn):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        ctx.load_cert_chain(chain_path, key_path, password=key_password)
+        ctx.sni_callback = self._sni_callback
+        return ctx
+
+
 class World:
     def __init__(self, tmp):
         self.tmp = tmp
         self.cases = {}
         self.stack = []
 
-    def add(self, name, backend, url, reason, omit_protocols=False, upstream=None, **tls):
+    def add(self, name, backend, url, reason, omit_protocols=False, upstream=None, preserve_host=False, **tls):
         if backend is not None:
             self.stack.append(backend)
         entry = dict(BACKEND_TLS_DEFAULTS)
         entry.update(tls)
         entry["url"] = url
+        if preserve_host:  # proxy_set_header Host $host: the client's Host goes to the backend
+            entry.update(preserve_host=True, host="%s.front.test" % name)
         self.cases[name] = {"entry": entry, "reason": reason, "omit_protocols": omit_protocols,
                             "upstream": upstream, "front": "%s.front.test" % name}
 
@@ -253,6 +270,22 @@ def build_world(w, f):
     b = T(good.chain_path, good.key_path, max_version="TLSv1.2")
     b.context.set_ciphers("ECDHE-ECDSA-AES128-SHA")
     w.add("ciphermismatch", b, url(b), "tls_cipher_mismatch", ca_file=ca, ciphers="ECDHE-ECDSA-AES256-GCM-SHA384")
+    # the client's Host goes to the backend, and changes no name: nginx still checks the URL host (mod_ssl would
+    # check the client's Host)
+    w.add("preserve_host", None, url(ok_be), "ok", preserve_host=True, ca_file=ca)
+    w.add("ip_no_sni", None, url(ok_be, "127.0.0.1"), "ok", verify="none")
+    # OpenSSL's security level on the backend's chain, read from the verify result after the handshake
+    weak = f.leaf("rsa1024", dns=["localhost"], issuer=inter, key_type="rsa1024")
+    b = LegacyTLSBackend(weak.chain_path, weak.key_path)
+    w.add("rsa1024", b, url(b), "weak_key", ca_file=ca)
+    w.add("off_rsa1024", None, url(b), "ok", verify="none")
+    w.add("rsa1024_seclevel1", None, url(b), "ok", ca_file=ca, ciphers="DEFAULT:@SECLEVEL=1")
+    rsa = pki.PKI(f.directory + "-rsa", key_type="rsa")
+    rsa_root = rsa.ca("Legacy Root CA")
+    sha1 = rsa.leaf("sha1-leaf", dns=["localhost"], issuer=rsa.ca("Legacy Intermediate CA", issuer=rsa_root),
+                    digest="sha1")
+    b = LegacyTLSBackend(sha1.chain_path, sha1.key_path)
+    w.add("sha1leaf", b, url(b), "weak_signature", ca_file=rsa_root.cert_path)
 
 
 def server_blocks(w, port):
@@ -314,7 +347,8 @@ CASES = ["ok", "off_selfsigned", "selfsigned", "off_expired", "expired", "expire
          "ipsan", "depth1_one_intermediate", "depth0_one_intermediate", "depth1_two_intermediates",
          "depth2_two_intermediates", "untrusted", "incomplete", "hugechain", "crl_issuer_only", "crl_revoked",
          "crl_good", "mtls12_none", "mtls12_ok", "mtls12_bad", "mtls13_none", "mtls13_ok", "mtls13_bad", "refused",
-         "plainhttp", "silent", "garbage", "closemid", "silenttls", "hugestatus", "ciphermismatch"]
+         "plainhttp", "silent", "garbage", "closemid", "silenttls", "hugestatus", "ciphermismatch", "preserve_host",
+         "ip_no_sni", "rsa1024", "off_rsa1024", "rsa1024_seclevel1", "sha1leaf"]
 
 # The levels at which nginx reports an upstream failure (info lines are nginx's own chatter).
 _FAILURE_LEVELS = ("error", "crit", "alert", "emerg")
@@ -333,6 +367,9 @@ def test_module_agrees_with_nginx(world, name):
     assert res["ok"] == (case["nginx_status"] == 200), detail
     assert res["http_status"] == case["nginx_status"], detail
     assert predicted == real, detail  # the very lines nginx wrote, nothing more, nothing less
+    if case["nginx_status"] == 200:  # what the backend saw from nginx: the SNI and Host the module says
+        seen = dict(line.split("=", 1) for line in case["nginx_body"].decode().splitlines() if "=" in line)
+        assert (seen["SNI"], seen["Host"]) == (str(res["sni"]), res["host_header"]), detail
 
 
 def test_every_case_is_listed(world):
