@@ -473,3 +473,36 @@ def test_session_reuse_lets_a_failing_location_through(tmp_path, reserved_port, 
         backend.stop()
     assert status == (200 if reuse else 502)
     assert result["reason"] == "incomplete_chain", result  # what /bad's own settings decide (root not trusted)
+
+
+# -- proxy_next_upstream: a bad member of an upstream group is hidden behind a good one --------------------------
+
+def test_next_upstream_hides_a_bad_member_the_checker_names(tmp_path, reserved_port):
+    """An upstream group of a member whose certificate names another host and a good member: nginx answers 200 (it
+    tries the next member, round robin starting with the first), and its log holds the bad member's line; the
+    checker checks each member and reports the bad one with that very line."""
+    f = pki.PKI(tmp_path / "pki")
+    root = f.ca("Pool Root CA")
+    good = f.leaf("good", dns=["localhost"], issuer=root)
+    wrong = f.leaf("wrong", dns=["other.test"], issuer=root)
+    bad_be = backends.TLSBackend(wrong.chain_path, wrong.key_path)
+    good_be = backends.TLSBackend(good.chain_path, good.key_path)
+    nginx = PrivateNginx(tmp_path / "nginx", reserved_port("127.0.0.1"))
+    entries = [dict(BACKEND_TLS_DEFAULTS, url="https://localhost:%d/" % be.port, ca_file=root.cert_path,
+                    ssl_name="localhost") for be in (bad_be, good_be)]
+    lines = ["proxy_pass https://pool;"] + directives(entries[0])  # proxy_ssl_name localhost among them
+    try:
+        nginx.start("upstream pool {\n server localhost:%d;\n server localhost:%d;\n}\nserver {\n listen 127.0.0.1:%d;"
+                    "\n error_log %s/logs/pool.log info;\n location / {\n  %s\n }\n}"
+                    % (bad_be.port, good_be.port, nginx.port, nginx.dir, "\n  ".join(lines)))
+        status = nginx.request("/", "front.test")[0]
+        results = mod.run(dict(backends=entries, sites=None, timeout=TIMEOUT, concurrency=4, http_request=True,
+                               return_pem=False, server="nginx"))[1]
+    finally:
+        nginx.stop()
+        bad_be.stop()
+        good_be.stop()
+    assert status == 200
+    assert [r["reason"] for r in results] == ["name_mismatch", "ok"]
+    real = [line for level, line in log_lines(nginx.log("pool.log")) if level in _FAILURE_LEVELS]
+    assert real == [line["line"] for line in results[0]["server_log"]], real
