@@ -1,6 +1,7 @@
 """Table-driven tests of nginx's rules (tls/_nginx.py) and of nginx's part of the failure catalogue
 (nginx/_catalogue.py). Every rule is also held against a real nginx by tests/integration/test_nginx_oracle.py."""
 import datetime
+import re
 
 import pytest
 from cryptography import x509
@@ -291,3 +292,36 @@ def test_results_carry_nginx_lines_status_and_fix():
     res = nginx_catalogue.entry_result("name_mismatch", dict(fields, ids="localhost"))
     assert res["server_log"][0]["line"].startswith('[error] upstream SSL certificate does not match "pool"')
     assert nginx_catalogue.entry_result("response_timeout", fields)["http_status"] == 504
+
+
+# -- backend_handshake's server option -----------------------------------------------------------------------------
+
+def _params(**kw):
+    params = dict(backends=None, sites=None, validated=None, names=None, backend_tls_defaults=None, tls_dir=None,
+                  timeout=1.0, concurrency=4, fail_on="never", http_request=True, return_pem=False)
+    params.update(kw)
+    return params
+
+
+@pytest.mark.parametrize("params, message", [
+    (_params(server="nginx", validated="0" * 64), "validated: the nginx role hands on no validated set"),
+    (_params(server="lighttpd", backends=[]), "server: must be one of apache, nginx, got 'lighttpd'"),
+])
+def test_module_server_refusals(params, message):
+    from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        mod.run(params)
+
+
+def test_module_server_picks_semantics_and_directory():
+    from ansible_collections.revproxy.tls.plugins.modules import backend_handshake as mod
+    assert mod.SERVERS["nginx"][0] is nginx_catalogue.SEMANTICS
+    assert mod.SERVERS["apache"][0] is apache_catalogue.SEMANTICS
+    assert mod.ARGUMENT_SPEC["server"] == {"type": "str", "choices": ["apache", "nginx"], "default": "apache"}
+    # an entry nginx cannot express is that backend's invalid_input, the others still checked
+    checks, results = mod.run(_params(server="nginx", backends=[
+        {"url": "https://backend.test/", "verify": "optional", "ca_file": __file__},
+        {"url": "http://127.0.0.1:9/", "verify": "none"}]))
+    assert results[0]["reason"] == "invalid_input"
+    assert results[0]["message"].startswith("invalid input, not checked: backends[0].verify: optional: nginx")
+    assert results[1]["reason"] != "invalid_input"
