@@ -42,7 +42,7 @@ author:
 requirements:
   - pyOpenSSL >= 23.0 and cryptography >= 38.0 on the host, as for M(revproxy.tls.backend_handshake).
 notes:
-  - Sites managed by the C(apache_proxy) role (files with its header) are marked (RV(vhosts[].managed)) and their
+  - Sites managed by the C(apache_proxy) role (files with its header) are marked (C(managed) in RV(vhosts)) and their
     backends are left out unless O(include_managed).
   - C(SSLProxyMachineCertificatePath) and protocol-specific C(SSLProxyCipherSuite) lists are not checked (a note says
     so on the backend).

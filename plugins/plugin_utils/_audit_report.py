@@ -158,8 +158,8 @@ def render_markdown(results, title="Audit of the hand-written vhosts", generated
         for r in rows:
             out.append("| %s |" % " | ".join([
                 md_escape(r["proxy"]), md_escape(r["vhost"]), md_escape(r["route"]), md_escape(r["backend"]),
-                "**%s**" % r["verdict"], md_escape("%s. %s%s" % (r["accepts"], r["now"], (". " + r["insecure"])
-                                                                if r["insecure"] else "")),
+                "**%s**" % r["verdict"],
+                md_escape("%s. %s%s" % (r["accepts"], r["now"], (". " + r["insecure"]) if r["insecure"] else "")),
                 md_escape(r["secure"]), md_escape("%s. %s" % (r["trust"], r["fix"]))]))
     out += ["", "## Proposed sites", ""]
     for proxy, v in _proposals(results):

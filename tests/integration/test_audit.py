@@ -247,7 +247,6 @@ def test_module_options_metrics_and_check_mode_safety(lab, tmp_path):
     assert sorted((str(p), p.stat().st_mtime_ns) for p in lab["workdir"].rglob("*.conf")) == before
 
 
-
 PLAY = """
 - ansible.builtin.import_playbook: revproxy.tls.audit
 """

@@ -116,8 +116,10 @@ def protocols_of(value):
     for word in value.split():
         action = word[0] if word[0] in "+-" else ""
         name = word.lstrip("+-")
-        names = set(ALL_PROTOCOLS) if name.lower() == "all" else set(p for p in ALL_PROTOCOLS if p.lower() ==
-                                                                       name.lower())
+        if name.lower() == "all":
+            names = set(ALL_PROTOCOLS)
+        else:
+            names = set(p for p in ALL_PROTOCOLS if p.lower() == name.lower())
         if action == "-":
             enabled -= names
         elif action == "+":

@@ -131,8 +131,8 @@ def trust_text(trust, tls, facts):
         return "no certificate was received: the CA to trust cannot be told"
     if facts["top_self_signed"] and facts["served"] == 1:
         return ("the backend presents a self-signed certificate %s (key id %s): trust that certificate itself, or "
-                "better, issue the backend a certificate from a private CA" % (facts["top_subject"],
-                                                                             facts["issuer_key_id"]))
+                "better, issue the backend a certificate from a private CA"
+                % (facts["top_subject"], facts["issuer_key_id"]))
     return ("trust the private CA that issued %s: its root is %s (key id %s); put that root in a CA file for "
             "SSLProxyCACertificateFile" % (facts["top_subject"], facts["top_issuer"] if not facts["top_self_signed"]
                                            else facts["top_subject"], facts["issuer_key_id"] or "unknown"))

@@ -109,9 +109,24 @@ def test_chain_facts_depth(monkeypatch, chain, depth, self_signed):
     assert facts["depth_needed"] == depth and facts["top_self_signed"] is self_signed
 
 
-@pytest.mark.parametrize("address,listen", [("*:443", {"port": 443}), ("127.0.0.1:8443", {"address": "127.0.0.1",
-                                                                                           "port": 8443}),
-                                            ("[::1]:443", {"address": "::1", "port": 443}),
-                                            ("_default_:80", {"port": 80})])
+@pytest.mark.parametrize("address,listen", [
+    ("*:443", {"port": 443}),
+    ("127.0.0.1:8443", {"address": "127.0.0.1", "port": 8443}),
+    ("[::1]:443", {"address": "::1", "port": 443}),
+    ("_default_:80", {"port": 80}),
+])
 def test_listen_of_a_vhost_address(address, listen):
     assert _audit_secure._listen(address) == listen  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("name", ['evil".test', "a.test\\nInclude /etc/shadow", "a b.test", "-x.test", "\u0430.test"])
+def test_a_hostile_name_from_a_hand_written_file_never_makes_a_valid_proposal(name):
+    """Values read from the files reach a proposal only through the role's model, which refuses them."""
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+    vhost = {"names": [name], "file": "/etc/apache2/sites-enabled/x.conf", "addresses": ["*:80"], "settings": {}}
+    result = {"route": {"kind": "ProxyPass", "path": "/", "file": "x", "line": 1, "regex": False},
+              "url": "https://b.test/", "balancer": None, "preserve_host": False,
+              "secure_tls": {"verify": "require", "verify_depth": 4, "ca_file": "/ca.pem", "check_peer_name": True,
+                             "check_peer_expire": True, "protocols": ["TLSv1.2", "TLSv1.3"]}}
+    proposal = _audit_secure.propose_site(vhost, [result], "/etc/apache2/revproxy-tls", APACHE)
+    assert not proposal["valid"] and "server_name" in proposal["error"]
