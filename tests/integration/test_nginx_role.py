@@ -160,29 +160,25 @@ def test_rollback_restores_the_tree_byte_for_byte(world):
     assert get(world["port"], "/tls13/")[0] == 404
 
 
-def test_probe_failure_is_reported_and_rolled_back(world):
+def test_the_role_rolls_back_when_the_probe_fails(world):
+    """With the preflight off, a backend nginx refuses reaches the probe: the role restores the previous files byte
+    for byte, reloads nginx with them, and fails naming the site and nginx's log line."""
     ng = world["ng"]
     assert run(ng, [site(world, [loc(world, "/good/", "good")])]).rc == 0
     before = ng.tree()
     failing = site(world, [loc(world, "/good/", "good"), loc(world, "/self/", "selfsigned")])
-    result = run(ng, [failing], transaction="begin")
-    assert result.rc != 0, result
+    result = role(ng, [failing], nginx_proxy_preflight="off")
+    assert result.rc != 0
     assert "probe failed for site(s) front" in result.output and "502" in result.output, result
-    rollback = run_playbook("""
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - revproxy.tls.nginx_proxy_sites: "{{ args }}"
-    - revproxy.tls.nginx_proxy_probe: "{{ probe_args | combine({'probe': []}) }}"
-""", {"args": dict(ng.module_args, sites=[], transaction="rollback"), "probe_args": ng.probe_args})
-    assert rollback.rc == 0, rollback
+    assert "The previous configuration was restored" in result.output, result
+    assert "upstream SSL certificate verify error" in result.output, result
     assert ng.tree() == before
     assert get(world["port"], "/self/")[0] == 404
+    assert get(world["port"], "/good/") == (200, b"good")
 
 
 def test_reload_under_load_drops_no_request(world):
     ng = world["ng"]
-    assert run(ng, [site(world, [loc(world, "/good/", "good")])]).rc == 0
     stop = threading.Event()
     results = []
 
@@ -197,7 +193,7 @@ def test_reload_under_load_drops_no_request(world):
     for thread in threads:
         thread.start()
     try:
-        for n in range(2):
+        for n in range(3):
             aliases = ["a%d.test" % n]
             assert run(ng, [site(world, [loc(world, "/good/", "good")], server_aliases=aliases)]).rc == 0
     finally:
@@ -206,3 +202,35 @@ def test_reload_under_load_drops_no_request(world):
             thread.join()
     assert len(results) > 50
     assert set(results) == {200}, [r for r in results if r != 200][:5]
+
+
+ROLE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: revproxy.tls.nginx_proxy
+"""
+
+
+def role(ng, sites, **extra):
+    variables = {"nginx_proxy_sites": sites, "nginx_proxy_install": False, "nginx_proxy_manage_service": False,
+                 "nginx_proxy_config_root": ng.etc, "nginx_proxy_prefix": ng.dir, "nginx_proxy_binary": ng.module_args[
+                     "binary"], "nginx_proxy_pid_file": ng.pid_file, "nginx_proxy_error_log": ng.error_log}
+    variables.update(extra)
+    return run_playbook(ROLE_PLAY, variables)
+
+
+def test_the_role_preflights_applies_and_converges(world):
+    ng = world["ng"]
+    sites = [site(world, [loc(world, "/good/", "good"), loc(world, "/tls13/", "tls13")], server_aliases=["r.test"])]
+    result = role(ng, sites)
+    assert result.rc == 0, result
+    assert get(world["port"], "/tls13/", host="r.test") == (200, b"tls13")
+    assert role(ng, sites).changed == 0
+    before = ng.tree()
+    # The preflight checks the backend as nginx will (server: nginx) and stops the run before any file changes.
+    refused = role(ng, [site(world, [loc(world, "/good/", "good"), loc(world, "/self/", "selfsigned")])])
+    assert refused.rc != 0
+    assert "No live file was changed" in refused.output, refused
+    assert ng.tree() == before
+    assert get(world["port"], "/self/", host="r.test")[0] == 404
