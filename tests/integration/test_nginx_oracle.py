@@ -274,6 +274,8 @@ def build_world(w, f):
     # check the client's Host)
     w.add("preserve_host", None, url(ok_be), "ok", preserve_host=True, ca_file=ca)
     w.add("ip_no_sni", None, url(ok_be, "127.0.0.1"), "ok", verify="none")
+    # an http:// URL to a TLS port whose server closes on the plain request: nginx and the checker see the same close
+    w.add("http_to_tls_port", None, "http://localhost:%d/" % ok_be.port, "no_http_response", verify="none")
     # OpenSSL's security level on the backend's chain, read from the verify result after the handshake
     weak = f.leaf("rsa1024", dns=["localhost"], issuer=inter, key_type="rsa1024")
     b = LegacyTLSBackend(weak.chain_path, weak.key_path)
@@ -348,7 +350,7 @@ CASES = ["ok", "off_selfsigned", "selfsigned", "off_expired", "expired", "expire
          "depth2_two_intermediates", "untrusted", "incomplete", "hugechain", "crl_issuer_only", "crl_revoked",
          "crl_good", "mtls12_none", "mtls12_ok", "mtls12_bad", "mtls13_none", "mtls13_ok", "mtls13_bad", "refused",
          "plainhttp", "silent", "garbage", "closemid", "silenttls", "hugestatus", "ciphermismatch", "preserve_host",
-         "ip_no_sni", "rsa1024", "off_rsa1024", "rsa1024_seclevel1", "sha1leaf"]
+         "ip_no_sni", "rsa1024", "off_rsa1024", "rsa1024_seclevel1", "sha1leaf", "http_to_tls_port"]
 
 # The levels at which nginx reports an upstream failure (info lines are nginx's own chatter).
 _FAILURE_LEVELS = ("error", "crit", "alert", "emerg")
