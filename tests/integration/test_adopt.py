@@ -1,0 +1,141 @@
+"""Adopt (issue 24) on the system Apache, through the apache_proxy role: a hand-written vhost is taken over by a
+managed site in one change.
+
+The hand-written file (/etc/apache2/sites-available/revproxy-test-adopt-hand.conf, enabled by its sites-enabled link
+as a2ensite does) answers adopt-hand.test and www.adopt-hand.test on *:80 with a 307 to hand-written.invalid. The
+managed site has the same address, port and names and proxies to a real backend on loopback.
+
+- adopted: the managed site answers (the backend's body), the link is gone, the file is untouched; a second run
+  changes nothing;
+- a probe that fails (the backend's port bound and never listening, preflight off) rolls the change back: the link
+  and the file are byte-identical to before and the hand-written vhost answers again;
+- a site whose port or names disagree with the hand-written vhost is refused naming the difference, and nothing
+  in /etc/apache2 changes.
+
+Holds the system-Apache lock (conftest.system_apache); the hand-written file and link are removed again and Apache
+reloaded, also on failure.
+"""
+import hashlib
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import CONFIG_ROOT, apply_role, get, snapshot
+from support.backends import PlainHTTPBackend
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
+
+HAND_NAME = "revproxy-test-adopt-hand.conf"
+HAND_FILE = os.path.join(CONFIG_ROOT, "sites-available", HAND_NAME)
+HAND_LINK = os.path.join(CONFIG_ROOT, "sites-enabled", HAND_NAME)
+HAND = """# Hand-written, before revproxy.tls (tests/integration/test_adopt.py)
+<VirtualHost *:80>
+    ServerName adopt-hand.test
+    ServerAlias www.adopt-hand.test
+    Redirect 307 / http://hand-written.invalid/
+</VirtualHost>
+"""
+
+
+def _reload():
+    subprocess.run(["apache2ctl", "graceful"], check=True, capture_output=True)
+
+
+def _answer(host="adopt-hand.test", want=None, timeout=15.0):
+    """(status, body) for host on port 80; with `want`, waits until the status is that (a graceful reload's old
+    children may answer a moment longer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = get("/", host=host, port=80)
+        if want is None or got[0] == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def _state():
+    """The hand-written file's bytes and mode, and the link's target (None when there is none)."""
+    with open(HAND_FILE, "rb") as handle:
+        data = handle.read()
+    return (hashlib.sha256(data).hexdigest(), oct(os.stat(HAND_FILE).st_mode),
+            os.readlink(HAND_LINK) if os.path.islink(HAND_LINK) else None)
+
+
+@pytest.fixture()
+def hand_written(system_apache):
+    """The hand-written vhost, enabled and serving (inside the system-Apache lock); removed again afterwards."""
+    with open(HAND_FILE, "w") as handle:
+        handle.write(HAND)
+    os.chmod(HAND_FILE, 0o640)
+    os.symlink("../sites-available/" + HAND_NAME, HAND_LINK)
+    try:
+        _reload()
+        assert _answer(want=307)[0] == 307
+        yield _state()
+    finally:
+        for path in (HAND_LINK, HAND_FILE, HAND_FILE + ".disabled"):
+            if os.path.lexists(path):
+                os.unlink(path)
+        _reload()
+
+
+@pytest.fixture()
+def backend():
+    server = PlainHTTPBackend(body=b"managed site answers")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _site(port, **kw):
+    return dict({"name": "adopt-managed", "server_name": "adopt-hand.test", "server_aliases": ["www.adopt-hand.test"],
+                 "listen": {"port": 80}, "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % port}],
+                 "replaces": {"file": HAND_FILE, "vhost": "adopt-hand.test"}}, **kw)
+
+
+def test_a_hand_written_vhost_is_adopted_and_a_second_run_changes_nothing(hand_written, backend):
+    res = apply_role([_site(backend.port)], apache_proxy_install=False)
+    assert res.rc == 0, res
+    for host in ("adopt-hand.test", "www.adopt-hand.test"):
+        status, body = _answer(host, want=200)
+        assert status == 200 and body.startswith("managed site answers"), (host, status, body)
+    digest, mode, link = _state()
+    assert (digest, mode) == hand_written[:2] and link is None  # disabled as a2dissite does; the file untouched
+    again = apply_role([_site(backend.port)], apache_proxy_install=False)
+    assert again.rc == 0 and again.changed == 0, again
+    assert _state() == (digest, mode, None)
+
+
+def test_a_failed_probe_brings_the_hand_written_vhost_back_byte_identical(hand_written, backend, reserved_port):
+    dead = reserved_port()  # bound, never listening: the probe's request gets a 503
+    res = apply_role([_site(dead)], apache_proxy_install=False, apache_proxy_preflight="off")
+    assert res.rc != 0, res
+    assert "rolled back - probe failed" in res.stdout, res
+    assert _state() == hand_written
+    assert _answer(want=307)[0] == 307
+    assert not os.path.lexists(os.path.join(CONFIG_ROOT, "sites-available", "adopt-managed.conf"))
+
+
+REFUSED = [
+    ({"listen": {"port": 8081}}, r"listens on \*:80 with the names adopt-hand.test, www.adopt-hand.test; the site "
+                                 r"on \*:8081"),
+    ({"server_aliases": []}, "and the site disagree"),
+    ({"replaces": {"file": HAND_FILE, "vhost": "other.test"}}, "has no vhost other.test"),
+    ({"replaces": {"file": "/etc/passwd"}}, "is not a file directly in"),
+    ({"replaces": {"file": os.path.join(CONFIG_ROOT, "apache2.conf")}}, "is not a file directly in"),
+]
+
+
+def test_a_disagreement_is_refused_and_nothing_changes(hand_written, backend):
+    """One hand-written vhost, five refused runs (one system-Apache setup: each run stops in the plan)."""
+    before = snapshot()
+    for change, message in REFUSED:
+        res = apply_role([_site(backend.port, **change)], apache_proxy_install=False, apache_proxy_preflight="off")
+        assert res.rc != 0, (change, res)
+        assert "replaces.file: " in res.stdout and re.search(message, res.stdout), (change, res)
+        assert snapshot() == before, change
+        assert _state() == hand_written, change
+    assert _answer(want=307)[0] == 307
