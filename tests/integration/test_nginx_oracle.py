@@ -48,11 +48,12 @@ class PrivateNginx:
     def conf(self, http_body):
         temp = " ".join("%s_temp_path %s/%s;" % (k, self.dir, k) for k in
                         ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        return ("worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log info;\n"
-                "events { worker_connections 512; }\nhttp {\n access_log off;\n %s\n"
-                " server_names_hash_bucket_size 128;\n proxy_connect_timeout %ds; proxy_read_timeout %ds;\n"
-                " proxy_send_timeout %ds;\n%s\n}\n" % (self.dir, self.dir, temp, TIMEOUT, TIMEOUT, TIMEOUT,
-                                                      http_body))
+        head = ("worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log info;\n"
+                "events { worker_connections 512; }\n" % (self.dir, self.dir))
+        timeouts = " proxy_connect_timeout %ds; proxy_read_timeout %ds; proxy_send_timeout %ds;\n" % (
+            TIMEOUT, TIMEOUT, TIMEOUT)
+        return "%shttp {\n access_log off;\n %s\n server_names_hash_bucket_size 128;\n%s%s\n}\n" % (
+            head, temp, timeouts, http_body)
 
     def start(self, http_body):
         path = os.path.join(self.dir, "nginx.conf")

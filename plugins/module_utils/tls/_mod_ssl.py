@@ -110,8 +110,6 @@ def verify_error_reasons(errnum):
     return VERIFY_ERROR_REASONS.get(errnum, (VERIFY_FAILED,))
 
 
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Peer name
 
@@ -326,8 +324,6 @@ _MESSAGE_SIZE_TEXT = "excessive message size"
 _CLIENT_CERT_ALERTS = frozenset((42, 43, 44, 45, 46, 48, 49, 116))
 
 
-
-
 def classify(facts, tls, preserve_host=False, checked_name=None, now=None, is_ip=False):
     """Map probe facts to (reason, variant, fields) as mod_ssl would decide.
 
@@ -473,8 +469,6 @@ def _response_reason(resp, hs, fields):
     if status == 421:
         return "misdirected_request", "default", fields
     return "ok", "default", fields
-
-
 
 
 def _verify_reason(event, facts, tls, fields):
