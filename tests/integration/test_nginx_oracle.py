@@ -509,3 +509,36 @@ def test_next_upstream_hides_a_bad_member_the_checker_names(tmp_path, reserved_p
     assert [r["reason"] for r in results] == ["name_mismatch", "ok"]
     real = [line for level, line in log_lines(nginx.log("pool.log")) if level in _FAILURE_LEVELS]
     assert real == [line["line"] for line in results[0]["server_log"]], real
+
+
+# -- The role's sites, checked for each server -----------------------------------------------------------------------
+
+class _Module:
+    def warn(self, message):
+        pass
+
+
+def test_the_same_site_checked_for_apache_and_for_nginx(tmp_path):
+    """backend_handshake with sites: each server's profile validates them and its semantics decide. One site, its
+    backend sending leaf + intermediate, verify_depth 1: mod_ssl counts the root (depth 2) and fails, OpenSSL's count
+    under nginx accepts it (depth1_one_intermediate above is that row with a real nginx)."""
+    f = pki.PKI(tmp_path / "pki")
+    root = f.ca("Sites Root CA")
+    leaf = f.leaf("leaf", dns=["localhost"], issuer=f.ca("Sites Intermediate CA", issuer=root))
+    backend = backends.TLSBackend(leaf.chain_path, leaf.key_path)
+    site = {"name": "shop", "server_name": "shop.example", "listen": {"port": 8080},
+            "locations": [{"path": "/", "backend": "https://localhost:%d/" % backend.port}],
+            "backend_tls": {"ca_file": root.cert_path, "verify_depth": 1}}
+    verdicts = {}
+    try:
+        for server in ("apache", "nginx"):
+            params = dict(sites=[site], backends=None, tls_dir=str(tmp_path / "tls"), timeout=TIMEOUT, concurrency=4,
+                          http_request=True, return_pem=False, server=server, backend_tls_defaults=None, names=None)
+            [result] = mod.run(params, _Module())[1]
+            verdicts[server] = (result["reason"], result["http_status"], result["server_log"][0]["line"]
+                                if result["server_log"] else None)
+    finally:
+        backend.stop()
+    assert verdicts["apache"][:2] == ("chain_too_long", 500)
+    assert "AH02040" in verdicts["apache"][2]
+    assert verdicts["nginx"] == ("ok", 200, None)
