@@ -211,7 +211,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
-from ansible_collections.revproxy.tls.plugins.module_utils.apache._audit_run import audit
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._audit_run import AuditError, audit
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _tls_probe
 from ansible_collections.revproxy.tls.plugins.module_utils.tls._checks import ConfigError, check_limits
@@ -256,7 +256,10 @@ def main():
         module.fail_json(msg=str(exc))
     layout = Layout.named(params["layout"], config_root=params["config_root"], envvars=params["envvars"],
                           binary=params["binary"], tls_dir=params["tls_dir"])
-    result = audit(params, layout, module.run_command)
+    try:
+        result = audit(params, layout, module.run_command)
+    except AuditError as exc:
+        module.fail_json(msg=str(exc))
     if params.get("metrics_dir"):
         try:
             result["metrics_file"] = _metrics.write(params["metrics_dir"], "audit",

@@ -78,6 +78,8 @@ def lab(tmp_path_factory):
         "more/macro.conf": ("<Macro Proxied $name>\n<VirtualHost %s>\nServerName $name\nSSLProxyEngine on\n"
                             "SSLProxyVerify none\nProxyPass / https://localhost:%d/\n</VirtualHost>\n</Macro>\n"
                             "Use Proxied macro.test\n" % (vh, c.port)),
+        "more/noengine.conf": ("<VirtualHost %s>\nServerName noengine.test\nProxyPass / https://localhost:%d/\n"
+                               "</VirtualHost>\n" % (vh, b.port)),
         "more/rewrite.conf": ("<VirtualHost %s>\nServerName rewrite.test\nSSLProxyEngine on\nRewriteEngine on\n"
                               "RewriteRule ^/(.*)$ https://localhost:%d/$1 [P]\n</VirtualHost>\n" % (vh, b.port)),
     }
@@ -122,7 +124,8 @@ def _by_host(result):
 
 
 PATHS = {"blog.test": "/", "depth.test": "/", "inherit.test": "/", "pool.test": "/", "preserve.test": "/",
-         "match.test": "/pm/x", "rewrite.test": "/x", "mtls.test": "/", "nocert.test": "/"}
+         "match.test": "/pm/x", "rewrite.test": "/x", "mtls.test": "/", "nocert.test": "/",
+         "noengine.test": "/"}
 
 
 def test_every_vhost_and_backend_is_found_with_file_and_line(lab, result):
@@ -162,6 +165,7 @@ def test_current_verdicts_agree_with_what_apache_answers(lab, result):
     assert rows["depth.test"][0]["current"]["reason"] == "chain_too_long"
     assert rows["preserve.test"][0]["current"]["reason"] == "preserve_host_name_mismatch"
     assert rows["preserve.test"][0]["host"] == "preserve.test"
+    assert rows["noengine.test"][0]["current"]["reason"] == "ssl_proxy_engine_off"
 
 
 def test_the_blog_fix_is_reported_as_accepting_any_certificate(result):

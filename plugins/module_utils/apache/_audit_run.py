@@ -196,8 +196,15 @@ def _secure(rows, params):
     return out
 
 
+class AuditError(ValueError):
+    """The audit cannot start (no main configuration where the layout says); the message names the option."""
+
+
 def audit(params, layout, run_command):
-    """The audit's result (the module's return values but changed)."""
+    """The audit's result (the module's return values but changed). AuditError when there is no configuration."""
+    if not os.path.isfile(layout.main_config):
+        raise AuditError("config_root: no main configuration %s (layout %s, config_root %s): nothing to audit"
+                         % (layout.main_config, layout.family, layout.config_root))
     tree = read(layout, run_command, params.get("use_httpd", True))
     problems = tree["problems"]
     items = _audit.backends_of(tree, tree["server_root"], problems)

@@ -130,3 +130,12 @@ def test_a_hostile_name_from_a_hand_written_file_never_makes_a_valid_proposal(na
                              "check_peer_expire": True, "protocols": ["TLSv1.2", "TLSv1.3"]}}
     proposal = _audit_secure.propose_site(vhost, [result], "/etc/apache2/revproxy-tls", APACHE)
     assert not proposal["valid"] and "server_name" in proposal["error"]
+
+
+def test_no_main_configuration_is_a_clear_error_before_anything_runs(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit_run
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+    ran = []
+    with pytest.raises(_audit_run.AuditError, match="config_root: no main configuration .*apache2.conf"):
+        _audit_run.audit({"timeout": 1, "concurrency": 1}, Layout(config_root=str(tmp_path / "none")), ran.append)
+    assert ran == []
