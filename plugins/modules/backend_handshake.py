@@ -198,6 +198,19 @@ EXAMPLES = r"""
     timeout: 3
   register: check
 
+- name: Check an upstream group's members as nginx checks them (proxy_pass https://pool; no proxy_ssl_name)
+  revproxy.tls.backend_handshake:
+    server: nginx
+    backends:
+      - url: https://10.0.0.11:8443/
+        ssl_name: pool
+        ca_file: /etc/nginx/revproxy-tls/backend-ca.pem
+      - url: https://10.0.0.12:8443/
+        ssl_name: pool
+        ca_file: /etc/nginx/revproxy-tls/backend-ca.pem
+    fail_on: never
+  register: nginx_check
+
 - name: Show the fix of each failing backend
   ansible.builtin.debug:
     msg: "{{ item.url }}: {{ item.message }} -- fix: {{ item.fix }}"
