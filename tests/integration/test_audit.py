@@ -80,6 +80,9 @@ def lab(tmp_path_factory):
                             "Use Proxied macro.test\n" % (vh, c.port)),
         "more/noengine.conf": ("<VirtualHost %s>\nServerName noengine.test\nProxyPass / https://localhost:%d/\n"
                                "</VirtualHost>\n" % (vh, b.port)),
+        "more/peername.conf": ("<VirtualHost %s>\nServerName peername.test\nSSLProxyEngine on\n"
+                               "SSLProxyCheckPeerName off\nProxyPass / https://localhost:%d/\n</VirtualHost>\n"
+                               % (vh, c.port)),
         "more/rewrite.conf": ("<VirtualHost %s>\nServerName rewrite.test\nSSLProxyEngine on\nRewriteEngine on\n"
                               "RewriteRule ^/(.*)$ https://localhost:%d/$1 [P]\n</VirtualHost>\n" % (vh, b.port)),
     }
@@ -125,7 +128,7 @@ def _by_host(result):
 
 PATHS = {"blog.test": "/", "depth.test": "/", "inherit.test": "/", "pool.test": "/", "preserve.test": "/",
          "match.test": "/pm/x", "rewrite.test": "/x", "mtls.test": "/", "nocert.test": "/",
-         "noengine.test": "/"}
+         "noengine.test": "/", "peername.test": "/"}
 
 
 def test_every_vhost_and_backend_is_found_with_file_and_line(lab, result):
@@ -173,7 +176,10 @@ def test_the_blog_fix_is_reported_as_accepting_any_certificate(result):
     assert blog["insecure"] and blog["current"]["ok"]
     assert blog["accepts"].startswith("verification off: any certificate is accepted")
     assert result["backends"][0] is blog  # the report leads with the insecure ones
-    assert [b["vhost"].split()[0] for b in result["backends"] if b["insecure"]] == ["blog.test"]
+    assert [b["vhost"].split()[0] for b in result["backends"] if b["insecure"]] == ["blog.test", "peername.test"]
+    peername = _by_host(result)["peername.test"][0]
+    assert peername["current"]["ok"]  # as Apache answers: the name check alone off, the CA still checked
+    assert peername["accepts"] == "any certificate from a trusted CA is accepted, whatever its name"
     settings = {d["directive"]: d for d in blog["directives"]}
     assert settings["SSLProxyVerify"]["value"] == "none" and settings["SSLProxyVerify"]["line"] == 4
     assert settings["SSLProxyCheckPeerName"]["value"] == "off"
