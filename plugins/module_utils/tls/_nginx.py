@@ -467,6 +467,9 @@ class NginxTLS(Semantics):
         return backend_names(backend_url, {})
 
     def backend_names(self, backend_url, preserve_host, host, item):
+        if preserve_host and not host:
+            raise ConfigError("host: required when preserve_host is true (the Host header nginx sends with "
+                              "proxy_set_header Host $host; nginx checks no name from it)")
         return backend_names(backend_url, item)
 
     def check_settings(self, tls):

@@ -70,6 +70,11 @@ def test_backend_names(url, item, expected):
     assert NGINX_TLS.backend_names(url, True, "public.test", item) == expected  # preserve_host changes no name
 
 
+def test_preserve_host_needs_the_host_it_sends():
+    with pytest.raises(ConfigError, match="^host: required when preserve_host is true"):
+        NGINX_TLS.backend_names(URL, True, None, {})
+
+
 @pytest.mark.parametrize("hostile", ["a b", "a;b", "a{b", "a}b", "$host", "a#b", "a\nb", "a\rb", "a\x00b", "a\"b",
                                      "x" * 300, "", "é.test", "a..b"])
 def test_ssl_name_is_one_host_name_or_refused(hostile):
