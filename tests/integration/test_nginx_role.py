@@ -34,12 +34,12 @@ PLAY = """
 """
 
 
-def run(ng, sites, transaction="apply", finish=None, probe=True, check=False):
+def run(ng, sites, transaction="apply", finish=None, probe=True, check=False, diff=False):
     extra = {"sites_args": dict(ng.module_args, sites=sites, transaction=transaction), "probe_args": ng.probe_args,
              "probe": probe}
     if finish:
         extra["finish"] = finish
-    return run_playbook(PLAY, extra, check=check)
+    return run_playbook(PLAY, extra, check=check, diff=diff)
 
 
 def get(port, path, host="front.test", timeout=10):
@@ -134,6 +134,12 @@ def test_failed_config_test_changes_nothing(world):
     ng = world["ng"]
     assert run(ng, [site(world, [loc(world, "/good/", "good")])]).rc == 0
     before = ng.tree()
+    # Check mode with diff: the change is shown (nginx -t of the candidate included), nothing is written.
+    preview = run(ng, [site(world, [loc(world, "/good/", "good")], server_aliases=["preview.test"])], check=True,
+                  diff=True)
+    assert preview.rc == 0 and preview.changed == 1, preview
+    assert "+    server_name front.test preview.test;" in preview.stdout, preview
+    assert ng.tree() == before
     bad = site(world, [{"path": "/x/", "backend": "https://no-such-host.invalid:8443/"}])
     result = run(ng, [bad])
     assert result.rc != 0
