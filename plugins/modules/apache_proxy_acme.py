@@ -132,6 +132,10 @@ progress:
   returned: always
   type: list
   elements: str
+as_probe:
+  description: The result in the shape of M(revproxy.tls.apache_proxy_probe)'s (the role's rollback and per-site lines).
+  returned: always
+  type: dict
 msg:
   description: One line per domain.
   returned: always
@@ -247,7 +251,18 @@ def run(params, clock=time.monotonic, sleep=time.sleep):
     if not done and not failed:
         msg = "timed out after %ds waiting for %s: %s" % (timeout, wait_for, fetch_error or msg)
     return {"changed": False, "ok": done, "needs_reload": any(s["staged"] for s in states),
-            "domains": states, "progress": progress, "msg": msg}
+            "domains": states, "progress": progress, "msg": msg, "as_probe": as_probe(states, done, wait_for)}
+
+
+def as_probe(states, done, wait_for):
+    """The result in apache_proxy_probe's shape (per-site lines of the role, its rollback): a site whose certificate
+    did not reach wait_for failed, with the domain's line as its reason."""
+    sites = []
+    for state in states:
+        ok = done or (_done(state, wait_for) and not state["last_error"])
+        sites.append({"name": state["site"], "ok": ok, "diagnosis": {}, "locations": [] if ok else [
+            {"path": "ACME certificate", "status": None, "ok": False, "error": _line(state)}]})
+    return {"ok": done, "reload": "ready", "sites": sites}
 
 
 def main():
