@@ -86,8 +86,8 @@ def test_check_writes_metrics_that_prometheus_parses(world, tmp_path):
                   {"revproxy_fail_on": "never"}, job_type="check")
     ended = time.time()
     assert job.status == "successful", job
-    assert sorted(os.listdir(str(metrics))) == ["revproxy_tls_backend_handshake.prom",
-                                                 "revproxy_tls_frontend_certificate.prom"]
+    assert sorted(os.listdir(str(metrics))) == [
+        "revproxy_tls_backend_handshake.prom", "revproxy_tls_frontend_certificate.prom"]
     for name in os.listdir(str(metrics)):
         assert stat.S_IMODE(os.stat(str(metrics / name)).st_mode) == 0o644
 

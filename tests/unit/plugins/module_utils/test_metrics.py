@@ -39,8 +39,8 @@ BACKEND_BAD = {"site": "shop", "url": "https://c.internal/", "path": "/api", "ch
 
 def test_backends_frontends_client_certificates_parse_back():
     text = _metrics.render(
-        "check", backends=[BACKEND_OK, BACKEND_BAD, {"url": "https://d/", "ok": False, "reason": "dns_failure",
-                                                      "certificate": None}],
+        "check", backends=[BACKEND_OK, BACKEND_BAD,
+                           {"url": "https://d/", "ok": False, "reason": "dns_failure", "certificate": None}],
         frontends=[{"site": "shop", "certificate_file": "/etc/tls/shop.pem", "ok": True, "problems": [],
                     "not_after": "2027-03-01T00:00:00Z"},
                    {"site": "blog", "certificate_file": "/etc/tls/blog.pem", "ok": False, "not_after": None,
@@ -110,8 +110,8 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_a_hostile_label_value_is_one_label_value(value):
-    text = _metrics.render("audit", backends=[{"site": value, "url": value, "path": value, "checked_name": value,
-                                                "ok": False, "reason": value}], now=NOW)
+    hostile = {"site": value, "url": value, "path": value, "checked_name": value, "ok": False, "reason": value}
+    text = _metrics.render("audit", backends=[hostile], now=NOW)
     samples, _meta = parse(text)
     ok = [(k, v) for k, v in samples.items() if k[0] == "revproxy_tls_backend_handshake_ok"]
     assert len(ok) == 1

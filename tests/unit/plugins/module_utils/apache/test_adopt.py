@@ -208,8 +208,8 @@ def test_redhat_refuses_the_managed_listen_file_and_an_existing_disabled_copy(re
 
 class _Entry:
     def __init__(self, path, content=None, link_to=None, mode=0o644, secret=False, site=None):
-        self.path, self.content, self.link_to, self.mode, self.secret, self.site = (path, content, link_to, mode,
-                                                                                   secret, site)
+        self.path, self.content, self.link_to = path, content, link_to
+        self.mode, self.secret, self.site = mode, secret, site
 
 
 # -- the server: how a file is disabled, and restored --------------------------------------------------------------
