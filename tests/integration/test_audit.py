@@ -279,8 +279,10 @@ def test_playbook_on_the_system_apache_writes_the_report_insecure_first(lab, tmp
                              "    SSLProxyVerify none\n    SSLProxyCheckPeerName off\n"
                              "    ProxyPass / https://localhost:%d/\n</VirtualHost>\n" % backend.port)
             os.symlink("../sites-available/zz-audit-test.conf", enabled)
+            (tmp_path / "metrics").mkdir()
             res = run_playbook(PLAY, {"revproxy_hosts": "localhost", "revproxy_fail_on": "insecure",
-                                      "revproxy_report_dir": str(tmp_path / "reports")}, check=True)
+                                      "revproxy_report_dir": str(tmp_path / "reports"),
+                                      "revproxy_metrics_dir": str(tmp_path / "metrics")}, check=True)
         finally:
             for path in (enabled, available):
                 if os.path.lexists(path):
@@ -292,6 +294,12 @@ def test_playbook_on_the_system_apache_writes_the_report_insecure_first(lab, tmp
     assert first and "audit-blog.test" in first[0] and "verification off: any certificate is accepted" in first[0]
     assert markdown.index("**INSECURE**") < markdown.index("## Proposed sites")
     assert "SSLProxyVerify none (%s:4)" % enabled in html_text
+    # The module's metrics_dir (node_exporter's textfile format), read by the Prometheus client's own parser.
+    from prometheus_client.parser import text_string_to_metric_families  # pylint: disable=import-outside-toplevel
+    text = (tmp_path / "metrics" / "revproxy_tls_audit.prom").read_text()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "revproxy_tls_backend_handshake_ok" and s.labels.get("site") == "audit-blog.test"]
+    assert [(s.value, s.labels["source"], s.labels["reason"]) for s in samples] == [(1.0, "audit", "ok")]
 
 
 def test_hostile_configuration_files_are_bounded_and_reported(tmp_path):

@@ -20,6 +20,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, check_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit, _audit_parse, _audit_secure
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import SEMANTICS
@@ -31,6 +32,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls im
 from ansible_collections.revproxy.tls.plugins.module_utils.tls import _checker
 
 HTTPD_TIMEOUT = 60
+SYSTEM_CA_LIMIT = 16 << 20  # Debian's bundle is about 220 KB
 _MACRO_USE = re.compile(r'used on line (?P<line>\d+) of "(?P<file>[^"]*)"$')
 _INCLUDED = re.compile(r"^\s*\((?:\*|\d+)\)\s+(?P<path>/.*)$")
 _DEFINE = re.compile(r"^Define: (?P<name>[^=\s]+)(?:=(?P<value>.*))?$")
@@ -205,6 +207,14 @@ def audit(params, layout, run_command):
     if not os.path.isfile(layout.main_config):
         raise AuditError("config_root: no main configuration %s (layout %s, config_root %s): nothing to audit"
                          % (layout.main_config, layout.family, layout.config_root))
+    if params.get("system_ca_file"):
+        path = params["system_ca_file"]
+        try:
+            if not os.path.isabs(path):
+                raise FileReadError("system_ca_file: %r is not an absolute path" % path)
+            check_regular_file(path, SYSTEM_CA_LIMIT, "system_ca_file")
+        except FileReadError as exc:
+            raise AuditError(str(exc))
     tree = read(layout, run_command, params.get("use_httpd", True))
     problems = tree["problems"]
     items = _audit.backends_of(tree, tree["server_root"], problems)

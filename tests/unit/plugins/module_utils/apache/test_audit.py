@@ -139,3 +139,16 @@ def test_no_main_configuration_is_a_clear_error_before_anything_runs(tmp_path):
     with pytest.raises(_audit_run.AuditError, match="config_root: no main configuration .*apache2.conf"):
         _audit_run.audit({"timeout": 1, "concurrency": 1}, Layout(config_root=str(tmp_path / "none")), ran.append)
     assert ran == []
+
+
+@pytest.mark.parametrize("value,message", [("relative.pem", "not an absolute path"), ("/dev/zero", "character device"),
+                                           ("/etc", "a directory"), ("/nonexistent.pem", "No such file")])
+def test_system_ca_file_is_refused_naming_the_option(tmp_path, value, message):
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit_run
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+    (tmp_path / "apache2.conf").write_text("")
+    ran = []
+    with pytest.raises(_audit_run.AuditError, match="system_ca_file: .*" + message):
+        _audit_run.audit({"timeout": 1, "concurrency": 1, "system_ca_file": value},
+                         Layout(config_root=str(tmp_path)), ran.append)
+    assert ran == []
