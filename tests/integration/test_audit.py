@@ -212,8 +212,14 @@ def test_private_ca_is_named_by_issuer_and_key_id_when_nothing_trusts_it(lab):
     conf.write_text("# moved away\n")
     try:
         rows = _by_host(_audit(lab))
+        # A bundle standing for the system's (the root in it, as a public root is in Debian's): the chain verifies
+        # to it, so the secure settings name that file (mod_ssl never reads the system store by itself).
+        bundled = _by_host(_audit(lab, system_ca_file=lab["root"].cert_path))
     finally:
         conf.write_text(saved)
+    public = bundled["inherit.test"][0]["secure"]
+    assert public["ok"] and public["settings"]["ca_file"] == lab["root"].cert_path
+    assert public["trust"].startswith("the chain ends in a public root: trust the system bundle")
     inherit = rows["inherit.test"][0]
     assert not inherit["secure"]["ok"] and inherit["secure"]["reason"] in ("untrusted_ca", "incomplete_chain")
     from cryptography import x509
