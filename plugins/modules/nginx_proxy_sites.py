@@ -154,6 +154,12 @@ config_test:
   description: Output of the candidate config test (empty when nothing changed).
   returned: always
   type: str
+listen_ports:
+  description: The ports the sites listen on, redirects included (the role labels them C(http_port_t) where SELinux
+    enforces).
+  returned: when O(sites) is planned
+  type: list
+  elements: int
 probe:
   description: What M(revproxy.tls.nginx_proxy_probe) requests for the changed sites (site, port, Host, paths).
   returned: when O(sites) is planned
@@ -217,6 +223,8 @@ def outcome(module, sites, actions):
         "changed_files": [a["entry"].path for a in actions],
         "config_test": "",
         "probe": probe_targets(sites, changed),
+        "listen_ports": sorted(set([s["listen"]["port"] for s in sites] + [
+            s["frontend"]["redirect"]["port"] for s in sites if s["frontend"]["redirect"]])),
     }
     if module._diff:
         result["diff"] = diff(actions)
