@@ -139,22 +139,34 @@ class _Reader:
         if not os.path.isabs(pattern):
             pattern = os.path.join(self.server_root, pattern)
         if not any(c in pattern for c in "*?["):
-            if os.path.isdir(pattern):
-                names = sorted(os.listdir(pattern))
-                targets = [os.path.join(pattern, n) for n in names]
-            elif os.path.lexists(pattern) or not optional:
-                targets = [pattern]
-            else:
-                targets = []
+            targets = [pattern] if os.path.lexists(pattern) or not optional else []
         else:
             targets = self._glob(pattern, path, line)
         for target in targets:
-            if os.path.isdir(target) and target != pattern:
-                continue
-            self.read_file(target, chain, (path, line))
+            if os.path.isdir(target):
+                for found in self._walk(target, path, line):
+                    self.read_file(found, chain, (path, line))
+            else:
+                self.read_file(target, chain, (path, line))
+
+    def _walk(self, directory, path, line):
+        """The files of an included directory and its subdirectories, sorted, as Apache reads them (links to
+        directories are not followed: each is reported)."""
+        out = []
+        for root, dirs, files in os.walk(directory, followlinks=False):
+            dirs.sort()
+            for name in list(dirs):
+                if os.path.islink(os.path.join(root, name)):
+                    self.problems.append(problem(path, line, "outside_tree", "%s: a link to a directory is not "
+                                                 "followed by the audit" % os.path.join(root, name)))
+            out.extend(os.path.join(root, name) for name in sorted(files))
+            if len(out) > self.limits["max_files"]:
+                break
+        return sorted(out)
 
     def _glob(self, pattern, path, line):
-        """Apache's glob: wildcards in the last component only (apr_match_glob), sorted; hidden files too."""
+        """Apache's glob: wildcards in the last component only, sorted; a leading dot matched only by a dot
+        (ap_process_fnmatch_configs, APR_FNM_PERIOD)."""
         directory, last = os.path.split(pattern)
         if any(c in directory for c in "*?["):
             self.problems.append(problem(path, line, "not_understood", "Include %s: a wildcard in a directory "
@@ -164,7 +176,8 @@ class _Reader:
             names = sorted(os.listdir(directory))
         except OSError:
             return []
-        return [os.path.join(directory, n) for n in names if fnmatch.fnmatchcase(n, last)]
+        return [os.path.join(directory, n) for n in names if fnmatch.fnmatchcase(n, last)
+                and (not n.startswith(".") or last.startswith("."))]
 
     # -- lines -------------------------------------------------------------------------------------------------
     def logical_lines(self, text):

@@ -104,6 +104,11 @@ CASES = [
       "d/a.conf": "SSLProxyVerifyDepth 1\n"},
      lambda r, root: (r["server"]["settings"]["sslproxyverifydepth"]["args"] == ["2"]
                       and [os.path.basename(f["path"]) for f in r["files"]] == ["main.conf", "a.conf", "b.conf"])),
+    ("a directory is read with its subdirectories; a glob skips hidden files",
+     {"main.conf": "Include d2\nInclude g/*.conf\n", "d2/sub/z.conf": "SSLProxyVerifyDepth 5\n",
+      "d2/a.conf": "SSLProxyVerifyDepth 4\n", "g/.hidden.conf": "SSLProxyVerify none\n"},
+     lambda r, root: (r["server"]["settings"]["sslproxyverifydepth"]["args"] == ["5"]
+                      and "sslproxyverify" not in r["server"]["settings"] and not r["problems"])),
     ("ServerRoot sets where relative includes are read from",
      {"main.conf": "ServerRoot %(root)s/sub\nInclude x.conf\n", "sub/x.conf": "SSLProxyVerifyDepth 7\n"},
      lambda r, root: r["server"]["settings"]["sslproxyverifydepth"]["file"] == root + "/sub/x.conf"),
