@@ -177,10 +177,18 @@ def _concrete(url):
     return url
 
 
+def server_name(value):
+    """ServerName's host: Apache allows [scheme://]fully-qualified-domain-name[:port]."""
+    host = value.split("://", 1)[-1]
+    if host.startswith("["):
+        return host[1:host.index("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def _names(vhost):
     out = []
     if vhost.get("server_name"):
-        out.append(vhost["server_name"]["args"][0])
+        out.append(server_name(vhost["server_name"]["args"][0]))
     out.extend(vhost["names"])
     return out
 

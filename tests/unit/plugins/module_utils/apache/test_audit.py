@@ -152,3 +152,9 @@ def test_system_ca_file_is_refused_naming_the_option(tmp_path, value, message):
         _audit_run.audit({"timeout": 1, "concurrency": 1, "system_ca_file": value},
                          Layout(config_root=str(tmp_path)), ran.append)
     assert ran == []
+
+
+@pytest.mark.parametrize("value,host", [("a.test", "a.test"), ("a.test:443", "a.test"),
+                                        ("https://a.test:8443", "a.test"), ("[::1]:443", "::1")])
+def test_server_name_host(value, host):
+    assert _audit.server_name(value) == host
