@@ -167,7 +167,8 @@ def _rows(items):
 
 def _secure(rows, params):
     """Per row: (secure verdict, trust text, settings, chain facts)."""
-    probed = _audit_secure.presented_chains([e for _i, e in rows], SEMANTICS, params["timeout"])
+    probed = _audit_secure.presented_chains([e for _i, e in rows], SEMANTICS, params["timeout"],
+                                            params["concurrency"])
     facts = [_audit_secure.chain_facts(p.get("served_chain")) for p in probed]
     bundle = params.get("system_ca_file") or _audit_secure.system_bundle()
     plans = []
