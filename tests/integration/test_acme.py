@@ -12,8 +12,12 @@ pebble's issuing root (fetched from pebble's management API) checks what Apache 
   address and port the CA tried, and the temporary certificate still the only one served;
 - the collection's own rendering (normalize_sites, render_site, render_listen_conf with the operator's settings) in
   a private Apache: one certificate for the site's name and alias, the backend reached over it, md-status on the
-  loopback listener only.
+  loopback listener only;
+- the role on the system Apache (its lock held): a failed challenge fails the run with the CA's reason and the
+  address and port it tried and restores the configuration exactly; then the order, its activation by the role's
+  graceful reload, the chain verified against pebble's root, and a second run that changes nothing and orders nothing.
 """
+import hashlib
 import json
 import os
 import pathlib
@@ -28,6 +32,7 @@ import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_listen_conf
 from ansible_collections.revproxy.tls.plugins.module_utils.model import _acme
+from conftest import apply_role
 from support.apache import DEFAULT_MODULES, PrivateApache
 from support.apache_model import normalize_sites, render_site
 from support.backends import PlainHTTPBackend
@@ -349,3 +354,105 @@ def test_a_failed_challenge_names_the_address_and_port_the_ca_tried(pebble, port
     finally:
         pebble.clear_a(name)
         httpd.stop()
+
+
+# Debian's mod_md store: ServerRoot-relative "md", so inside the configuration tree. It is mod_md's state, not
+# configuration: mod_md writes its job file there after a rollback too.
+SYSTEM_MD_STORE = "/etc/apache2/md"
+
+
+def config_snapshot():
+    """Every file and link under /etc/apache2 but mod_md's store: {path: content digest or link target}, so a
+    difference names its files."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk("/etc/apache2"):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) != SYSTEM_MD_STORE]
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                out[path] = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    out[path] = hashlib.sha256(handle.read()).hexdigest()
+    return out
+
+
+def changed_tasks(result):
+    """The names of the tasks a run reported changed (for the message of a failed idempotence check)."""
+    out, task = [], None
+    for line in result.stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line[6:].split("]", 1)[0]
+        elif line.startswith("changed:") and task:
+            out.append(task)
+    return out
+
+
+def _forget_md_store(names, directory_url):
+    """Remove what the system Apache's mod_md keeps for ``names`` and the accounts it made at ``directory_url`` (a
+    pebble that is gone): the next test starts with no certificate and no account of a dead CA."""
+    for sub in ("domains", "staging", "archive", "challenges", "tmp"):
+        folder = os.path.join(SYSTEM_MD_STORE, sub)
+        for entry in os.listdir(folder) if os.path.isdir(folder) else []:
+            if any(entry == n or (sub == "archive" and entry.startswith(n + ".")) for n in names):
+                shutil.rmtree(os.path.join(folder, entry), ignore_errors=True)
+    accounts = os.path.join(SYSTEM_MD_STORE, "accounts")
+    for entry in os.listdir(accounts) if os.path.isdir(accounts) else []:
+        try:
+            with open(os.path.join(accounts, entry, "account.json"), encoding="utf-8") as handle:
+                url = json.load(handle).get("ca-url") or ""
+        except (OSError, ValueError):
+            continue
+        if url == directory_url:
+            shutil.rmtree(os.path.join(accounts, entry), ignore_errors=True)
+
+
+def test_the_role_rolls_back_a_failed_order_then_orders_activates_and_orders_nothing_the_second_time(
+        system_apache, pebble, ports, module_port):
+    name = "role.acme.test"
+    status_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"role backend")
+    with open(pebble.tls_root_path, encoding="ascii") as handle:
+        ca_content = handle.read()
+    site = {"name": "acme-role", "server_name": name,
+            "listen": {"address": "127.0.0.1", "port": ports["tls"]}, "redirect_http_port": ports["http"],
+            "tls": {"acme": {"contact": "ops@example.org"}},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}]}
+    role_vars = {"apache_proxy_acme_directory_url": pebble.directory_url, "apache_proxy_acme_ca_content": ca_content,
+                 "apache_proxy_acme_agreement": True, "apache_proxy_acme_status_port": status_port,
+                 "apache_proxy_acme_http_port": ports["http"], "apache_proxy_acme_https_port": ports["tls"],
+                 "apache_proxy_acme_trust_file": pebble.issuing_root_path, "apache_proxy_acme_timeout": 30,
+                 "apache_proxy_install": False}
+    _forget_md_store([name], pebble.directory_url)
+    try:
+        # The name resolves where nothing listens: the CA's connection is refused, the run fails with its reason
+        # and the tree is restored byte for byte.
+        before = config_snapshot()
+        pebble.add_a(name, "127.0.0.2")
+        failed = apply_role([site], **role_vars)
+        assert failed.rc != 0, failed
+        assert "dial tcp 127.0.0.2:%d" % ports["http"] in failed.output, failed
+        assert "connection refused" in failed.output, failed
+        assert config_snapshot() == before
+        with pytest.raises(OSError):
+            served(pebble, ports["tls"], name)
+        pebble.clear_a(name)
+
+        issued = pebble.log_text().count("Issued certificate serial")
+        first = apply_role([site], **role_vars)
+        assert first.rc == 0 and first.changed > 0, first
+        assert pebble.log_text().count("Issued certificate serial") == issued + 1
+        chain, cert = served(pebble, ports["tls"], name)
+        assert cert["subjectAltName"] == (("DNS", name),) and len(chain) == 3
+        body, _cert = https_get(pebble, ports["tls"], name)
+        assert body.startswith(b"HTTP/1.1 200") and b"role backend" in body, body[:300]
+        assert _status(status_port, name).startswith(b"HTTP/1.1 200")
+
+        second = apply_role([site], **role_vars)
+        assert second.rc == 0 and second.changed == 0, (changed_tasks(second), second)
+        assert pebble.log_text().count("Issued certificate serial") == issued + 1
+        assert served(pebble, ports["tls"], name)[1]["serialNumber"] == cert["serialNumber"]
+    finally:
+        pebble.clear_a(name)
+        backend.stop()
+        _forget_md_store([name], pebble.directory_url)
