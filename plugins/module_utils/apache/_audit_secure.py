@@ -189,6 +189,9 @@ def propose_site(vhost, results, tls_dir, server):
     front = _frontend(vhost["settings"])
     if front:
         site["tls"] = front
+        # The same behaviour: the hand-written vhost answers its own port only (the role would add a port-80
+        # redirect vhost, which may be another hand-written file's; turn it on when that one is retired).
+        site["redirect_http"] = False
     locations = {}
     for res in results:
         route = res["route"]

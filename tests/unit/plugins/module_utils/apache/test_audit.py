@@ -158,3 +158,19 @@ def test_system_ca_file_is_refused_naming_the_option(tmp_path, value, message):
                                         ("https://a.test:8443", "a.test"), ("[::1]:443", "::1")])
 def test_server_name_host(value, host):
     assert _audit.server_name(value) == host
+
+
+def test_a_tls_vhost_is_proposed_with_its_certificate_and_no_extra_redirect(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
+    tree = _tree(tmp_path, "<VirtualHost *:443>\nServerName a.test\nSSLEngine on\nSSLCertificateFile /c.pem\n"
+                           "SSLCertificateKeyFile /k.pem\nSSLProxyEngine on\nProxyPass / https://b.test/\n"
+                           "</VirtualHost>\n")
+    vhost = dict(tree["vhosts"][0], names=["a.test"])
+    item = _audit.backends_of(tree, str(tmp_path))[0]
+    secure = {"verify": "require", "verify_depth": 4, "ca_file": "/ca.pem"}
+    proposal = _audit_secure.propose_site(vhost, [dict(item, route=item["route"], secure_tls=secure)],
+                                          "/etc/apache2/revproxy-tls", APACHE)
+    assert proposal["valid"], proposal
+    assert proposal["site"]["tls"] == {"certificate_file": "/c.pem", "key_file": "/k.pem"}
+    assert proposal["site"]["listen"] == {"port": 443} and proposal["site"]["redirect_http"] is False
+    assert proposal["replaces"] == {"file": str(tmp_path / "main.conf"), "vhost": "a.test"}
