@@ -14,6 +14,11 @@ managed site has the same address, port and names and proxies to a real backend 
 
 Holds the system-Apache lock (conftest.system_apache); the hand-written file and link are removed again and Apache
 reloaded, also on failure.
+
+The RHEL layout's way (a regular file in conf.d, disabled by a rename to <file>.disabled) runs on the private
+RHEL-shaped tree of test_redhat_layout (Debian's apache2 binary, no lock): the module's own validation with the vhosts
+the running httpd reads, the candidate config test, apply, reload, rollback to the byte-identical tree and the
+hand-written vhost answering again, then commit and a second plan with nothing to do.
 """
 import hashlib
 import os
@@ -23,8 +28,20 @@ import time
 
 import pytest
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _host_checks
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._config_test import candidate_config_test
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._live_vhosts import read_live_vhosts
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, is_managed, plan
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import (
+    apply,
+    begin_transaction,
+    commit,
+    rollback,
+)
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
 from conftest import CONFIG_ROOT, apply_role, get, snapshot
 from support.backends import PlainHTTPBackend
+from test_redhat_layout import Httpd, config_tree, rhel_tree, run_command  # noqa: F401 # pylint: disable=unused-import
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
 
@@ -139,3 +156,69 @@ def test_a_disagreement_is_refused_and_nothing_changes(hand_written, backend):
         assert snapshot() == before, change
         assert _state() == hand_written, change
     assert _answer(want=307)[0] == 307
+
+
+def _rhel_validate(layout, sites):
+    """What apache_proxy_sites validates before it plans (apache/_host_checks.effective_sites with the running
+    configuration's vhosts and the layout), as the module calls it."""
+    live = read_live_vhosts(lambda args: layout.config_test_command(layout.main_config, args), run_command)
+    return _host_checks.effective_sites(sites, {}, layout.tls_dir, None, live=live, is_managed=is_managed,
+                                        managed_dir=layout.managed_dir(), layout=layout)[1]
+
+
+def _hand_answers(port):
+    status, body = get("/", host="hand.rhel.test", port=port)
+    assert status == 200 and body.startswith("hand-written answers"), (status, body)
+    return True
+
+
+def test_rhel_conf_d_file_is_renamed_and_restored_on_a_live_httpd(rhel_tree, backend):  # noqa: F811 # pylint: disable=redefined-outer-name
+    layout, root, port = rhel_tree["layout"], rhel_tree["root"], rhel_tree["http_port"]
+    hand = os.path.join(root, "conf.d", "hand.conf")
+    hand_backend = PlainHTTPBackend(body=b"hand-written answers")  # the tree loads no mod_alias: proxy instead
+    with open(hand, "w") as handle:
+        handle.write(HAND.replace("*:80", "127.0.0.1:%d" % port).replace("adopt-hand.test", "hand.rhel.test")
+                     .replace("Redirect 307 / http://hand-written.invalid/",
+                              "ProxyPass / http://127.0.0.1:%d/" % hand_backend.port))
+    os.chmod(hand, 0o600)
+    site = {"name": "hand-managed", "server_name": "hand.rhel.test", "server_aliases": ["www.hand.rhel.test"],
+            "listen": {"port": port, "address": "127.0.0.1"},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port}],
+            "replaces": {"file": hand}}
+    httpd = Httpd(layout)
+    httpd.start()
+    try:
+        assert _hand_answers(port)
+        before = config_tree(root)
+        with pytest.raises(ConfigError, match="and the site disagree"):
+            _rhel_validate(layout, [dict(site, server_aliases=[])])
+        actions = plan(desired_state(_rhel_validate(layout, [site]), layout, "warn"), layout)
+        assert [(a["action"], os.path.relpath(a["entry"].path, root)) for a in actions
+                if "hand.conf" in a["entry"].path] == [("remove", "conf.d/hand.conf"),
+                                                        ("write", "conf.d/hand.conf.disabled")]
+        ok, out = candidate_config_test(actions, layout, run_command)
+        assert ok, out
+        assert config_tree(root) == before
+        begin_transaction(layout, apply(actions))
+        httpd.reload()
+        status, body = get("/", host="www.hand.rhel.test", port=port)
+        assert status == 200 and body.startswith("managed site answers"), (status, body)
+
+        rollback(layout)  # what a failed probe does
+        assert config_tree(root) == before  # hand.conf byte-identical, same mode; no .disabled copy
+        httpd.reload()
+        assert _hand_answers(port)
+
+        actions = plan(desired_state(_rhel_validate(layout, [site]), layout, "warn"), layout)
+        begin_transaction(layout, apply(actions))
+        commit(layout)
+        httpd.reload()
+        assert get("/", host="hand.rhel.test", port=port)[1].startswith("managed site answers")
+        assert not os.path.exists(hand)
+        with open(hand + ".disabled") as handle:
+            assert handle.read().startswith("# Hand-written")
+        assert oct(os.stat(hand + ".disabled").st_mode & 0o7777) == "0o600"
+        assert plan(desired_state(_rhel_validate(layout, [site]), layout, "warn"), layout) == []
+    finally:
+        httpd.stop()
+        hand_backend.stop()
