@@ -63,17 +63,19 @@ def world(tmp_path_factory):
     good = pki.leaf("good", dns=["localhost"], issuer=root)
     wrong = pki.leaf("wrong", dns=["other.test"], issuer=root)
     selfsigned = pki.self_signed("self", dns=["localhost"])
+    client = pki.leaf("proxy-client", cn="proxy client", issuer=root, client=True)
     backends = {
         "good": TLSBackend(good.chain_path, good.key_path, body=b"good"),
         "selfsigned": TLSBackend(selfsigned.chain_path, selfsigned.key_path, body=b"self"),
         "wrong": TLSBackend(wrong.chain_path, wrong.key_path, body=b"wrong"),
         "tls13": TLSBackend(good.chain_path, good.key_path, body=b"tls13", min_version="TLSv1.3"),
+        "mtls": TLSBackend(good.chain_path, good.key_path, body=b"mtls", client_ca_path=root.cert_path),
     }
     reservation = reserve_port("127.0.0.1")
     ng = PrivateNginx(str(base / "nginx"))
     ng.start()
     try:
-        yield {"pki": pki, "root": root, "other": other, "backends": backends, "port": reservation.port, "ng": ng}
+        yield {"pki": pki, "root": root, "other": other, "client": client, "backends": backends, "port": reservation.port, "ng": ng}
     finally:
         ng.stop()
         reservation.release()
@@ -96,14 +98,20 @@ def loc(world, path, backend, **over):
 
 def test_secure_defaults_live(world):
     ng = world["ng"]
+    client = {"client_cert_file": world["client"].cert_path, "client_key_file": world["client"].key_path}
     locations = [loc(world, "/good/", "good"), loc(world, "/self/", "selfsigned", probe_status=[502]),
-                 loc(world, "/wrong/", "wrong", probe_status=[502]), loc(world, "/tls13/", "tls13")]
+                 loc(world, "/wrong/", "wrong", probe_status=[502]), loc(world, "/tls13/", "tls13"),
+                 loc(world, "/mtls/", "mtls", backend_tls=client), loc(world, "/nocert/", "mtls", probe_status=[502])]
     result = run(ng, [site(world, locations)])
     assert result.rc == 0, result
     assert get(world["port"], "/good/") == (200, b"good")
     assert get(world["port"], "/tls13/") == (200, b"tls13")  # nginx 1.22's own default (TLSv1 - 1.2) would fail
     assert get(world["port"], "/self/")[0] == 502
     assert get(world["port"], "/wrong/")[0] == 502
+    # A client certificate and its key as two files (proxy_ssl_certificate, proxy_ssl_certificate_key), per location;
+    # a location without it fails after the TLS 1.3 handshake (nginx logs SSL_read() ... alert number 116).
+    assert get(world["port"], "/mtls/") == (200, b"mtls")
+    assert get(world["port"], "/nocert/")[0] == 502
     log = ng.log()
     assert "upstream SSL certificate verify error: (18:self-signed certificate)" in log \
         or "upstream SSL certificate verify error: (18:self signed certificate)" in log, log[-3000:]
