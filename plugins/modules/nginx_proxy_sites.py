@@ -190,6 +190,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.nginx._config_test im
     candidate_config_test,
     live_config_test,
 )
+from ansible_collections.revproxy.tls.plugins.module_utils.nginx._host_checks import check_served_paths
 from ansible_collections.revproxy.tls.plugins.module_utils.nginx._layout import NginxLayout
 from ansible_collections.revproxy.tls.plugins.module_utils.nginx._plan import desired_state, diff, plan
 
@@ -260,8 +261,9 @@ def run(module):
         module.warn("an earlier run left an unfinished change (%s); keeping its files as they are"
                     % ", ".join(changed_paths(pending_transaction(layout))[:3]))
         commit(layout)
-    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir,
-                            _policy.policy_of(params), server=NGINX)
+    policy = _policy.check_policy(_policy.policy_of(params))
+    sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir, policy, server=NGINX)
+    check_served_paths(sites, policy)
     for site in sites:
         for warning in site["warnings"]:
             module.warn("site %r: %s" % (site["name"], warning))

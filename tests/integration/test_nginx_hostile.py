@@ -42,7 +42,7 @@ ARITY = {
     "proxy_ssl_verify_depth": (1, 1), "proxy_ssl_crl": (1, 1), "proxy_ssl_server_name": (1, 1),
     "proxy_ssl_name": (1, 1), "proxy_ssl_protocols": (1, 4), "proxy_ssl_ciphers": (1, 1),
     "proxy_ssl_certificate": (1, 1), "proxy_ssl_certificate_key": (1, 1), "proxy_ssl_session_reuse": (1, 1),
-    "alias": (1, 1), "proxy_headers_hash_max_size": (1, 1), "proxy_headers_hash_bucket_size": (1, 1),
+    "alias": (1, 1), "disable_symlinks": (2, 2), "proxy_headers_hash_max_size": (1, 1), "proxy_headers_hash_bucket_size": (1, 1),
 }
 _VARIABLE = re.compile(r"\$(%s)" % "|".join(SCRIPT_VARIABLES))
 
@@ -206,7 +206,8 @@ HOSTILE_VALUES = ['a"b;{}#\\x', "v; add_header X-Evil 1", "v\" always; add_heade
 def test_what_the_fields_let_nginx_do_live(tmp_path):
     """On a real nginx: each hostile header value reaches the client as exactly one header, byte for byte (no header
     or directive added); a client's forwarded headers (every spelling) never reach the backend, which sees the proxy's
-    own X-Forwarded-For; a Host that is not the site's is refused (421)."""
+    own X-Forwarded-For; a Host that is not the site's is refused (421); the ACME directory serves its files and no
+    symbolic link placed in it (to /etc/hostname), whatever the preflight saw."""
     import http.client
     from support.apache import reserve_port
     from support.backends import TLSBackend
@@ -218,17 +219,31 @@ def test_what_the_fields_let_nginx_do_live(tmp_path):
     leaf = pki.leaf("leaf", dns=["localhost"], issuer=root)
     backend = TLSBackend(leaf.chain_path, leaf.key_path, echo_path="/echo")
     reservation = reserve_port("127.0.0.1")
+    redirect = reserve_port("127.0.0.1")
+    front = pki.leaf("front", dns=["h.example"], issuer=root)
+    import pathlib
+    import shutil
+    import tempfile
+    acme = pathlib.Path(tempfile.mkdtemp(prefix="revproxy-nginx-acme-"))  # readable by nginx's workers (nobody)
+    acme.chmod(0o755)
+    (acme / "token").write_text("token-ok")
+    (acme / "token").chmod(0o644)
+    (acme / "link").symlink_to("/etc/hostname")
     ng = PrivateNginx(str(tmp_path / "nginx"))
     try:
         site = {"name": "h", "server_name": "h.example", "listen": {"address": "127.0.0.1", "port": reservation.port},
+                "tls": {"certificate_file": front.chain_path, "key_file": front.key_path},
+                "redirect_http_port": redirect.port, "acme_challenge_dir": "/srv/h/acme",
                 "backend_tls": {"ca_file": root.cert_path},
                 "response_headers": [{"name": "X-H%d" % i, "value": v} for i, v in enumerate(HOSTILE_VALUES)],
                 "locations": [{"path": "/", "backend": "https://localhost:%d/" % backend.port}]}
         eff = normalize_sites([site], tls_dir=TLS_DIR, server=NGINX)[0]
+        eff["frontend"]["redirect"]["acme_challenge_dir"] = str(acme)  # a served root's text, here under /tmp
         with open(os.path.join(ng.etc, "conf.d", "h.conf"), "w") as handle:
             handle.write(render_site(eff))
         ng.start()
-        conn = http.client.HTTPConnection("127.0.0.1", reservation.port, timeout=10)
+        conn = http.client.HTTPSConnection("127.0.0.1", reservation.port, timeout=10,
+                                           context=__import__("ssl")._create_unverified_context())
         spoofed = {"Host": "h.example", "X-Forwarded-For": "6.6.6.6", "Forwarded": "for=6.6.6.6",
                    "X-Real-IP": "6.6.6.6", "X-Forwarded-Host": "evil.example", "True-Client-IP": "6.6.6.6"}
         conn.request("GET", "/echo", headers=spoofed)
@@ -244,11 +259,24 @@ def test_what_the_fields_let_nginx_do_live(tmp_path):
         assert "forwarded" not in names and "x-real-ip" not in names and "true-client-ip" not in names
         assert dict((n.strip().lower(), v.strip()) for n, v in received)["x-forwarded-for"] == "127.0.0.1"
         conn.close()
-        conn = http.client.HTTPConnection("127.0.0.1", reservation.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", redirect.port, timeout=10)
         conn.request("GET", "/echo", headers={"Host": "evil.example"})
         assert conn.getresponse().status == 421
         conn.close()
+        for path, status, body_text in (("/.well-known/acme-challenge/token", 200, b"token-ok"),
+                                        ("/.well-known/acme-challenge/link", 403, None),
+                                        ("/other", 301, None)):
+            conn = http.client.HTTPConnection("127.0.0.1", redirect.port, timeout=10)
+            conn.request("GET", path, headers={"Host": "h.example"})
+            resp = conn.getresponse()
+            got = resp.read()
+            assert resp.status == status, (path, resp.status)
+            if body_text:
+                assert got == body_text
+            conn.close()
     finally:
         ng.stop()
         reservation.release()
+        redirect.release()
         backend.stop()
+        shutil.rmtree(str(acme), ignore_errors=True)

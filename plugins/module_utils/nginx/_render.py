@@ -268,8 +268,12 @@ def _redirect_lines(site):
              _d(1, "server_name", *[Bare(n) for n in [site["server_name"]] + site["server_aliases"]])]
     lines.extend(own_names_only(site))
     if redirect["acme_challenge_dir"]:
+        acme = redirect["acme_challenge_dir"].rstrip("/")
         lines.append(block("location", Bare("^~"), _frontend.ACME_PATH, indent=_IN))
-        lines.append(_d(2, "alias", redirect["acme_challenge_dir"].rstrip("/") + "/"))
+        lines.append(_d(2, "alias", acme + "/"))
+        lines.append(comment("No symbolic link below the directory is followed (checked when nginx opens a file).",
+                             _IN * 2))
+        lines.append(_d(2, "disable_symlinks", Bare("on"), "from=" + acme))
         lines.append(_IN + "}")
     lines.append(block("location", "/", indent=_IN))
     lines.append(_d(2, "return", Bare(str(redirect["status"])), Script(target)))

@@ -149,3 +149,28 @@ def test_probe_expects_the_locations_statuses():
     answers["/"] = (503, None)
     result = _probe.probe(targets, settle=0, do_request=lambda t, path, timeout: answers[path], sleep=lambda s: None)
     assert not result[0]["ok"] and result[0]["locations"][0]["expected"] == "any status below 500"
+
+
+def test_a_served_directory_reached_through_a_symlink_is_refused():
+    from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError
+    from ansible_collections.revproxy.tls.plugins.module_utils.nginx._host_checks import check_served_paths
+    from ansible_collections.revproxy.tls.plugins.module_utils.nginx._render import render_site
+    policy = {"allow_raw_directives": False, "served_roots": ["/srv"]}
+    site = {"name": "s", "server_name": "s.test", "tls": {"certificate_file": "/c.pem", "key_file": "/k.pem"},
+            "acme_challenge_dir": "/srv/s/acme", "locations": [{"path": "/", "backend": "http://b.internal/"}]}
+    effs = normalize_sites([site], tls_dir="/t", policy=policy, server=NGINX)
+
+    def to_etc(path, roots, kind, what):
+        return "/etc"
+
+    def outside(path, roots, kind, what):
+        raise FileReadError("%s: %s (resolves to /root/x) is not under a served root (/srv)" % (what, path), what,
+                            path, "outside", "not under a served root")
+    with pytest.raises(ConfigError) as exc:
+        check_served_paths(effs, policy, resolve=to_etc)
+    assert "a system directory" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        check_served_paths(effs, policy, resolve=outside)
+    assert "nginx would serve it" in str(exc.value)
+    check_served_paths(effs, policy, resolve=lambda path, roots, kind, what: path)
+    assert 'disable_symlinks on "from=/srv/s/acme";' in render_site(effs[0])
