@@ -276,7 +276,8 @@ def _vhosts(tree, items, backends, layout):
             view = dict(vhost, names=entry["names"])
             first = entry["names"][0] if entry["names"] else None
             results = [b for b in rows if b["host"] in (None, first)]
-            entry["proposal"] = _audit_secure.propose_site(view, results, layout.tls_dir, APACHE)
+            in_file = sum(1 for other in tree["vhosts"] if other["file"] == vhost["file"])
+            entry["proposal"] = _audit_secure.propose_site(view, results, layout.tls_dir, APACHE, in_file)
             # valid: the role takes it; secure_ok: every backend of it passes with its secure settings.
             entry["proposal"]["secure_ok"] = all(b["secure"]["ok"] for b in rows)
         out.append(entry)

@@ -166,10 +166,11 @@ def _frontend(settings):
     return tls
 
 
-def propose_site(vhost, results, tls_dir, server):
+def propose_site(vhost, results, tls_dir, server, in_file=1):
     """The apache_proxy_sites entry that serves one vhost's proxying securely, validated by the model.
-    results: the audit results of the vhost (each with route, url, balancer, preserve_host, secure settings).
-    Returns {site, valid, error, not_carried}."""
+    results: the audit results of the vhost (each with route, url, balancer, preserve_host, secure settings);
+    in_file: how many vhosts the vhost's file holds (the site's `replaces` takes the whole file over).
+    Returns {site, valid, error, not_carried, replaces}."""
     not_carried = []
     names = vhost["names"]
     site = {"name": slug(names[0] if names else os.path.basename(vhost["file"] or "site"))}
@@ -192,6 +193,16 @@ def propose_site(vhost, results, tls_dir, server):
         # The same behaviour: the hand-written vhost answers its own port only (the role would add a port-80
         # redirect vhost, which may be another hand-written file's; turn it on when that one is retired).
         site["redirect_http"] = False
+    # What the site's `replaces` takes to adopt the file (the role disables it in the same change that writes the
+    # site); a file with other vhosts too is taken over whole, so it is named but not put in the site.
+    replaces = {"file": vhost["file"]}
+    if names:
+        replaces["vhost"] = names[0]
+    if in_file == 1:
+        site["replaces"] = replaces
+    else:
+        not_carried.append("%s holds %d vhosts: replaces takes the whole file over (one site for all of them, or "
+                           "split the file first)" % (vhost["file"], in_file))
     locations = {}
     for res in results:
         route = res["route"]
@@ -214,10 +225,6 @@ def propose_site(vhost, results, tls_dir, server):
         normalize_site(_for_model(site), tls_dir=tls_dir, server=server)
     except (ConfigError, TypeError, ValueError) as exc:
         error = str(exc)
-    # What the site's `replaces` takes to adopt the file (the role disables it in the same change).
-    replaces = {"file": vhost["file"]}
-    if names:
-        replaces["vhost"] = names[0]
     return {"site": site, "valid": error is None and not not_carried, "error": error, "not_carried": not_carried,
             "replaces": replaces}
 
