@@ -173,8 +173,8 @@ def test_a_tls_vhost_is_proposed_with_its_certificate_and_no_extra_redirect(tmp_
     assert proposal["valid"], proposal
     assert proposal["site"]["tls"] == {"certificate_file": "/c.pem", "key_file": "/k.pem"}
     assert proposal["site"]["listen"] == {"port": 443} and proposal["site"]["redirect_http"] is False
-    assert proposal["replaces"] == proposal["site"]["replaces"] == {"file": str(tmp_path / "main.conf"),
-                                                                     "vhost": "a.test"}
+    wanted = {"file": str(tmp_path / "main.conf"), "vhost": "a.test"}
+    assert proposal["replaces"] == proposal["site"]["replaces"] == wanted
     two = _audit_secure.propose_site(vhost, [dict(item, route=item["route"], secure_tls=secure)],
                                      "/etc/apache2/revproxy-tls", APACHE, in_file=2)
     assert "replaces" not in two["site"] and not two["valid"] and "holds 2 vhosts" in two["not_carried"][0]
