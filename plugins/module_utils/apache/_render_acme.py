@@ -10,7 +10,8 @@
   and no SSLCertificate* lines: mod_md hands mod_ssl the certificate (a temporary one until the CA issued it);
 - once for all sites (in the managed Listen file): the CA (MDCertificateAuthority, MDCACertificateFile), the
   agreement, the default contact, the external account binding, MDPortMap, and the md-status handler in a vhost
-  on 127.0.0.1:<status_port> only (Listen on loopback, and Require ip of the loopback addresses).
+  on 127.0.0.1:<status_port> only (Listen on loopback, Require ip of the loopback addresses, and no forwarding
+  header: a request a site proxied to this port comes from 127.0.0.1 too).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -106,11 +107,23 @@ def global_lines(sites, settings):
         directive("ServerName", Bare("localhost"), indent=_IN),
         section("Location", STATUS_PATH, indent=_IN),
         directive("SetHandler", Bare("md-status"), indent=_IN * 2),
-        directive("Require", Bare("ip"), Bare("127.0.0.1"), Bare("::1"), indent=_IN * 2),
+    ] + _loopback_only(_IN * 2) + [
         _IN + "</Location>",
         section("Location", "/", indent=_IN),
-        directive("Require", Bare("ip"), Bare("127.0.0.1"), Bare("::1"), indent=_IN * 2),
+    ] + _loopback_only(_IN * 2) + [
         _IN + "</Location>",
         "</VirtualHost>",
     ])
     return lines
+
+
+def _loopback_only(indent):
+    """A loopback client that is not a proxy: a site whose backend is this port reaches it from 127.0.0.1 too
+    (mod_proxy connects from this host and always adds X-Forwarded-For), and would publish every domain's status.
+    The same rule as the balancer-manager's (apache/_render_pools.py)."""
+    return [
+        section("RequireAll", indent=indent),
+        directive("Require", Bare("ip"), Bare("127.0.0.1"), Bare("::1"), indent=indent + _IN),
+        directive("Require", Bare("expr"), "-z req('X-Forwarded-For') && -z req('Forwarded')", indent=indent + _IN),
+        indent + "</RequireAll>",
+    ]

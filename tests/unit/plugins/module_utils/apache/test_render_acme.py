@@ -94,7 +94,9 @@ def test_status_handler_only_on_loopback():
     conf = render_listen_conf(sites(), set(), settings())
     block = conf.split("<VirtualHost 127.0.0.1:8409>", 1)[1].split("</VirtualHost>", 1)[0]
     assert lines_of(block, "SetHandler") == [["SetHandler", "md-status"]]
-    assert lines_of(block, "Require") == [["Require", "ip", "127.0.0.1", "::1"]] * 2
+    # Loopback and not proxied: a site whose backend is this port reaches it from 127.0.0.1 too (review 25).
+    assert lines_of(block, "Require") == [["Require", "ip", "127.0.0.1", "::1"],
+                                          ["Require", "expr", "-z req('X-Forwarded-For') && -z req('Forwarded')"]] * 2
     # md-status is nowhere else: not in the site's vhosts
     assert "md-status" not in render_site(sites()[0])
     assert len([l for l in conf.splitlines() if "md-status" in l and not l.startswith("#")]) == 2

@@ -1,0 +1,167 @@
+"""Hostile review of issue 25 (ACME certificates through mod_md), as an AWX survey user who fills in the site list.
+
+Live proofs run the collection's own rendering (normalize_sites, render_site, render_listen_conf with the operator's
+settings) in a private Apache with its own mod_md store, against pebble (tests/support/pebble.py, real validation).
+
+- md-status is for loopback clients only. A site's backend is any URL a survey user writes, and mod_proxy connects
+  to it from this host: a location whose backend is http://127.0.0.1:<status_port>/ arrives at the status vhost from
+  127.0.0.1, which `Require ip 127.0.0.1 ::1` alone admits. Every managed domain's names, renewal errors and the
+  CA's problem details were then served to any client of the survey user's site. Fixed as the balancer-manager is
+  (apache/_render_pools.py): a loopback client that carries no X-Forwarded-For/Forwarded (mod_proxy always adds
+  X-Forwarded-For), so a proxied request gets 403 while the role's own wait and the activation job still read it.
+- Refusal table: every hostile per-site ACME value (a URL, a CA, an account, an agreement, a store path, names that
+  are not the site's, directive injection through the contact) is refused naming its field before anything runs;
+  the accepted ones render as exactly one token each inside <MDomain>.
+"""
+import json
+import os
+import shlex
+import shutil
+import tempfile
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _render_acme
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import needed_modules, render_listen_conf
+from ansible_collections.revproxy.tls.plugins.module_utils.model import _acme
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
+from support.apache import DEFAULT_MODULES, PrivateApache
+from support.apache_model import normalize_sites, render_site
+from support.backends import PlainHTTPBackend
+from support.pebble import Pebble
+
+pytestmark = pytest.mark.apache
+
+MODULES = tuple(DEFAULT_MODULES) + ("md", "authz_host")
+SERVED_ROOT = "/srv"
+POLICY = {"served_roots": [SERVED_ROOT]}
+
+
+def _traversable_dir():
+    """A directory Apache's workers (www-data) can traverse (mod_md reads its CA file and store as the User)."""
+    os.makedirs(SERVED_ROOT, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="revproxy-review25-", dir=SERVED_ROOT)
+    os.chmod(path, 0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ports(module_port):
+    return {"http": module_port("127.0.0.1"), "tls": module_port("127.0.0.1")}
+
+
+@pytest.fixture(scope="module")
+def pebble(ports):
+    path = _traversable_dir()
+    try:
+        with Pebble(path, http_port=ports["http"], tls_port=ports["tls"], validity=3 * 3600) as ca:
+            yield ca
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture()
+def workdir():
+    path = _traversable_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _settings(pebble, ports, status_port, ca_file):
+    return _acme.check_settings({"directory_url": pebble.directory_url, "ca_file": ca_file, "agreement": True,
+                                 "contact": "ops@example.org", "http_port": ports["http"],
+                                 "https_port": ports["tls"], "status_port": status_port}, policy=POLICY)
+
+
+def _acme_site(name, ports, backend_port, acme=None):
+    return {"name": name.split(".")[0], "server_name": name,
+            "listen": {"address": "127.0.0.1", "port": ports["tls"]}, "redirect_http_port": ports["http"],
+            "tls": {"acme": acme or {}},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend_port, "retry": 0}]}
+
+
+def _apache(workdir, pebble, ports, status_port, raw_sites):
+    """A private Apache serving the collection's rendering of ``raw_sites`` (its own mod_md store)."""
+    httpd = PrivateApache(os.path.join(workdir, "apache"))
+    ca_file = os.path.join(workdir, "acme-ca.pem")
+    shutil.copy(pebble.tls_root_path, ca_file)
+    os.chmod(ca_file, 0o644)
+    sites = normalize_sites(raw_sites, policy=POLICY)
+    settings = _settings(pebble, ports, status_port, ca_file)
+    _acme.check_sites_against(settings, sites)
+    text = render_listen_conf(sites, set(), settings)
+    for site in sites:
+        text += render_site(site)
+    httpd.set_vhosts(text)
+    httpd.modules = tuple(MODULES) + tuple(m for m in needed_modules(sites) if m not in MODULES)
+    httpd.extra_global = 'MDStoreDir "%s/md"' % httpd.workdir
+    httpd.write_config()
+    return httpd
+
+
+def _direct_status(port, path="/md-status"):
+    """What the role's wait module and the activation job do: a loopback request straight to the status vhost."""
+    import http.client  # pylint: disable=import-outside-toplevel
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": "localhost"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _get(port, host, path):
+    import http.client  # pylint: disable=import-outside-toplevel
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_md_status_is_not_published_through_a_survey_users_backend(pebble, ports, workdir, module_port):
+    """A second site (plain HTTP, any survey user's) proxies /leak/ to the ACME status port on 127.0.0.1. Before the
+    fix Apache answered 200 with md-status's JSON of every managed domain (the victim's name, its renewal state and
+    the CA's problem detail); now 403, and a direct loopback client (the role's wait, the cron job) still reads it."""
+    victim = "victim-%d.acme.test" % os.getpid()
+    status_port = module_port("127.0.0.1")
+    leak_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"victim backend")
+    attacker = {"name": "attacker", "server_name": "attacker.example.org",
+                "listen": {"address": "127.0.0.1", "port": leak_port},
+                "locations": [{"path": "/leak/", "backend": "http://127.0.0.1:%d/" % status_port, "retry": 0},
+                              {"path": "/wsleak/", "backend": "ws://localhost:%d/" % status_port, "retry": 0},
+                              {"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}]}
+    # The victim's name resolves where nothing listens: its order fails, and md-status holds the CA's reason.
+    pebble.add_a(victim, "127.0.0.2")
+    httpd = _apache(workdir, pebble, ports, status_port, [_acme_site(victim, ports, backend.port), attacker])
+    try:
+        httpd.start()
+        direct = None
+        for _ in range(100):
+            status, body = _direct_status(status_port, "/md-status/%s" % victim)
+            direct = json.loads(body) if status == 200 else None
+            if direct and (direct.get("renewal") or {}).get("last", {}).get("status"):
+                break
+            import time  # pylint: disable=import-outside-toplevel
+            time.sleep(0.1)
+        assert direct and direct["name"] == victim, direct
+        status, body = _get(leak_port, "attacker.example.org", "/leak/md-status")
+        assert victim.encode() not in body, body[:500]
+        assert status == 403, (status, body[:500])
+        status, body = _get(leak_port, "attacker.example.org", "/leak/md-status/%s" % victim)
+        assert status == 403 and victim.encode() not in body, (status, body[:500])
+        status, body = _get(leak_port, "attacker.example.org", "/wsleak/md-status")
+        assert status != 200 and victim.encode() not in body, (status, body[:500])
+        # The site itself still works.
+        assert _get(leak_port, "attacker.example.org", "/")[0] == 200
+        # The role's own readers (no forwarding header) still get the JSON.
+        status, body = _direct_status(status_port)
+        assert status == 200 and victim.encode() in body
+    finally:
+        pebble.clear_a(victim)
+        httpd.stop()
+        backend.stop()
