@@ -8,7 +8,9 @@
 Which files may be replaced is Apache's layout's business (Layout.replaceable_dirs(): the sites directories on
 Debian, conf.d on RHEL): a file directly in one of them, named *.conf, a regular file (or, where Apache includes
 it, a symbolic link to one in those directories), not a file revproxy.tls manages, holding no Listen directive (it
-would take a listener with it), UTF-8 text of at most 1 MiB. Everything else is refused with the reason, before
+would take a listener with it) and nothing outside its <VirtualHost> sections (server config that every other vhost
+inherits, e.g. a server-wide SSLProxyVerify require: disabling it would weaken the other sites), UTF-8 text of at
+most 1 MiB. Everything else is refused with the reason, before
 anything is planned: /etc/passwd, '..', the main config, ports.conf, a symbolic link out of the directories, a
 directory, a FIFO, a file that does not exist.
 
@@ -85,7 +87,40 @@ def _check_content(name, path, real):
     if parse_listens(text):
         _refuse(name, path, "holds a Listen directive: disabling it would also stop Apache listening there; move "
                             "the Listen line to ports.conf first")
+    outside = outside_vhosts(text)
+    if outside:
+        _refuse(name, path, "holds %s at line %d, outside its <VirtualHost> sections: it applies to the whole server "
+                            "(every other vhost inherits it), so disabling the file would change other sites too; "
+                            "move it to its own file first" % outside[::-1])
     return text, stat.S_IMODE(st.st_mode)
+
+
+# Sections that only decide whether what they hold is read: a vhost inside them is still only a vhost.
+_CONDITIONAL = ("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile", "ifsection")
+
+
+def outside_vhosts(text):
+    """(line, directive) of the first directive outside every <VirtualHost> section (the conditional sections
+    around them aside), or None. Lines are joined as Apache joins them (a trailing backslash continues the line)."""
+    depth, number, pending, start = 0, 0, "", 0
+    for raw in text.splitlines():
+        number += 1
+        if not pending:
+            start = number
+        if raw.endswith("\\"):
+            pending += raw[:-1]
+            continue
+        line, pending = (pending + raw).strip(), ""
+        if not line or line.startswith("#"):
+            continue
+        word = line.split(None, 1)[0].rstrip(">").lower()
+        if word == "<virtualhost":
+            depth += 1
+        elif word == "</virtualhost":
+            depth -= 1
+        elif depth == 0 and word.lstrip("</") not in _CONDITIONAL:
+            return start, line.split(None, 1)[0]
+    return (start, pending.split(None, 1)[0]) if pending.strip() and depth == 0 else None
 
 
 def _in_dirs(real, dirs):

@@ -1,0 +1,222 @@
+"""Hostile review of issue 24 (adopt, audit, metrics) as an AWX survey user: values with perfect syntax that would
+make the live server do something the operator did not allow.
+
+Finding 1 (adopt): a hand-written conf.d file may hold, besides its own vhost, directives outside any <VirtualHost>
+(server config: every other vhost inherits them). `replaces` disabled the whole file, so naming a file that held the
+server-wide `SSLProxyVerify require` + `SSLProxyCACertificateFile` switched verification off for another team's
+hand-written vhost in another file: on a live httpd it went from 502 (untrusted backend refused) to 200 from an
+impostor backend, with no insecure opt-in anywhere. Fix: apache/_adopt refuses a file with any directive outside
+its vhosts (the conditional sections around them aside), naming the line; the same rule refuses a Listen split by a
+continuation line, which the line-based Listen check missed.
+
+The refusal table keeps every other attack tried on `replaces` in the suite (scratch Debian and RHEL trees; the
+comparison with the running vhosts fed as apache/_live_vhosts returns them).
+
+Runs a private httpd on the RHEL-shaped tree of test_redhat_layout (no system-Apache lock); ~5 s.
+"""
+import os
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _adopt
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import desired_state, plan
+from ansible_collections.revproxy.tls.plugins.module_utils.apache._render import MANAGED_MARKER
+from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import apply, begin_transaction, rollback
+from ansible_collections.revproxy.tls.plugins.module_utils.model._backend_tls import ConfigError
+from support.apache_model import normalize_sites
+from support.backends import PlainHTTPBackend, TLSBackend
+from support.pki import PKI
+from test_adopt import _rhel_validate
+from test_redhat_layout import Httpd, config_tree, get, rhel_tree  # noqa: F401 # pylint: disable=unused-import
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/apache2"), reason="needs Apache httpd")
+
+HAND = """# Hand-written: the TLS policy for every proxied backend of this server, and our vhost
+SSLProxyVerify require
+SSLProxyCACertificateFile {ca}
+<VirtualHost 127.0.0.1:{port}>
+    ServerName hand.rhel.test
+    ProxyPass / http://127.0.0.1:{plain}/
+</VirtualHost>
+"""
+OTHER = """# Another team's hand-written vhost: relies on the server-wide verification
+<VirtualHost 127.0.0.1:{port}>
+    ServerName other.rhel.test
+    SSLProxyEngine on
+    ProxyPass / https://localhost:{tls}/
+</VirtualHost>
+"""
+
+
+def _other(port):
+    return get(port, "other.rhel.test")
+
+
+def _impostor_refused(port):
+    """other.rhel.test's request fails in the handshake (AH02039; this httpd answers 500) instead of reaching the
+    impostor."""
+    status, body = _other(port)
+    return status >= 500 and "impostor" not in body
+
+
+def test_replacing_a_file_with_server_wide_tls_settings_is_refused(rhel_tree, tmp_path):  # noqa: F811 # pylint: disable=redefined-outer-name
+    layout, root, port = rhel_tree["layout"], rhel_tree["root"], rhel_tree["http_port"]
+    ca_file = os.path.join(root, "trusted-ca.pem")
+    with open(ca_file, "w") as handle:
+        handle.write(rhel_tree["ca_pem"])
+    impostor = PKI(str(tmp_path / "impostor")).leaf("impostor", dns=["localhost"], self_signed=True)
+    bad = TLSBackend(impostor.cert_path, impostor.key_path, body=b"impostor answers")
+    plain = PlainHTTPBackend(body=b"hand-written answers")
+    managed = PlainHTTPBackend(body=b"managed site answers")
+    hand = os.path.join(root, "conf.d", "hand.conf")
+    with open(hand, "w") as handle:
+        handle.write(HAND.format(ca=ca_file, port=port, plain=plain.port))
+    with open(os.path.join(root, "conf.d", "other.conf"), "w") as handle:
+        handle.write(OTHER.format(port=port, tls=bad.port))
+    site = {"name": "hand-managed", "server_name": "hand.rhel.test", "listen": {"port": port, "address": "127.0.0.1"},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % managed.port}],
+            "replaces": {"file": hand}}
+    httpd = Httpd(layout)
+    httpd.start()
+    try:
+        assert _impostor_refused(port), httpd._log()[-2000:]  # verification on (server-wide)
+        before = config_tree(root)
+        try:
+            sites = _rhel_validate(layout, [site])
+        except ConfigError as exc:
+            assert "line 2, outside its <VirtualHost> sections" in str(exc) and "SSLProxyVerify" in str(exc), exc
+        else:  # the finding, live: adopting the file switches verification off for other.rhel.test
+            begin_transaction(layout, apply(plan(desired_state(sites, layout, "warn"), layout)))
+            httpd.reload()
+            got = _other(port)
+            rollback(layout)
+            httpd.reload()
+            pytest.fail("hand.conf adopted: other.rhel.test now answers %s %r from an untrusted backend" % got)
+        assert config_tree(root) == before and _impostor_refused(port)
+        # A file with only its vhost (the policy moved to its own file) is adopted, and the other vhost keeps it.
+        with open(os.path.join(root, "conf.d", "policy.conf"), "w") as handle:
+            handle.write("SSLProxyVerify require\nSSLProxyCACertificateFile %s\n" % ca_file)
+        with open(hand, "w") as handle:
+            handle.write("\n".join(HAND.format(ca=ca_file, port=port, plain=plain.port).splitlines()[3:]) + "\n")
+        httpd.reload()
+        sites = _rhel_validate(layout, [site])
+        begin_transaction(layout, apply(plan(desired_state(sites, layout, "warn"), layout)))
+        httpd.reload()
+        assert get(port, "hand.rhel.test")[1].startswith("managed site answers")
+        assert _impostor_refused(port)
+        rollback(layout)
+    finally:
+        httpd.stop()
+        for server in (bad, plain, managed):
+            server.stop()
+
+
+def _trees(tmp_path):
+    """A scratch Debian tree and a scratch RHEL tree with the files the table names."""
+    deb = Layout.debian(config_root=str(tmp_path / "apache2"), tls_dir=str(tmp_path / "tls"))
+    rhel = Layout.redhat(config_root=str(tmp_path / "httpd"), tls_dir=str(tmp_path / "tls"))
+    for d in ("sites-available", "sites-enabled", "conf-available", "mods-available"):
+        os.makedirs(str(tmp_path / "apache2" / d))
+    for d in ("conf", "conf.d"):
+        os.makedirs(str(tmp_path / "httpd" / d))
+    vhost = "<VirtualHost *:80>\n    ServerName a.test\n</VirtualHost>\n"
+    files = {
+        "apache2/apache2.conf": "ServerRoot /etc/apache2\n",
+        "apache2/ports.conf": "Listen 80\n",
+        "apache2/sites-available/a.conf": vhost,
+        "apache2/sites-available/listen.conf": vhost + "Listen 8080\n",
+        "apache2/sites-available/split-listen.conf": vhost + "Listen \\\n    8081\n",
+        "apache2/sites-available/policy.conf": "SSLProxyVerify require\n" + vhost,
+        "apache2/sites-available/ifmod-policy.conf": "<IfModule ssl_module>\nSSLProxyCheckPeerName on\n</IfModule>\n"
+                                                     + vhost,
+        "apache2/sites-available/access.conf": vhost + "<Directory /srv/private>\n    Require all denied\n"
+                                               "</Directory>\n",
+        "apache2/sites-available/wrapped.conf": "# Debian's default-ssl.conf shape\n<IfModule mod_ssl.c>\n"
+                                                + vhost.replace("80", "443") + "</IfModule>\n",
+        "apache2/sites-available/managed.conf": MANAGED_MARKER + "\n" + vhost,
+        "apache2/sites-available/bin.conf": "\xff\xfe",
+        "apache2/conf-available/security.conf": vhost,
+        "httpd/conf/httpd.conf": "Listen 80\n",
+        "httpd/conf.d/ssl.conf": "Listen 443 https\n" + vhost.replace("80", "443"),
+        "httpd/conf.d/welcome.conf": "<LocationMatch \"^/+$\">\n    Options -Indexes\n</LocationMatch>\n",
+        "httpd/conf.d/hand.conf": vhost,
+        "httpd/conf.d/taken.conf.disabled": vhost,
+        "httpd/conf.d/taken.conf": vhost,
+    }
+    for rel, text in files.items():
+        with open(str(tmp_path / rel), "w", encoding="latin-1" if rel.endswith("bin.conf") else "utf-8") as handle:
+            handle.write(text)
+    os.symlink("/etc/shadow", str(tmp_path / "apache2/sites-available/shadow.conf"))
+    os.symlink("../ports.conf", str(tmp_path / "apache2/sites-available/ports-link.conf"))
+    os.symlink("../sites-available/a.conf", str(tmp_path / "apache2/sites-enabled/a.conf"))
+    os.symlink("../sites-available/a.conf", str(tmp_path / "apache2/sites-available/alias.conf"))
+    os.mkfifo(str(tmp_path / "apache2/sites-available/fifo.conf"))
+    os.mkdir(str(tmp_path / "apache2/sites-available/dir.conf"))
+    return deb, rhel
+
+
+# (layout, path relative to tmp_path, what the refusal says). Every attack tried on replaces.file.
+REFUSED = [
+    ("deb", "apache2/apache2.conf", "is not a file directly in"),
+    ("deb", "apache2/ports.conf", "is not a file directly in"),
+    ("deb", "apache2/conf-available/security.conf", "is not a file directly in"),
+    ("deb", "apache2/sites-available/../ports.conf", "is not a file directly in"),
+    ("deb", "apache2/sites-available/shadow.conf", "symbolic link out of the site directories"),
+    ("deb", "apache2/sites-available/ports-link.conf", "symbolic link out of the site directories"),
+    ("deb", "apache2/sites-available/alias.conf", "is a symbolic link; name the file it points to"),
+    ("deb", "apache2/sites-available/fifo.conf", "is a FIFO|is a named pipe|fifo"),
+    ("deb", "apache2/sites-available/dir.conf", "directory"),
+    ("deb", "apache2/sites-available/missing.conf", "does not exist"),
+    ("deb", "apache2/sites-available/managed.conf", "is a file revproxy.tls manages"),
+    ("deb", "apache2/sites-available/bin.conf", "is not UTF-8 text"),
+    ("deb", "apache2/sites-available/listen.conf", "holds a Listen directive"),
+    ("deb", "apache2/sites-available/split-listen.conf", r"holds Listen at line 4, outside"),
+    ("deb", "apache2/sites-available/policy.conf", r"holds SSLProxyVerify at line 1, outside"),
+    ("deb", "apache2/sites-available/ifmod-policy.conf", r"holds SSLProxyCheckPeerName at line 2, outside"),
+    ("deb", "apache2/sites-available/access.conf", r"holds <Directory at line 4, outside"),
+    ("deb", "apache2/sites-available/a.txt", r"is not a \*.conf file"),
+    ("deb", "apache2/sites-available/.hidden.conf", r"is not a \*.conf file"),
+    ("rhel", "httpd/conf/httpd.conf", "is not a file directly in"),
+    ("rhel", "httpd/conf.d/ssl.conf", "holds a Listen directive"),
+    ("rhel", "httpd/conf.d/welcome.conf", r"holds <LocationMatch at line 1, outside"),
+    ("rhel", "httpd/conf.d/taken.conf", r"taken.conf.disabled already exists"),
+]
+
+
+@pytest.mark.parametrize("family,rel,message", REFUSED, ids=[r[1] for r in REFUSED])
+def test_replaces_refusals(tmp_path, family, rel, message):
+    deb, rhel = _trees(tmp_path)
+    layout = deb if family == "deb" else rhel
+    path = str(tmp_path) + "/" + rel
+    with pytest.raises(ConfigError, match=message):
+        _adopt.inspect({"name": "mine", "replaces": {"file": path}}, layout)
+
+
+def test_a_file_with_only_its_vhosts_is_accepted(tmp_path):
+    """The rule refuses what lies outside the vhosts, not the conditional sections around them."""
+    deb, rhel = _trees(tmp_path)
+    for layout, rel in ((deb, "apache2/sites-available/wrapped.conf"), (rhel, "httpd/conf.d/hand.conf")):
+        path = str(tmp_path / rel)
+        assert _adopt.inspect({"name": "mine", "replaces": {"file": path}}, layout)["file"] == path
+
+
+def test_a_file_holding_a_foreign_vhost_or_name_is_refused(tmp_path):
+    """check_live: every vhost of the file must be one of the site's (address, port and names)."""
+    deb, _rhel = _trees(tmp_path)
+    path = str(tmp_path / "apache2/sites-available/a.conf")
+    site = normalize_sites([{"name": "mine", "server_name": "a.test", "listen": {"port": 80},
+                             "locations": [{"path": "/", "backend": "http://127.0.0.1:9/"}],
+                             "replaces": {"file": path}}], tls_dir=str(tmp_path / "tls"))[0]
+    mine = {"file": path, "line": 1, "address": "*", "port": 80, "names": ["a.test"]}
+    foreign = dict(mine, line=4, names=["b.test"])
+    with pytest.raises(ConfigError, match="and the site disagree"):
+        _adopt.check_live([site], [mine, foreign], deb)
+    with pytest.raises(ConfigError, match="and the site disagree"):
+        _adopt.check_live([site], [dict(mine, port=443)], deb)
+    with pytest.raises(ConfigError, match="and the site disagree"):
+        _adopt.check_live([site], [dict(mine, address="10.0.0.1")], deb)
+    with pytest.raises(ConfigError, match="could not be read"):
+        _adopt.check_live([site], None, deb)
+    with pytest.raises(ConfigError, match="holds no virtual host"):
+        _adopt.check_live([site], [], deb)
