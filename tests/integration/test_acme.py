@@ -6,13 +6,13 @@ issued because Apache answered pebble's HTTP-01 (or TLS-ALPN-01) challenge over 
 pebble's issuing root (fetched from pebble's management API) checks what Apache serves.
 
 - mod_md itself (a private Apache with the mod_md directives written here, the shape the collection renders): order
-  and activation by a graceful restart, the full chain served; TLS-ALPN-01; a renewal forced by a renewal window
-  longer than the certificate's lifetime, activated by a graceful restart while a client keeps requesting (no request
-  dropped, the new serial served); a failed challenge (the name resolving where nothing listens) reported with the
+  and activation by a graceful restart, the full chain served; TLS-ALPN-01; a failed challenge (the name resolving where nothing listens) reported with the
   address and port the CA tried, and the temporary certificate still the only one served;
 - the collection's own rendering (normalize_sites, render_site, render_listen_conf with the operator's settings) in
   a private Apache: one certificate for the site's name and alias, the backend reached over it, md-status on the
-  loopback listener only;
+  loopback listener only; a renewal forced by a renewal window longer than the certificate's lifetime, activated by
+  the role's cron job (files/revproxy-tls-acme-activate: nothing while nothing is renewed, then one graceful restart)
+  while a client keeps requesting: no request dropped, the new serial served;
 - the role on the system Apache (its lock held): a failed challenge fails the run with the CA's reason and the
   address and port it tried and restores the configuration exactly; then the order, its activation by the role's
   graceful reload, the chain verified against pebble's root, and a second run that changes nothing and orders nothing.
@@ -24,6 +24,8 @@ import pathlib
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +45,10 @@ pytestmark = pytest.mark.apache
 MODULES = tuple(DEFAULT_MODULES) + ("md", "authz_host")
 SERVED_ROOT = "/srv"
 POLICY = {"served_roots": [SERVED_ROOT]}
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The job the role installs in root's crontab to activate renewed certificates (roles/apache_proxy/tasks/acme_renewal.yml)
+ACTIVATE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "roles", "apache_proxy", "files",
+                        "revproxy-tls-acme-activate")
 ORDER_TIMEOUT = 30.0
 
 
@@ -211,6 +217,47 @@ def _status(port, name, source="127.0.0.1"):
             data += chunk
 
 
+def _render(httpd, pebble, ports, status_port, name, aliases, backend_port, acme):
+    """Write the site and the Listen file as the role renders them (normalize_sites, render_site,
+    render_listen_conf with the operator's settings pointing at pebble) into ``httpd``; returns the modules."""
+    ca_file = os.path.join(os.path.dirname(httpd.workdir), "acme-ca.pem")
+    shutil.copy(pebble.tls_root_path, ca_file)
+    site = {"name": name.split(".")[0], "server_name": name, "server_aliases": aliases,
+            "listen": {"address": "127.0.0.1", "port": ports["tls"]}, "redirect_http_port": ports["http"],
+            "tls": {"acme": acme},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend_port, "retry": 0}]}
+    sites = normalize_sites([site], policy=POLICY)
+    settings = _acme.check_settings({"directory_url": pebble.directory_url, "ca_file": ca_file, "agreement": True,
+                                     "http_port": ports["http"], "https_port": ports["tls"],
+                                     "status_port": status_port}, policy=POLICY)
+    httpd.set_vhosts(render_listen_conf(sites, set(), settings) + render_site(sites[0]))
+    return tuple(MODULES) + tuple(m for m in needed_modules(sites) if m not in MODULES)
+
+
+def _rendered_apache(workdir, pebble, ports, status_port, name, aliases, backend_port, acme):
+    """A private Apache (its own mod_md store) serving the collection's rendering of one ACME site."""
+    httpd = PrivateApache(str(workdir / "apache"))
+    httpd.modules = _render(httpd, pebble, ports, status_port, name, aliases, backend_port, acme)
+    httpd.extra_global = 'MDStoreDir "%s/md"' % httpd.workdir
+    httpd.write_config()
+    return httpd
+
+
+def _wait_staged(status_port, name, after=None, timeout=ORDER_TIMEOUT, httpd=None):
+    """Wait until mod_md (the collection's status vhost) reports a certificate obtained whose valid-from is not
+    ``after``; returns its renewal state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        head, _sep, body = _status(status_port, name).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        renewal = json.loads(body).get("renewal") or {}
+        if renewal.get("finished") and (renewal.get("last") or {}).get("status") == 0 \
+                and renewal.get("valid-from") != after:
+            return renewal
+        assert time.monotonic() < deadline, (body, httpd.error_log_since(0)[-3000:] if httpd else "")
+        time.sleep(0.1)
+
+
 def test_the_collections_rendering_obtains_the_certificate_for_every_name_and_keeps_md_status_on_loopback(
         pebble, ports, workdir, module_port):
     """The site and the Listen file as the role writes them (normalize_sites, render_site, render_listen_conf with
@@ -219,31 +266,11 @@ def test_the_collections_rendering_obtains_the_certificate_for_every_name_and_ke
     name, alias = "rendered.acme.test", "www.rendered.acme.test"
     status_port = module_port("127.0.0.1")
     backend = PlainHTTPBackend(body=b"behind the acme certificate")
-    ca_file = os.path.join(str(workdir), "acme-ca.pem")
-    shutil.copy(pebble.tls_root_path, ca_file)
-    site = {"name": "rendered", "server_name": name, "server_aliases": [alias],
-            "listen": {"address": "127.0.0.1", "port": ports["tls"]}, "redirect_http_port": ports["http"],
-            "tls": {"acme": {"contact": "ops@example.org", "key_type": "secp256r1"}},
-            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}]}
-    sites = normalize_sites([site], policy=POLICY)
-    settings = _acme.check_settings({"directory_url": pebble.directory_url, "ca_file": ca_file, "agreement": True,
-                                     "http_port": ports["http"], "https_port": ports["tls"],
-                                     "status_port": status_port}, policy=POLICY)
-    modules = tuple(MODULES) + tuple(m for m in needed_modules(sites) if m not in MODULES)
-    httpd = PrivateApache(str(workdir / "apache"), modules=modules)
-    httpd.extra_global = 'MDStoreDir "%s/md"' % httpd.workdir
-    httpd.set_vhosts(render_listen_conf(sites, set(), settings) + render_site(sites[0]))
+    httpd = _rendered_apache(workdir, pebble, ports, status_port, name, [alias], backend.port,
+                             {"contact": "ops@example.org", "key_type": "secp256r1"})
     try:
         httpd.start()
-        deadline = time.monotonic() + ORDER_TIMEOUT
-        while True:
-            head, _sep, body = _status(status_port, name).partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 200"), head
-            renewal = json.loads(body).get("renewal") or {}
-            if renewal.get("finished") and (renewal.get("last") or {}).get("status") == 0:
-                break
-            assert time.monotonic() < deadline, body
-            time.sleep(0.1)
+        _wait_staged(status_port, name)
         httpd.reload()
         for host in (name, alias):
             chain, cert = served(pebble, ports["tls"], host)
@@ -302,37 +329,59 @@ class RequestLoop(threading.Thread):
         self.join(30)
 
 
-def test_a_renewal_is_served_after_a_graceful_restart_without_a_dropped_request(pebble, ports, workdir):
+def _activate(status_port, httpd):
+    """Run the role's activation job (what root's cron runs) with a graceful restart of ``httpd`` as its command."""
+    return subprocess.run([sys.executable, ACTIVATE, str(status_port), "kill", "-USR1", str(httpd.proc.pid)],
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_a_renewal_is_activated_by_the_roles_job_and_served_without_a_dropped_request(pebble, ports, workdir,
+                                                                                     module_port):
     name = "renew.acme.test"
-    httpd = _md_apache(workdir / "apache", pebble, ports, name)
+    status_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"renewal backend")
+    acme = {"renew_window": "33%", "contact": "ops@example.org"}
+    httpd = _rendered_apache(workdir, pebble, ports, status_port, name, [], backend.port, acme)
     loop = None
     try:
         httpd.start()
-        first = wait_obtained(httpd, name)
+        first = _wait_staged(status_port, name, httpd=httpd)
         httpd.reload()
         _chain, cert = served(pebble, ports["tls"], name)
         old_serial = cert["serialNumber"]
-        # A renewal window longer than the certificate's lifetime (3 h): due at once.
-        httpd.set_vhosts(open(httpd.vhosts_path, encoding="ascii").read().replace("MDRenewWindow 33%",
-                                                                                   "MDRenewWindow 4h"))
+        # Nothing renewed: the job restarts nothing.
+        mark = httpd.error_log_mark()
+        idle = _activate(status_port, httpd)
+        assert idle.returncode == 0 and idle.stdout == "", idle
+        assert "SIGUSR1" not in httpd.error_log_since(mark)
+        # A renewal window longer than the certificate's lifetime (3 h): the renewal is due at once.
+        _render(httpd, pebble, ports, status_port, name, [], backend.port, dict(acme, renew_window="4h"))
+        httpd.reload()
+        _wait_staged(status_port, name, after=first["valid-from"])
+        assert served(pebble, ports["tls"], name)[1]["serialNumber"] == old_serial  # staged, not yet served
         loop = RequestLoop(pebble, ports["tls"], name)
         loop.start()
-        httpd.reload()
-        wait_obtained(httpd, name, after=first["renewal"]["valid-from"])
-        httpd.reload()  # what the renewal hook does: a graceful restart activates the staged certificate
-        deadline = time.monotonic() + 10
+        while len(loop.serials) < 5 and not loop.failures:
+            time.sleep(0.05)
+        mark = httpd.error_log_mark()
+        ran = _activate(status_port, httpd)
+        assert ran.returncode == 0 and "renewed certificate(s) of %s: graceful restart" % name in ran.stdout, ran
+        httpd.wait_for_log("resuming normal operations", mark, timeout=15)
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline and (not loop.serials or loop.serials[-1] == old_serial):
             time.sleep(0.05)
+        time.sleep(0.5)  # a few more requests on the new generation
         loop.stop()
         assert loop.failures == [], loop.failures[:5]
         assert loop.serials[0] == old_serial and loop.serials[-1] != old_serial, (old_serial, loop.serials[-3:])
         assert len(loop.serials) > 20, len(loop.serials)
-        _chain, cert = served(pebble, ports["tls"], name)
-        assert cert["serialNumber"] != old_serial
+        active = json.loads(_status(status_port, name).partition(b"\r\n\r\n")[2])
+        assert int(active["cert"]["rsa"]["serial"], 16) == int(loop.serials[-1], 16)
     finally:
         if loop is not None:
             loop.stop()
         httpd.stop()
+        backend.stop()
 
 
 def test_a_failed_challenge_names_the_address_and_port_the_ca_tried(pebble, ports, workdir):
