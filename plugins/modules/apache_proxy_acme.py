@@ -171,7 +171,7 @@ def _done(state, wait_for):
 
 def _error_entry(state, log_lines):
     reasons = status.ca_reasons("\n".join(log_lines), state["domain"])
-    return reasons, status.fix_for(reasons)
+    return reasons, status.fix_for(reasons, (state["last_error"] or {}).get("detail"))
 
 
 def _look(params, dom, mds, wait_for):

@@ -140,10 +140,21 @@ def ca_reasons(log_text, domain):
     return out
 
 
-def fix_for(reasons):
+# mod_md's own words (md-status renewal.last.detail) for what it refuses before asking the CA.
+DETAIL_FIXES = (
+    ("No contact information", "set the account's contact: tls.acme.contact or apache_proxy_acme_contact"),
+    ("agreement", "accept the CA's terms of service: apache_proxy_acme_agreement: true"),
+    ("external account", "set apache_proxy_acme_eab_kid and apache_proxy_acme_eab_hmac from the CA's account page"),
+)
+
+
+def fix_for(reasons, detail=None):
     for kind, _detail in reasons:
         if kind in FIXES:
             return FIXES[kind]
+    for needle, fix in DETAIL_FIXES:
+        if detail and needle.lower() in detail.lower():
+            return fix
     return GENERIC_FIX
 
 

@@ -250,13 +250,18 @@ def check_settings(settings, policy=None, ca_path=None):
 
 
 def check_sites_against(settings, sites):
-    """What the sites asking for ACME need of the operator's settings: the agreement accepted. Returns the ACME
-    sites."""
+    """What the sites asking for ACME need of the operator's settings: the agreement accepted, a contact, their
+    ports not the status port. Returns the ACME sites."""
     acme_sites = [s for s in sites if (s.get("tls") or {}).get("acme")]
     if acme_sites and not settings["agreement"]:
         raise ConfigError("site %r: tls.acme needs the operator to accept the CA's terms of service (the role's "
                           "apache_proxy_acme_agreement: true, the modules' acme.agreement); read them at the CA's "
                           "directory (%s) first" % (acme_sites[0]["name"], settings["directory_url"]))
+    for site in acme_sites:
+        if not site["tls"]["acme"]["contact"] and not settings["contact"]:
+            raise ConfigError("site %r: tls.acme.contact: an ACME account needs a contact address; set it here or the "
+                              "operator's default (the role's apache_proxy_acme_contact, the modules' acme.contact)"
+                              % site["name"])
     for site in sites if acme_sites else []:
         redirect = (site.get("frontend") or {}).get("redirect") or {}
         for field, port in (("listen.port", site["listen"]["port"]), ("redirect_http_port", redirect.get("port"))):

@@ -20,7 +20,7 @@ def sites(acme=None, **over):
 
 
 def settings(**over):
-    base = {"agreement": True}
+    base = {"agreement": True, "contact": "a@example.org"}
     base.update(over)
     return _acme.check_settings(base, POLICY, ca_path("/etc/apache2/revproxy-tls"))
 

@@ -193,11 +193,16 @@ def test_settings_eab_secret_not_in_errors():
     assert secret not in str(err.value)
 
 
-def test_sites_need_the_agreement():
+def test_sites_need_the_agreement_and_a_contact():
     sites = normalize_sites([site()])
     with pytest.raises(ConfigError, match="terms of service"):
-        _acme.check_sites_against(_acme.check_settings({}, POLICY), sites)
-    assert _acme.check_sites_against(_acme.check_settings({"agreement": True}, POLICY), sites) == sites
+        _acme.check_sites_against(_acme.check_settings({"contact": "a@example.org"}, POLICY), sites)
+    with pytest.raises(ConfigError, match="tls.acme.contact: an ACME account needs a contact"):
+        _acme.check_sites_against(_acme.check_settings({"agreement": True}, POLICY), sites)
+    ok = {"agreement": True, "contact": "a@example.org"}
+    assert _acme.check_sites_against(_acme.check_settings(ok, POLICY), sites) == sites
+    own = normalize_sites([site({"contact": "shop@example.com"})])
+    assert _acme.check_sites_against(_acme.check_settings({"agreement": True}, POLICY), own) == own
 
 
 def test_no_acme_site_needs_nothing():
@@ -212,4 +217,5 @@ def test_no_acme_site_needs_nothing():
 def test_status_port_is_the_status_vhost_s(over, field):
     sites = normalize_sites([site(**over)])
     with pytest.raises(ConfigError, match=field):
-        _acme.check_sites_against(_acme.check_settings({"agreement": True}, POLICY), sites)
+        _acme.check_sites_against(_acme.check_settings({"agreement": True, "contact": "a@example.org"}, POLICY),
+                                  sites)
