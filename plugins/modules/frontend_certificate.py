@@ -84,6 +84,15 @@ options:
       - Not set (the default), no metrics are written.
     type: path
     version_added: 2.0.0
+  acme_status_port:
+    description:
+      - With it, the sites with C(tls.acme) are reported from mod_md's C(md-status) on C(127.0.0.1:<port>) (the
+        role's C(apache_proxy_acme_status_port)) - valid until (RV(results[].not_after)), renewal due
+        (RV(results[].renew_at)), the last error, whether the CA's certificate is active - with the problems
+        C(acme_error), C(acme_pending), C(acme_staged), C(acme_status), C(expiring). Without it they are skipped (the
+        role's preflight, before the first order).
+    type: int
+    version_added: 2.1.0
 requirements:
   - cryptography >= 38.0 on the proxy host
 """
@@ -128,6 +137,16 @@ results:
     days_left:
       description: Whole days until expiry (negative when expired).
       type: int
+    renew_at:
+      description: With O(acme_status_port), a C(tls.acme) site's renewal time as mod_md reports it.
+      type: str
+      version_added: 2.1.0
+    acme:
+      description:
+        - With O(acme_status_port), a C(tls.acme) site's state from mod_md (C(state), C(state_descr), C(active),
+          C(staged), C(valid_until), C(renew_at), C(last_error), C(errors)).
+      type: dict
+      version_added: 2.1.0
     ok:
       description: Whether the certificate passed every check.
       type: bool
@@ -152,10 +171,13 @@ metrics_file:
   version_added: 2.0.0
 """
 
+import datetime
+
 from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
 from ansible_collections.revproxy.tls.plugins.module_utils._files import FileReadError, read_regular_file
 from ansible_collections.revproxy.tls.plugins.module_utils._module import RevproxyModule
 
+from ansible_collections.revproxy.tls.plugins.module_utils.apache import _acme_status
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._capabilities import APACHE
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._catalogue import FRONTEND_FIXES
 from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import Layout
@@ -187,6 +209,25 @@ def _read(path):
     return data.decode("utf-8", "replace")
 
 
+def _acme_results(params, acme_sites, days):
+    """The sites with tls.acme, from mod_md's md-status (only with acme_status_port: the role's preflight runs
+    before the first order, when there is nothing to read yet)."""
+    if not acme_sites or not params.get("acme_status_port"):
+        return []
+    port = grammar.port(params["acme_status_port"], "acme_status_port")
+    try:
+        mds, error = _acme_status.fetch_status(port), None
+    except (OSError, ValueError) as exc:
+        mds, error = {}, "127.0.0.1:%d: %s" % (port, exc)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    results = []
+    for site in acme_sites:
+        result = _acme_status.frontend_result(site, mds.get(site["tls"]["acme"]["names"][0]), now, days, error)
+        result["ok"] = not result["problems"]
+        results.append(result)
+    return results
+
+
 def run(params, read=_read):
     if not _frontend_cert.HAS_CRYPTOGRAPHY:
         raise ConfigError("the Python library cryptography (>= 38.0) is needed on the proxy host for this check")
@@ -200,10 +241,10 @@ def run(params, read=_read):
         trust_text = read(grammar.abs_path(params["trust_file"], "trust_file"))
         if trust_text is None:
             raise ConfigError("trust_file: %s cannot be read" % params["trust_file"])
-    results = []
+    results = _acme_results(params, [s for s in sites if (s["tls"] or {}).get("acme")], days)
     for site in sites:
         if not site["tls"] or site["tls"].get("acme"):
-            continue  # tls.acme: no file yet; mod_md's temporary certificate serves until the CA's arrives
+            continue  # tls.acme: no files; reported from mod_md's status above (with acme_status_port)
         result = _frontend_cert.check_frontend(site, read, expiry_days=days, trust_text=trust_text,
                                                fixes=FRONTEND_FIXES)
         result["ok"] = not result["problems"]
@@ -227,6 +268,7 @@ def argument_spec():
         trust_file=dict(type="path"),
         fail_on=dict(type="str", choices=["any", "never"], default="any"),
         metrics_dir=dict(type="path"),
+        acme_status_port=dict(type="int"),
         **_policy.policy_options()
     )
 

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import email.utils
 import hashlib
 import http.client
 import json
@@ -190,3 +192,54 @@ def _unverified(address, port, name, timeout):
     except (OSError, socket.error, ssl.SSLError):
         return None
 
+
+
+def _utc(text):
+    """An md-status time ("Sun, 07 Dec 2031 20:54:36 GMT") as an aware datetime, or None."""
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
+def frontend_result(site, md, now, expiry_days, status_error=None):
+    """An ACME site's entry in frontend_certificate's results, from mod_md's state of its domain (md: its md-status
+    JSON or None; status_error: why md-status could not be read): valid until, renewal due, last error."""
+    acme = site["tls"]["acme"]
+    domain = acme["names"][0]
+    state = interpret(md)
+    result = {"site": site["name"], "certificate_file": "(ACME: mod_md, %s)" % domain, "subject": None,
+              "names": list(acme["names"]), "not_after": None, "days_left": None, "renew_at": state["renew_at"],
+              "acme": dict((k, state[k]) for k in ("state", "state_descr", "active", "staged", "valid_until",
+                                                    "renew_at", "last_error", "errors")),
+              "problems": []}
+    problems = result["problems"]
+    until = _utc(state["valid_until"]) if state["valid_until"] else None
+    if until is not None:
+        result["not_after"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result["days_left"] = int((until - now).total_seconds() // 86400)
+    if status_error:
+        problems.append({"reason": "acme_status", "message": "mod_md's status of %s could not be read: %s"
+                         % (domain, status_error), "fix": "check that Apache runs with the role's configuration "
+                         "(the md-status vhost on 127.0.0.1:apache_proxy_acme_status_port)"})
+        return result
+    if state["last_error"]:
+        err = state["last_error"]
+        problems.append({"reason": "acme_error", "message": "mod_md's last order or renewal of %s failed: %s (%s)"
+                         % (domain, err.get("detail"), err.get("activity")), "fix": fix_for([], err.get("detail"))})
+    if not state["active"]:
+        problems.append({"reason": "acme_pending", "message": "no certificate from the CA is active for %s yet (%s)"
+                         % (domain, state["state_descr"] or "not a managed domain of the running server"),
+                         "fix": "run the role (it waits for the order and activates it); mod_md's reason is in its "
+                         "md-status and the error log"})
+    elif state["staged"]:
+        problems.append({"reason": "acme_staged", "message": "a renewed certificate of %s waits for a graceful "
+                         "restart" % domain, "fix": "the role's cron job (/etc/cron.d/revproxy-tls-acme) restarts "
+                         "gracefully; or reload Apache"})
+    if result["days_left"] is not None and result["days_left"] < expiry_days:
+        problems.append({"reason": "expiring" if result["days_left"] >= 0 else "expired",
+                         "message": "the ACME certificate of %s expires on %s (%d days) although mod_md renews it at "
+                         "%s" % (domain, result["not_after"], result["days_left"], state["renew_at"]),
+                         "fix": "look at mod_md's renewal errors in md-status and the error log"})
+    return result

@@ -141,3 +141,50 @@ def test_report_only(monkeypatch):
     fake = Fake(monkeypatch, [MISSING])
     out = mod.run(params(wait_for="none"), fake.clock, fake.sleep)
     assert out["ok"] and fake.now == 0.0 and "certificate(rsa) is missing" in out["msg"]
+
+
+# -- the check's view (frontend_certificate with acme_status_port) -------------------------------------------------
+
+NOW = __import__("datetime").datetime(2026, 12, 8, tzinfo=__import__("datetime").timezone.utc)
+SITE = {"name": "a", "tls": {"acme": {"names": ["site.test", "www.site.test"]}}}
+
+
+@pytest.mark.parametrize("md, error, reasons, days", [
+    (ACTIVE, None, [], 1825),
+    (dict(ACTIVE, renewal=STAGED["renewal"]), None, ["acme_staged"], 1825),
+    (MISSING, None, ["acme_pending"], None),
+    (None, None, ["acme_pending"], None),
+    (FAILED, None, ["acme_error", "acme_pending"], None),
+    (None, "connection refused", ["acme_status"], None),
+    (dict(ACTIVE, cert={"rsa": {"valid": {"until": "Thu, 10 Dec 2026 00:00:00 GMT"}}}), None, ["expiring"], 2),
+    (dict(ACTIVE, cert={"rsa": {"valid": {"until": "Mon, 07 Dec 2026 00:00:00 GMT"}}}), None, ["expired"], -1),
+])
+def test_frontend_result(md, error, reasons, days):
+    out = status.frontend_result(SITE, md, NOW, 14, error)
+    assert [p["reason"] for p in out["problems"]] == reasons
+    assert out["days_left"] == days and out["names"] == ["site.test", "www.site.test"]
+    assert out["certificate_file"] == "(ACME: mod_md, site.test)"
+    assert all(p["fix"] for p in out["problems"])
+
+
+def test_frontend_result_names_mod_md_s_reason():
+    out = status.frontend_result(dict(SITE), dict(FAILED, renewal=dict(FAILED["renewal"], last={
+        "status": 22, "detail": "No contact information is available for MD site.test."})), NOW, 14)
+    assert "No contact information" in out["problems"][0]["message"]
+    assert "apache_proxy_acme_contact" in out["problems"][0]["fix"]
+
+
+def test_frontend_certificate_reports_acme_sites_only_with_the_status_port(monkeypatch):
+    from ansible_collections.revproxy.tls.plugins.modules import frontend_certificate as front
+    site = {"name": "a", "server_name": "site.test", "tls": {"acme": {}},
+            "locations": [{"path": "/", "backend": "http://app.internal:8080/"}]}
+    params = {"sites": [site], "validated": None, "names": None, "backend_tls_defaults": {}, "layout": "debian",
+              "tls_dir": "/etc/apache2/revproxy-tls", "expiry_days": 14, "trust_file": None, "fail_on": "never",
+              "metrics_dir": None, "allow_raw_directives": False, "served_roots": ["/srv"]}
+    assert front.run(dict(params, acme_status_port=None))["results"] == []
+    monkeypatch.setattr(status, "fetch_status", lambda port: {"site.test": ACTIVE})
+    out = front.run(dict(params, acme_status_port=8409))
+    assert [(r["site"], r["ok"], r["not_after"]) for r in out["results"]] == [("a", True, "2031-12-07T20:54:36Z")]
+    monkeypatch.setattr(status, "fetch_status", lambda port: {"site.test": FAILED})
+    out = front.run(dict(params, acme_status_port=8409))
+    assert out["failed_sites"] == ["a"] and "Error waiting on domain names" in out["msg"]
