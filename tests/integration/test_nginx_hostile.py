@@ -42,7 +42,8 @@ ARITY = {
     "proxy_ssl_verify_depth": (1, 1), "proxy_ssl_crl": (1, 1), "proxy_ssl_server_name": (1, 1),
     "proxy_ssl_name": (1, 1), "proxy_ssl_protocols": (1, 4), "proxy_ssl_ciphers": (1, 1),
     "proxy_ssl_certificate": (1, 1), "proxy_ssl_certificate_key": (1, 1), "proxy_ssl_session_reuse": (1, 1),
-    "alias": (1, 1), "disable_symlinks": (2, 2), "proxy_headers_hash_max_size": (1, 1), "proxy_headers_hash_bucket_size": (1, 1),
+    "alias": (1, 1), "disable_symlinks": (2, 2), "error_page": (2, 2), "internal": (0, 0),
+    "proxy_intercept_errors": (1, 1), "proxy_headers_hash_max_size": (1, 1), "proxy_headers_hash_bucket_size": (1, 1),
 }
 _VARIABLE = re.compile(r"\$(%s)" % "|".join(SCRIPT_VARIABLES))
 
@@ -229,6 +230,9 @@ def test_what_the_fields_let_nginx_do_live(tmp_path):
     (acme / "token").write_text("token-ok")
     (acme / "token").chmod(0o644)
     (acme / "link").symlink_to("/etc/hostname")
+    (acme / "502.html").write_text("local 502 page")
+    (acme / "502.html").chmod(0o644)
+    dead = reserve_port("127.0.0.1")  # bound, never listening: connections are refused
     ng = PrivateNginx(str(tmp_path / "nginx"))
     try:
         site = {"name": "h", "server_name": "h.example", "listen": {"address": "127.0.0.1", "port": reservation.port},
@@ -236,9 +240,12 @@ def test_what_the_fields_let_nginx_do_live(tmp_path):
                 "redirect_http_port": redirect.port, "acme_challenge_dir": "/srv/h/acme",
                 "backend_tls": {"ca_file": root.cert_path},
                 "response_headers": [{"name": "X-H%d" % i, "value": v} for i, v in enumerate(HOSTILE_VALUES)],
-                "locations": [{"path": "/", "backend": "https://localhost:%d/" % backend.port}]}
+                "error_pages": [{"status": 502, "file": "/srv/h/502.html"}],
+                "locations": [{"path": "/", "backend": "https://localhost:%d/" % backend.port},
+                              {"path": "/dead/", "backend": "https://localhost:%d/" % dead.port}]}
         eff = normalize_sites([site], tls_dir=TLS_DIR, server=NGINX)[0]
         eff["frontend"]["redirect"]["acme_challenge_dir"] = str(acme)  # a served root's text, here under /tmp
+        eff["frontend"]["error_pages"] = [(502, str(acme / "502.html"))]
         with open(os.path.join(ng.etc, "conf.d", "h.conf"), "w") as handle:
             handle.write(render_site(eff))
         ng.start()
@@ -259,6 +266,13 @@ def test_what_the_fields_let_nginx_do_live(tmp_path):
         assert "forwarded" not in names and "x-real-ip" not in names and "true-client-ip" not in names
         assert dict((n.strip().lower(), v.strip()) for n, v in received)["x-forwarded-for"] == "127.0.0.1"
         conn.close()
+        # error_pages: nginx's own 502 (a refused backend) answered with the local page.
+        conn = http.client.HTTPSConnection("127.0.0.1", reservation.port, timeout=10,
+                                           context=__import__("ssl")._create_unverified_context())
+        conn.request("GET", "/dead/x", headers={"Host": "h.example"})
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (502, b"local 502 page")
+        conn.close()
         conn = http.client.HTTPConnection("127.0.0.1", redirect.port, timeout=10)
         conn.request("GET", "/echo", headers={"Host": "evil.example"})
         assert conn.getresponse().status == 421
@@ -278,5 +292,6 @@ def test_what_the_fields_let_nginx_do_live(tmp_path):
         ng.stop()
         reservation.release()
         redirect.release()
+        dead.release()
         backend.stop()
         shutil.rmtree(str(acme), ignore_errors=True)

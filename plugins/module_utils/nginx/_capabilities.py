@@ -221,12 +221,12 @@ class NginxProfile(ServerProfile):
         if eff["balancer_manager"]:
             self.refuse("balancer_manager", "it has no balancer manager page (the upstream API is NGINX Plus's)")
         front = eff["frontend"]
+        if eff["tls"] and eff["tls"].get("acme"):
+            self.refuse("tls.acme", "nginx open source has no ACME client (mod_md is Apache's); obtain the certificate "
+                        "with an ACME client of your own and give certificate_file and key_file")
         if eff["tls"] and eff["tls"].get("chain_file"):
             self.refuse("tls.chain_file", "ssl_certificate reads the chain after the certificate in one file; "
                         "append the chain to certificate_file")
-        if front["error_pages"]:
-            raise ConfigError("error_pages: not rendered by the nginx role yet (it would need a location of its own "
-                              "for the files); leave it empty")
         if front["exclusions"]:
             raise ConfigError("proxy_exclusions: not rendered by the nginx role yet; leave it empty")
         for i, loc in enumerate(eff["locations"]):
@@ -276,7 +276,8 @@ class NginxProfile(ServerProfile):
 
     def check_ownership(self, sites, live=(), managed_dir=None):
         """Between managed sites: a plain and a TLS server block on one port (nginx would make the port TLS for
-        both: the 'ssl' flag of listen is per address:port)."""
+        both: the 'ssl' flag of listen is per address:port), and the names and addresses of _check_names."""
+        _check_names([v for eff in sites for v in self.managed_vhosts(eff)])
         ports = {}
         for eff in sites:
             blocks = [(eff["listen"]["port"], bool(eff["tls"]))]
@@ -289,6 +290,48 @@ class NginxProfile(ServerProfile):
                                       "to the port, so one port is TLS or plain for every site on it"
                                       % (eff["name"], port, "TLS" if other[0] else "plain HTTP", other[1]))
         return []
+
+
+def _wild_owners(pattern, by_suffix):
+    """The names of other server blocks a wildcard ('*.' in front: one label or more) answers."""
+    return [name for name in by_suffix.get(pattern[1:], []) if name != pattern] if pattern.startswith("*.") else []
+
+
+def _check_names(blocks):
+    """nginx gives a connection to a specific address only to the server blocks listening on that address:port, so
+    a site on 127.0.0.1:443 answers there for the names of every site on *:443 (measured on nginx 1.22); and a name
+    belongs to one site on every port, whatever the server: on another port it still gets that site's cookies
+    (browsers do not scope cookies by port). `blocks`: managed_vhosts() of every site."""
+    wildcard = {}
+    for v in blocks:
+        if not v["address"]:
+            wildcard.setdefault(v["port"], v)
+    owner, by_suffix = {}, {}
+    for v in blocks:
+        other = wildcard.get(v["port"])
+        if v["address"] and other and other["site"] != v["site"]:
+            raise ConfigError("site %r: listen.address: %s on port %d while site %r listens on every address there: "
+                              "nginx hands every connection to %s:%d to the server blocks listening on it, so this "
+                              "site would answer there for the names of %r. Give both the same listen.address (or "
+                              "leave both unset)" % (v["site"], v["address"], v["port"], other["site"], v["address"],
+                                                     v["port"], other["site"]))
+        for name in set(n.lower().rstrip(".") for n in v["names"]):
+            first = owner.setdefault(name, v)
+            if first["site"] != v["site"]:
+                raise ConfigError("site %r: %r is also served by site %r (%s:%d); a name belongs to one site (on "
+                                  "another port it still gets that site's cookies, which browsers do not scope by "
+                                  "port). Use another name" % (v["site"], name, first["site"], first["address"] or "*",
+                                                               first["port"]))
+            probe = name.replace("*", "x")
+            for i, char in enumerate(probe):
+                if char == ".":
+                    by_suffix.setdefault(probe[i:], []).append(name)
+    for pattern, v in owner.items():
+        for name in _wild_owners(pattern, by_suffix):
+            if owner[name]["site"] != v["site"]:
+                raise ConfigError("site %r: server_aliases: %r also matches %r, which site %r serves; a name belongs "
+                                  "to one site (on another port it still gets that site's cookies). Use names that "
+                                  "do not overlap" % (v["site"], pattern, name, owner[name]["site"]))
 
 
 NGINX = NginxProfile()

@@ -215,6 +215,25 @@ def _param_lines(loc):
     return lines
 
 
+def error_page_lines(site):
+    """error_pages: nginx's own errors and the backend's for these statuses (proxy_intercept_errors in each location)
+    answered with a local file, each at an internal URI of its own; no symbolic link followed below its directory."""
+    lines = []
+    for status, path in sorted(site["frontend"]["error_pages"]):
+        uri = "%s%d.html" % (_frontend.ERROR_PAGE_PREFIX, status)
+        lines.extend([_d(1, "error_page", Bare(str(status)), uri),
+                      block("location", Bare("="), uri, indent=_IN),
+                      _d(2, "internal"),
+                      _d(2, "alias", path),
+                      _d(2, "disable_symlinks", Bare("on"), "from=" + path.rsplit("/", 1)[0]),
+                      _IN + "}"])
+    if lines:
+        lines.insert(0, comment("Local error pages (error_pages): nginx's own errors and the backend's for these "
+                                "statuses.", _IN))
+        lines.insert(0, "")
+    return lines
+
+
 def location_lines(site, loc):
     url = location_urls(loc)[0]
     lines = ["", block("location", loc["path"], indent=_IN),
@@ -234,6 +253,8 @@ def location_lines(site, loc):
     if cookie_path:
         lines.append(_d(2, "proxy_cookie_path", cookie_path[0], cookie_path[1]))
     lines.extend(_param_lines(loc))
+    if site["frontend"]["error_pages"]:
+        lines.append(_d(2, "proxy_intercept_errors", Bare("on")))
     if url.is_tls:
         tls = loc["backend_tls"]
         insecure = site["insecure"] if tls is site["backend_tls"] else []
@@ -301,6 +322,7 @@ def render_site(site):
     lines.append(_d(1, "proxy_headers_hash_bucket_size", Bare("128")))
     if site["tls"]:
         lines.extend(_frontend_tls_lines(site))
+    lines.extend(error_page_lines(site))
     # nginx picks the longest matching prefix whatever the order: longest first is easier to read.
     for loc in sorted(site["locations"], key=lambda item: (-len(item["path"]), item["path"])):
         lines.extend(location_lines(site, loc))

@@ -97,8 +97,8 @@ REFUSALS = [
      "locations[0].backend", "upstream"),
     ("IP literal", site(locations=[{"path": "/", "backend": "https://10.0.0.5/"}]), "locations[0].backend",
      "IP literal"),
-    ("error_pages", site(error_pages=[{"status": 502, "file": "/var/www/e.html"}]), "error_pages", "not rendered"),
     ("exclusions", site(proxy_exclusions=["/static/"]), "proxy_exclusions", "not rendered"),
+    ("acme", site(tls={"acme": {}}), "tls.acme", "ACME client"),
 ]
 
 
@@ -112,7 +112,7 @@ def test_refusals_name_the_field(label, raw, field, words):
 
 def test_refusals_of_what_nginx_cannot_express_name_nginx():
     for label, raw, field, words in REFUSALS:
-        if label in ("error_pages", "exclusions", "members with two paths", "connect timeout"):
+        if label in ("exclusions", "members with two paths", "connect timeout"):
             continue
         try:
             norm(raw)

@@ -28,9 +28,9 @@ WRITTEN = {
     "proxy_ssl_trusted_certificate", "proxy_ssl_verify_depth", "proxy_ssl_crl", "proxy_ssl_server_name",
     "proxy_ssl_name", "proxy_ssl_protocols", "proxy_ssl_ciphers", "proxy_ssl_certificate",
     "proxy_ssl_certificate_key", "proxy_ssl_session_reuse", "alias", "proxy_headers_hash_max_size",
-    "proxy_headers_hash_bucket_size", "disable_symlinks",
+    "proxy_headers_hash_bucket_size", "disable_symlinks", "error_page", "internal", "proxy_intercept_errors",
 }
-NOT_YET = ("error_pages: not rendered by the nginx role yet", "proxy_exclusions: not rendered by the nginx role yet")
+NOT_YET = ("proxy_exclusions: not rendered by the nginx role yet",)
 
 
 def _check(effs):
