@@ -80,9 +80,7 @@ def _acme_site(name, ports, backend_port, acme=None):
             "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend_port, "retry": 0}]}
 
 
-def _apache(workdir, pebble, ports, status_port, raw_sites):
-    """A private Apache serving the collection's rendering of ``raw_sites`` (its own mod_md store)."""
-    httpd = PrivateApache(os.path.join(workdir, "apache"))
+def _render_into(httpd, pebble, ports, status_port, raw_sites, workdir):
     ca_file = os.path.join(workdir, "acme-ca.pem")
     shutil.copy(pebble.tls_root_path, ca_file)
     os.chmod(ca_file, 0o644)
@@ -94,8 +92,14 @@ def _apache(workdir, pebble, ports, status_port, raw_sites):
         text += render_site(site)
     httpd.set_vhosts(text)
     httpd.modules = tuple(MODULES) + tuple(m for m in needed_modules(sites) if m not in MODULES)
-    httpd.extra_global = 'MDStoreDir "%s/md"' % httpd.workdir
     httpd.write_config()
+
+
+def _apache(workdir, pebble, ports, status_port, raw_sites):
+    """A private Apache serving the collection's rendering of ``raw_sites`` (its own mod_md store)."""
+    httpd = PrivateApache(os.path.join(workdir, "apache"))
+    httpd.extra_global = 'MDStoreDir "%s/md"' % httpd.workdir
+    _render_into(httpd, pebble, ports, status_port, raw_sites, workdir)
     return httpd
 
 
@@ -164,4 +168,68 @@ def test_md_status_is_not_published_through_a_survey_users_backend(pebble, ports
     finally:
         pebble.clear_a(victim)
         httpd.stop()
+        backend.stop()
+
+
+
+def _wait_finished(status_port, names, timeout=30.0):
+    """md-status renewal of each name once finished (obtained or failed); {name: renewal}."""
+    import time  # pylint: disable=import-outside-toplevel
+    deadline = time.monotonic() + timeout
+    done = {}
+    while time.monotonic() < deadline and len(done) < len(names):
+        for name in names:
+            status, body = _direct_status(status_port, "/md-status/%s" % name)
+            renewal = (json.loads(body).get("renewal") or {}) if status == 200 else {}
+            if renewal.get("finished") or (renewal.get("last") or {}).get("status"):
+                done[name] = renewal
+        time.sleep(0.1)
+    assert len(done) == len(names), (names, done)
+    return done
+
+
+def _store_accounts(httpd):
+    """[(account URL, contacts)] of the mod_md store's accounts."""
+    out = []
+    folder = os.path.join(httpd.workdir, "md", "accounts")
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, entry, "account.json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+        out.append((data.get("url"), data.get("contact")))
+    return out
+
+
+def test_a_sites_contact_never_becomes_the_contact_of_the_account_every_site_uses(pebble, ports, workdir,
+                                                                                   module_port):
+    """mod_md keeps one ACME account per CA and gives it to every managed domain (its contact is the first domain's).
+    A survey user's site that is ordered first with tls.acme.contact: attacker@... made that address the contact of
+    the account the operator's sites then used: the CA's mail about them went to the survey user."""
+    theirs, own = "theirs-%d.acme.test" % os.getpid(), "own-%d.acme.test" % os.getpid()
+    status_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"x")
+    site_b = _acme_site(theirs, ports, backend.port, {"contact": "attacker@evil.example"})
+    site_a = _acme_site(own, ports, backend.port)
+    httpd = None
+    try:
+        try:
+            httpd = _apache(workdir, pebble, ports, status_port, [site_b])
+        except ConfigError as exc:
+            # The fix: refused before anything runs, naming the field.
+            assert "tls.acme.contact" in str(exc), exc
+            site_b["tls"]["acme"] = {}
+            httpd = _apache(workdir, pebble, ports, status_port, [site_b])
+        httpd.start()
+        assert _wait_finished(status_port, [theirs])[theirs]["last"]["status"] == 0
+        httpd.reload()
+        _render_into(httpd, pebble, ports, status_port, [site_b, site_a], workdir)
+        httpd.reload()
+        assert _wait_finished(status_port, [own])[own]["last"]["status"] == 0
+        accounts = _store_accounts(httpd)
+        # One account for the CA in the store, used by both domains' orders ...
+        assert len(accounts) == 1, accounts
+        # ... and its contact is the operator's, never the survey user's.
+        assert accounts[0][1] == ["mailto:ops@example.org"], accounts
+    finally:
+        if httpd is not None:
+            httpd.stop()
         backend.stop()

@@ -257,6 +257,7 @@ def check_sites_against(settings, sites):
         raise ConfigError("site %r: tls.acme needs the operator to accept the CA's terms of service (the role's "
                           "apache_proxy_acme_agreement: true, the modules' acme.agreement); read them at the CA's "
                           "directory (%s) first" % (acme_sites[0]["name"], settings["directory_url"]))
+    _one_account_contact(settings, acme_sites)
     for site in acme_sites:
         if not site["tls"]["acme"]["contact"] and not settings["contact"]:
             raise ConfigError("site %r: tls.acme.contact: an ACME account needs a contact address; set it here or the "
@@ -269,3 +270,25 @@ def check_sites_against(settings, sites):
                 raise ConfigError("site %r: %s: %d is the ACME status port (the operator's status_port, on "
                                   "127.0.0.1); choose another" % (site["name"], field, port))
     return acme_sites
+
+
+def _one_account_contact(settings, acme_sites):
+    """mod_md keeps one ACME account per CA for every managed domain, registered with the contact of the first
+    domain it orders: a site's contact is the account's, so the sites' addresses must be the operator's (when set) or
+    all the same. Otherwise whichever site is ordered first (a survey user's) gets the CA's mail about every site."""
+    first = None
+    for site in acme_sites:
+        mine = site["tls"]["acme"]["contact"]
+        if mine is None:
+            continue
+        if settings["contact"] is not None and mine.lower() != settings["contact"].lower():
+            raise ConfigError("site %r: tls.acme.contact: %r is not the operator's contact; mod_md registers one "
+                              "ACME account per CA for every site with the contact of the first site it orders, so "
+                              "this address would get the CA's mail about every site. Leave it unset (the role's "
+                              "apache_proxy_acme_contact, the modules' acme.contact)" % (site["name"], mine))
+        if first is not None and mine.lower() != first[1].lower():
+            raise ConfigError("site %r: tls.acme.contact: %r differs from site %r's %r; mod_md registers one ACME "
+                              "account per CA for every site, with the contact of the first site it orders. Set one "
+                              "address for all (the role's apache_proxy_acme_contact, the modules' acme.contact)"
+                              % (site["name"], mine, first[0], first[1]))
+        first = first or (site["name"], mine)
