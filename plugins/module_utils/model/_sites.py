@@ -257,7 +257,7 @@ def _tls_front(site, server_name, aliases):
     if tls_front is None:
         return None
     grammar.mapping(tls_front, SITE_SPEC["tls"]["options"], "tls")
-    if "acme" in tls_front:
+    if tls_front.get("acme") is not None:  # a module's argument spec fills an unset acme in as None
         return _acme.site_tls(tls_front, site, server_name, aliases)
     for key in ("certificate_file", "key_file"):
         if not tls_front.get(key):
