@@ -233,3 +233,143 @@ def test_a_sites_contact_never_becomes_the_contact_of_the_account_every_site_use
         if httpd is not None:
             httpd.stop()
         backend.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The refusal table: what a survey user tried through the site list. Each value is refused before anything runs,
+# naming the site and the field. (Checked through normalize_sites and check_sites_against, the functions the
+# module runs before it plans a file.)
+
+def _plain_site(acme=None, **over):
+    site = {"name": "shop", "server_name": "shop.example.com", "tls": {"acme": {} if acme is None else acme},
+            "locations": [{"path": "/", "backend": "http://app.internal:8080/"}]}
+    site.update(over)
+    return site
+
+
+def _other(name="other", **over):
+    site = {"name": name, "server_name": "other.example.com", "listen": {"port": 8443},
+            "tls": {"certificate_file": "/srv/other.pem", "key_file": "/srv/other.key"},
+            "locations": [{"path": "/", "backend": "http://app.internal:8080/"}]}
+    site.update(over)
+    return site
+
+
+OPERATOR = {"agreement": True, "contact": "ops@example.org", "status_port": 8409}
+
+REFUSED = [
+    # a URL, a CA, an account, an agreement, a store, names: never per-site fields
+    ("directory_url", [_plain_site({"directory_url": "https://127.0.0.1:1/dir"})], "unknown key(s) directory_url"),
+    ("ca_file", [_plain_site({"ca_file": "/etc/shadow"})], "unknown key(s) ca_file"),
+    ("ca_content", [_plain_site({"ca_content": "x"})], "unknown key(s) ca_content"),
+    ("eab", [_plain_site({"eab_kid": "k", "eab_hmac": "h" * 20})], "unknown key(s) eab_hmac, eab_kid"),
+    ("agreement", [_plain_site({"agreement": True})], "unknown key(s) agreement"),
+    ("store", [_plain_site({"store_dir": "/etc/apache2"})], "unknown key(s) store_dir"),
+    ("account", [_plain_site({"account": "ACME-x-0000"})], "unknown key(s) account"),
+    ("names", [_plain_site({"names": ["other.example.com"]})], "unknown key(s) names"),
+    ("members", [_plain_site({"members": "auto"})], "unknown key(s) members"),
+    ("status_port", [_plain_site({"status_port": 80})], "unknown key(s) status_port"),
+    ("message_cmd", [_plain_site({"message_cmd": "/bin/sh -c id"})], "unknown key(s) message_cmd"),
+    # directive injection through each free-text field
+    ("contact newline", [_plain_site({"contact": "a@example.org\nMDCertificateAuthority https://evil.example/"})],
+     "tls.acme.contact"),
+    ("contact quote", [_plain_site({"contact": 'a@example.org" MDMember evil.example'})], "tls.acme.contact"),
+    ("contact space", [_plain_site({"contact": "a@example.org MDMember evil.example"})], "tls.acme.contact"),
+    ("contact section", [_plain_site({"contact": "a@example.org></MDomain><MDomain evil.example"})],
+     "tls.acme.contact"),
+    ("contact variable", [_plain_site({"contact": "${APACHE_RUN_USER}@example.org"})], "tls.acme.contact"),
+    ("contact backslash", [_plain_site({"contact": "a\\@example.org"})], "tls.acme.contact"),
+    ("contact mailto", [_plain_site({"contact": "mailto:a@example.org"})], "tls.acme.contact"),
+    ("contact url", [_plain_site({"contact": "https://evil.example/"})], "tls.acme.contact"),
+    ("contact list", [_plain_site({"contact": ["a@example.org"]})], "tls.acme.contact"),
+    ("renew newline", [_plain_site({"renew_window": "33%\nMDomain evil.example"})], "tls.acme.renew_window"),
+    ("renew two words", [_plain_site({"renew_window": "33% 1d"})], "tls.acme.renew_window"),
+    ("renew variable", [_plain_site({"renew_window": "${X}"})], "tls.acme.renew_window"),
+    ("renew 0", [_plain_site({"renew_window": "0%"})], "tls.acme.renew_window"),
+    ("renew 100", [_plain_site({"renew_window": "100%"})], "tls.acme.renew_window"),
+    ("renew negative", [_plain_site({"renew_window": "-1d"})], "tls.acme.renew_window"),
+    ("key type", [_plain_site({"key_type": "RSA 1024"})], "tls.acme.key_type"),
+    ("key type weak", [_plain_site({"key_type": "rsa1024"})], "tls.acme.key_type"),
+    ("challenge dns", [_plain_site({"challenges": ["dns-01"]})], "tls.acme.challenges"),
+    ("challenge string", [_plain_site({"challenges": "http-01 tls-alpn-01"})], "tls.acme.challenges"),
+    ("challenge twice", [_plain_site({"challenges": ["http-01", "http-01"]})], "tls.acme.challenges"),
+    ("must_staple text", [_plain_site({"must_staple": "on"})], "tls.acme.must_staple"),
+    # names that are not the site's DNS names
+    ("wildcard alias", [_plain_site(server_aliases=["*.example.com"])], "wildcard"),
+    ("ip name", [_plain_site(server_name="127.0.0.1")], "IP address"),
+    ("ip alias", [_plain_site(server_aliases=["10.0.0.1"])], "IP address"),
+    ("ipv6 alias", [_plain_site(server_aliases=["[::1]"])], "server_aliases[0]"),
+    ("localhost", [_plain_site(server_aliases=["localhost"])], "fully qualified"),
+    ("underscore", [_plain_site(server_aliases=["a_b.example.com"])], "underscore"),
+    ("another site's name", [_plain_site(server_aliases=["other.example.com"]), _other()], "other.example.com"),
+    ("another site's name, case and dot", [_plain_site(server_aliases=["OTHER.example.com."]), _other()],
+     "other.example.com"),
+    ("a name another site's wildcard covers", [_plain_site(server_aliases=["x.other.example.com"]),
+                                               _other(server_aliases=["*.other.example.com"])], "also matches"),
+    # the certificate of someone else, or someone else's ACME client
+    ("with files", [_plain_site(tls={"acme": {}, "certificate_file": "/srv/x.pem", "key_file": "/srv/x.key"})],
+     "tls.acme"),
+    ("with challenge dir", [_plain_site(acme_challenge_dir="/srv/acme")], "acme_challenge_dir"),
+    # the loopback status port taken by a site
+    ("status port as listen", [_plain_site(listen={"address": "127.0.0.1", "port": 8409})], "status port"),
+    ("status port as redirect", [_plain_site(redirect_http_port=8409)], "status port"),
+    ("status port by another site", [_plain_site(), _other(listen={"port": 8409})], "status port"),
+    # the account (fixed by this review): one account per CA for all sites
+    ("contact not the operator's", [_plain_site({"contact": "attacker@evil.example"})], "tls.acme.contact"),
+    ("contact not the operator's, case", [_plain_site({"contact": "Attacker@example.org"})], "tls.acme.contact"),
+]
+
+
+@pytest.mark.parametrize("sites,needle", [(s, n) for _id, s, n in REFUSED], ids=[i for i, _s, _n in REFUSED])
+def test_survey_users_acme_values_are_refused_naming_the_field(sites, needle):
+    with pytest.raises(ConfigError) as err:
+        eff = normalize_sites(sites, policy=POLICY)
+        _acme.check_sites_against(_acme.check_settings(OPERATOR, policy=POLICY), eff)
+    assert needle in str(err.value), str(err.value)
+
+
+def test_sites_contacts_must_agree_without_an_operator_contact():
+    """Without the operator's contact, two sites' contacts must be the same address (one account for both)."""
+    settings = _acme.check_settings({"agreement": True}, policy=POLICY)
+    two = normalize_sites([_plain_site({"contact": "a@example.org"}),
+                           _plain_site({"contact": "b@example.org"}, name="b", server_name="b.example.com")],
+                          policy=POLICY)
+    with pytest.raises(ConfigError, match="tls.acme.contact: 'b@example.org' differs from site 'shop'"):
+        _acme.check_sites_against(settings, two)
+    same = normalize_sites([_plain_site({"contact": "a@example.org"}),
+                            _plain_site({"contact": "a@example.org"}, name="b", server_name="b.example.com")],
+                           policy=POLICY)
+    assert len(_acme.check_sites_against(settings, same)) == 2
+
+
+ACCEPTED = [
+    ({"contact": "ops@example.org"}, "MDContactEmail", ["ops@example.org"]),
+    ({"contact": "OPS@example.org"}, "MDContactEmail", ["OPS@example.org"]),
+    ({"renew_window": "30d"}, "MDRenewWindow", ["30d"]),
+    ({"renew_window": "99%"}, "MDRenewWindow", ["99%"]),
+    ({"key_type": "rsa4096"}, "MDPrivateKeys", ["RSA", "4096"]),
+    ({"key_type": "secp384r1"}, "MDPrivateKeys", ["secp384r1"]),
+    ({"challenges": ["tls-alpn-01", "http-01"]}, "MDCAChallenges", ["http-01", "tls-alpn-01"]),
+    ({"must_staple": True}, "MDMustStaple", ["on"]),
+]
+
+
+@pytest.mark.parametrize("acme,name,args", ACCEPTED)
+def test_accepted_acme_values_render_one_token_each_inside_mdomain(acme, name, args):
+    """Read back with Apache's tokenizer: the <MDomain> holds the site's names only and each value is one argument;
+    no other directive appears in it."""
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._emit import (  # pylint: disable=C0415
+        tokenize, tokenize_section)
+    eff = normalize_sites([_plain_site(acme, server_aliases=["www.shop.example.com"])], policy=POLICY)
+    _acme.check_sites_against(_acme.check_settings(OPERATOR, policy=POLICY), eff)
+    text = render_site(eff[0])
+    block = text.split("<MDomain", 1)[1].split("</MDomain>", 1)[0]
+    head, body = block.split("\n", 1)
+    assert tokenize_section("<MDomain" + head) == ["<MDomain", "shop.example.com", "www.shop.example.com"]
+    lines = [tokenize(l) for l in body.splitlines() if l.strip()]
+    assert sorted(l[0] for l in lines) == sorted(
+        ["MDPrivateKeys", "MDRenewWindow", "MDMustStaple", "MDCAChallenges"] + (["MDContactEmail"] if "contact" in acme
+                                                                                else []))
+    assert [l[1:] for l in lines if l[0] == name] == [args]
+    assert text.count("<MDomain") == 1 and text.count("</MDomain>") == 1
+    assert _render_acme.site_acme(eff[0])["names"] == ["shop.example.com", "www.shop.example.com"]
