@@ -222,7 +222,7 @@ class NginxProfile(ServerProfile):
             self.refuse("balancer_manager", "it has no balancer manager page (the upstream API is NGINX Plus's)")
         front = eff["frontend"]
         if eff["tls"] and eff["tls"].get("acme"):
-            self.refuse("tls.acme", "nginx open source has no ACME client (mod_md is Apache's); obtain the certificate "
+            self.refuse("tls.acme", "nginx open source has no ACME client; obtain the certificate "
                         "with an ACME client of your own and give certificate_file and key_file")
         if eff["tls"] and eff["tls"].get("chain_file"):
             self.refuse("tls.chain_file", "ssl_certificate reads the chain after the certificate in one file; "
