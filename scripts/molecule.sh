@@ -27,7 +27,7 @@ export MOLECULE_NO_LOG=false
 DATA_ROOT=/var/lib/revproxy-tls-docker
 OWN_SOCK=/run/revproxy-tls-docker.sock
 LOG_DIR=${MOLECULE_LOG_DIR:-$ROOT/tests/output/molecule}
-IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,python3-venv,ca-certificates,procps,iproute2,curl,openssl
+IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,python3-venv,ca-certificates,procps,iproute2,curl,openssl,pebble
 IMAGE_REPO=localhost/revproxy-tls-debian12-systemd
 mkdir -p "$LOG_DIR" "$DATA_ROOT"
 
