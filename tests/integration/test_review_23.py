@@ -1,0 +1,198 @@
+"""Hostile review of issue 23 (the nginx role), as an AWX survey user who fills in the site list.
+
+Finding (fixed in nginx/_capabilities._check_names): nginx gives a connection to a specific address only to the
+server blocks listening on that address:port, so a site with `listen.address: 127.0.0.1` on the port of a site that
+listens on every address answered there for that site's names (a live nginx handed shop.test's requests to the
+attacker's backend); and a site could declare another site's name on another port (it then gets that site's
+cookies, which browsers do not scope by port). The Apache role refused both; the nginx profile checked only the same
+address:port. The live test shows what nginx does with the two sites (each valid alone) and that the pair is refused.
+
+Every other attack tried is a row of REFUSED (refused naming the field) or HARMLESS (accepted: what nginx does with it
+is shown harmless by the rendered file, read back with nginx's grammar).
+"""
+import copy
+import http.client
+import json
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
+from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites
+from ansible_collections.revproxy.tls.plugins.module_utils.nginx._capabilities import NGINX
+from ansible_collections.revproxy.tls.plugins.module_utils.nginx._emit import parse
+from ansible_collections.revproxy.tls.plugins.module_utils.nginx._render import render_site
+from support.apache import reserve_port
+from support.backends import PlainHTTPBackend
+from support.nginx import NGINX as NGINX_BINARY
+from support.nginx import PrivateNginx
+
+TLS_DIR = "/etc/nginx/revproxy-tls"
+FRONT = {"certificate_file": "/srv/shop/cert.pem", "key_file": "/srv/shop/key.pem"}
+
+
+def _victim(port=8080):
+    return {"name": "shop", "server_name": "shop.test", "server_aliases": ["www.shop.test"], "listen": {"port": port},
+            "locations": [{"path": "/", "backend": "http://b.test:9000/"}]}
+
+
+def _attacker(**fields):
+    site = {"name": "evil", "server_name": "evil.test", "listen": {"port": 8080},
+            "backend_tls": {"ca_file": "/srv/evil/ca.pem"},
+            "locations": [{"path": "/x/", "backend": "https://b.test:9443/x/"}]}
+    for key, value in fields.items():
+        if key.startswith("loc_"):
+            site["locations"][0][key[4:]] = value
+        else:
+            site[key] = value
+    return site
+
+
+def _normalize(*sites):
+    return normalize_sites([copy.deepcopy(s) for s in sites], None, TLS_DIR, None, server=NGINX)
+
+
+# (case, the attacker's site, a text the refusal must hold): each is refused next to the victim's site.
+REFUSED = [
+    # names and addresses: the finding
+    ("specific address on a *:port site's port", _attacker(server_name="shop.test",
+                                                            listen={"port": 8080, "address": "127.0.0.1"}),
+     "listens on every address there"),
+    ("specific address, own name, same port", _attacker(listen={"port": 8080, "address": "127.0.0.1"}),
+     "listens on every address there"),
+    ("the victim's name on another port", _attacker(server_name="shop.test", listen={"port": 8081}),
+     "also served by site 'shop'"),
+    ("the victim's name as an alias on another port", _attacker(server_aliases=["SHOP.test."], listen={"port": 8081}),
+     "also served by site 'shop'"),
+    ("a wildcard alias over the victim's name", _attacker(server_aliases=["*.shop.test"], listen={"port": 8081}),
+     "also matches"),
+    ("the victim's name, same address:port", _attacker(server_name="shop.test"), "already served by site 'shop'"),
+    ("the victim's name with a trailing dot", _attacker(server_name="shop.test."), "already served"),
+    ("a wildcard over a top-level domain", _attacker(server_aliases=["*.test"]), "top-level domain"),
+    ("a regex server_name", _attacker(server_name="~.*"), "not a valid host name"),
+    ("a leading-dot server_name", _attacker(server_name=".shop.test"), "not a valid host name"),
+    ("listen on 0.0.0.0", _attacker(listen={"port": 8080, "address": "0.0.0.0"}), "write '*'"),
+    ("listen on a unix socket", _attacker(listen={"port": 8080, "address": "unix:/tmp/x"}), "must be an IP address"),
+    # location modifiers: quoting does not stop nginx reading '=', '~', '^~', '@' at the start of a location
+    ("location '~ ^/'", _attacker(loc_path="~ ^/"), "absolute URL path"),
+    ("location '=/x/'", _attacker(loc_path="=/x/"), "absolute URL path"),
+    ("location '^~/x/'", _attacker(loc_path="^~/x/"), "absolute URL path"),
+    ("location '@x/'", _attacker(loc_path="@x/"), "absolute URL path"),
+    ("location with '{'", _attacker(loc_path="/a{b/", loc_backend="https://b.test:9443/a/"), "absolute URL path"),
+    # variables
+    ("a header value reading the client's cookies",
+     _attacker(request_headers=[{"action": "set", "name": "X-A", "value": "$http_cookie"}]), "variable"),
+    ("a backend URL with a variable", _attacker(loc_backend="https://b.test:9443/x/$host/"), "'$'"),
+    # another site's upstream group as a backend host (nginx compares upstream names case-insensitively)
+    ("an upstream group's name as the host", _attacker(loc_backend="https://revproxy_shop_root:9443/x/"), "revproxy_"),
+    ("an upstream group's name in capitals", _attacker(loc_backend="https://REVPROXY_shop_root:9443/x/"), "revproxy_"),
+    ("a pool whose members have different hosts (the group's name would be checked)",
+     _attacker(locations=[{"path": "/x/", "backends": [{"url": "https://b.test:9443/x/"},
+                                                      {"url": "https://c.test:9444/x/"}]}]), "same host name"),
+    # files nginx would read or serve
+    ("the victim's deployed CA", _attacker(backend_tls={"ca_file": TLS_DIR + "/shop/ca.pem"}), "TLS directory"),
+    ("the victim's deployed client certificate and key",
+     _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "client_cert_file": TLS_DIR + "/shop/client.pem"}),
+     "TLS directory"),
+    ("an ACME directory under /etc", _attacker(tls=FRONT, listen={"port": 8443}, acme_challenge_dir="/etc/ssl/private"),
+     "not under a served root"),
+    ("an ACME directory that is a served root", _attacker(tls=FRONT, listen={"port": 8443}, acme_challenge_dir="/srv"),
+     "served root itself"),
+    ("an ACME directory with '..'", _attacker(tls=FRONT, listen={"port": 8443}, acme_challenge_dir="/srv/x/../../etc"),
+     "'..'"),
+    ("an error page outside the served roots", _attacker(error_pages=[{"status": 502, "file": "/etc/passwd"}]),
+     "not under a served root"),
+    ("an error page that is a directory", _attacker(error_pages=[{"status": 502, "file": "/srv/evil/"}]), "file"),
+    # backend TLS without the site's opt-in
+    ("verification off", _attacker(backend_tls={"verify": "none"}), "insecure"),
+    ("TLS 1.0 to the backend", _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "protocols": ["TLSv1", "TLSv1.2"]}),
+     "insecure"),
+    ("anonymous ciphers", _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "ciphers": "aNULL"}), "insecure"),
+    ("@SECLEVEL=0", _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "ciphers": "DEFAULT:@SECLEVEL=0"}),
+     "insecure"),
+    ("the name check off", _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "check_peer_name": False}), "name"),
+    ("optional verification", _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "verify": "optional"}),
+     "on or off"),
+    ("an IP literal as the TLS backend (never matches)", _attacker(loc_backend="https://127.0.0.1:9443/x/"),
+     "IP literal"),
+    ("a raw directive", _attacker(extra_directives=["proxy_ssl_verify off"]), "extra"),
+    ("the public side's old profile", _attacker(tls=FRONT, listen={"port": 8443}, tls_profile="old"), "insecure"),
+]
+
+# (case, the attacker's site): accepted, and the rendered file holds nothing of the attacker's beyond one token each.
+HARMLESS = [
+    ("a ';' in the location path", _attacker(loc_path="/a;b/", loc_backend="https://b.test:9443/a/")),
+    ("a ';' in the backend path", _attacker(loc_backend="https://b.test:9443/x;y/")),
+    ("server_name '_' (not special to nginx: only Host '_')", _attacker(server_name="_")),
+    ("a wildcard alias of its own names", _attacker(server_aliases=["*.evil.test"])),
+    ("preserve_host (the client's Host to the backend, its own name checked)", _attacker(preserve_host=True)),
+    ("a site name like an upstream group's", _attacker(name="shop_root")),
+    ("verify_depth 0 (stricter)", _attacker(backend_tls={"ca_file": "/srv/evil/ca.pem", "verify_depth": 0})),
+]
+
+
+@pytest.mark.parametrize("case,site,needle", REFUSED, ids=[c[0] for c in REFUSED])
+def test_refused(case, site, needle):
+    with pytest.raises(ConfigError) as info:
+        _normalize(_victim(), site)
+    assert "site 'evil'" in str(info.value), case
+    assert needle in str(info.value), (case, str(info.value))
+
+
+@pytest.mark.parametrize("case,site", HARMLESS, ids=[c[0] for c in HARMLESS])
+def test_harmless(case, site):
+    effs = _normalize(_victim(), site)
+    text = render_site(effs[1])
+    events = parse(text)
+    names = [words[1:] for _depth, words, _end in events if words[0] == "server_name"]
+    assert names == [[effs[1]["server_name"]] + effs[1]["server_aliases"]], case
+    for _depth, words, _end in events:
+        assert words[0] not in ("include", "root", "access_log", "error_log", "proxy_store", "proxy_temp_path"), case
+        if words[0] == "location":
+            assert words[1:] in (["/"], ["/x/"], ["/a;b/"]), case
+        if words[0] == "proxy_ssl_verify":
+            assert words[1:] == ["on"], case
+
+
+def _get(address, port, host, path="/", headers=None):
+    conn = http.client.HTTPConnection(address, port, timeout=10)
+    try:
+        conn.request("GET", path, headers=dict(headers or {}, Host=host))
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_a_site_takes_no_name_of_another_live(tmp_path):
+    """A live nginx with the victim on *:port and the attacker's site on 127.0.0.1:port (each valid alone): nginx
+    hands the victim's name on 127.0.0.1 to the attacker's backend. And a site on another port declaring the victim's
+    name gets the victim's cookies. Both pairs are refused now."""
+    victim_port, other_port = reserve_port(), reserve_port()
+    nginx = PrivateNginx(str(tmp_path / "nginx"))
+    with PlainHTTPBackend(body=b"victim") as good, PlainHTTPBackend(body=b"attacker") as bad:
+        bad.echo_path = "/echo"
+        victim = dict(_victim(victim_port.port), locations=[{"path": "/", "backend": "http://localhost:%d/" % good.port}])
+        capture = _attacker(server_name="shop.test", listen={"port": victim_port.port, "address": "127.0.0.1"},
+                            backend_tls=None, locations=[{"path": "/", "backend": "http://localhost:%d/" % bad.port}])
+        cookies = dict(capture, name="evil2", listen={"port": other_port.port})
+        for attacker, needle in ((capture, "listens on every address there"), (cookies, "also served by site 'shop'")):
+            with pytest.raises(ConfigError, match=needle):
+                _normalize(victim, attacker)
+        for site in (victim, capture, cookies):
+            eff = _normalize(site)[0]
+            with open(os.path.join(nginx.etc, "conf.d", eff["name"] + ".conf"), "w") as handle:
+                handle.write(render_site(eff))
+        test = subprocess.run([NGINX_BINARY, "-t", "-p", nginx.dir, "-c", nginx.conf], capture_output=True, text=True,
+                              check=False, timeout=30)
+        assert test.returncode == 0, test.stderr
+        victim_port.release()
+        other_port.release()
+        with nginx:
+            assert _get("127.0.0.2", victim_port.port, "shop.test")[1].startswith(b"victim")
+            status, body = _get("127.0.0.1", victim_port.port, "shop.test")
+            assert (status, body.split(b"\n")[0]) == (200, b"attacker"), "nginx 1.22 no longer prefers the address"
+            status, body = _get("127.0.0.1", other_port.port, "shop.test", "/echo", {"Cookie": "session=victim-secret"})
+            assert status == 200
+            assert ["Cookie", "session=victim-secret"] in json.loads(body)["headers"]
