@@ -16,6 +16,9 @@ pebble's issuing root (fetched from pebble's management API) checks what Apache 
 - the role on the system Apache (its lock held): a failed challenge fails the run with the CA's reason and the
   address and port it tried and restores the configuration exactly; then the order, its activation by the role's
   graceful reload, the chain verified against pebble's root, and a second run that changes nothing and orders nothing.
+
+Why one file: every case shares one pebble (its start, its challenge ports, its issuing root) and the helpers that
+read mod_md's state; split, each file would start and wait for a CA of its own.
 """
 import hashlib
 import json
