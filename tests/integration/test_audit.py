@@ -288,7 +288,8 @@ def test_playbook_on_the_system_apache_writes_the_report_insecure_first(lab, tmp
             (tmp_path / "metrics").mkdir()
             res = run_playbook(PLAY, {"revproxy_hosts": "localhost", "revproxy_fail_on": "insecure",
                                       "revproxy_report_dir": str(tmp_path / "reports"),
-                                      "revproxy_metrics_dir": str(tmp_path / "metrics")}, check=True)
+                                      "revproxy_metrics_dir": str(tmp_path / "metrics"),
+                                      "revproxy_metrics_dirs": [str(tmp_path / "metrics")]}, check=True)
         finally:
             for path in (enabled, available):
                 if os.path.lexists(path):

@@ -82,7 +82,7 @@ def test_check_writes_metrics_that_prometheus_parses(world, tmp_path):
     metrics = tmp_path / "textfile"
     metrics.mkdir()
     started = time.time()
-    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir=str(metrics)), "check", local_inventory(),
+    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir=str(metrics), revproxy_metrics_dirs=[str(metrics)]), "check", local_inventory(),
                   {"revproxy_fail_on": "never"}, job_type="check")
     ended = time.time()
     assert job.status == "successful", job
@@ -132,7 +132,7 @@ def test_check_writes_metrics_that_prometheus_parses(world, tmp_path):
 
 def test_a_missing_metrics_dir_fails_before_any_check_and_creates_nothing(world, tmp_path):
     missing = tmp_path / "no-such-dir"
-    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir=str(missing)), "check", local_inventory(),
+    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir=str(missing), revproxy_metrics_dirs=[str(missing)]), "check", local_inventory(),
                   job_type="check")
     assert job.status == "failed", job
     assert "metrics_dir: %s cannot be used" % missing in job.stdout, job
@@ -144,7 +144,8 @@ def test_a_system_directory_is_refused_on_the_proxy(world, tmp_path):
     """A survey answer names the directory: /etc/logrotate.d (logrotate reads every file there) is refused before any
     check, and no file appears in it."""
     before = sorted(os.listdir("/etc/logrotate.d"))
-    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir="/etc/logrotate.d"), "check", local_inventory(),
+    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir="/etc/logrotate.d",
+                      revproxy_metrics_dirs=["/etc/logrotate.d"]), "check", local_inventory(),
                   job_type="check")
     assert job.status == "failed", job
     assert "metrics_dir: /etc/logrotate.d is a system directory" in job.stdout, job

@@ -220,3 +220,64 @@ def test_a_file_holding_a_foreign_vhost_or_name_is_refused(tmp_path):
         _adopt.check_live([site], None, deb)
     with pytest.raises(ConfigError, match="holds no virtual host"):
         _adopt.check_live([site], [], deb)
+
+
+# Finding 2 (metrics): revproxy_metrics_dir is a survey question and any existing, non-system directory was taken.
+# A web server's document root is one: the check wrote revproxy_tls_backend_handshake.prom there and Apache served
+# every site's backend URL, path and failure reason to anyone. Fix: the check and audit playbooks accept only a
+# directory the operator lists in revproxy_metrics_dirs (default: node_exporter's textfile directories), compared as
+# given (a '..' or a symbolic link never widens it); the modules keep their own checks for operators' playbooks.
+
+
+@pytest.fixture()
+def docroot_apache():
+    """A private Apache whose document root its user can read (outside pytest's 0700 tmp_path)."""
+    import shutil
+    import tempfile
+    from support.apache import PrivateApache
+    base = tempfile.mkdtemp(prefix="review24-www-")
+    os.chmod(base, 0o755)
+    server = PrivateApache(os.path.join(base, "www"))
+    try:
+        for sub in ("", "htdocs"):
+            os.chmod(os.path.join(server.workdir, sub), 0o755)
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _metrics_job(tmp_path, survey, operator=None):
+    from awx_runner import local_inventory, run_job, write_group_vars
+    pdd = str(tmp_path / "pdd")
+    os.makedirs(os.path.join(pdd, "inventory"), exist_ok=True)
+    sites = [{"name": "internal", "server_name": "internal.test",
+              "locations": [{"path": "/billing", "backend": "https://billing-db.internal.invalid:8443/billing"}],
+              "backend_tls": {"ca_file": PKI(str(tmp_path / "pki")).ca("Review 24 Root CA").cert_path}}]
+    write_group_vars(pdd, "revproxy_proxies", dict(operator or {}, apache_proxy_sites=sites))
+    return run_job(pdd, "check", local_inventory(), dict(survey, revproxy_fail_on="never"), job_type="check")
+
+
+def test_a_survey_cannot_publish_the_metrics_in_a_document_root(tmp_path, docroot_apache):
+    import urllib.error
+    import urllib.request
+    htdocs = os.path.join(docroot_apache.workdir, "htdocs")
+    allowed = tmp_path / "textfile"
+    allowed.mkdir()
+    for answer in (htdocs, str(allowed) + "/.." + htdocs):
+        job = _metrics_job(tmp_path, {"revproxy_metrics_dir": answer}, {"revproxy_metrics_dirs": [str(allowed)]})
+        url = "http://127.0.0.1:%d/revproxy_tls_backend_handshake.prom" % docroot_apache.port
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:  # nosec: a private Apache on loopback
+                pytest.fail("the document root serves the metrics (%s): %r" % (answer, resp.read()[:300]))
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+        assert job.status == "failed", job.stdout[-3000:]
+        assert "is not one of the directories the operator allows for metrics" in job.stdout, job.stdout[-4000:]
+        assert os.listdir(htdocs) == [] and os.listdir(str(allowed)) == []
+    job = _metrics_job(tmp_path, {"revproxy_metrics_dir": str(allowed) + "/"},
+                       {"revproxy_metrics_dirs": [str(allowed)]})
+    assert job.status == "successful", job.stdout[-3000:]
+    assert sorted(os.listdir(str(allowed))) == ["revproxy_tls_backend_handshake.prom",
+                                                "revproxy_tls_frontend_certificate.prom"]

@@ -97,7 +97,7 @@ def test_every_spec_option_is_asked(template):
 # The operator's policy (apache_proxy_allow_raw_directives, apache_proxy_served_roots) and the sites themselves are
 # never survey answers: a survey user must not be able to widen what a site may make Apache do.
 OPERATOR_ONLY = ("apache_proxy_allow_raw_directives", "apache_proxy_served_roots", "apache_proxy_sites",
-                 "allow_raw_directives", "served_roots", "extra_directives")
+                 "allow_raw_directives", "served_roots", "extra_directives", "revproxy_metrics_dirs")
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t["argspec"] for t in TEMPLATES])
