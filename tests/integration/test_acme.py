@@ -231,8 +231,9 @@ def _render(httpd, pebble, ports, status_port, name, aliases, backend_port, acme
             "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend_port, "retry": 0}]}
     sites = normalize_sites([site], policy=POLICY)
     settings = _acme.check_settings({"directory_url": pebble.directory_url, "ca_file": ca_file, "agreement": True,
-                                     "http_port": ports["http"], "https_port": ports["tls"],
-                                     "status_port": status_port}, policy=POLICY)
+                                     "contact": "ops@example.org", "http_port": ports["http"],
+                                     "https_port": ports["tls"], "status_port": status_port}, policy=POLICY)
+    _acme.check_sites_against(settings, sites)
     httpd.set_vhosts(render_listen_conf(sites, set(), settings) + render_site(sites[0]))
     return tuple(MODULES) + tuple(m for m in needed_modules(sites) if m not in MODULES)
 
@@ -270,7 +271,7 @@ def test_the_collections_rendering_obtains_the_certificate_for_every_name_and_ke
     status_port = module_port("127.0.0.1")
     backend = PlainHTTPBackend(body=b"behind the acme certificate")
     httpd = _rendered_apache(workdir, pebble, ports, status_port, name, [alias], backend.port,
-                             {"contact": "ops@example.org", "key_type": "secp256r1"})
+                             {"key_type": "secp256r1"})
     try:
         httpd.start()
         _wait_staged(status_port, name)
@@ -343,7 +344,7 @@ def test_a_renewal_is_activated_by_the_roles_job_and_served_without_a_dropped_re
     name = "renew.acme.test"
     status_port = module_port("127.0.0.1")
     backend = PlainHTTPBackend(body=b"renewal backend")
-    acme = {"renew_window": "33%", "contact": "ops@example.org"}
+    acme = {"renew_window": "33%"}
     httpd = _rendered_apache(workdir, pebble, ports, status_port, name, [], backend.port, acme)
     loop = None
     try:
@@ -481,10 +482,11 @@ def test_the_role_rolls_back_a_failed_order_then_orders_activates_and_orders_not
         ca_content = handle.read()
     site = {"name": "acme-role", "server_name": name,
             "listen": {"address": "127.0.0.1", "port": ports["tls"]}, "redirect_http_port": ports["http"],
-            "tls": {"acme": {"contact": "ops@example.org"}},
+            "tls": {"acme": {}},
             "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}]}
     role_vars = {"apache_proxy_acme_directory_url": pebble.directory_url, "apache_proxy_acme_ca_content": ca_content,
                  "apache_proxy_acme_agreement": True, "apache_proxy_acme_status_port": status_port,
+                 "apache_proxy_acme_contact": "ops@example.org",
                  "apache_proxy_acme_http_port": ports["http"], "apache_proxy_acme_https_port": ports["tls"],
                  "apache_proxy_acme_trust_file": pebble.issuing_root_path, "apache_proxy_acme_timeout": 30,
                  "apache_proxy_install": False}
