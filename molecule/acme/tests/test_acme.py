@@ -41,8 +41,8 @@ def test_the_site_is_served_with_the_acme_certificate_and_its_chain_verified_aga
 def test_pebble_validated_the_challenge_over_the_network_and_issued_one_certificate():
     pebble = _host("acme-pebble")
     log = pebble.check_output("journalctl -u pebble --no-pager -o cat")
-    assert "Attempting to validate w/ HTTP: http://%s:80/.well-known/acme-challenge/" % SITE in log \
-        or "Attempting to validate w/ TLS-ALPN-01" in log, log[-3000:]
+    # Pebble validated the challenge itself (over the network, at the proxy's address Docker's DNS gave it).
+    assert "set VALID by completed challenge" in log, log[-3000:]
     # converge and idempotence ran the role twice: the second run ordered nothing.
     assert log.count("Issued certificate serial") == 1, log[-3000:]
 
