@@ -281,3 +281,41 @@ def test_a_survey_cannot_publish_the_metrics_in_a_document_root(tmp_path, docroo
     assert job.status == "successful", job.stdout[-3000:]
     assert sorted(os.listdir(str(allowed))) == ["revproxy_tls_backend_handshake.prom",
                                                 "revproxy_tls_frontend_certificate.prom"]
+
+
+# The metrics writer's own refusals (what a module's metrics_dir takes), and a symbolic link planted at the file's
+# path: replaced, never followed.
+def _metrics_refusals(tmp_path):
+    os.symlink("/etc", str(tmp_path / "to-etc"))
+    (tmp_path / "plain-file").write_text("x")
+    return [("relative/dir", "is not an absolute path"), (str(tmp_path / "missing"), "cannot be used"),
+            (str(tmp_path / "plain-file"), "is not a directory"), ("/etc/cron.d", "is a system directory"),
+            (str(tmp_path / "to-etc"), "is a system directory"), ("/proc/self/root/etc", "is a system directory"),
+            ("/", "is a system directory"), ("/var/spool/cron", "system directory"), ("a\x00b", "not a directory path")]
+
+
+def test_metrics_dir_refusals_write_nothing(tmp_path):
+    from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
+    for value, message in _metrics_refusals(tmp_path):
+        if value.startswith("/var/spool/cron") and not os.path.isdir(value):
+            continue
+        with pytest.raises(_metrics.MetricsError, match=message):
+            _metrics.write(value, "audit", backends=[{"site": "s", "ok": True}], now=1)
+    assert not os.path.exists("/etc/revproxy_tls_audit.prom")
+
+
+def test_metrics_symlink_at_the_file_is_replaced_and_labels_stay_one_value(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+    from ansible_collections.revproxy.tls.plugins.module_utils import _metrics
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    textfile = tmp_path / "textfile"
+    textfile.mkdir()
+    os.symlink(str(victim), str(textfile / "revproxy_tls_audit.prom"))
+    hostile = 'x"} 1\nrevproxy_tls_backend_handshake_ok{site="forged"} 1\n# \\'
+    path = _metrics.write(str(textfile), "audit", backends=[{"site": hostile, "url": hostile, "ok": False,
+                                                              "reason": hostile}], now=1)
+    assert victim.read_text() == "untouched\n" and not os.path.islink(path)
+    samples = [s for f in text_string_to_metric_families(open(path).read()) for s in f.samples
+               if s.name == "revproxy_tls_backend_handshake_ok"]
+    assert len(samples) == 1 and samples[0].labels["site"] == hostile and samples[0].labels["reason"] == hostile
