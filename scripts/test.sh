@@ -17,10 +17,15 @@ declare -A took
 stage_lint() {
     # Generated docs must be current before linting what they feed.
     python scripts/sync_docs.py --check || return 1
-    # Its own ANSIBLE_HOME: ansible-lint puts $ANSIBLE_HOME/collections first in the collection path, and a copy of
-    # this collection there (another checkout's, or one being rewritten) would be linted instead of this tree.
-    rm -rf "$ROOT/.build/lint-home"
-    ANSIBLE_HOME="$ROOT/.build/lint-home" ansible-lint --offline --profile production -q
+    # Its own ANSIBLE_HOME, new for each run: ansible-lint puts $ANSIBLE_HOME/collections first in the collection path,
+    # and a copy of this collection there (another checkout's, or one molecule rewrites beside it) would be linted
+    # instead of this tree; its mock modules (.ansible-lint's mock_modules) are written there too, per run.
+    local home rc
+    mkdir -p "$ROOT/.build" && home=$(mktemp -d "$ROOT/.build/lint-home.XXXXXX") || return 1
+    ANSIBLE_HOME="$home" ansible-lint --offline --profile production -q
+    rc=$?
+    rm -rf "$home"
+    return $rc
 }
 
 # ansible-test needs the collection under .../ansible_collections/<ns>/<name> and fetches a get-pip script that

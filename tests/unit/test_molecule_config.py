@@ -27,4 +27,4 @@ def test_lint_has_its_own_ansible_home():
         script = f.read()
     lint = script[script.index("stage_lint()"):]
     lint = lint[:lint.index("\n}\n")]
-    assert 'ANSIBLE_HOME="$ROOT/.build/lint-home" ansible-lint' in lint
+    assert 'ANSIBLE_HOME="$home" ansible-lint' in lint and "mktemp -d" in lint
