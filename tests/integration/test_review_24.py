@@ -14,6 +14,7 @@ comparison with the running vhosts fed as apache/_live_vhosts returns them).
 
 Runs a private httpd on the RHEL-shaped tree of test_redhat_layout (no system-Apache lock); ~5 s.
 """
+import json
 import os
 
 import pytest
@@ -319,3 +320,52 @@ def test_metrics_symlink_at_the_file_is_replaced_and_labels_stay_one_value(tmp_p
     samples = [s for f in text_string_to_metric_families(open(path).read()) for s in f.samples
                if s.name == "revproxy_tls_backend_handshake_ok"]
     assert len(samples) == 1 and samples[0].labels["site"] == hostile and samples[0].labels["reason"] == hostile
+
+
+# The audit's report with a hostile hand-written vhost (aliases with HTML and a Markdown link) and a backend whose
+# certificate subject is markup: every value is shown as text (HTML escaped; Markdown escaped, the proposal fenced).
+EVIL_CN = "<script>alert(1)</script>[x](javascript:alert(1))|`c`"
+
+
+def test_audit_report_shows_hostile_names_and_subjects_as_text(tmp_path):
+    import subprocess
+    from support.apache import PrivateApache, HTTPD
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache import _audit_run
+    from ansible_collections.revproxy.tls.plugins.module_utils.apache._layout import RedHatLayout
+    from ansible_collections.revproxy.tls.plugins.plugin_utils._audit_report import render
+
+    def run(argv):
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        return res.returncode, res.stdout, res.stderr
+
+    pki = PKI(str(tmp_path / "pki"))
+    leaf = pki.leaf("evil", dns=["localhost"], issuer=pki.ca(EVIL_CN), cn=EVIL_CN)
+    backend = TLSBackend(leaf.chain_path, leaf.key_path)
+    workdir = tmp_path / "apache"
+    apache = PrivateApache(str(workdir), extra_global="IncludeOptional sites/*.conf\n")
+    (workdir / "sites").mkdir()
+    (workdir / "sites" / "x.conf").write_text(
+        '<VirtualHost 127.0.0.1:%d>\nServerName evil.test\nServerAlias "<img src=x onerror=alert(1)>" '
+        '"[a](http://e.vil)"\nSSLProxyEngine on\nSSLProxyVerify none\nProxyPass /b https://localhost:%d/b\n'
+        '</VirtualHost>\n' % (apache.port, backend.port))
+    apache.start()
+    try:
+        layout = RedHatLayout(config_root=str(workdir), main_config="httpd.conf", binary=HTTPD,
+                              tls_dir=str(workdir / "tls"))
+        res = _audit_run.audit({"timeout": 5, "concurrency": 4, "use_httpd": True, "include_managed": False},
+                               layout, run)
+    finally:
+        apache.stop()
+        backend.stop()
+    assert len(res["backends"]) == 1 and "(javascript:alert(1))" in str(res["backends"])  # the subject reached it
+    page = render({"proxy1": res}, "html", "t", None)
+    for raw in ("<script", "<img", " onerror="):
+        assert raw not in page.replace("&lt;img src=x onerror", ""), raw
+    markdown = render({"proxy1": res}, "markdown", "t", None)
+    fenced = markdown.split("```json", 1)[1].split("```", 1)[0]  # the proposal, a code block
+    outside = markdown.replace(fenced, "")
+    import re
+    for line in outside.splitlines():  # markup characters of a value come escaped (a backslash before each)
+        if "alert" in line or "e.vil" in line:
+            assert not re.search(r"(?<!\\)(\\\\)*[<\[`]", line.replace("`https://", "").replace("/b`", "")), line
+    assert "invalid" in json.dumps(res["vhosts"][0]["proposal"]) or not res["vhosts"][0]["proposal"].get("valid")
