@@ -192,6 +192,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.nginx._config_test im
 )
 from ansible_collections.revproxy.tls.plugins.module_utils.nginx._host_checks import check_served_paths
 from ansible_collections.revproxy.tls.plugins.module_utils.nginx._layout import NginxLayout
+from ansible_collections.revproxy.tls.plugins.module_utils.nginx._live_servers import live_servers
 from ansible_collections.revproxy.tls.plugins.module_utils.nginx._plan import desired_state, diff, plan
 
 
@@ -264,6 +265,8 @@ def run(module):
     policy = _policy.check_policy(_policy.policy_of(params))
     sites = normalize_sites(params["sites"], params["backend_tls_defaults"], layout.tls_dir, policy, server=NGINX)
     check_served_paths(sites, policy)
+    if params["config_test"]:
+        NGINX.check_ownership(sites, live_servers(layout, module.run_command))  # no hand-written server's names
     for site in sites:
         for warning in site["warnings"]:
             module.warn("site %r: %s" % (site["name"], warning))

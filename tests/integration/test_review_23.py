@@ -196,3 +196,120 @@ def test_a_site_takes_no_name_of_another_live(tmp_path):
             status, body = _get("127.0.0.1", other_port.port, "shop.test", "/echo", {"Cookie": "session=victim-secret"})
             assert status == 200
             assert ["Cookie", "session=victim-secret"] in json.loads(body)["headers"]
+
+
+# -- hand-written server blocks ----------------------------------------------------------------------------------------
+# Finding: the nginx role never read the running configuration, so a managed site could declare the name of a
+# hand-written server block. conf.d/*.conf (the managed sites) is read before Debian's sites-enabled/*, and nginx
+# answers a name declared twice on one address:port with the first server ('conflicting server name ... ignored' is a
+# warning, nginx -t passes): the managed site took the name. Fixed: nginx_proxy_sites reads the hand-written server
+# blocks with `nginx -T` (nginx/_live_servers.py) and the profile refuses their names and their port's addresses.
+
+DUMP = """# configuration file /etc/nginx/nginx.conf:
+http {
+    include /etc/nginx/conf.d/*.conf;
+    server { listen 80 default_server; listen [::]:80 default_server; server_name _; }
+    upstream pool { server 10.0.0.1:80; }
+}
+stream { server { listen 5353; proxy_pass 10.0.0.1:53; } }
+
+# configuration file /etc/nginx/conf.d/managed.conf:
+# Managed by revproxy.tls (nginx_proxy role)
+server { listen 8443 ssl; server_name managed.test; }
+
+# configuration file /etc/nginx/conf.d/admin.conf:
+server {
+    listen 127.0.0.1:8080;
+    listen unix:/run/x.sock;
+    server_name Admin.TEST. *.intra.test "~^re$";
+    location / { if ($x) { return 404; } }
+}
+server { server_name nolisten.test; }
+"""
+
+
+def test_server_blocks_of_a_dump():
+    from ansible_collections.revproxy.tls.plugins.module_utils.nginx._live_servers import server_blocks
+    got = [(b["file"], b["address"], b["port"], b["names"], b["default"]) for b in server_blocks(DUMP, "/etc/nginx/conf.d")]
+    assert got == [
+        ("/etc/nginx/nginx.conf", None, 80, ["_"], True),
+        ("/etc/nginx/nginx.conf", None, 80, ["_"], True),
+        ("/etc/nginx/conf.d/admin.conf", "127.0.0.1", 8080, ["admin.test", "*.intra.test"], False),
+        ("/etc/nginx/conf.d/admin.conf", None, 80, ["nolisten.test"], False),
+    ]
+
+
+@pytest.mark.parametrize("arg,want", [("80", (None, 80)), ("*:8080", (None, 8080)), ("0.0.0.0:1", (None, 1)),
+                                      ("[::]:443", (None, 443)), ("127.0.0.1", ("127.0.0.1", 80)),
+                                      ("[::1]:8443", ("::1", 8443)), ("Localhost:81", ("localhost", 81)),
+                                      ("unix:/run/x.sock", None), ("[::1]", ("::1", 80))])
+def test_listen_address(arg, want):
+    from ansible_collections.revproxy.tls.plugins.module_utils.nginx._live_servers import listen_address
+    assert listen_address(arg) == want
+
+
+@pytest.mark.parametrize("site,needle", [
+    (_attacker(server_name="admin.test", listen={"port": 9999}), "also served by the hand-written server block"),
+    (_attacker(server_aliases=["x.intra.test"], listen={"port": 8080}), "names the hand-written server block in"),
+    (_attacker(server_aliases=["*.intra.test"]), "also served"),
+    (_attacker(listen={"port": 80, "address": "127.0.0.2"}), "listens on every address there"),
+])
+def test_refused_against_hand_written_blocks(site, needle):
+    from ansible_collections.revproxy.tls.plugins.module_utils.nginx._live_servers import server_blocks
+    live = server_blocks(DUMP, "/etc/nginx/conf.d")
+    with pytest.raises(ConfigError, match=needle):
+        NGINX.check_ownership(_normalize(site), live)
+    NGINX.check_ownership(_normalize(_attacker()), live)  # its own names on *:8080: nothing of theirs taken
+
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Plan and apply
+      revproxy.tls.nginx_proxy_sites: "{{ sites_args }}"
+"""
+
+
+def test_a_site_takes_no_hand_written_name_live(tmp_path):
+    """A private nginx with a hand-written server block (conf.d/zz-admin.conf, admin.test). What nginx does with a
+    managed file declaring admin.test (a copy of the tree): the managed site answers it. The module refuses that site
+    and a site on a specific address of the hand-written block's port, changing nothing; a site of its own names on
+    the same port applies, and a second run changes nothing (its own file is not read as hand-written)."""
+    from conftest import run_playbook
+    reservation = reserve_port()
+    port = reservation.port
+    hand = ('server {\n    listen %d;\n    server_name admin.test;\n    location / { return 200 "admin\\n"; }\n}\n'
+            % port)
+    nginx, copy_ = PrivateNginx(str(tmp_path / "nginx")), PrivateNginx(str(tmp_path / "copy"))
+    with PlainHTTPBackend(body=b"attacker") as bad:
+        taker = dict(_attacker(server_name="admin.test", listen={"port": port}), backend_tls=None,
+                     locations=[{"path": "/", "backend": "http://localhost:%d/" % bad.port}])
+        for tree in (nginx, copy_):
+            with open(os.path.join(tree.etc, "conf.d", "zz-admin.conf"), "w") as handle:
+                handle.write(hand)
+        with open(os.path.join(copy_.etc, "conf.d", "evil.conf"), "w") as handle:
+            handle.write(render_site(_normalize(taker)[0]))
+        test = subprocess.run([NGINX_BINARY, "-t", "-p", copy_.dir, "-c", copy_.conf], capture_output=True,
+                              text=True, check=False, timeout=30)
+        assert test.returncode == 0 and "conflicting server name" in test.stderr, test.stderr
+        reservation.release()
+        try:
+            with copy_:
+                assert _get("127.0.0.1", port, "admin.test")[1].startswith(b"attacker")
+            nginx.start()
+            before = nginx.tree()
+            for site, needle in ((taker, "also served by the hand-written server block in %s" % nginx.etc),
+                                 (dict(taker, server_name="evil.test", listen={"port": port, "address": "127.0.0.1"}),
+                                  "listens on every address there")):
+                result = run_playbook(PLAY, {"sites_args": dict(nginx.module_args, sites=[site])})
+                assert result.rc != 0 and needle in result.output, result.output[-2000:]
+                assert nginx.tree() == before
+            assert _get("127.0.0.1", port, "admin.test") == (200, b"admin\n")
+            own = dict(taker, server_name="evil.test")
+            for changed in (1, 0):
+                result = run_playbook(PLAY, {"sites_args": dict(nginx.module_args, sites=[own])})
+                assert result.rc == 0 and result.changed == changed, result.output[-2000:]
+        finally:
+            nginx.stop()
+            copy_.stop()

@@ -277,7 +277,7 @@ class NginxProfile(ServerProfile):
     def check_ownership(self, sites, live=(), managed_dir=None):
         """Between managed sites: a plain and a TLS server block on one port (nginx would make the port TLS for
         both: the 'ssl' flag of listen is per address:port), and the names and addresses of _check_names."""
-        _check_names([v for eff in sites for v in self.managed_vhosts(eff)])
+        _check_names(list(live or ()) + [v for eff in sites for v in self.managed_vhosts(eff)])
         ports = {}
         for eff in sites:
             blocks = [(eff["listen"]["port"], bool(eff["tls"]))]
@@ -297,11 +297,16 @@ def _wild_owners(pattern, by_suffix):
     return [name for name in by_suffix.get(pattern[1:], []) if name != pattern] if pattern.startswith("*.") else []
 
 
+def _who(v):
+    return v["site"] if v.get("live") else "site %r" % v["site"]
+
+
 def _check_names(blocks):
     """nginx gives a connection to a specific address only to the server blocks listening on that address:port, so
     a site on 127.0.0.1:443 answers there for the names of every site on *:443 (measured on nginx 1.22); and a name
     belongs to one site on every port, whatever the server: on another port it still gets that site's cookies
-    (browsers do not scope cookies by port). `blocks`: managed_vhosts() of every site."""
+    (browsers do not scope cookies by port). `blocks`: the hand-written server blocks (nginx/_live_servers, marked
+    live: between themselves they are the operator's business), then managed_vhosts() of every site."""
     wildcard = {}
     for v in blocks:
         if not v["address"]:
@@ -309,18 +314,18 @@ def _check_names(blocks):
     owner, by_suffix = {}, {}
     for v in blocks:
         other = wildcard.get(v["port"])
-        if v["address"] and other and other["site"] != v["site"]:
-            raise ConfigError("site %r: listen.address: %s on port %d while site %r listens on every address there: "
+        if v["address"] and other and other["site"] != v["site"] and not v.get("live"):
+            raise ConfigError("site %r: listen.address: %s on port %d while %s listens on every address there: "
                               "nginx hands every connection to %s:%d to the server blocks listening on it, so this "
-                              "site would answer there for the names of %r. Give both the same listen.address (or "
-                              "leave both unset)" % (v["site"], v["address"], v["port"], other["site"], v["address"],
-                                                     v["port"], other["site"]))
+                              "site would answer there for the names of %s. Give both the same listen.address (or "
+                              "leave both unset)" % (v["site"], v["address"], v["port"], _who(other), v["address"],
+                                                     v["port"], _who(other)))
         for name in set(n.lower().rstrip(".") for n in v["names"]):
             first = owner.setdefault(name, v)
-            if first["site"] != v["site"]:
-                raise ConfigError("site %r: %r is also served by site %r (%s:%d); a name belongs to one site (on "
+            if first["site"] != v["site"] and not v.get("live"):
+                raise ConfigError("site %r: %r is also served by %s (%s:%d); a name belongs to one site (on "
                                   "another port it still gets that site's cookies, which browsers do not scope by "
-                                  "port). Use another name" % (v["site"], name, first["site"], first["address"] or "*",
+                                  "port). Use another name" % (v["site"], name, _who(first), first["address"] or "*",
                                                                first["port"]))
             probe = name.replace("*", "x")
             for i, char in enumerate(probe):
@@ -328,10 +333,16 @@ def _check_names(blocks):
                     by_suffix.setdefault(probe[i:], []).append(name)
     for pattern, v in owner.items():
         for name in _wild_owners(pattern, by_suffix):
-            if owner[name]["site"] != v["site"]:
-                raise ConfigError("site %r: server_aliases: %r also matches %r, which site %r serves; a name belongs "
-                                  "to one site (on another port it still gets that site's cookies). Use names that "
-                                  "do not overlap" % (v["site"], pattern, name, owner[name]["site"]))
+            other = owner[name]
+            if other["site"] == v["site"] or v.get("live") and other.get("live"):
+                continue
+            if v.get("live"):
+                raise ConfigError("site %r: %r is one of the names %s serves (%r): nginx answers an exact name "
+                                  "before a wildcard, so the site would take it; a name belongs to one site. Use "
+                                  "another name" % (other["site"], name, _who(v), pattern))
+            raise ConfigError("site %r: server_aliases: %r also matches %r, which %s serves; a name belongs "
+                              "to one site (on another port it still gets that site's cookies). Use names that "
+                              "do not overlap" % (v["site"], pattern, name, _who(other)))
 
 
 NGINX = NginxProfile()
