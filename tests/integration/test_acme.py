@@ -440,7 +440,9 @@ def _apache_that_never_loaded_mod_md():
 
 def fatal_lines(result):
     """The run's fatal lines (the role's reason), for assertion messages."""
-    return [line[:2000] for line in result.stdout.splitlines() if line.startswith("fatal:")] or result.stdout[-3000:]
+    lines = result.stdout.splitlines()
+    out = ["\n".join(lines[i:i + 8])[:3000] for i, line in enumerate(lines) if line.startswith("fatal:")]
+    return out or result.stdout[-3000:]
 
 
 def changed_tasks(result):
