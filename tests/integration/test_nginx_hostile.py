@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 
-import pytest
 
 from ansible_collections.revproxy.tls.plugins.module_utils.model._grammar import ConfigError
 from ansible_collections.revproxy.tls.plugins.module_utils.model._sites import normalize_sites

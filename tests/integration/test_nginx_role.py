@@ -5,7 +5,6 @@ settings differ), a failing `nginx -t` leaves every file as it was, a rollback r
 reload under a request loop drops no request, and a second run changes nothing."""
 import http.client
 import threading
-import time
 
 import pytest
 
@@ -133,7 +132,7 @@ def test_no_session_is_shared_between_locations_with_other_settings(world):
                  loc(world, "/b/", "good", probe_status=[502], backend_tls={"ca_file": world["other"].cert_path})]
     result = run(ng, [site(world, locations)])
     assert result.rc == 0, result
-    for _ in range(3):
+    for _attempt in range(3):
         assert get(world["port"], "/a/") == (200, b"good")
         assert get(world["port"], "/b/")[0] == 502
 
@@ -203,7 +202,7 @@ def test_reload_under_load_drops_no_request(world):
             except OSError as exc:
                 results.append(repr(exc))
 
-    threads = [threading.Thread(target=loop) for _ in range(4)]
+    threads = [threading.Thread(target=loop) for _thread in range(4)]
     for thread in threads:
         thread.start()
     try:

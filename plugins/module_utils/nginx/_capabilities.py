@@ -262,8 +262,8 @@ class NginxProfile(ServerProfile):
 
     def duplicate_name(self, eff, field, host, other, listen):
         raise ConfigError("site %r: %s: %r is already served by site %r on %s:%d; nginx would warn 'conflicting "
-                          "server name' and answer only with the first" % (eff["name"], field, host, other,
-                                                                          listen[0] or "*", listen[1]))
+                          "server name' and answer only with the first"
+                          % (eff["name"], field, host, other, listen[0] or "*", listen[1]))
 
     def managed_vhosts(self, eff):
         out = [{"site": eff["name"], "address": eff["listen"]["address"], "port": eff["listen"]["port"],
