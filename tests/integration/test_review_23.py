@@ -56,8 +56,8 @@ def _normalize(*sites):
 # (case, the attacker's site, a text the refusal must hold): each is refused next to the victim's site.
 REFUSED = [
     # names and addresses: the finding
-    ("specific address on a *:port site's port", _attacker(server_name="shop.test",
-                                                            listen={"port": 8080, "address": "127.0.0.1"}),
+    ("specific address on a *:port site's port",
+     _attacker(server_name="shop.test", listen={"port": 8080, "address": "127.0.0.1"}),
      "listens on every address there"),
     ("specific address, own name, same port", _attacker(listen={"port": 8080, "address": "127.0.0.1"}),
      "listens on every address there"),
@@ -89,7 +89,7 @@ REFUSED = [
     ("an upstream group's name in capitals", _attacker(loc_backend="https://REVPROXY_shop_root:9443/x/"), "revproxy_"),
     ("a pool whose members have different hosts (the group's name would be checked)",
      _attacker(locations=[{"path": "/x/", "backends": [{"url": "https://b.test:9443/x/"},
-                                                      {"url": "https://c.test:9444/x/"}]}]), "same host name"),
+                                                       {"url": "https://c.test:9444/x/"}]}]), "same host name"),
     # files nginx would read or serve
     ("the victim's deployed CA", _attacker(backend_tls={"ca_file": TLS_DIR + "/shop/ca.pem"}), "TLS directory"),
     ("the victim's deployed client certificate and key",

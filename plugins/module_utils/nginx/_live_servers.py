@@ -96,8 +96,8 @@ def server_blocks(dump, managed_dir):
 def live_servers(layout, run_command):
     """The hand-written server blocks nginx reads now; [] when nginx cannot dump its configuration (no main config
     yet, or one that fails: the candidate's config test then says why)."""
-    command = [layout.binary] + (["-p", layout.prefix] if layout.prefix else []) + ["-T", "-q", "-c",
-                                                                                  layout.main_config]
+    prefix = ["-p", layout.prefix] if layout.prefix else []
+    command = [layout.binary] + prefix + ["-T", "-q", "-c", layout.main_config]
     rc, out, _err = run_command(command)
     if rc != 0:
         return []
