@@ -27,6 +27,7 @@ from support.apache import reserve_port
 from support.backends import PlainHTTPBackend
 from support.nginx import NGINX as NGINX_BINARY
 from support.nginx import PrivateNginx
+from support.pki import PKI
 
 TLS_DIR = "/etc/nginx/revproxy-tls"
 FRONT = {"certificate_file": "/srv/shop/cert.pem", "key_file": "/srv/shop/key.pem"}
@@ -225,6 +226,9 @@ server {
     location / { if ($x) { return 404; } }
 }
 server { server_name nolisten.test; }
+
+# configuration file /etc/nginx/sites-enabled/tls:
+server { listen 9443 ssl http2; server_name tls.test; }
 """
 
 
@@ -236,7 +240,9 @@ def test_server_blocks_of_a_dump():
         ("/etc/nginx/nginx.conf", None, 80, ["_"], True),
         ("/etc/nginx/conf.d/admin.conf", "127.0.0.1", 8080, ["admin.test", "*.intra.test"], False),
         ("/etc/nginx/conf.d/admin.conf", None, 80, ["nolisten.test"], False),
+        ("/etc/nginx/sites-enabled/tls", None, 9443, ["tls.test"], False),
     ]
+    assert [b["tls"] for b in server_blocks(DUMP, "/etc/nginx/conf.d")] == [False] * 4 + [True]
 
 
 @pytest.mark.parametrize("arg,want", [("80", (None, 80)), ("*:8080", (None, 8080)), ("0.0.0.0:1", (None, 1)),
@@ -253,6 +259,9 @@ def test_listen_address(arg, want):
     (_attacker(server_aliases=["x.intra.test"], listen={"port": 8080}), "names the hand-written server block in"),
     (_attacker(server_aliases=["*.intra.test"]), "also served"),
     (_attacker(listen={"port": 80, "address": "127.0.0.2"}), "listens on every address there"),
+    (_attacker(listen={"port": 9443}), "is a TLS port of the hand-written server block in /etc/nginx/sites-enabled/tls"),
+    (_attacker(tls=FRONT, listen={"port": 8080}, redirect_http=False), "is a plain HTTP port of the hand-written"),
+    (_attacker(tls=FRONT, listen={"port": 80}, redirect_http=False), "is a plain HTTP port of the hand-written"),
 ])
 def test_refused_against_hand_written_blocks(site, needle):
     from ansible_collections.revproxy.tls.plugins.module_utils.nginx._live_servers import server_blocks
@@ -260,6 +269,7 @@ def test_refused_against_hand_written_blocks(site, needle):
     with pytest.raises(ConfigError, match=needle):
         NGINX.check_ownership(_normalize(site), live)
     NGINX.check_ownership(_normalize(_attacker()), live)  # its own names on *:8080: nothing of theirs taken
+    NGINX.check_ownership(_normalize(_attacker(tls=FRONT, listen={"port": 9443}, redirect_http_port=80)), live)
 
 
 PLAY = """
@@ -275,7 +285,9 @@ def test_a_site_takes_no_hand_written_name_live(tmp_path):
     """A private nginx with a hand-written server block (conf.d/zz-admin.conf, admin.test). What nginx does with a
     managed file declaring admin.test (a copy of the tree): the managed site answers it. The module refuses that site
     and a site on a specific address of the hand-written block's port, changing nothing; a site of its own names on
-    the same port applies, and a second run changes nothing (its own file is not read as hand-written)."""
+    the same port applies, and a second run changes nothing (its own file is not read as hand-written). A TLS site of
+    its own names on the hand-written plain port (each valid alone, nginx -t passes: only the default server needs a
+    certificate) turned the hand-written site's port into TLS (400 to its plain clients): refused too."""
     from conftest import run_playbook
     reservation = reserve_port()
     port = reservation.port
@@ -285,6 +297,9 @@ def test_a_site_takes_no_hand_written_name_live(tmp_path):
     with PlainHTTPBackend(body=b"attacker") as bad:
         taker = dict(_attacker(server_name="admin.test", listen={"port": port}), backend_tls=None,
                      locations=[{"path": "/", "backend": "http://localhost:%d/" % bad.port}])
+        leaf = PKI(str(tmp_path / "pki")).self_signed("evil", dns=["evil.test"])
+        tls_site = dict(taker, server_name="evil.test", redirect_http=False,
+                        tls={"certificate_file": leaf.cert_path, "key_file": leaf.key_path})
         for tree in (nginx, copy_):
             with open(os.path.join(tree.etc, "conf.d", "zz-admin.conf"), "w") as handle:
                 handle.write(hand)
@@ -297,11 +312,16 @@ def test_a_site_takes_no_hand_written_name_live(tmp_path):
         try:
             with copy_:
                 assert _get("127.0.0.1", port, "admin.test")[1].startswith(b"attacker")
+            with open(os.path.join(copy_.etc, "conf.d", "evil.conf"), "w") as handle:
+                handle.write(render_site(_normalize(tls_site)[0]))
+            with copy_:  # a TLS site of its own names on the port makes the hand-written plain site TLS
+                assert _get("127.0.0.1", port, "admin.test")[0] == 400
             nginx.start()
             before = nginx.tree()
             for site, needle in ((taker, "also served by the hand-written server block in %s" % nginx.etc),
                                  (dict(taker, server_name="evil.test", listen={"port": port, "address": "127.0.0.1"}),
-                                  "listens on every address there")):
+                                  "listens on every address there"),
+                                 (tls_site, "is a plain HTTP port of the hand-written server block")):
                 result = run_playbook(PLAY, {"sites_args": dict(nginx.module_args, sites=[site])})
                 assert result.rc != 0 and needle in result.output, result.output[-2000:]
                 assert nginx.tree() == before

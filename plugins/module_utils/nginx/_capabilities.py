@@ -279,14 +279,16 @@ class NginxProfile(ServerProfile):
         both: the 'ssl' flag of listen is per address:port), and the names and addresses of _check_names."""
         _check_names(list(live or ()) + [v for eff in sites for v in self.managed_vhosts(eff)])
         ports = {}
+        for v in live or ():  # a hand-written block's port stays what it is (a TLS site there makes it TLS)
+            ports.setdefault(v["port"], (v.get("tls", False), _who(v)))
         for eff in sites:
             blocks = [(eff["listen"]["port"], bool(eff["tls"]))]
             if eff["frontend"]["redirect"]:
                 blocks.append((eff["frontend"]["redirect"]["port"], False))
             for port, is_tls in blocks:
-                other = ports.setdefault(port, (is_tls, eff["name"]))
+                other = ports.setdefault(port, (is_tls, "site %r" % eff["name"]))
                 if other[0] != is_tls:
-                    raise ConfigError("site %r: listen.port: %d is a %s port of site %r; nginx's 'ssl' flag belongs "
+                    raise ConfigError("site %r: listen.port: %d is a %s port of %s; nginx's 'ssl' flag belongs "
                                       "to the port, so one port is TLS or plain for every site on it"
                                       % (eff["name"], port, "TLS" if other[0] else "plain HTTP", other[1]))
         return []

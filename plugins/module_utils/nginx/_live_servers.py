@@ -59,12 +59,13 @@ def _server(path, body):
         if words[0] == "listen" and len(words) > 1:
             where = listen_address(words[1])
             if where is not None:
-                listens.append(where)
+                listens.append(where + ("ssl" in words[2:],))
             default = default or "default_server" in words[2:] or "default" in words[2:]
         elif words[0] == "server_name":
             names.extend(n.lower().rstrip(".") for n in words[1:] if n and not n.startswith("~"))
     return [{"site": "the hand-written server block in %s" % path, "address": address, "port": port, "names": names,
-             "file": path, "default": default, "live": True} for address, port in (listens or [(None, 80)])]
+             "file": path, "default": default, "tls": tls, "live": True}
+            for address, port, tls in (listens or [(None, 80, False)])]
 
 
 def server_blocks(dump, managed_dir):
