@@ -73,7 +73,7 @@ def test_replacing_a_file_with_server_wide_tls_settings_is_refused(rhel_tree, tm
     hand = os.path.join(root, "conf.d", "hand.conf")
     with open(hand, "w") as handle:
         handle.write(HAND.format(ca=ca_file, port=port, plain=plain.port))
-    with open(os.path.join(root, "conf.d", "other.conf"), "w") as handle:
+    with open(os.path.join(root, "conf.d", "a-other.conf"), "w") as handle:  # the default server of the port
         handle.write(OTHER.format(port=port, tls=bad.port))
     site = {"name": "hand-managed", "server_name": "hand.rhel.test", "listen": {"port": port, "address": "127.0.0.1"},
             "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % managed.port}],
@@ -112,6 +112,49 @@ def test_replacing_a_file_with_server_wide_tls_settings_is_refused(rhel_tree, tm
         for server in (bad, plain, managed):
             server.stop()
 
+
+# Finding 3 (adopt): the hand-written vhost that is the default server of its address:port answers every request
+# whose Host no vhost names (an IP address, an HTTP/1.0 client). check_live compared only address, port and names:
+# adopting it by a site named so that its file sorts after another team's vhost made that vhost the default, and the
+# requests the adopted site answered (Host: 127.0.0.1) went to the other team's backend. Fix: apache/_adopt refuses
+# to disable a default server while another vhost that stays shares its address:port (the dump's "default server").
+def test_replacing_the_default_server_of_a_shared_port_is_refused(rhel_tree):  # noqa: F811 # pylint: disable=redefined-outer-name
+    layout, root, port = rhel_tree["layout"], rhel_tree["root"], rhel_tree["http_port"]
+    hand_backend = PlainHTTPBackend(body=b"hand-written answers")
+    other_backend = PlainHTTPBackend(body=b"other team answers")
+    managed = PlainHTTPBackend(body=b"managed site answers")
+    hand = os.path.join(root, "conf.d", "hand.conf")
+    for fname, host, backend in (("hand.conf", "hand.rhel.test", hand_backend),
+                                 ("other.conf", "other.rhel.test", other_backend)):
+        with open(os.path.join(root, "conf.d", fname), "w") as handle:
+            handle.write("<VirtualHost 127.0.0.1:%d>\n    ServerName %s\n    ProxyPass / http://127.0.0.1:%d/\n"
+                         "</VirtualHost>\n" % (port, host, backend.port))
+    site = {"name": "z-hand", "server_name": "hand.rhel.test", "listen": {"port": port, "address": "127.0.0.1"},
+            "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % managed.port}],
+            "replaces": {"file": hand}}
+    httpd = Httpd(layout)
+    httpd.start()
+    try:
+        assert get(port, "127.0.0.1")[1].startswith("hand-written answers")  # the default server's requests
+        before = config_tree(root)
+        try:
+            sites = _rhel_validate(layout, [site])
+        except ConfigError as exc:
+            assert "holds the default server of 127.0.0.1:%d (line 1)" % port in str(exc), exc
+            assert "other.rhel.test" in str(exc), exc
+        else:
+            begin_transaction(layout, apply(plan(desired_state(sites, layout, "warn"), layout)))
+            httpd.reload()
+            got = get(port, "127.0.0.1")
+            rollback(layout)
+            httpd.reload()
+            pytest.fail("hand.conf adopted: a request for 127.0.0.1 now reaches %r" % (got,))
+        assert config_tree(root) == before
+        assert get(port, "127.0.0.1")[1].startswith("hand-written answers")
+    finally:
+        httpd.stop()
+        for server in (hand_backend, other_backend, managed):
+            server.stop()
 
 def _trees(tmp_path):
     """A scratch Debian tree and a scratch RHEL tree with the files the table names."""

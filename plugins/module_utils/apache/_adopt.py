@@ -234,5 +234,23 @@ def check_live(sites, live, layout):
                                     "answers exactly what the hand-written one did"
                         % (vhost.get("line"), _show(vhost["address"], vhost["port"], vhost["names"]),
                            " and ".join(_show(m["address"], m["port"], m["names"]) for m in managed)))
+        _check_default(name, path, mine, live, reals)
         replaced |= reals
     return replaced
+
+
+def _check_default(name, path, mine, live, reals):
+    """A vhost that is the default server of its address:port answers every request there whose Host no other vhost
+    names (an IP address, no Host): disabled, the next vhost would answer those, so it is refused while another
+    vhost that stays shares its address:port."""
+    for vhost in mine:
+        if not vhost.get("default"):
+            continue
+        others = [v for v in live if (v["address"], v["port"]) == (vhost["address"], vhost["port"])
+                  and not (v.get("file") and os.path.realpath(v["file"]) in reals)]
+        if others:
+            _refuse(name, path, "holds the default server of %s:%s (line %s): it answers every request there whose "
+                                "Host no other vhost names; disabled, %s (%s:%s) would answer those instead. Give "
+                                "that address and port a default vhost of its own first"
+                    % (_addr(vhost["address"]) or "*", vhost["port"], vhost.get("line"), others[0]["names"][0],
+                       others[0].get("file"), others[0].get("line")))
