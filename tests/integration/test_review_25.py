@@ -15,6 +15,8 @@ render_listen_conf with the operator's settings) in a private Apache with its ow
   one, the same for every site).
 - Open (strict xfail): a renew_window longer than the certificate's lifetime makes mod_md order again after every
   graceful restart, and the role's activation job restart the whole server on every run.
+- Held: an alias the CA cannot validate added to a site that serves its certificate: the site keeps serving it
+  while the order fails and after the rollback (md-status valid again).
 - Refusal table: every hostile per-site ACME value (a URL, a CA, an account, an agreement, a store path, names that
   are not the site's, directive injection through the contact) is refused naming its field before anything runs;
   the accepted ones render as exactly one token each inside <MDomain>.
@@ -23,6 +25,8 @@ import http.client
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -439,5 +443,53 @@ def test_a_survey_users_renew_window_does_not_make_the_cron_job_restart_and_reor
         # Wanted: the first certificate is activated, then nothing is ordered or restarted again.
         assert len(issued) == 1, issued
     finally:
+        httpd.stop()
+        backend.stop()
+
+
+def _served_serial(pebble, port, name):
+    """The serial of the certificate served for ``name``, verified against pebble's issuing root (None: refused)."""
+    ctx = ssl.create_default_context(cafile=pebble.issuing_root_path)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            with ctx.wrap_socket(sock, server_hostname=name) as tls:
+                return tls.getpeercert()["serialNumber"]
+    except ssl.SSLError:
+        return None
+
+
+def test_a_failed_order_for_a_new_alias_leaves_the_served_certificate_and_the_rollback_whole(pebble, ports, workdir,
+                                                                                            module_port):
+    """A survey user adds an alias the CA cannot validate to a site that already serves its ACME certificate: while
+    mod_md fails the order, and after the role's rollback (the previous files, a graceful reload), the site still
+    serves its certificate with a verified chain, and md-status reports it valid again."""
+    name = "keep-%d.acme.test" % os.getpid()
+    alias = "bad.keep-%d.acme.test" % os.getpid()
+    status_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"keep")
+    site = _acme_site(name, ports, backend.port)
+    httpd = _apache(workdir, pebble, ports, status_port, [site])
+    pebble.add_a(alias, "127.0.0.2")
+    try:
+        httpd.start()
+        assert _staged_after(status_port, name, None) is not None
+        httpd.reload()
+        serial = _served_serial(pebble, ports["tls"], name)
+        assert serial is not None
+        bad = dict(site, server_aliases=[alias])
+        _render_into(httpd, pebble, ports, status_port, [bad], workdir)
+        httpd.reload()
+        failed = _wait_finished(status_port, [name])[name]
+        assert (failed.get("last") or {}).get("status"), failed  # the order failed (the alias' challenge)
+        during = _served_serial(pebble, ports["tls"], name)
+        # The rollback: the previous files, a graceful reload.
+        _render_into(httpd, pebble, ports, status_port, [site], workdir)
+        httpd.reload()
+        assert _served_serial(pebble, ports["tls"], name) == serial
+        status, body = _direct_status(status_port, "/md-status/%s" % name)
+        assert status == 200 and json.loads(body)["state"] == 2, body[:500]
+        assert during == serial, "while the alias' order failed the site did not serve its certificate: %r" % during
+    finally:
+        pebble.clear_a(alias)
         httpd.stop()
         backend.stop()
