@@ -156,6 +156,7 @@ def test_replacing_the_default_server_of_a_shared_port_is_refused(rhel_tree):  #
         for server in (hand_backend, other_backend, managed):
             server.stop()
 
+
 def _trees(tmp_path):
     """A scratch Debian tree and a scratch RHEL tree with the files the table names."""
     deb = Layout.debian(config_root=str(tmp_path / "apache2"), tls_dir=str(tmp_path / "tls"))
@@ -357,8 +358,8 @@ def test_metrics_symlink_at_the_file_is_replaced_and_labels_stay_one_value(tmp_p
     textfile.mkdir()
     os.symlink(str(victim), str(textfile / "revproxy_tls_audit.prom"))
     hostile = 'x"} 1\nrevproxy_tls_backend_handshake_ok{site="forged"} 1\n# \\'
-    path = _metrics.write(str(textfile), "audit", backends=[{"site": hostile, "url": hostile, "ok": False,
-                                                              "reason": hostile}], now=1)
+    rows = [{"site": hostile, "url": hostile, "ok": False, "reason": hostile}]
+    path = _metrics.write(str(textfile), "audit", backends=rows, now=1)
     assert victim.read_text() == "untouched\n" and not os.path.islink(path)
     samples = [s for f in text_string_to_metric_families(open(path).read()) for s in f.samples
                if s.name == "revproxy_tls_backend_handshake_ok"]
