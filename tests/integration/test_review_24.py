@@ -9,10 +9,15 @@ impostor backend, with no insecure opt-in anywhere. Fix: apache/_adopt refuses a
 its vhosts (the conditional sections around them aside), naming the line; the same rule refuses a Listen split by a
 continuation line, which the line-based Listen check missed.
 
-The refusal table keeps every other attack tried on `replaces` in the suite (scratch Debian and RHEL trees; the
-comparison with the running vhosts fed as apache/_live_vhosts returns them).
+Finding 2 (metrics, below): a survey's revproxy_metrics_dir in a web server's document root published the
+metrics. Finding 3 (adopt, below): the default server of a shared address:port handed its requests to another vhost.
 
-Runs a private httpd on the RHEL-shaped tree of test_redhat_layout (no system-Apache lock); ~5 s.
+The refusal tables keep every other attack tried on `replaces` and `metrics_dir` in the suite (scratch Debian and
+RHEL trees; the comparison with the running vhosts fed as apache/_live_vhosts returns them), and the audit's report
+is shown hostile names and certificate subjects.
+
+Private httpd instances only (the RHEL-shaped tree of test_redhat_layout, PrivateApache), no system-Apache lock;
+~15 s in all (31 tests; the check job of finding 2 is most of it).
 """
 import json
 import os
