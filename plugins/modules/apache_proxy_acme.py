@@ -190,8 +190,8 @@ def _look(params, dom, mds, wait_for):
 def _line(state):
     if state["last_error"]:
         err = state["last_error"]
-        text = "%s: FAILED - %s (%s)" % (state["domain"], err.get("detail") or "error %s" % err.get("status"),
-                                        err.get("activity") or "")
+        detail = err.get("detail") or "error %s" % err.get("status")
+        text = "%s: FAILED - %s (%s)" % (state["domain"], detail, err.get("activity") or "")
         for kind, detail in state.get("ca_reasons") or []:
             text += "; the CA said %s: %s" % (kind, detail)
         return text + (". Fix: " + state["fix"] if state.get("fix") else "")

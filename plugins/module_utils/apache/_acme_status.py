@@ -167,6 +167,7 @@ def served_certificate(address, port, name, trust_file=None, timeout=5.0):
         sock = socket.create_connection((address, port), timeout=timeout)
     except (OSError, socket.error) as exc:
         return None, "connect to %s:%d failed: %s" % (address, port, exc)
+    why = "not verified"
     with sock:
         ctx = ssl.create_default_context(cafile=trust_file)
         try:
@@ -193,7 +194,6 @@ def _unverified(address, port, name, timeout):
         return None
 
 
-
 def _utc(text):
     """An md-status time ("Sun, 07 Dec 2031 20:54:36 GMT") as an aware datetime, or None."""
     try:
@@ -211,8 +211,8 @@ def frontend_result(site, md, now, expiry_days, status_error=None):
     state = interpret(md)
     result = {"site": site["name"], "certificate_file": "(ACME: mod_md, %s)" % domain, "subject": None,
               "names": list(acme["names"]), "not_after": None, "days_left": None, "renew_at": state["renew_at"],
-              "acme": dict((k, state[k]) for k in ("state", "state_descr", "active", "staged", "valid_until",
-                                                    "renew_at", "last_error", "errors")),
+              "acme": dict((k, state[k]) for k in ("state", "state_descr", "active", "staged", "valid_until", "renew_at",
+                                                   "last_error", "errors")),
               "problems": []}
     problems = result["problems"]
     until = _utc(state["valid_until"]) if state["valid_until"] else None
@@ -237,9 +237,10 @@ def frontend_result(site, md, now, expiry_days, status_error=None):
         problems.append({"reason": "acme_staged", "message": "a renewed certificate of %s waits for a graceful "
                          "restart" % domain, "fix": "the role's cron job (/etc/cron.d/revproxy-tls-acme) restarts "
                          "gracefully; or reload Apache"})
-    if result["days_left"] is not None and result["days_left"] < expiry_days:
-        problems.append({"reason": "expiring" if result["days_left"] >= 0 else "expired",
-                         "message": "the ACME certificate of %s expires on %s (%d days) although mod_md renews it at "
-                         "%s" % (domain, result["not_after"], result["days_left"], state["renew_at"]),
+    days = result["days_left"]
+    if days is not None and days < expiry_days:
+        problems.append({"reason": "expiring" if days >= 0 else "expired",
+                         "message": "the ACME certificate of %s expires on %s (%s days) although mod_md renews it at "
+                         "%s" % (domain, result["not_after"], days, state["renew_at"]),
                          "fix": "look at mod_md's renewal errors in md-status and the error log"})
     return result

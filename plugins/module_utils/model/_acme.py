@@ -105,8 +105,8 @@ def _names(server_name, aliases, field):
                               "challenge, which this collection does not implement. List the names, or use "
                               "certificate files" % (field, where, name))
         if grammar.is_ip_literal(name):
-            raise ConfigError("%s: %s %r is an IP address; ACME certificates here are for DNS names" % (field, where,
-                                                                                                       name))
+            raise ConfigError("%s: %s %r is an IP address; ACME certificates here are for DNS names"
+                              % (field, where, name))
         if "_" in name:
             raise ConfigError("%s: %s %r has an underscore, which a CA does not issue for" % (field, where, name))
         bare = name.rstrip(".").lower()
