@@ -367,3 +367,45 @@ def test_a_site_does_not_become_the_default_server_of_a_hand_written_port_live(t
             assert result.rc != 0 or _get("127.0.0.1", port, "127.0.0.1") == (200, b"up\n")
         finally:
             nginx.stop()
+
+
+ROLE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: revproxy.tls.nginx_proxy
+"""
+
+
+def test_a_port_nginx_cannot_bind_rolls_back_live(tmp_path):
+    """A site on a port another program holds passes `nginx -t` (which binds nothing); the reload then fails in the
+    master ('bind() failed'), which keeps the old configuration. The role must notice (no new workers), restore the
+    files byte for byte and leave the old site answering."""
+    import socket
+    from conftest import run_playbook
+    site_port = reserve_port("127.0.0.1")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    nginx = PrivateNginx(str(tmp_path / "nginx"))
+    variables = {"nginx_proxy_install": False, "nginx_proxy_manage_service": False, "nginx_proxy_config_root": nginx.etc,
+                 "nginx_proxy_prefix": nginx.dir, "nginx_proxy_binary": NGINX_BINARY,
+                 "nginx_proxy_pid_file": nginx.pid_file, "nginx_proxy_error_log": nginx.error_log}
+    with PlainHTTPBackend(body=b"old") as old:
+        good = {"name": "good", "server_name": "good.test", "listen": {"address": "127.0.0.1", "port": site_port.port},
+                "locations": [{"path": "/", "backend": "http://localhost:%d/" % old.port}]}
+        taken = dict(good, name="taken", server_name="taken.test",
+                     listen={"address": "127.0.0.1", "port": holder.getsockname()[1]})
+        try:
+            nginx.start()
+            assert run_playbook(ROLE_PLAY, dict(variables, nginx_proxy_sites=[good])).rc == 0
+            before = nginx.tree()
+            result = run_playbook(ROLE_PLAY, dict(variables, nginx_proxy_sites=[good, taken]))
+            assert result.rc != 0, result.output[-3000:]
+            assert "restored" in result.output, result.output[-3000:]
+            assert nginx.tree() == before
+            assert _get("127.0.0.1", site_port.port, "good.test")[1].startswith(b"old")
+        finally:
+            nginx.stop()
+            holder.close()
+            site_port.release()
