@@ -85,6 +85,11 @@ REFUSED = [
     # variables
     ("a header value reading the client's cookies",
      _attacker(request_headers=[{"action": "set", "name": "X-A", "value": "$http_cookie"}]), "variable"),
+    ("a request header name with '$' (refused naming the field, not by the emitter)",
+     _attacker(request_headers=[{"action": "set", "name": "X-$host", "value": "v"}]), "request_headers[0].name"),
+    ("a response header name with '$'", _attacker(locations=[{"path": "/x/", "backend": "https://b.test:9443/x/",
+                                                              "response_headers": [{"name": "X-$a", "value": "v"}]}]),
+     "locations[0].response_headers[0].name"),
     ("a backend URL with a variable", _attacker(loc_backend="https://b.test:9443/x/$host/"), "'$'"),
     # another site's upstream group as a backend host (nginx compares upstream names case-insensitively)
     ("an upstream group's name as the host", _attacker(loc_backend="https://revproxy_shop_root:9443/x/"), "revproxy_"),

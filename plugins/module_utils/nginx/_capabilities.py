@@ -233,13 +233,16 @@ class NginxProfile(ServerProfile):
             if loc["frontend"]["nocanon"]:
                 self.refuse("locations[%d].nocanon" % i, "proxy_pass with a path always sends the normalised URI")
             for kind in ("request_headers", "response_headers"):
-                for j, (action, _name, _value) in enumerate(loc["frontend"][kind]):
-                    self._check_header_action(kind, action, "locations[%d].%s[%d]" % (i, kind, j))
+                for j, (action, name, _value) in enumerate(loc["frontend"][kind]):
+                    self._check_header_action(kind, action, name, "locations[%d].%s[%d]" % (i, kind, j))
         for kind in ("request_headers", "response_headers"):
-            for j, (action, _name, _value) in enumerate(front[kind]):
-                self._check_header_action(kind, action, "%s[%d]" % (kind, j))
+            for j, (action, name, _value) in enumerate(front[kind]):
+                self._check_header_action(kind, action, name, "%s[%d]" % (kind, j))
 
-    def _check_header_action(self, kind, action, field):
+    def _check_header_action(self, kind, action, name, field):
+        if "$" in name:
+            raise ConfigError("%s.name: %r: the role writes no '$' into nginx's configuration (nginx reads it as a "
+                              "variable in most values)" % (field, name))
         if kind == "request_headers" and action in ("append", "add", "merge"):
             self.refuse(field + ".action", "proxy_set_header replaces a request header or drops it (set, unset); "
                         "it cannot %s to the client's value" % action)
