@@ -15,6 +15,8 @@ render_listen_conf with the operator's settings) in a private Apache with its ow
   one, the same for every site).
 - Open (strict xfail): a renew_window longer than the certificate's lifetime makes mod_md order again after every
   graceful restart, and the role's activation job restart the whole server on every run.
+- A trailing dot in an ACME site's name ("shop.example.com.") left its vhost without a certificate: `apache2 -t`
+  passed and the graceful reload stopped the whole server. Refused in model/_acme.py.
 - Held: an alias the CA cannot validate added to a site that serves its certificate: the site keeps serving it
   while the order fails and after the rollback (md-status valid again).
 - Refusal table: every hostile per-site ACME value (a URL, a CA, an account, an agreement, a store path, names that
@@ -319,8 +321,10 @@ REFUSED = [
     ("localhost", [_plain_site(server_aliases=["localhost"])], "fully qualified"),
     ("underscore", [_plain_site(server_aliases=["a_b.example.com"])], "underscore"),
     ("another site's name", [_plain_site(server_aliases=["other.example.com"]), _other()], "other.example.com"),
-    ("another site's name, case and dot", [_plain_site(server_aliases=["OTHER.example.com."]), _other()],
+    ("another site's name, in capitals", [_plain_site(server_aliases=["OTHER.example.com"]), _other()],
      "other.example.com"),
+    ("trailing dot", [_plain_site(server_name="shop.example.com.")], "trailing dot"),
+    ("trailing dot alias", [_plain_site(server_aliases=["www.shop.example.com."])], "trailing dot"),
     ("a name another site's wildcard covers", [_plain_site(server_aliases=["x.other.example.com"]),
                                                _other(server_aliases=["*.other.example.com"])], "also matches"),
     # the certificate of someone else, or someone else's ACME client
@@ -493,5 +497,45 @@ def test_a_failed_order_for_a_new_alias_leaves_the_served_certificate_and_the_ro
         assert during == serial, "while the alias' order failed the site did not serve its certificate: %r" % during
     finally:
         pebble.clear_a(alias)
+        httpd.stop()
+        backend.stop()
+
+
+
+
+def test_a_trailing_dot_in_an_acme_sites_name_never_takes_the_server_down(pebble, ports, workdir, module_port):
+    """A survey user writes the site's name with a trailing dot ("shop.example.com.", valid DNS, accepted for
+    sites with certificate files). The <MDomain> lists the name without the dot, the vhost's ServerName keeps it, and
+    mod_md does not assign the domain to that vhost: mod_ssl has no certificate for it, which `apache2 -t` (the role's
+    candidate test) does not see, and the graceful reload killed the parent (AH02572, AH02312 'Fatal error
+    initialising mod_ssl, exiting'): every site down. Now refused naming the field; the running server keeps
+    serving."""
+    plain_port = module_port("127.0.0.1")
+    backend = PlainHTTPBackend(body=b"operator site")
+    operator = {"name": "operator", "server_name": "operator.example.org",
+                "listen": {"address": "127.0.0.1", "port": plain_port},
+                "locations": [{"path": "/", "backend": "http://127.0.0.1:%d/" % backend.port, "retry": 0}]}
+    status_port = module_port("127.0.0.1")
+    httpd = _apache(workdir, pebble, ports, status_port, [operator])
+    try:
+        httpd.start()
+        assert _get(plain_port, "operator.example.org", "/")[0] == 200
+        for bad in ({"server_name": "dot-%d.acme.test." % os.getpid()},
+                    {"server_name": "dot-%d.acme.test" % os.getpid(),
+                     "server_aliases": ["www.dot-%d.acme.test." % os.getpid()]}):
+            site = dict(_acme_site("dot-%d.acme.test" % os.getpid(), ports, backend.port), **bad)
+            try:
+                _render_into(httpd, pebble, ports, status_port, [operator, site], workdir)
+            except ConfigError as exc:
+                assert "trailing dot" in str(exc) and ("server_name" in str(exc) or "server_aliases[0]" in str(exc))
+                continue
+            try:
+                httpd.reload()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            _render_into(httpd, pebble, ports, status_port, [operator], workdir)  # what a rollback writes back
+            assert httpd.running, "the reload killed Apache:\n" + httpd.error_log_since(0)[-1500:]
+        assert httpd.running and _get(plain_port, "operator.example.org", "/")[0] == 200
+    finally:
         httpd.stop()
         backend.stop()

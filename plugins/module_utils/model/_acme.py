@@ -109,6 +109,12 @@ def _names(server_name, aliases, field):
                               % (field, where, name))
         if "_" in name:
             raise ConfigError("%s: %s %r has an underscore, which a CA does not issue for" % (field, where, name))
+        if name.endswith("."):
+            # mod_md gives the certificate to the virtual hosts whose names are its names as written:
+            # "shop.example.com." is none of them, that host gets no certificate and the graceful reload stops the
+            # whole server (a failure the server's config test does not see; review 25).
+            raise ConfigError("%s: %s %r ends with a trailing dot; write the name without it (the ACME certificate "
+                              "is matched to the site's names as written)" % (field, where, name))
         bare = name.rstrip(".").lower()
         if "." not in bare:
             raise ConfigError("%s: %s %r is not a fully qualified name; a public CA issues for names with a dot"

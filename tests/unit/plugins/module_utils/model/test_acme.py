@@ -42,8 +42,14 @@ def test_accepted(acme, key, expected):
 
 
 def test_names_dedup_lower_and_trailing_dot():
-    eff = normalize_site(site(server_name="Shop.Example.com.", server_aliases=["shop.example.com"]))
+    eff = normalize_site(site(server_name="Shop.Example.com", server_aliases=["shop.example.com"]))
     assert eff["tls"]["acme"]["names"] == ["shop.example.com"]
+    # A trailing dot: mod_md would not give the certificate to the vhost, whose graceful reload then stops the
+    # server (review 25, tests/integration/test_review_25.py).
+    with pytest.raises(ConfigError, match="trailing dot"):
+        normalize_site(site(server_name="Shop.Example.com."))
+    with pytest.raises(ConfigError, match=r"server_aliases\[0\] 'www.example.com.' ends with a trailing dot"):
+        normalize_site(site(server_aliases=["www.example.com."]))
 
 
 @pytest.mark.parametrize("over, needle", [
