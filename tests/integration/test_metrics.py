@@ -144,9 +144,8 @@ def test_a_system_directory_is_refused_on_the_proxy(world, tmp_path):
     """A survey answer names the directory: /etc/logrotate.d (logrotate reads every file there) is refused before any
     check, and no file appears in it."""
     before = sorted(os.listdir("/etc/logrotate.d"))
-    job = run_job(_pdd(tmp_path, world, revproxy_metrics_dir="/etc/logrotate.d",
-                      revproxy_metrics_dirs=["/etc/logrotate.d"]), "check", local_inventory(),
-                  job_type="check")
+    extra = _pdd(tmp_path, world, revproxy_metrics_dir="/etc/logrotate.d", revproxy_metrics_dirs=["/etc/logrotate.d"])
+    job = run_job(extra, "check", local_inventory(), job_type="check")
     assert job.status == "failed", job
     assert "metrics_dir: /etc/logrotate.d is a system directory" in job.stdout, job
     assert sorted(os.listdir("/etc/logrotate.d")) == before
