@@ -539,3 +539,34 @@ def test_a_trailing_dot_in_an_acme_sites_name_never_takes_the_server_down(pebble
     finally:
         httpd.stop()
         backend.stop()
+
+
+def _renewal_job_in_check_mode(tmp_path, extra):
+    """The role's renewal-job tasks on this host in check mode with diff (nothing written): (rc, output)."""
+    playbook = tmp_path / "renewal.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: revproxy.tls.apache_proxy\n"
+        "        tasks_from: acme_renewal.yml\n")
+    extra = dict({"__apache_proxy_graceful_command": ["/usr/sbin/apachectl", "graceful"]}, **extra)
+    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", "--diff",
+                           "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(extra),
+                           str(playbook)], capture_output=True, text=True, timeout=180, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_renewal_job_runs_roots_own_python_never_the_inventorys(tmp_path):
+    """root runs the activation job every few minutes: with the inventory's interpreter (a virtualenv a deploy user
+    may write to) that user would get root. The job names the host's own root-owned Python, isolated (-I -S), and
+    the role refuses to install it when none is root's alone."""
+    rc, out = _renewal_job_in_check_mode(tmp_path, {})
+    assert rc == 0, out
+    line = [ln for ln in out.splitlines() if ln.startswith("+") and " root " in ln]
+    assert len(line) == 1 and " root /usr/bin/python3 -I -S /usr/local/sbin/revproxy-tls-acme-activate " in line[0], out
+    assert sys.executable not in line[0]
+    writable = tmp_path / "python3"
+    shutil.copy("/usr/bin/python3", str(writable))
+    os.chmod(str(writable), 0o777)
+    rc, out = _renewal_job_in_check_mode(tmp_path, {"__apache_proxy_acme_python_candidates": [str(writable)]})
+    assert rc != 0 and "needs a Python 3 owned by root and writable by root only" in out, out
+    assert "/etc/cron.d/revproxy-tls-acme" not in out.split("Check that a root-owned Python")[1]
