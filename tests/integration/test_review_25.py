@@ -159,7 +159,7 @@ def test_md_status_is_not_published_through_a_survey_users_backend(pebble, ports
     try:
         httpd.start()
         direct = None
-        for _ in range(100):
+        for _attempt in range(100):
             status, body = _direct_status(status_port, "/md-status/%s" % victim)
             direct = json.loads(body) if status == 200 else None
             if direct and (direct.get("renewal") or {}).get("last", {}).get("status"):
@@ -191,7 +191,6 @@ def test_md_status_is_not_published_through_a_survey_users_backend(pebble, ports
         backend.stop()
 
 
-
 def _wait_finished(status_port, names, timeout=30.0):
     """md-status renewal of each name once finished (obtained or failed); {name: renewal}."""
     deadline = time.monotonic() + timeout
@@ -218,8 +217,8 @@ def _store_accounts(httpd):
     return out
 
 
-def test_a_sites_contact_never_becomes_the_contact_of_the_account_every_site_uses(pebble, ports, workdir,
-                                                                                   module_port):
+def test_a_sites_contact_never_becomes_the_contact_of_the_account_every_site_uses(
+        pebble, ports, workdir, module_port):
     """mod_md keeps one ACME account per CA and gives it to every managed domain (its contact is the first domain's).
     A survey user's site that is ordered first with tls.acme.contact: attacker@... made that address the contact of
     the account the operator's sites then used: the CA's mail about them went to the survey user."""
@@ -437,7 +436,7 @@ def test_a_survey_users_renew_window_does_not_make_the_cron_job_restart_and_reor
         httpd.start()
         issued = []
         after = None
-        for _ in range(2):
+        for _round in range(2):
             after = _staged_after(status_port, name, after)
             if after is None:
                 break
@@ -464,8 +463,8 @@ def _served_serial(pebble, port, name):
         return None
 
 
-def test_a_failed_order_for_a_new_alias_leaves_the_served_certificate_and_the_rollback_whole(pebble, ports, workdir,
-                                                                                            module_port):
+def test_a_failed_order_for_a_new_alias_leaves_the_served_certificate_and_the_rollback_whole(
+        pebble, ports, workdir, module_port):
     """A survey user adds an alias the CA cannot validate to a site that already serves its ACME certificate: while
     mod_md fails the order, and after the role's rollback (the previous files, a graceful reload), the site still
     serves its certificate with a verified chain, and md-status reports it valid again."""
@@ -499,8 +498,6 @@ def test_a_failed_order_for_a_new_alias_leaves_the_served_certificate_and_the_ro
         pebble.clear_a(alias)
         httpd.stop()
         backend.stop()
-
-
 
 
 def test_a_trailing_dot_in_an_acme_sites_name_never_takes_the_server_down(pebble, ports, workdir, module_port):
