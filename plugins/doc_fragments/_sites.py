@@ -126,11 +126,12 @@ options:
                 default: rsa2048
               renew_window:
                 description:
-                - When the certificate is renewed, before it expires - C(N%) of its lifetime left (1 to 99), C(Nd)
-                  days, C(Nh) hours or C(Ns) seconds left.
-                - C(MDRenewWindow).
+                - When the certificate is renewed, before it expires - C(N%) of its lifetime left, 1% to 50%. Unset
+                  - the operator's window (the role's C(apache_proxy_acme_renew_window), default C(33%)). A fixed
+                  time (C(30d)) is the operator's setting only - longer than the CA's lifetime, it would make the
+                  server order again after every restart.
+                - C(MDRenewWindow) in the site's C(<MDomain>).
                 type: str
-                default: 33%
               must_staple:
                 description:
                 - Ask for the OCSP must-staple extension (clients then require a stapled OCSP response).

@@ -167,6 +167,14 @@ options:
           - The HMAC key of the external account binding (base64url). The Listen file holding it is then mode 0600
             and left out of diffs.
         type: str
+      renew_window:
+        description:
+          - When certificates are renewed, before they expire, for every site that sets no C(tls.acme.renew_window)
+            (C(MDRenewWindow) at server level) - C(N%) of the lifetime left (1 to 99), C(Nd) days, C(Nh) hours or
+            C(Ns) seconds left. A fixed time must be shorter than the CA's certificate lifetime, or mod_md orders
+            again after every restart; a site's own window is a share of the lifetime only (1% to 50%).
+        type: str
+        default: 33%
       status_port:
         description:
           - The loopback port of mod_md's C(md-status) handler (C(127.0.0.1:<port>) only), which

@@ -378,7 +378,7 @@ SPECIFIC = [
         "client_cert_file": "/etc/ssl/c.pem", "client_key_file": "/etc/ssl/k.pem"}),
      "locations[0].backend_tls.client_key_file"),
     # ACME (issue 25): an accepted request renders an <MDomain> Apache reads; what it may not combine with.
-    ("tls.acme accepted", lambda s: _acme(s).update(key_type="secp384r1", renew_window="10d", must_staple=True),
+    ("tls.acme accepted", lambda s: _acme(s).update(key_type="secp384r1", renew_window="10%", must_staple=True),
      None),
     ("tls.acme with a certificate file", lambda s: (_acme(s), s["tls"].update(certificate_file="/srv/c.pem")),
      "tls.acme"),

@@ -13,8 +13,9 @@ render_listen_conf with the operator's settings) in a private Apache with its ow
   first domain it orders. A survey user's site ordered first with tls.acme.contact made that address the contact of
   the account the operator's sites used. Fixed in check_sites_against: a site's contact is the operator's (or, without
   one, the same for every site).
-- Open (strict xfail): a renew_window longer than the certificate's lifetime makes mod_md order again after every
-  graceful restart, and the role's activation job restart the whole server on every run.
+- A renew_window longer than the certificate's lifetime made mod_md order again after every graceful restart, and
+  the role's activation job restart the whole server on every run. A site's window is now a share of the lifetime
+  (1% to 50%); a fixed time is the operator's apache_proxy_acme_renew_window only.
 - A trailing dot in an ACME site's name ("shop.example.com.") left its vhost without a certificate: `apache2 -t`
   passed and the graceful reload stopped the whole server. Refused in model/_acme.py.
 - Held: an alias the CA cannot validate added to a site that serves its certificate: the site keeps serving it
@@ -365,8 +366,8 @@ def test_sites_contacts_must_agree_without_an_operator_contact():
 ACCEPTED = [
     ({"contact": "ops@example.org"}, "MDContactEmail", ["ops@example.org"]),
     ({"contact": "OPS@example.org"}, "MDContactEmail", ["OPS@example.org"]),
-    ({"renew_window": "30d"}, "MDRenewWindow", ["30d"]),
-    ({"renew_window": "99%"}, "MDRenewWindow", ["99%"]),
+    ({"renew_window": "1%"}, "MDRenewWindow", ["1%"]),
+    ({"renew_window": "50%"}, "MDRenewWindow", ["50%"]),
     ({"key_type": "rsa4096"}, "MDPrivateKeys", ["RSA", "4096"]),
     ({"key_type": "secp384r1"}, "MDPrivateKeys", ["secp384r1"]),
     ({"challenges": ["tls-alpn-01", "http-01"]}, "MDCAChallenges", ["http-01", "tls-alpn-01"]),
@@ -385,9 +386,8 @@ def test_accepted_acme_values_render_one_token_each_inside_mdomain(acme, name, a
     head, body = block.split("\n", 1)
     assert tokenize_section("<MDomain" + head) == ["<MDomain", "shop.example.com", "www.shop.example.com"]
     lines = [tokenize(l) for l in body.splitlines() if l.strip()]
-    assert sorted(l[0] for l in lines) == sorted(
-        ["MDPrivateKeys", "MDRenewWindow", "MDMustStaple", "MDCAChallenges"] + (["MDContactEmail"] if "contact" in acme
-                                                                                else []))
+    own = (["MDContactEmail"] if "contact" in acme else []) + (["MDRenewWindow"] if "renew_window" in acme else [])
+    assert sorted(l[0] for l in lines) == sorted(["MDPrivateKeys", "MDMustStaple", "MDCAChallenges"] + own)
     assert [l[1:] for l in lines if l[0] == name] == [args]
     assert text.count("<MDomain") == 1 and text.count("</MDomain>") == 1
     assert _render_acme.site_acme(eff[0])["names"] == ["shop.example.com", "www.shop.example.com"]
@@ -418,26 +418,30 @@ def _staged_after(status_port, name, after, timeout=30.0):
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="open finding (review 25): a survey user's renew_window longer than the CA's "
-                   "certificate lifetime (3650d against Let's Encrypt's 90 days, 1d against step-ca's 24 h) makes "
-                   "mod_md order again after every restart and the role's cron job restart every run: see the report")
-def test_a_survey_users_renew_window_does_not_make_the_cron_job_restart_and_reorder_forever(pebble, ports, workdir,
-                                                                                            module_port):
-    """pebble issues 3 h certificates here; the survey user's window (3650d) is longer. mod_md orders a new
-    certificate after each graceful restart, and the role's activation job restarts the whole server (every site:
-    drained pool members come back, docs/pools.md) whenever one waits: an order and a restart every cron run,
-    forever, on the operator's ACME account (rate limits shared by every site)."""
+@pytest.mark.parametrize("window", ["3650d", "1d", "4h", "99%", "51%"])
+def test_a_survey_users_renew_window_beyond_half_the_lifetime_is_refused(window):
+    """A fixed time can be longer than the CA's lifetime, and 51% or more renews more often than the lifetime
+    allows: only a share of 1% to 50% is a site's; the refusal names the operator's setting."""
+    with pytest.raises(ConfigError, match="apache_proxy_acme_renew_window"):
+        normalize_sites([_plain_site({"renew_window": window})], policy=POLICY)
+
+
+def test_within_the_lifetime_mod_md_orders_once_and_the_job_restarts_once(pebble, ports, workdir, module_port):
+    """The control for the refusal above: pebble issues 3 h certificates here; with the largest window a site may
+    set (50%) the first certificate is activated by the role's job, and then nothing is ordered or restarted
+    again. (With a survey user's 3650d, before the fix, mod_md ordered a new certificate after each graceful restart
+    and the job restarted the whole server every run: 3 certificates in 3 s.)"""
     name = "loop-%d.acme.test" % os.getpid()
     status_port = module_port("127.0.0.1")
     backend = PlainHTTPBackend(body=b"x")
     httpd = _apache(workdir, pebble, ports, status_port, [_acme_site(name, ports, backend.port,
-                                                                     {"renew_window": "3650d"})])
+                                                                     {"renew_window": "50%"})])
     try:
         httpd.start()
         issued = []
         after = None
         for _round in range(2):
-            after = _staged_after(status_port, name, after)
+            after = _staged_after(status_port, name, after, timeout=30.0 if after is None else 8.0)
             if after is None:
                 break
             issued.append(after)

@@ -45,7 +45,8 @@ def mdomain_lines(site):
     lines = ["# Certificate from the ACME CA (tls.acme): mod_md orders and renews it for these names.",
              section("MDomain", *[Bare(n) for n in acme["names"]])]
     lines.append(directive("MDPrivateKeys", *[Bare(w) for w in _KEYS[acme["key_type"]]], indent=_IN))
-    lines.append(directive("MDRenewWindow", Bare(acme["renew_window"]), indent=_IN))
+    if acme["renew_window"]:
+        lines.append(directive("MDRenewWindow", Bare(acme["renew_window"]), indent=_IN))
     lines.append(directive("MDMustStaple", Bare("on" if acme["must_staple"] else "off"), indent=_IN))
     lines.append(directive("MDCAChallenges", *[Bare(c) for c in acme["challenges"]], indent=_IN))
     if acme["contact"]:
@@ -88,6 +89,7 @@ def global_lines(sites, settings):
     if settings["ca_file"]:
         lines.append(directive("MDCACertificateFile", settings["ca_file"]))
     lines.append(directive("MDCertificateAgreement", Bare("accepted")))
+    lines.append(directive("MDRenewWindow", Bare(settings["renew_window"])))
     if settings["contact"]:
         lines.append(directive("MDContactEmail", settings["contact"]))
     if settings["eab"]:

@@ -31,11 +31,16 @@ LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "secp256r1", "secp384r1")
 CHALLENGES = ("http-01", "tls-alpn-01")
 DEFAULT_STATUS_PORT = 8409
+DEFAULT_RENEW_WINDOW = "33%"
+# A site's own renewal window: a share of the lifetime, never more than half of it. A fixed time longer than the CA's
+# lifetime (3650d against 90-day certificates, 1d against a 24-hour CA) makes mod_md order again after every graceful
+# restart, and the renewal job restart the whole server on every run: a fixed time is the operator's setting only.
+SITE_RENEW_PERCENT = (1, 50)
 
 SITE_ACME_SPEC = {
     "contact": {"type": "str"},
     "key_type": {"type": "str", "default": "rsa2048", "choices": list(KEY_TYPES)},
-    "renew_window": {"type": "str", "default": "33%"},
+    "renew_window": {"type": "str"},
     "must_staple": {"type": "bool", "default": False},
     "challenges": {"type": "list", "elements": "str", "default": list(CHALLENGES), "choices": list(CHALLENGES)},
 }
@@ -50,6 +55,7 @@ SETTINGS_SPEC = {
     "eab_kid": {"type": "str"},
     "eab_hmac": {"type": "str", "no_log": True},
     "status_port": {"type": "int", "default": DEFAULT_STATUS_PORT},
+    "renew_window": {"type": "str", "default": DEFAULT_RENEW_WINDOW},
     "http_port": {"type": "int"},
     "https_port": {"type": "int"},
 }
@@ -91,6 +97,18 @@ def renew_window(value, field):
     low, high, unit = _RENEW_LIMITS[match.group(2)]
     if not low <= int(match.group(1)) <= high:
         raise ConfigError("%s: %r must be between %d and %d %s" % (field, value, low, high, unit))
+    return value
+
+
+def site_renew_window(value, field):
+    """A site's renewal window: N% of the lifetime left, 1 to 50 (a fixed time is the operator's renew_window)."""
+    renew_window(value, field)
+    low, high = SITE_RENEW_PERCENT
+    if not value.endswith("%") or not low <= int(value[:-1]) <= high:
+        raise ConfigError("%s: %r: a site's renewal window is a share of the certificate's lifetime, %d%% to %d%% "
+                          "(such as 33%%). A fixed time can be longer than the CA's lifetime, and mod_md would then "
+                          "order again after every restart; it is the operator's setting (the role's "
+                          "apache_proxy_acme_renew_window, the modules' acme.renew_window)" % (field, value, low, high))
     return value
 
 
@@ -141,7 +159,8 @@ def normalize_site_acme(value, server_name, aliases, field="tls.acme"):
         "names": _names(server_name, aliases, field),
         "contact": None if got["contact"] is None else contact(got["contact"], field + ".contact"),
         "key_type": grammar.choice(got["key_type"], field + ".key_type", KEY_TYPES),
-        "renew_window": renew_window(got["renew_window"], field + ".renew_window"),
+        "renew_window": (None if got["renew_window"] is None
+                         else site_renew_window(got["renew_window"], field + ".renew_window")),
         "must_staple": grammar.boolean(got["must_staple"], field + ".must_staple"),
         "challenges": [c for c in CHALLENGES if c in challenges],
     }
@@ -247,6 +266,7 @@ def check_settings(settings, policy=None, ca_path=None):
         "agreement": agreement,
         "contact": None if default_contact is None else contact(default_contact, "contact"),
         "eab": _eab(settings),
+        "renew_window": renew_window(settings.get("renew_window", DEFAULT_RENEW_WINDOW), "renew_window"),
     }
     out.update(_ports(settings))
     if out["http_port"] is not None and out["http_port"] == out["status_port"]:

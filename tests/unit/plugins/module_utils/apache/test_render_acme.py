@@ -30,13 +30,13 @@ def lines_of(text, name):
 
 
 def test_site_file_has_an_mdomain_and_no_certificate_files():
-    text = render_site(sites({"contact": "ops@example.com", "key_type": "secp384r1", "renew_window": "30d",
+    text = render_site(sites({"contact": "ops@example.com", "key_type": "secp384r1", "renew_window": "20%",
                               "must_staple": True})[0])
     head = text.split("<VirtualHost", 1)[0]
     assert tokenize_section([l for l in head.splitlines() if l.startswith("<MDomain")][0]) == \
         ["<MDomain", "shop.example.com", "www.example.com"]
     assert lines_of(head, "MDPrivateKeys") == [["MDPrivateKeys", "secp384r1"]]
-    assert lines_of(head, "MDRenewWindow") == [["MDRenewWindow", "30d"]]
+    assert lines_of(head, "MDRenewWindow") == [["MDRenewWindow", "20%"]]
     assert lines_of(head, "MDMustStaple") == [["MDMustStaple", "on"]]
     assert lines_of(head, "MDCAChallenges") == [["MDCAChallenges", "http-01", "tls-alpn-01"]]
     assert lines_of(head, "MDContactEmail") == [["MDContactEmail", "ops@example.com"]]
@@ -79,15 +79,22 @@ def test_global_lines_each_value_one_argument():
     url = "https://ca.example.com:14000/acme/dir;v=1"
     conf = render_listen_conf(sites(), set(), settings(directory_url=url, contact="a@example.org", ca_content=CA,
                                                        eab_kid="kid-1", eab_hmac=HMAC, http_port=5002,
-                                                       https_port=5001, status_port=18409))
+                                                       https_port=5001, status_port=18409, renew_window="30d"))
     assert lines_of(conf, "MDCertificateAuthority") == [["MDCertificateAuthority", url]]
     assert lines_of(conf, "MDCACertificateFile") == [["MDCACertificateFile",
                                                       "/etc/apache2/revproxy-tls/_acme/ca.pem"]]
     assert lines_of(conf, "MDCertificateAgreement") == [["MDCertificateAgreement", "accepted"]]
     assert lines_of(conf, "MDContactEmail") == [["MDContactEmail", "a@example.org"]]
+    assert lines_of(conf, "MDRenewWindow") == [["MDRenewWindow", "30d"]]
     assert lines_of(conf, "MDExternalAccountBinding") == [["MDExternalAccountBinding", "kid-1", HMAC]]
     assert lines_of(conf, "MDPortMap") == [["MDPortMap", "http:5002", "https:5001"]]
     assert ["Listen", "127.0.0.1:18409"] in lines_of(conf, "Listen")
+
+
+def test_a_site_without_its_own_window_takes_the_operators():
+    """MDRenewWindow at server level (the operator's, default 33%); inside <MDomain> only a site's own share."""
+    assert lines_of(render_site(sites()[0]), "MDRenewWindow") == []
+    assert lines_of(render_listen_conf(sites(), set(), settings()), "MDRenewWindow") == [["MDRenewWindow", "33%"]]
 
 
 def test_status_handler_only_on_loopback():

@@ -20,7 +20,7 @@ def site(acme=None, **over):
 def test_defaults():
     eff = normalize_site(site())
     assert eff["tls"] == {"acme": {"names": ["shop.example.com", "www.example.com"], "contact": None,
-                                   "key_type": "rsa2048", "renew_window": "33%", "must_staple": False,
+                                   "key_type": "rsa2048", "renew_window": None, "must_staple": False,
                                    "challenges": ["http-01", "tls-alpn-01"]}}
 
 
@@ -29,10 +29,9 @@ def test_defaults():
     ({"contact": "o.p+s@mail.example.co.uk"}, "contact", "o.p+s@mail.example.co.uk"),
     ({"key_type": "secp384r1"}, "key_type", "secp384r1"),
     ({"key_type": "rsa4096"}, "key_type", "rsa4096"),
-    ({"renew_window": "30d"}, "renew_window", "30d"),
-    ({"renew_window": "12h"}, "renew_window", "12h"),
-    ({"renew_window": "99%"}, "renew_window", "99%"),
-    ({"renew_window": "100s"}, "renew_window", "100s"),
+    ({"renew_window": "33%"}, "renew_window", "33%"),
+    ({"renew_window": "1%"}, "renew_window", "1%"),
+    ({"renew_window": "50%"}, "renew_window", "50%"),
     ({"must_staple": True}, "must_staple", True),
     ({"challenges": ["tls-alpn-01"]}, "challenges", ["tls-alpn-01"]),
     ({"challenges": ["tls-alpn-01", "http-01"]}, "challenges", ["http-01", "tls-alpn-01"]),
@@ -75,6 +74,13 @@ def test_names_dedup_lower_and_trailing_dot():
     ({"acme": {"renew_window": "100%"}}, "between 1 and 99"),
     ({"acme": {"renew_window": "0d"}}, "between 1 and 3650"),
     ({"acme": {"renew_window": "9999d"}}, "between 1 and 3650"),
+    # a site's own window is a share of the lifetime, at most half: a fixed time is the operator's
+    ({"acme": {"renew_window": "51%"}}, "1% to 50%"),
+    ({"acme": {"renew_window": "99%"}}, "1% to 50%"),
+    ({"acme": {"renew_window": "30d"}}, "operator's setting"),
+    ({"acme": {"renew_window": "3650d"}}, "operator's setting"),
+    ({"acme": {"renew_window": "12h"}}, "operator's setting"),
+    ({"acme": {"renew_window": "100s"}}, "operator's setting"),
     ({"acme": {"renew_window": "30"}}, "followed by d"),
     ({"acme": {"renew_window": "30d 10%"}}, "followed by d"),
     ({"acme": {"renew_window": "-5d"}}, "followed by d"),
@@ -118,7 +124,20 @@ def test_files_still_required_without_acme():
 def test_settings_defaults():
     out = _acme.check_settings({}, POLICY, "/etc/x/_acme/ca.pem")
     assert out == {"directory_url": _acme.LETS_ENCRYPT, "ca_file": None, "ca_content": None, "agreement": False,
-                   "contact": None, "eab": None, "status_port": 8409, "http_port": None, "https_port": None}
+                   "contact": None, "eab": None, "status_port": 8409, "http_port": None, "https_port": None,
+                   "renew_window": "33%"}
+
+
+@pytest.mark.parametrize("window", ["33%", "99%", "30d", "4h", "3600s"])
+def test_the_operators_renew_window_may_be_a_fixed_time(window):
+    assert _acme.check_settings({"renew_window": window}, POLICY)["renew_window"] == window
+
+
+@pytest.mark.parametrize("window, needle", [("0%", "between 1 and 99"), ("30 d", "followed by d"),
+                                            ("33%\nMDomain x", "renew_window"), ("9999d", "between 1 and 3650")])
+def test_the_operators_renew_window_refusals(window, needle):
+    with pytest.raises(ConfigError, match=needle):
+        _acme.check_settings({"renew_window": window}, POLICY)
 
 
 @pytest.mark.parametrize("url", [
