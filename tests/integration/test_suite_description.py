@@ -1,10 +1,10 @@
 """What is real in the integration suite, per test, and the counts docs/testing.md states (issue 26).
 
 Every test of tests/integration is classified here by what it runs against:
-- live: a real Apache that serves requests (the system one through the role, whose probe requests each changed site,
-  or a private instance the test starts and asks);
-- config: Apache only as a config test (`apache2 -t`, the vhost dump) or a start-up check, with no request;
-- tls: real TLS (or plain HTTP) servers, no Apache;
+- live: a real server (Apache or nginx) that serves requests (the system Apache through the role, whose probe
+  requests each changed site, or a private instance the test starts and asks);
+- config: a server only as a config test (`apache2 -t`, the vhost dump, `nginx -t`) or a start-up check, no request;
+- tls: real TLS (or plain HTTP) servers, no proxy server;
 - neither.
 A new test has to be classified (the test fails on an unclassified one), and the counts of collected tests
 (parameters included) per kind must be the ones the testing page gives, so the page cannot drift from the suite.
@@ -20,12 +20,19 @@ LIVE, CONFIG, TLS, NEITHER = "live", "config", "tls", "neither"
 
 # file -> its kind, or {test function: kind}
 KINDS = {
+    "test_acme.py": LIVE,  # a private Apache (or the system one through the role) ordering from pebble, serving
+    "test_adopt.py": LIVE,
     "test_apache_proxy_role.py": LIVE,
     "test_backend_handshake_oracle.py": {
         "test_module_agrees_with_apache": LIVE,
         "test_every_case_is_listed": NEITHER,
         "test_hostile_backends_do_not_delay_others": TLS,
         "test_no_cipher_match_agrees_with_apache_startup": CONFIG,
+    },
+    "test_audit.py": {
+        "test_current_verdicts_agree_with_what_apache_answers": LIVE,
+        "test_proposals_render_and_answer_200_with_verification_on": LIVE,
+        None: CONFIG,  # httpd's config dumps of the hand-written tree, real TLS backends, no request through Apache
     },
     "test_backend_handshake_playbook.py": TLS,
     "test_check_reports.py": TLS,
@@ -61,6 +68,23 @@ KINDS = {
         "test_report_renders_in_headless_chromium": TLS,
         "test_site_then_diagnose_jobs": LIVE,
     },
+    "test_metrics.py": {
+        "test_check_writes_metrics_that_prometheus_parses": TLS,
+        None: NEITHER,  # refusals before any check
+    },
+    "test_nginx_hostile.py": {
+        "test_hostile_site_inputs_for_nginx": CONFIG,
+        "test_what_the_fields_let_nginx_do_live": LIVE,
+    },
+    "test_nginx_oracle.py": {
+        "test_startup_refusals_agree_with_nginx_t": CONFIG,
+        "test_client_certificate_file_nginx_cannot_load": CONFIG,
+        "test_hostile_backends_do_not_delay_others": TLS,
+        "test_the_same_site_checked_for_apache_and_for_nginx": TLS,
+        "test_every_case_is_listed": NEITHER,
+        None: LIVE,  # a private nginx asked through each case, its status and error log read
+    },
+    "test_nginx_role.py": LIVE,
     "test_pools.py": {
         "test_different_cas_and_a_client_certificate_in_one_vhost": LIVE,
         "test_site_settings_alone_do_not_reach_the_other_backends": LIVE,
@@ -85,6 +109,29 @@ KINDS = {
         "test_rhel_layout_with_the_real_binary": LIVE,
         "test_module_validates_against_the_live_rhel_tree": CONFIG,
     },
+    "test_review_23.py": {
+        "test_harmless": CONFIG,
+        "test_a_site_takes_no_name_of_another_live": LIVE,
+        "test_a_site_takes_no_hand_written_name_live": LIVE,
+        "test_a_site_does_not_become_the_default_server_of_a_hand_written_port_live": LIVE,
+        "test_a_port_nginx_cannot_bind_rolls_back_live": LIVE,
+        None: NEITHER,  # refusal tables and the nginx -T dump parser on recorded text
+    },
+    "test_review_24.py": {
+        "test_replacing_a_file_with_server_wide_tls_settings_is_refused": LIVE,
+        "test_replacing_the_default_server_of_a_shared_port_is_refused": LIVE,
+        "test_a_survey_cannot_publish_the_metrics_in_a_document_root": LIVE,
+        "test_audit_report_shows_hostile_names_and_subjects_as_text": CONFIG,
+        None: NEITHER,  # refusal tables on scratch trees, the metrics writer
+    },
+    "test_review_25.py": {
+        "test_md_status_is_not_published_through_a_survey_users_backend": LIVE,
+        "test_a_sites_contact_never_becomes_the_contact_of_the_account_every_site_uses": LIVE,
+        "test_within_the_lifetime_mod_md_orders_once_and_the_job_restarts_once": LIVE,
+        "test_a_failed_order_for_a_new_alias_leaves_the_served_certificate_and_the_rollback_whole": LIVE,
+        "test_a_trailing_dot_in_an_acme_sites_name_never_takes_the_server_down": LIVE,
+        None: NEITHER,  # refusal tables, the one-token read-back, the renewal job's tasks in check mode
+    },
     "test_review_fixes.py": LIVE,
     "test_rollback_transitions.py": {
         "test_rollback_restores_exactly[restore]": CONFIG,
@@ -104,8 +151,9 @@ KINDS = {
 }
 # How the testing page words each count: "<n> run a real Apache that serves requests" and so on.
 PAGE = os.path.join(ROOT, "docs", "testing.md")
-PHRASES = {LIVE: r"(\d+) run a real Apache that serves requests", CONFIG: r"(\d+) run Apache only as a config test",
-           TLS: r"(\d+) use real TLS servers but no Apache", NEITHER: r"(\d+) use neither"}
+PHRASES = {LIVE: r"(\d+) run a real server \(Apache or nginx\) that serves requests",
+           CONFIG: r"(\d+) run a server only as a config test", TLS: r"(\d+) use real TLS servers but no proxy server",
+           NEITHER: r"(\d+) use neither"}
 TOTAL = r"What is real, per test \((\d+) tests;"
 
 
