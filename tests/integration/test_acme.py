@@ -347,8 +347,8 @@ def _activate(status_port, httpd):
                           capture_output=True, text=True, timeout=30, check=False)
 
 
-def test_a_renewal_is_activated_by_the_roles_job_and_served_without_a_dropped_request(pebble, ports, workdir,
-                                                                                     module_port):
+def test_a_renewal_is_activated_by_the_roles_job_and_served_without_a_dropped_request(
+        pebble, ports, workdir, module_port):
     name = "renew.acme.test"
     status_port = module_port("127.0.0.1")
     backend = PlainHTTPBackend(body=b"renewal backend")

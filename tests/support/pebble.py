@@ -157,8 +157,8 @@ class Pebble:
         while time.monotonic() < deadline:
             for proc in self._procs:
                 if proc.poll() is not None:
-                    raise PebbleError("%s: %s exited with %s\n%s" % (what, proc.args[0], proc.returncode,
-                                                                    self.log_text()[-4000:]))
+                    raise PebbleError("%s: %s exited with %s\n%s"
+                                      % (what, proc.args[0], proc.returncode, self.log_text()[-4000:]))
             if ready():
                 return
             time.sleep(0.05)
