@@ -193,6 +193,8 @@ def _secure(rows, params):
         trust, settings = cands[chosen]
         if not results[start + chosen]["ok"] and results[start + chosen]["reason"] in _UNTRUSTED:
             trust = "private"
+        elif not results[start + chosen]["ok"] and trust == "system_bundle":
+            trust = "unproven"  # another failure came first: nothing shows the chain ends in a public root
         verdict = _verdict(results[start + chosen])
         verdict["client_certificate"] = _audit_secure.client_request(probe, settings)
         out.append((verdict, _audit_secure.trust_text(trust, settings, fact), settings, fact))

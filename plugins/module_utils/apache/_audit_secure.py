@@ -127,6 +127,9 @@ def trust_text(trust, tls, facts):
     if trust == "system_bundle":
         return "the chain ends in a public root: trust the system bundle %s (mod_ssl never reads it by itself)" % (
             tls.get("ca_file"))
+    if trust == "unproven":
+        return ("with the system bundle %s the check still fails for another reason first (the secure verdict): "
+                "which CA to trust is not shown until that is fixed" % tls.get("ca_file"))
     if not facts:
         return "no certificate was received: the CA to trust cannot be told"
     if facts["top_self_signed"] and facts["served"] == 1:

@@ -178,3 +178,21 @@ def test_a_tls_vhost_is_proposed_with_its_certificate_and_no_extra_redirect(tmp_
     two = _audit_secure.propose_site(vhost, [dict(item, route=item["route"], secure_tls=secure)],
                                      "/etc/apache2/revproxy-tls", APACHE, in_file=2)
     assert "replaces" not in two["site"] and not two["valid"] and "holds 2 vhosts" in two["not_carried"][0]
+
+
+FACTS = {"top_self_signed": False, "served": 2, "top_subject": "CN=leaf", "top_issuer": "CN=Private Root",
+         "issuer_key_id": "AB:CD"}
+
+
+@pytest.mark.parametrize("trust, tls, facts, words", [
+    ("configured", {"ca_file": "/etc/ssl/ca.pem"}, FACTS, "the CA already configured (/etc/ssl/ca.pem)"),
+    ("system_bundle", {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, FACTS, "ends in a public root"),
+    # the bundle's check failed for another reason first (review 24): nothing claims a public root
+    ("unproven", {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, FACTS, "which CA to trust is not shown"),
+    ("private", {}, FACTS, "trust the private CA that issued CN=leaf: its root is CN=Private Root (key id AB:CD)"),
+    ("private", {}, None, "no certificate was received"),
+])
+def test_trust_text(trust, tls, facts, words):
+    text = _audit_secure.trust_text(trust, tls, facts)
+    assert words in text
+    assert trust == "system_bundle" or "public root" not in text
