@@ -127,7 +127,7 @@ class _Reader:
             self.problems.append(problem(path, None, "binary", "%s holds a NUL byte: a binary file, not read" % path))
             return
         text = data.decode("utf-8", "replace")
-        managed = text.startswith(MANAGED_MARKER) or ("\n" + MANAGED_MARKER) in text[:4096]
+        managed = text.startswith(MANAGED_MARKER)  # as the role and adopt decide: the marker on line 1
         self.files.append({"path": path, "real": real, "managed": managed, "depth": len(chain)})
         self.parse(text, path, chain + [real], managed)
 
