@@ -15,7 +15,10 @@ Measures, through ansible-playbook on localhost (127.0.0.1 only):
            first run and unchanged re-run.
 Each figure is the median over BENCH_RUNS runs (default 3); ratios are computed pair by pair within one run.
 
-Usage: scripts/bench.sh [--quick] [--only checks|converge|pools] [--json FILE] [--markdown FILE]
+  nginx    (issue 23; about 50 s per run) the same 300 sites applied by the apache_proxy role to the
+           system Apache and by the nginx_proxy role to a private nginx (the distribution's binary on its own prefix,
+           started and stopped by the bench), first apply and unchanged re-run, side by side with the ratio.
+Usage: scripts/bench.sh [--quick] [--only checks|converge|pools|nginx] [--json FILE] [--markdown FILE]
   BENCH_RUNS=N          runs per figure (default 3; --quick: 1)
   BENCH_BASELINE_MAX=N  largest site count the template baseline runs at (default 300; the baseline costs ~N x 0.3 s
                         per phase); above it the baseline cells show "-"
@@ -45,6 +48,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from support.backends import BlackholeBackend, MultiTLSBackend  # noqa: E402  pylint: disable=wrong-import-position
 from support.pki import PKI  # noqa: E402  pylint: disable=wrong-import-position
+from support.apache import reserve_port  # noqa: E402  pylint: disable=wrong-import-position
+from support.nginx import PrivateNginx  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 PYTHON = os.path.join(VENV_BIN, "python")
@@ -61,6 +66,14 @@ ROLE_PLAY = """
   gather_facts: true
   roles:
     - role: revproxy.tls.apache_proxy
+"""
+
+NGINX_ROLE_PLAY = """
+- name: Converge with the nginx_proxy role
+  hosts: localhost
+  gather_facts: true
+  roles:
+    - role: revproxy.tls.nginx_proxy
 """
 
 TEMPLATE_PLAY = """
@@ -626,6 +639,89 @@ def bench_pools(cfg, res, work):
                 print("bench: WARNING: pruning the bench sites failed:\n%s" % pruned.stdout[-3000:], file=sys.stderr)
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# nginx next to Apache (issue 23)
+
+
+def nginx_role_vars(ng, sites):
+    """The nginx_proxy role's variables for a private nginx (tests/support/nginx.py: its own prefix, conf tree, pid and
+    error log; the role neither installs nor starts it), as tests/integration/test_nginx_role.py runs it."""
+    return {"nginx_proxy_sites": sites, "nginx_proxy_install": False, "nginx_proxy_manage_service": False,
+            "nginx_proxy_config_root": ng.etc, "nginx_proxy_prefix": ng.dir, "nginx_proxy_binary": ng.module_args["binary"],
+            "nginx_proxy_pid_file": ng.pid_file, "nginx_proxy_error_log": ng.error_log}
+
+
+def nginx_apply(ng, sites, tmp):
+    return run_playbook(NGINX_ROLE_PLAY, nginx_role_vars(ng, sites), tmp).check(
+        "the nginx_proxy role with %d sites" % len(sites))
+
+
+def _nginx_sites(sites, port):
+    """The same sites on nginx's own listener (Apache holds SITE_PORT), without mod_proxy's retry=0 (nginx has no
+    per-location equivalent and the role refuses it; nothing else differs)."""
+    out = []
+    for site in sites:
+        locations = [{k: v for k, v in loc.items() if k != "retry"} for loc in site["locations"]]
+        out.append(dict(site, listen={"address": "127.0.0.1", "port": port}, locations=locations))
+    return out
+
+
+def bench_nginx(cfg, res, work):
+    """The same n sites (each on its own live loopback TLS backend) applied by the apache_proxy role to the system
+    Apache and by the nginx_proxy role to a private nginx (the distribution's binary, started here and stopped at the
+    end); first apply and unchanged re-run of each, same run, side by side."""
+    pki = PKI(os.path.join(work, "pki-nginx"))
+    root = pki.ca("Bench nginx Root CA")
+    ca_file = root.cert_path
+    leaf = pki.leaf("backend", dns=["localhost"], issuer=root)
+    tmp = os.path.join(work, "play-nginx")
+    os.makedirs(tmp, exist_ok=True)
+    n = cfg.nginx_sites
+    reservation = reserve_port("127.0.0.1")
+    ng = PrivateNginx(os.path.join(work, "nginx"))
+    os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
+    with MultiTLSBackend(n + 1, leaf.chain_path, leaf.key_path) as live, open(LOCK_PATH, "w") as lock:
+        apache_sites = make_sites(n, ca_file, live.ports)
+        nginx_sites = _nginx_sites(apache_sites, reservation.port)
+        print("bench: waiting for the system Apache lock %s" % LOCK_PATH, flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        reservation.release()  # nginx binds it now (no SO_REUSEADDR next to a reservation)
+        ng.start()
+        try:
+            for run_no in range(cfg.runs):
+                print("bench: nginx run %d/%d, %d sites (Apache, then nginx)" % (run_no + 1, cfg.runs, n), flush=True)
+                role_apply([], tmp, ca_file)  # start from no managed sites (untimed)
+                nginx_apply(ng, [], tmp)
+                for server in ("apache", "nginx"):
+                    for phase in ("first", "rerun"):
+                        if server == "apache":
+                            run, reloads = role_apply(apache_sites, tmp, ca_file)
+                        else:
+                            run, reloads = nginx_apply(ng, nginx_sites, tmp), None
+                        suffix = "%s_proxy_sites" % server
+                        changed = run.any_changed(suffix)
+                        if changed != (phase == "first") or (phase == "rerun" and run.changed != 0):
+                            res.notes.append("%s role %d sites %s: changed=%s, recap changed=%d" % (
+                                server, n, phase, changed, run.changed))
+                        res.add(("ngx", server, phase, "play"), run.wall)
+                        res.add(("ngx", server, phase, "task"), run.tasks_time("revproxy.tls."))
+                        res.add(("ngx", server, phase, "changed"), run.changed)
+                        if reloads is not None:
+                            res.add(("ngx", server, phase, "reloads"), reloads)
+                for phase in ("first", "rerun"):
+                    res.add(("ngx", "ratio", phase), res.samples[("ngx", "nginx", phase, "play")][-1]
+                            / res.samples[("ngx", "apache", phase, "play")][-1])
+        finally:
+            pruned = run_playbook(ROLE_PLAY, {"apache_proxy_sites": []}, tmp)
+            if pruned.rc != 0:
+                print("bench: WARNING: pruning the bench sites failed:\n%s" % pruned.stdout[-3000:], file=sys.stderr)
+            pruned = run_playbook(NGINX_ROLE_PLAY, nginx_role_vars(ng, []), tmp)
+            if pruned.rc != 0:
+                print("bench: WARNING: pruning the nginx bench sites failed:\n%s" % pruned.stdout[-3000:],
+                      file=sys.stderr)
+            ng.stop()
+
+
 def run_task_or(run, suffix):
     try:
         return run.task_time(suffix)
@@ -685,6 +781,25 @@ def machine():
         "apache": apache[0].split(":", 1)[-1].strip() if apache else "",
         "openssl": _cmd(["openssl", "version"]),
     }
+
+
+def _nginx_rows(cfg, res, add):
+    """The nginx-next-to-Apache table (issue 23)."""
+    add("| nginx next to Apache, same run, same %d sites (live TLS backends) | Apache role play | Apache role task |"
+        " nginx role play | nginx role task | recap changed (Apache / nginx) | nginx / Apache (play) |"
+        % cfg.nginx_sites)
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    for phase, label in (("first", "first apply"), ("rerun", "unchanged re-run")):
+        add("| %s | %s | %s | %s | %s | %s / %s | %s |" % (
+            label, _fmt(res.med(("ngx", "apache", phase, "play"))), _fmt(res.med(("ngx", "apache", phase, "task"))),
+            _fmt(res.med(("ngx", "nginx", phase, "play"))), _fmt(res.med(("ngx", "nginx", phase, "task"))),
+            _fmt(res.med(("ngx", "apache", phase, "changed")), ""), _fmt(res.med(("ngx", "nginx", phase, "changed")), ""),
+            _ratio(res.med(("ngx", "ratio", phase)))))
+    add("")
+
+
+def _ratio(value):
+    return "-" if value is None else "%.2fx" % value
 
 
 def table(cfg, res, mach):
@@ -762,6 +877,8 @@ def table(cfg, res, mach):
                 what, n, _fmt(f_ans), _fmt(f_apa), _fmt(total), _fmt(first),
                 _fmt(first - total if first is not None and total is not None else None)))
         add("")
+    if cfg.do_nginx:
+        _nginx_rows(cfg, res, add)
     mem_rows = [key[1:3] for key in res.samples if len(key) == 4 and key[0] == "mem" and key[3] == "controller"]
     if mem_rows:
         add("| Peak memory (VmHWM, largest runs) | controller | module process | whole tree (ru_maxrss) |")
@@ -813,6 +930,8 @@ class Config:
         self.do_converge = args.only in (None, "converge")
         self.do_pools = args.only in (None, "pools")
         self.pool_sizes = (20, 5) if args.quick else (3000, 300)
+        self.do_nginx = args.only in (None, "nginx")  # cheap: about 50 s per run at 300 sites
+        self.nginx_sites = 5 if args.quick else 300
         if self.runs < 1:
             raise SystemExit("BENCH_RUNS must be >= 1")
 
@@ -820,7 +939,7 @@ class Config:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: a smoke test of the bench itself")
-    parser.add_argument("--only", choices=("checks", "converge", "pools"))
+    parser.add_argument("--only", choices=("checks", "converge", "pools", "nginx"))
     parser.add_argument("--json", help="also write the raw samples and the machine as JSON to this file")
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--table-from", metavar="JSON", help="only print the table of a run saved with --json")
@@ -828,7 +947,7 @@ def main(argv=None):
     cfg = Config(args)
     if args.table_from:
         return from_json(cfg, args.table_from, args.markdown)
-    if (cfg.do_converge or cfg.do_pools) and os.geteuid() != 0:
+    if (cfg.do_converge or cfg.do_pools or cfg.do_nginx) and os.geteuid() != 0:
         raise SystemExit("bench: the converge part needs root (it converges the system Apache)")
     res = Results()
     mach = machine()
@@ -844,6 +963,8 @@ def main(argv=None):
             bench_converge(cfg, res, work)
         if cfg.do_pools:
             bench_pools(cfg, res, work)
+        if cfg.do_nginx:
+            bench_nginx(cfg, res, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.json:  # also when a part failed: what was measured is kept
