@@ -191,9 +191,9 @@ def test_rhel_conf_d_file_is_renamed_and_restored_on_a_live_httpd(rhel_tree, bac
         with pytest.raises(ConfigError, match="and the site disagree"):
             _rhel_validate(layout, [dict(site, server_aliases=[])])
         actions = plan(desired_state(_rhel_validate(layout, [site]), layout, "warn"), layout)
-        hand = [(a["action"], os.path.relpath(a["entry"].path, root)) for a in actions
-                if "hand.conf" in a["entry"].path]
-        assert hand == [("remove", "conf.d/hand.conf"), ("write", "conf.d/hand.conf.disabled")]
+        hand_actions = [(a["action"], os.path.relpath(a["entry"].path, root)) for a in actions
+                        if "hand.conf" in a["entry"].path]
+        assert hand_actions == [("remove", "conf.d/hand.conf"), ("write", "conf.d/hand.conf.disabled")]
         ok, out = candidate_config_test(actions, layout, run_command)
         assert ok, out
         assert config_tree(root) == before
