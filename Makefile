@@ -6,11 +6,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_CONFIG := $(CURDIR)/tests/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo demo-clean test lint sanity unit integration bench constraints docs molecule package tools-constraints
+.PHONY: help setup demo demo-clean demo-nginx demo-nginx-clean test lint sanity unit integration bench constraints docs molecule package tools-constraints
 
 help:
 	@echo "make demo        run the role on localhost against a local demo HTTPS backend (root, Debian 12)"
 	@echo "make demo-clean  stop and remove what the demo started"
+	@echo "make demo-nginx  the same demo with the nginx_proxy role on this machine's nginx (127.0.0.1:8081)"
+	@echo "make demo-nginx-clean  stop and remove what the nginx demo started"
 	@echo "make test        set up and run lint, sanity, unit and integration tests"
 	@echo "make bench       benchmarks (not part of make test)"
 	@echo "make docs        build the collection's documentation site (antsibull-docs + Sphinx) in .build/docs/html"
@@ -24,6 +26,12 @@ demo: setup
 
 demo-clean: setup
 	@bash scripts/demo.sh clean
+
+demo-nginx: setup
+	@bash scripts/demo.sh nginx-up
+
+demo-nginx-clean: setup
+	@bash scripts/demo.sh nginx-clean
 
 test: setup
 	@bash scripts/test.sh
