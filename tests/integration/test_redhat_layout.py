@@ -20,7 +20,7 @@ from ansible_collections.revproxy.tls.plugins.module_utils.apache._plan import d
 from ansible_collections.revproxy.tls.plugins.module_utils.deploy._transaction import apply, begin_transaction, cleanup_backups, rollback
 from support.apache_model import normalize_sites
 
-from support.apache import HTTPD, MODULES_DIR, compiled_in_modules, _envvars_user_group
+from support.apache import HTTPD, MODULES_DIR, compiled_in_modules, living_children, _envvars_user_group
 from support.backends import TLSBackend
 from support.pki import PKI
 from test_rollback_transitions import snapshot
@@ -110,32 +110,17 @@ class Httpd:
                                      start_new_session=True)
         self._wait_ready(1)
 
-    def children(self):
-        """The httpd parent's living children (from /proc; a zombie serves nothing)."""
-        out = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry, "r", encoding="ascii", errors="replace") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
-                out.append(int(entry))
-        return out
-
     def reload(self):
         """Graceful restart; returns once the new generation serves alone. The parent logs its mark once the new
         config is loaded, but old-generation children may still accept a connection while they wind down (a request
         then got the old config's answer)."""
         count = self._log().count("resuming normal operations")
-        old = set(self.children())
+        old = set(living_children(self.proc.pid))
         self.proc.send_signal(signal.SIGUSR1)
         self._wait_ready(count + 1)
         deadline = time.monotonic() + 20
         while True:
-            children = set(self.children())
+            children = set(living_children(self.proc.pid))
             if children and not children & old:
                 return
             assert self.proc.poll() is None and time.monotonic() < deadline, self._log()[-3000:]

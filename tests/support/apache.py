@@ -26,13 +26,30 @@ import textwrap
 import time
 
 __all__ = ["PrivateApache", "TreeApache", "ApacheError", "HTTPD", "MODULES_DIR", "DEFAULT_MODULES", "free_port",
-           "reserve_port", "PortReservation", "compiled_in_modules"]
+           "reserve_port", "PortReservation", "compiled_in_modules", "living_children"]
 
 HTTPD = os.environ.get("SUPPORT_HTTPD", "/usr/sbin/apache2" if os.path.exists("/usr/sbin/apache2") else "httpd")
 MODULES_DIR = os.environ.get("SUPPORT_HTTPD_MODULES", "/usr/lib/apache2/modules")
 DEFAULT_MODULES = ("mpm_event", "authz_core", "mime", "log_config", "unixd", "dir", "headers", "proxy", "proxy_http",
                    "proxy_wstunnel", "ssl", "socache_shmcb", "setenvif")
 READY_MARK = "resuming normal operations"
+
+
+def living_children(pid):
+    """PIDs of the living child processes of ``pid`` (from /proc). A zombie (state Z) has exited and serves nothing:
+    it only waits for the parent's next reaping round (about a second), which a reload need not wait for."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "r", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
 
 
 class ApacheError(RuntimeError):
@@ -327,22 +344,7 @@ class PrivateApache:
 
     def children(self):
         """PIDs of the httpd parent's living child processes (from /proc)."""
-        if self.proc is None:
-            return []
-        out = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry, "r", encoding="ascii", errors="replace") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            # A zombie (state Z) has exited and serves nothing: it only waits for the parent's next reaping round
-            # (about a second), which a reload need not wait for.
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
-                out.append(int(entry))
-        return out
+        return [] if self.proc is None else living_children(self.proc.pid)
 
     def _port_open(self):
         try:
