@@ -23,6 +23,10 @@ CASES = [
     ("no_port_labels", {"apache_proxy_selinux_label_ports": False}, [443, 8443], True, [], True),
     ("no_restorecon", {"apache_proxy_selinux_restorecon": False}, [443], True, ["443"], False),
     ("no_sites", {"apache_proxy_sites": []}, [], False, [], True),
+    # A site with tls.acme: mod_md's loopback status port is labelled too.
+    ("acme", {"apache_proxy_sites": [{"name": "shop", "server_name": "shop.test", "tls": {"acme": {}},
+                                      "locations": [{"path": "/", "backend": "https://b.test/"}]}]},
+     [443], True, ["443", "8409"], True),
 ]
 
 SITE = {"name": "shop", "server_name": "shop.test", "locations": [{"path": "/", "backend": "https://b.test/"}]}
@@ -38,7 +42,9 @@ def _play(record, cases):
         play_vars.update(role_vars)
         plays.append({
             "name": name, "hosts": "localhost", "gather_facts": False,
-            "vars_files": [os.path.join(ROLE, "vars", "RedHat.yml")],
+            # The role's own vars (vars/main.yml: what the role derives, __apache_proxy_uses_acme among them), then
+            # the family's, as the role loads them.
+            "vars_files": [os.path.join(ROLE, "vars", "main.yml"), os.path.join(ROLE, "vars", "RedHat.yml")],
             "vars": play_vars,
             "environment": {"SELINUX_RECORD": record, "PATH": os.environ["RESTORECON_DIR"] + ":/usr/bin:/bin"},
             "tasks": [

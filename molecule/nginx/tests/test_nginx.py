@@ -55,7 +55,7 @@ def test_request_through_nginx_reaches_the_backend(proxy):
 
 
 def test_unknown_host_is_refused(proxy):
-    status, _ = testlib.http_get(proxy, "http://127.0.0.1:8080/", host_header="other.example.test")
+    status, _body = testlib.http_get(proxy, "http://127.0.0.1:8080/", host_header="other.example.test")
     assert status == 421
 
 
